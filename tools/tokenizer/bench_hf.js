@@ -11,7 +11,8 @@ const { loadReferences } = require('./hf_reference');
 async function main() {
   const [fixtures, corpus] = process.argv.slice(2);
   const lines = fs.readFileSync(corpus, 'utf8').split('\n').filter((l) => l.length > 0);
-  const references = loadReferences(fixtures);
+  const { gpt2, vi } = loadReferences(fixtures);
+  const references = { gpt2, vi };
   const ids = {};
   const input = readline.createInterface({ input: process.stdin });
   console.log(JSON.stringify({ ready: true, lines: lines.length }));
