@@ -145,6 +145,34 @@ public sealed class TokenizerBehaviourTests
     }
 
     [Fact]
+    public void Vocab_and_merges_folder_picks_up_added_and_special_tokens_from_its_config_files()
+    {
+        var dir = Directory.CreateTempSubdirectory("tokenizer-gpt2-extra-");
+        try
+        {
+            foreach (var file in new[] { "vocab.json", "merges.txt" })
+            {
+                File.Copy(Path.Combine(ParityFixtures.Directory, "gpt2", file), Path.Combine(dir.FullName, file));
+            }
+            File.WriteAllText(Path.Combine(dir.FullName, "added_tokens.json"), """{"<|pad|>": 50257}""");
+            File.WriteAllText(Path.Combine(dir.FullName, "special_tokens_map.json"),
+                """{"eos_token": {"content": "<|endoftext|>"}, "pad_token": "<|pad|>"}""");
+            var tokenizer = BpeTokenizer.FromDirectory(dir.FullName);
+
+            var ids = tokenizer.Encode("Hello<|pad|> world");
+            Assert.Equal([15496, 50257, 995], ids);
+            Assert.Equal("Hello world", tokenizer.Decode(ids, skipSpecialTokens: true));
+            Assert.Equal(50258, tokenizer.VocabSize);
+            Assert.Equal(50256, tokenizer.EndOfTextId);
+            Assert.Equal(50257, tokenizer.SpecialTokens["<|pad|>"]);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Unsupported_pre_tokenizer_is_refused_by_name()
     {
         var dir = Directory.CreateTempSubdirectory("tokenizer-wordpiece-");
