@@ -53,16 +53,28 @@ internal static class TokenizerBenchmark
                 return 1;
             }
 
+            // Production default: NFC check (and normalization where needed) before encoding; HF has no such step.
+            var withNfc = BpeTokenizer.FromDirectory(Path.Combine(fixtures, vocab));
             var encode = new Samples(repeats);
+            var encodeNfc = new Samples(repeats);
             var decode = new Samples(repeats);
             for (var r = 0; r < repeats; r++)
             {
-                encode.AddHf(await hf.RunAsync(vocab, "encode"));
+                var hfEncode = await hf.RunAsync(vocab, "encode");
+                encode.AddHf(hfEncode);
                 encode.AddOurs(Measure(() =>
                 {
                     for (var i = 0; i < lines.Length; i++)
                     {
                         ids[i] = tokenizer.Encode(lines[i]);
+                    }
+                }));
+                encodeNfc.AddHf(hfEncode);
+                encodeNfc.AddOurs(Measure(() =>
+                {
+                    foreach (var line in lines)
+                    {
+                        _ = withNfc.Encode(line);
                     }
                 }));
                 decode.AddHf(await hf.RunAsync(vocab, "decode"));
@@ -75,6 +87,7 @@ internal static class TokenizerBenchmark
                 }));
             }
             encode.Report(vocab, "encode", bytes, tokens);
+            encodeNfc.Report(vocab, "+NFC", bytes, tokens);
             decode.Report(vocab, "decode", bytes, tokens);
         }
         return 0;
