@@ -132,61 +132,40 @@ public sealed class TokenizerBehaviourTests
     [Fact]
     public void Folder_without_tokenizer_files_names_what_is_missing()
     {
-        var dir = Directory.CreateTempSubdirectory("tokenizer-empty-");
-        try
-        {
-            var error = Assert.Throws<FileNotFoundException>(() => BpeTokenizer.FromDirectory(dir.FullName));
-            Assert.Contains("tokenizer.json", error.Message);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        using var dir = new TemporaryFolder();
+        var error = Assert.Throws<FileNotFoundException>(() => BpeTokenizer.FromDirectory(dir.Path));
+        Assert.Contains("tokenizer.json", error.Message);
     }
 
     [Fact]
     public void Vocab_and_merges_folder_picks_up_added_and_special_tokens_from_its_config_files()
     {
-        var dir = Directory.CreateTempSubdirectory("tokenizer-gpt2-extra-");
-        try
+        using var dir = new TemporaryFolder();
+        foreach (var file in new[] { "vocab.json", "merges.txt" })
         {
-            foreach (var file in new[] { "vocab.json", "merges.txt" })
-            {
-                File.Copy(Path.Combine(ParityFixtures.Directory, "gpt2", file), Path.Combine(dir.FullName, file));
-            }
-            File.WriteAllText(Path.Combine(dir.FullName, "added_tokens.json"), """{"<|pad|>": 50257}""");
-            File.WriteAllText(Path.Combine(dir.FullName, "special_tokens_map.json"),
-                """{"eos_token": {"content": "<|endoftext|>"}, "pad_token": "<|pad|>"}""");
-            var tokenizer = BpeTokenizer.FromDirectory(dir.FullName);
+            File.Copy(Path.Combine(ParityFixtures.Directory, "gpt2", file), Path.Combine(dir.Path, file));
+        }
+        File.WriteAllText(Path.Combine(dir.Path, "added_tokens.json"), """{"<|pad|>": 50257}""");
+        File.WriteAllText(Path.Combine(dir.Path, "special_tokens_map.json"),
+            """{"eos_token": {"content": "<|endoftext|>"}, "pad_token": "<|pad|>"}""");
+        var tokenizer = BpeTokenizer.FromDirectory(dir.Path);
 
-            var ids = tokenizer.Encode("Hello<|pad|> world");
-            Assert.Equal([15496, 50257, 995], ids);
-            Assert.Equal("Hello world", tokenizer.Decode(ids, skipSpecialTokens: true));
-            Assert.Equal(50258, tokenizer.VocabSize);
-            Assert.Equal(50256, tokenizer.EndOfTextId);
-            Assert.Equal(50257, tokenizer.SpecialTokens["<|pad|>"]);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        var ids = tokenizer.Encode("Hello<|pad|> world");
+        Assert.Equal([15496, 50257, 995], ids);
+        Assert.Equal("Hello world", tokenizer.Decode(ids, skipSpecialTokens: true));
+        Assert.Equal(50258, tokenizer.VocabSize);
+        Assert.Equal(50256, tokenizer.EndOfTextId);
+        Assert.Equal(50257, tokenizer.SpecialTokens["<|pad|>"]);
     }
 
     [Fact]
     public void Unsupported_pre_tokenizer_is_refused_by_name()
     {
-        var dir = Directory.CreateTempSubdirectory("tokenizer-wordpiece-");
-        try
-        {
-            var json = File.ReadAllText(Path.Combine(ParityFixtures.Directory, "vi", "tokenizer.json"))
-                .Replace("\"pre_tokenizer\":{\"type\":\"ByteLevel\"", "\"pre_tokenizer\":{\"type\":\"Whitespace\"", StringComparison.Ordinal);
-            File.WriteAllText(Path.Combine(dir.FullName, "tokenizer.json"), json);
-            var error = Assert.Throws<NotSupportedException>(() => BpeTokenizer.FromDirectory(dir.FullName));
-            Assert.Contains("Whitespace", error.Message);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        using var dir = new TemporaryFolder();
+        var json = File.ReadAllText(Path.Combine(ParityFixtures.Directory, "vi", "tokenizer.json"))
+            .Replace("\"pre_tokenizer\":{\"type\":\"ByteLevel\"", "\"pre_tokenizer\":{\"type\":\"Whitespace\"", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(dir.Path, "tokenizer.json"), json);
+        var error = Assert.Throws<NotSupportedException>(() => BpeTokenizer.FromDirectory(dir.Path));
+        Assert.Contains("Whitespace", error.Message);
     }
 }
