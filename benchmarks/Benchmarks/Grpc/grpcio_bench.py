@@ -10,6 +10,7 @@ import asyncio
 import json
 import sys
 import time
+from concurrent import futures
 
 sys.path.insert(0, sys.argv[2])
 
@@ -24,20 +25,21 @@ def ping(request, context):
     return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
 
 
-async def serve():
-    server = grpc.aio.server()
+def serve():
+    # The synchronous server measured faster than grpc.aio's on this workload, so it is the anchor.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     handler = grpc.method_handlers_generic_handler("bench.Echo", {
         "Ping": grpc.unary_unary_rpc_method_handler(
-            lambda request, context: ping(request, context),
+            ping,
             request_deserializer=health_pb2.HealthCheckRequest.FromString,
             response_serializer=health_pb2.HealthCheckResponse.SerializeToString),
     })
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
+    server.start()
     print(port, flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    await server.stop(0)
+    sys.stdin.read()
+    server.stop(0)
 
 
 def latency(target, calls):
@@ -79,7 +81,7 @@ async def throughput(target, concurrency, seconds):
 def main():
     mode = sys.argv[1]
     if mode == "serve":
-        asyncio.run(serve())
+        serve()
         return
     target = sys.argv[3]
     if mode == "latency":
