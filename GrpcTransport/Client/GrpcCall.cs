@@ -26,8 +26,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
     private HttpResponseMessage? _response;
     private Stream? _responseStream;
     private Activity? _activity;
-    private Status? _status;
-    private Metadata? _trailers;
+    private volatile Outcome? _outcome;
     private Task<Metadata>? _responseHeaders;
 
     public GrpcCall(GrpcChannel channel, Method<TRequest, TResponse> method, CallOptions options)
@@ -160,10 +159,10 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
         }
         lock (_gate)
         {
-            if (_status is { } ended)
+            if (_outcome is { } ended)
             {
                 response.Dispose();
-                throw new RpcException(ended, _trailers);
+                throw new RpcException(ended.Status, ended.Trailers);
             }
             _response = response;
         }
@@ -194,9 +193,9 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
             ? cancellationToken.UnsafeRegister(static s => ((GrpcCall<TRequest, TResponse>)s!).Abort(CancelledByClient), this)
             : default;
         await ResponseHeadersAsync.ConfigureAwait(false);
-        if (_status is { } ended)
+        if (_outcome is { } ended)
         {
-            return ended.StatusCode == StatusCode.OK ? null : throw new RpcException(ended, _trailers);
+            return ended.Status.StatusCode == StatusCode.OK ? null : throw new RpcException(ended.Status, ended.Trailers);
         }
         TResponse? message;
         try
@@ -206,7 +205,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
         }
         catch (RpcException e)
         {
-            throw new RpcException(Fail(e.Status), _trailers);
+            throw Failed(Fail(e.Status));
         }
         catch (Exception e)
         {
@@ -219,7 +218,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
         var trailers = _response!.TrailingHeaders;
         var status = Finish(ReadStatus(trailers), ToMetadata(trailers));
         Cleanup();
-        return status.StatusCode == StatusCode.OK ? null : throw new RpcException(status, _trailers);
+        return status.StatusCode == StatusCode.OK ? null : throw Failed(status);
     }
 
     /// <summary>The one response of a unary or client-streaming call.</summary>
@@ -234,11 +233,9 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
         return message;
     }
 
-    public Status GetStatus() => _status ?? throw new InvalidOperationException("The call is not complete; its status is not known yet.");
+    public Status GetStatus() => _outcome?.Status ?? throw new InvalidOperationException("The call is not complete; its status is not known yet.");
 
-    public Metadata GetTrailers() => _status is null
-        ? throw new InvalidOperationException("The call is not complete; its trailers are not known yet.")
-        : _trailers ?? new Metadata();
+    public Metadata GetTrailers() => _outcome?.Trailers ?? throw new InvalidOperationException("The call is not complete; its trailers are not known yet.");
 
     public void Dispose()
     {
@@ -271,7 +268,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
             _ => new Status(StatusCode.Internal, $"{context} {exception.GetType().Name}: {exception.Message}"),
         };
         // If the call was already ended (deadline, cancellation, disposal) that status wins.
-        return new RpcException(Fail(status), _trailers);
+        return Failed(Fail(status));
     }
 
     /// <summary>Records the final status once; later outcomes lose to the first.</summary>
@@ -279,12 +276,11 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
     {
         lock (_gate)
         {
-            if (_status is { } existing)
+            if (_outcome is { } existing)
             {
-                return existing;
+                return existing.Status;
             }
-            _status = status;
-            _trailers = trailers;
+            _outcome = new Outcome(status, trailers);
         }
         _finished.TrySetResult(status);
         GrpcTelemetry.Stop(_activity, status);
@@ -294,7 +290,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
     /// <summary>Releases the HTTP exchange; disposing an unfinished response resets its stream.</summary>
     private void Cleanup()
     {
-        if (_status is { StatusCode: not StatusCode.OK })
+        if (_outcome is { Status.StatusCode: not StatusCode.OK })
         {
             _abort.Cancel();
         }
@@ -308,6 +304,8 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
         _deadlineRegistration.Unregister();
         _userRegistration.Unregister();
     }
+
+    private RpcException Failed(Status status) => new(status, _outcome?.Trailers);
 
     private static Status ReadStatus(HttpHeaders headers)
     {
@@ -346,4 +344,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : IClientCall
         HttpStatusCode.TooManyRequests or HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout => StatusCode.Unavailable,
         _ => StatusCode.Unknown,
     };
+
+    /// <summary>The final status and trailers, published as one reference so readers never see half of it.</summary>
+    private sealed record Outcome(Status Status, Metadata Trailers);
 }

@@ -22,8 +22,7 @@ public sealed class GrpcChannel : IDisposable
             // One HTTP/2 connection caps concurrent streams (often at 100); more connections lift the cap.
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            KeepAlivePingDelay = TimeSpan.FromSeconds(60),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+            // No keepalive pings: C-core servers (grpcio, Triton) answer frequent pings on quiet connections with GOAWAY.
             AutomaticDecompression = System.Net.DecompressionMethods.None,
             UseProxy = false,
         };

@@ -12,7 +12,7 @@ internal static partial class ServerCallRunner
 {
     public static async Task RunAsync(HttpContext http, string service, string method, Func<HttpServerCallContext, Task> handler)
     {
-        if (!await AcceptAsync(http).ConfigureAwait(false))
+        if (!Accept(http))
         {
             return;
         }
@@ -76,33 +76,38 @@ internal static partial class ServerCallRunner
         GrpcTelemetry.Stop(activity, status);
     }
 
-    /// <summary>Answers a request for a service or method this server does not have with UNIMPLEMENTED.</summary>
-    public static async Task RunUnimplementedAsync(HttpContext http, string detail)
+    /// <summary>Answers a gRPC request for a service or method this server does not have with UNIMPLEMENTED; anything else is simply not found.</summary>
+    public static Task RunUnimplementedAsync(HttpContext http, string detail)
     {
-        if (await AcceptAsync(http).ConfigureAwait(false))
+        if (!GrpcProtocol.IsGrpcContentType(http.Request.ContentType))
+        {
+            http.Response.StatusCode = StatusCodes.Status404NotFound;
+        }
+        else if (Accept(http))
         {
             WriteTrailersOnly(http, new Status(StatusCode.Unimplemented, detail));
         }
+        return Task.CompletedTask;
     }
 
     /// <summary>Refuses requests that are not gRPC over HTTP/2 with the HTTP status the spec names; prepares the response otherwise.</summary>
-    private static Task<bool> AcceptAsync(HttpContext http)
+    private static bool Accept(HttpContext http)
     {
         if (!GrpcProtocol.IsGrpcContentType(http.Request.ContentType))
         {
             // PROTOCOL-HTTP2.md: a Content-Type that is not application/grpc should get 415.
             http.Response.StatusCode = StatusCodes.Status415UnsupportedMediaType;
-            return Task.FromResult(false);
+            return false;
         }
         if (!HttpProtocol.IsHttp2(http.Request.Protocol) && !HttpProtocol.IsHttp3(http.Request.Protocol))
         {
             http.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
             http.Response.Headers.Upgrade = "h2c";
-            return Task.FromResult(false);
+            return false;
         }
         HttpServerCallContext.RemoveBodyLimits(http);
         http.Response.ContentType = GrpcProtocol.ContentType;
-        return Task.FromResult(true);
+        return true;
     }
 
     private static void RejectUnsupportedEncoding(HttpContext http)

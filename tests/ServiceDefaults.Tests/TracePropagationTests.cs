@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using GptjAspire.GrpcTransport;
 using GptjAspire.GrpcTransport.Health.V1;
 using Microsoft.AspNetCore.Builder;
@@ -11,30 +10,33 @@ using Microsoft.Extensions.Logging;
 
 namespace GptjAspire.ServiceDefaults.Tests;
 
-/// <summary>Two services in one process, each on its own Kestrel port with ServiceDefaults: a trace started at the caller's edge continues in the callee.</summary>
+/// <summary>
+/// Two services in one process, each on its own Kestrel port with ServiceDefaults exporting to an OTLP collector:
+/// a trace started at the caller's edge continues in the callee through our gRPC transport, and both export it.
+/// </summary>
 public sealed class TracePropagationTests
 {
     private static readonly Method<HealthCheckRequest, HealthCheckResponse> ProbeMethod =
         new(MethodType.Unary, "testing.TraceProbe", "Probe", HealthCheckRequest.Parser, HealthCheckResponse.Parser);
 
     [Fact]
-    public async Task Trace_id_from_the_callers_request_arrives_at_the_grpc_handler_of_another_service()
+    public async Task Trace_id_from_the_callers_request_reaches_the_grpc_handler_of_another_service_and_both_export_it()
     {
-        var collector = DeadCollectorEndpoint();
+        await using var collector = await OtlpCollector.StartAsync();
         var probe = new TraceProbe();
 
         var backendBuilder = WebApplication.CreateSlimBuilder();
-        Configure(backendBuilder, collector, "backend", listen => listen.Protocols = HttpProtocols.Http2);
+        Configure(backendBuilder, collector.Endpoint, "backend", listen => listen.Protocols = HttpProtocols.Http2);
         backendBuilder.Services.AddGrpcTransport();
         backendBuilder.Services.AddSingleton(probe);
-        await using var backend = backendBuilder.Build();
+        var backend = backendBuilder.Build();
         backend.MapGrpcService<TraceProbe>(binder => binder.AddUnaryMethod(ProbeMethod, (service, request, context) => service.Probe(request, context)));
         await backend.StartAsync();
 
         var frontBuilder = WebApplication.CreateSlimBuilder();
-        Configure(frontBuilder, collector, "front", listen => listen.Protocols = HttpProtocols.Http1);
+        Configure(frontBuilder, collector.Endpoint, "front", listen => listen.Protocols = HttpProtocols.Http1);
         frontBuilder.Services.AddSingleton(_ => GrpcChannel.ForAddress(backend.Urls.Single()));
-        await using var front = frontBuilder.Build();
+        var front = frontBuilder.Build();
         front.MapGet("/relay", async (GrpcChannel channel) =>
         {
             await channel.AsyncUnaryCall(ProbeMethod, new HealthCheckRequest());
@@ -44,17 +46,50 @@ public sealed class TracePropagationTests
 
         var traceId = ActivityTraceId.CreateRandom();
         var callerSpan = ActivitySpanId.CreateRandom();
-        using var client = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(front.Urls.Single()), "/relay"));
-        request.Headers.Add("traceparent", $"00-{traceId}-{callerSpan}-01");
-        var response = await client.SendAsync(request);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using (var client = new HttpClient())
+        using (var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(front.Urls.Single()), "/relay")))
+        {
+            request.Headers.Add("traceparent", $"00-{traceId}-{callerSpan}-01");
+            var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
 
         var seen = await probe.Seen.Task;
         Assert.Equal(traceId, seen.TraceId);
         // The handler runs inside our gRPC server span, below the front's spans rather than directly below the caller.
         Assert.Equal(GrpcTelemetry.ActivitySourceName, seen.SourceName);
         Assert.NotEqual(callerSpan, seen.ParentSpanId);
+
+        // Stopping the hosts flushes their exporters.
+        await front.DisposeAsync();
+        await backend.DisposeAsync();
+
+        var spans = SpansOf(collector.Data, traceId);
+        Assert.Contains(("front", "Microsoft.AspNetCore"), spans);
+        Assert.Contains(("front", GrpcTelemetry.ActivitySourceName), spans);
+        Assert.Contains(("backend", "Microsoft.AspNetCore"), spans);
+        Assert.Contains(("backend", GrpcTelemetry.ActivitySourceName), spans);
+        Assert.Superset(new HashSet<string> { "front", "backend" }, collector.Data.ServiceNames("metrics"));
+        Assert.Superset(new HashSet<string> { "front", "backend" }, collector.Data.ServiceNames("logs"));
+    }
+
+    /// <summary>(service.name, instrumentation scope) of every exported span in the trace.</summary>
+    private static HashSet<(string Service, string Scope)> SpansOf(OtlpCollector.Received data, ActivityTraceId traceId)
+    {
+        var wanted = Convert.FromHexString(traceId.ToHexString());
+        var spans = new HashSet<(string, string)>();
+        foreach (var batch in data.Get("traces").SelectMany(r => r.Batches))
+        {
+            var service = batch.Resource?.Attributes.FirstOrDefault(a => a.Key == "service.name")?.Value.StringValue ?? "";
+            foreach (var scope in batch.ScopeSpans)
+            {
+                if (scope.Spans.Any(s => s.TraceId.Span.SequenceEqual(wanted)))
+                {
+                    spans.Add((service, scope.Scope?.Name ?? ""));
+                }
+            }
+        }
+        return spans;
     }
 
     private static void Configure(WebApplicationBuilder builder, Uri collector, string serviceName, Action<ListenOptions> listen)
@@ -64,14 +99,6 @@ public sealed class TracePropagationTests
         builder.Configuration["OTEL_SERVICE_NAME"] = serviceName;
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen));
         builder.AddServiceDefaults();
-    }
-
-    /// <summary>A loopback port with nothing listening: exports fail fast and stay on this machine.</summary>
-    private static Uri DeadCollectorEndpoint()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return new Uri($"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}");
     }
 
     private sealed record SpanSeen(ActivityTraceId TraceId, ActivitySpanId ParentSpanId, string SourceName);

@@ -57,6 +57,17 @@ public sealed class ProtocolEdgeTests(HostFixture fixture) : IClassFixture<HostF
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
     }
 
+    [Fact]
+    public async Task Non_grpc_post_to_an_unmapped_path_is_not_found()
+    {
+        using var response = await SendAsync([], request =>
+        {
+            request.RequestUri = new Uri(fixture.Host.Address, "/v1/completions");
+            request.Content!.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        });
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
     private async Task<HttpResponseMessage> SendAsync(byte[] body, Action<HttpRequestMessage>? edit = null)
     {
         using var client = new HttpClient();
