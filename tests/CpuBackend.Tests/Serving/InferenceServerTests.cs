@@ -257,4 +257,49 @@ public sealed class InferenceServerTests : IAsyncLifetime
         Assert.Equal(0, ids[0, 0, 5]);
         Assert.Equal(alone, ids.Data[6..]);
     }
+
+    [Fact]
+    public async Task Cancelling_a_stream_ends_it_with_a_cancellation()
+    {
+        using var cancel = new CancellationTokenSource();
+        var received = 0;
+
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            await foreach (var _ in Client.StreamInferAsync(Requests.Generate([5], 40, streaming: true), cancellationToken: cancel.Token))
+            {
+                if (++received == 2)
+                {
+                    await cancel.CancelAsync();
+                }
+            }
+        });
+
+        Assert.True(error is OperationCanceledException || error is TritonException { StatusCode: StatusCode.Cancelled }, $"unexpected {error}");
+        Assert.InRange(received, 2, 39);
+    }
+
+    [Fact]
+    public async Task Client_calls_are_traced_with_the_model_and_request_id()
+    {
+        var spans = new List<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == TritonTelemetry.ActivitySourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity => { lock (spans) { spans.Add(activity); } },
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var request = Requests.Generate([5], 2, id: "traced-1");
+
+        await Client.InferAsync(request);
+
+        System.Diagnostics.Activity span;
+        lock (spans)
+        {
+            span = Assert.Single(spans, s => (string?)s.GetTagItem("triton.request_id") == "traced-1");
+        }
+        Assert.Equal("triton ModelInfer gptj", span.DisplayName);
+        Assert.Equal("gptj", span.GetTagItem("triton.model"));
+    }
 }
