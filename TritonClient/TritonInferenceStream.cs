@@ -65,6 +65,8 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             }
             await foreach (var response in responses.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                // ReadAllAsync hands out buffered responses without looking at the token again.
+                cancellationToken.ThrowIfCancellationRequested();
                 count++;
                 var final = IsLast(response);
                 // An empty final response only closes the request; there is nothing to hand out.
