@@ -36,7 +36,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             request.Id = Guid.NewGuid().ToString("N");
         }
         // Triton only sends a response for a final flag that arrives without data when asked to.
-        request.Parameters.TryAdd("enable_empty_final_response", new InferParameter { BoolParam = true });
+        request.Parameters.TryAdd(GenerationContract.EnableEmptyFinalResponseParameter, new InferParameter { BoolParam = true });
         var responses = Channel.CreateUnbounded<ModelInferResponse>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         if (!_pending.TryAdd(request.Id, responses))
         {
