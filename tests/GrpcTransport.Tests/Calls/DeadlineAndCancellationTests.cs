@@ -11,7 +11,9 @@ public sealed class DeadlineAndCancellationTests(HostFixture fixture) : IClassFi
     public async Task Deadline_exceeded_ends_the_call_and_cancels_the_handler()
     {
         var callId = Guid.NewGuid().ToString();
-        var deadline = DateTime.UtcNow.AddMilliseconds(300);
+        // Connect first, so the deadline can only pass while the call is on the server.
+        await Channel.AsyncUnaryCall(TestServiceMethods.Echo, new EchoRequest());
+        var deadline = DateTime.UtcNow.AddSeconds(1);
         var error = await Assert.ThrowsAsync<RpcException>(async () =>
             await Channel.AsyncUnaryCall(TestServiceMethods.Echo, new EchoRequest { CallId = callId, ReplyIntervalMs = 60_000 }, new CallOptions(Deadline: deadline)));
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);

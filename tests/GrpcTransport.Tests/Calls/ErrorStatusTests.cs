@@ -37,6 +37,15 @@ public sealed class ErrorStatusTests(HostFixture fixture) : IClassFixture<HostFi
     }
 
     [Fact]
+    public async Task Status_set_on_the_context_by_a_returning_handler_reaches_the_client()
+    {
+        using var call = Channel.AsyncUnaryCall(TestServiceMethods.Echo,
+            new EchoRequest { FailViaContextStatus = true, FailWithCode = (int)StatusCode.FailedPrecondition, FailWithMessage = "mô hình chưa sẵn sàng" });
+        var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
+        Assert.Equal(new Status(StatusCode.FailedPrecondition, "mô hình chưa sẵn sàng"), error.Status);
+    }
+
+    [Fact]
     public async Task Handler_exception_is_internal_and_hides_the_exception_text()
     {
         var error = await Assert.ThrowsAsync<RpcException>(async () => await Channel.AsyncUnaryCall(TestServiceMethods.Echo, new EchoRequest { ThrowException = true }));

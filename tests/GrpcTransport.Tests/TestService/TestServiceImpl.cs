@@ -20,6 +20,11 @@ public sealed class TestServiceImpl(CallLedger ledger)
         {
             await EchoMetadataAsync(context);
             await WaitAsync(request, context);
+            if (request.FailViaContextStatus)
+            {
+                context.Status = new Status((StatusCode)request.FailWithCode, request.FailWithMessage);
+                return Reply(request, 0);
+            }
             FailIfAsked(request);
             return Reply(request, 0);
         });
