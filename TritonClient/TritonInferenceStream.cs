@@ -27,7 +27,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         _reader = Task.Run(ReadResponsesAsync);
     }
 
-    /// <summary>Sends a request and yields its responses until the final one. A request without an id gets a fresh one.</summary>
+    /// <summary>Sends a request and yields its responses until the final one (an empty final response, which only closes the request, is not yielded). A request without an id gets a fresh one.</summary>
     /// <exception cref="TritonException">The server reported an error for this request or the stream failed.</exception>
     public async IAsyncEnumerable<ModelInferResponse> InferAsync(ModelInferRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -70,7 +70,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
                 count++;
                 var final = IsLast(response);
                 // An empty final response only closes the request; there is nothing to hand out.
-                if (!(final && response.Outputs.Count == 0 && count > 1))
+                if (!(final && response.Outputs.Count == 0))
                 {
                     yield return response;
                 }

@@ -319,4 +319,21 @@ public sealed class InferenceServerTests : IAsyncLifetime
         Assert.Null(new ModelInferResponse().FindOutput<float>(C.CumLogProbs));
         Assert.Null((await Client.InferAsync(Requests.Generate([5, 6], 4))).FindOutput<float>(C.CumLogProbs));
     }
+
+    [Fact]
+    public async Task End_id_token_ends_a_sequence_without_being_returned()
+    {
+        var first = (await Client.InferAsync(Requests.Generate([5, 6], 3, excludeInput: true))).GetOutput<int>(C.OutputIds).Data[0];
+
+        var unary = await Client.InferAsync(Requests.Generate([5, 6], 3, endId: first));
+        var streamed = new List<ModelInferResponse>();
+        await foreach (var response in Client.StreamInferAsync(Requests.Generate([5, 6], 3, streaming: true, endId: first)))
+        {
+            streamed.Add(response);
+        }
+
+        Assert.Equal([5, 6], unary.GetOutput<int>(C.OutputIds).Data);
+        Assert.Equal([2], unary.GetOutput<int>(C.SequenceLength).Data);
+        Assert.Empty(streamed);
+    }
 }
