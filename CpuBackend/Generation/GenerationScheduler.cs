@@ -20,7 +20,7 @@ public sealed partial class GenerationScheduler : IDisposable
     private readonly GptjModel _model;
     private readonly GenerationOptions _options;
     private readonly ILogger _logger;
-    private readonly GenerationTelemetry _telemetry;
+    private readonly GenerationMetrics _metrics;
     private readonly Thread _loop;
 
     private readonly Lock _gate = new();
@@ -45,7 +45,7 @@ public sealed partial class GenerationScheduler : IDisposable
         if (_options.MaxBatchSequences < 1)
             throw new ArgumentOutOfRangeException("Generation:MaxBatchSequences", _options.MaxBatchSequences, "Must be at least 1.");
         _logger = logger;
-        _telemetry = new GenerationTelemetry(meterFactory, QueueLength);
+        _metrics = new GenerationMetrics(meterFactory, QueueLength);
         _loop = new Thread(Run) { IsBackground = true, Name = "gptj-generation" };
         _loop.Start();
     }
@@ -72,7 +72,7 @@ public sealed partial class GenerationScheduler : IDisposable
             }
             if (_waiting.Count >= _options.MaxQueuedRequests)
             {
-                _telemetry.Rejected();
+                _metrics.Rejected();
                 scheduled.Fail(new QueueFullException(_options.MaxQueuedRequests));
                 LogQueueFull(request.Id, _options.MaxQueuedRequests);
                 throw new QueueFullException(_options.MaxQueuedRequests);
@@ -247,7 +247,7 @@ public sealed partial class GenerationScheduler : IDisposable
             var lastLogits = new float[vocab];
             var started = Stopwatch.GetTimestamp();
             _model.Prefill(r.PromptIds, cache, lastLogits);
-            _telemetry.Prefilled(r.PromptIds.Length);
+            _metrics.Prefilled(r.PromptIds.Length);
             LogAdmitted(r.Id, r.PromptIds.Length, r.NumSequences, Stopwatch.GetElapsedTime(started).TotalMilliseconds, request.Age.TotalMilliseconds);
 
             var capacity = Math.Min(r.PromptIds.Length + r.MaxNewTokens, _model.Config.ContextLength);
@@ -263,7 +263,7 @@ public sealed partial class GenerationScheduler : IDisposable
                 request.Sequences.Add(sequence);
             }
             request.Emit(new GenerationStep(tokens));
-            _telemetry.Generated(tokens.Length);
+            _metrics.Generated(tokens.Length);
             _progressTokens += tokens.Length;
         }
         catch (Exception error)
@@ -343,8 +343,8 @@ public sealed partial class GenerationScheduler : IDisposable
             }
         }
 
-        _telemetry.Stepped(batch.Count, Stopwatch.GetElapsedTime(started));
-        _telemetry.Generated(batch.Count);
+        _metrics.Stepped(batch.Count, Stopwatch.GetElapsedTime(started));
+        _metrics.Generated(batch.Count);
         _progressTokens += batch.Count;
     }
 

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using GptjAspire.CpuBackend.Generation;
 
 namespace GptjAspire.CpuBackend.Tests.Generation;
@@ -264,6 +266,32 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.Equal("Sampling.TopP", Field(Request(prompt, 5, new SamplingParameters(TopP: 2f))));
         Assert.Equal("BadWords", Field(Request(prompt, 5, Greedy) with { BadWords = [[5, 1000]] }));
         Assert.Equal("StopWords", Field(Request(prompt, 5, Greedy) with { StopWords = [[]] }));
+    }
+
+    [Fact]
+    public async Task Each_request_gets_a_span_under_the_callers_span()
+    {
+        var stopped = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == GenerationTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var probe = new SchedulerProbe(tiny);
+        var request = Request(TinyModel.Prompt(6, salt: 17), 4, Greedy, numSequences: 2);
+        using var caller = new Activity("caller").Start();
+
+        var steps = probe.Scheduler.Generate(request, CancellationToken.None);
+        Assert.Same(caller, Activity.Current);
+        await Collect(steps);
+
+        var span = Assert.Single(stopped, a => (string?)a.GetTagItem("gen_ai.request.id") == request.Id);
+        Assert.Equal(caller.TraceId, span.TraceId);
+        Assert.Equal(caller.SpanId, span.ParentSpanId);
+        Assert.Equal(8, span.GetTagItem("gen_ai.usage.output_tokens"));
+        Assert.Equal(new[] { "Length", "Length" }, span.GetTagItem("gen_ai.response.finish_reasons"));
     }
 
     private static GenerationRequest Request(int[] prompt, int maxNewTokens, SamplingParameters sampling, int numSequences = 1) =>
