@@ -250,7 +250,7 @@ public sealed partial class GenerationScheduler : IDisposable
             _metrics.Prefilled(r.PromptIds.Length);
             LogAdmitted(r.Id, r.PromptIds.Length, r.NumSequences, Stopwatch.GetElapsedTime(started).TotalMilliseconds, request.Age.TotalMilliseconds);
 
-            var capacity = Math.Min(r.PromptIds.Length + r.MaxNewTokens, _model.Config.ContextLength);
+            var capacity = (int)Math.Min((long)r.PromptIds.Length + r.MaxNewTokens, _model.Config.ContextLength);
             var logits = new float[vocab];
             var tokens = new SequenceToken[r.NumSequences];
             for (var i = 0; i < r.NumSequences; i++)
