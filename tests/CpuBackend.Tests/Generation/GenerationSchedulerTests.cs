@@ -269,6 +269,38 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
     }
 
     [Fact]
+    public async Task Disposing_the_scheduler_fails_running_and_queued_streams_instead_of_leaving_them_hanging()
+    {
+        using var probe = new SchedulerProbe(tiny, maxQueuedRequests: 64, maxBatchSequences: 1);
+        var prompt = TinyModel.Prompt(7, salt: 18);
+        probe.PauseAfterStep(_ => true);
+        var running = Collect(probe.Scheduler.Generate(Request(prompt, 50, Greedy), CancellationToken.None));
+        await probe.WaitUntilPausedAsync();
+
+        var disposing = Task.Run(probe.Scheduler.Dispose);
+        // Until Dispose has begun, Generate still queues; once it throws, the loop will stop at its next turn.
+        var queued = new List<Task<List<GenerationStep>>>();
+        while (true)
+        {
+            try
+            {
+                queued.Add(Collect(probe.Scheduler.Generate(Request(prompt, 5, Greedy), CancellationToken.None)));
+                await Task.Yield();
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+        }
+        probe.Resume();
+        await disposing;
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => running);
+        foreach (var request in queued)
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => request);
+    }
+
+    [Fact]
     public async Task Each_request_gets_a_span_under_the_callers_span()
     {
         var stopped = new ConcurrentQueue<Activity>();
