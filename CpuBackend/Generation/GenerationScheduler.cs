@@ -102,7 +102,7 @@ public sealed partial class GenerationScheduler : IDisposable
         foreach (var request in _running)
             request.Fail(stopped);
         _running.Clear();
-        _wake.Dispose();
+        // _wake is not disposed: a Generate racing with Dispose may still Set it, and without a WaitHandle it holds nothing.
     }
 
     private int QueueLength()
@@ -158,11 +158,12 @@ public sealed partial class GenerationScheduler : IDisposable
 
     private void Run()
     {
+        List<ScheduledRequest> admitted = [];
         try
         {
             while (true)
             {
-                List<ScheduledRequest> admitted;
+                RemoveCancelled(); // first, so that their places go to waiting requests in this very step
                 lock (_gate)
                 {
                     if (_stopping)
@@ -178,7 +179,6 @@ public sealed partial class GenerationScheduler : IDisposable
                     continue;
                 }
 
-                RemoveCancelled();
                 foreach (var request in admitted)
                     Admit(request);
                 if (_liveSequences > 0)
@@ -192,10 +192,8 @@ public sealed partial class GenerationScheduler : IDisposable
             LogLoopFailed(error);
             lock (_gate)
                 _stopping = true;
-            foreach (var request in TakeAllWaiting())
-                request.Fail(error);
-            foreach (var request in _running)
-                request.Fail(error);
+            foreach (var request in TakeAllWaiting().Concat(admitted).Concat(_running))
+                request.Fail(error); // a no-op for requests already finished
             _running.Clear();
         }
     }
