@@ -154,14 +154,14 @@ internal static unsafe class Kernels
 
     private readonly struct F16 : IWeightFormat
     {
-        // IEEE half -> single without F16C intrinsics: move exponent and mantissa into place and
-        // rescale by 2^112 (the bias difference), which also turns half subnormals into exact singles.
+        // IEEE half -> single without F16C intrinsics (.NET exposes none): sign-extend the 16 bits, shift
+        // exponent and mantissa into place (the sign lands in bit 31, its copies in bits 28-30 are masked
+        // off), then rescale by 2^112, the exponent bias difference; half subnormals come out exact too.
         // Inf/NaN are not expected in weights.
         public static Vector256<float> Load8(byte* row, int i)
         {
-            var h = Avx2.ConvertToVector256Int32((ushort*)row + i);
-            var magnitude = Avx2.ShiftLeftLogical(h & Vector256.Create(0x7FFF), 13).AsSingle() * Vector256.Create(5.192296858534828E+33f) /* 2^112 */;
-            return magnitude | Avx2.ShiftLeftLogical(h & Vector256.Create(0x8000), 16).AsSingle();
+            var h = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)row + i), 13);
+            return (h & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(5.192296858534828E+33f) /* 2^112 */;
         }
 
         public static float Load1(byte* row, int i) => (float)((Half*)row)[i];
