@@ -147,8 +147,10 @@ internal static unsafe class Kernels
 
     private readonly struct F32 : IWeightFormat
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int i) => Avx.LoadVector256((float*)row + i);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Load1(byte* row, int i) => ((float*)row)[i];
     }
 
@@ -158,28 +160,34 @@ internal static unsafe class Kernels
         // exponent and mantissa into place (the sign lands in bit 31, its copies in bits 28-30 are masked
         // off), then rescale by 2^112, the exponent bias difference; half subnormals come out exact too.
         // Inf/NaN are not expected in weights.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int i)
         {
             var h = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)row + i), 13);
             return (h & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(5.192296858534828E+33f) /* 2^112 */;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Load1(byte* row, int i) => (float)((Half*)row)[i];
     }
 
     private readonly struct BF16 : IWeightFormat
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int i) =>
             Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)row + i), 16).AsSingle();
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Load1(byte* row, int i) => BitConverter.Int32BitsToSingle(((ushort*)row)[i] << 16);
     }
 
     private readonly struct I8 : IWeightFormat
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int i) =>
             Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((sbyte*)row + i));
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Load1(byte* row, int i) => ((sbyte*)row)[i];
     }
 
