@@ -4,6 +4,7 @@
 var suites = new SortedDictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["engine"] = GptjAspire.Benchmarks.Engine.EngineSuite.RunAsync,
+    ["tokenizer"] = GptjAspire.Benchmarks.Tokenizer.TokenizerBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
