@@ -73,6 +73,30 @@ public sealed class GptjDecodeTests
         Assert.InRange(GptjParityTests.MaxAbsDifference(pieces, whole), 0, 1e-5);
     }
 
+    [Theory]
+    [InlineData(WeightType.F32)]
+    [InlineData(WeightType.F16)]
+    [InlineData(WeightType.BF16)]
+    [InlineData(WeightType.Int8)]
+    public void Forward_of_many_tokens_equals_decoding_them_one_by_one(WeightType storage)
+    {
+        // Long inputs take the kernels' widened-tile path, single tokens the direct one: both must agree.
+        using var model = GptjModel.Load(Reference.Directory("safetensors"), storage, NullLogger.Instance);
+        var vocab = model.Config.VocabSize;
+        int[] ids = [.. Reference.Prompts[1].Ids, .. Reference.Prompts[1].Greedy];
+        var all = new float[ids.Length * vocab];
+        model.Forward(ids, model.CreateCache(), all);
+
+        var cache = model.CreateCache();
+        var one = new float[vocab];
+        for (var t = 0; t < ids.Length; t++)
+        {
+            if (t == 0) model.Prefill(ids[..1], cache, one);
+            else model.Decode([ids[t]], [cache], one);
+            Assert.InRange(GptjParityTests.MaxAbsDifference(one, all.AsSpan(t * vocab, vocab)), 0, 1e-4);
+        }
+    }
+
     [Fact]
     public void Prompt_beyond_the_context_length_is_rejected_naming_the_limit()
     {
