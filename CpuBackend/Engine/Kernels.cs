@@ -10,6 +10,9 @@ internal static unsafe class Kernels
 {
     private static readonly bool Vectorized = Avx2.IsSupported && Fma.IsSupported;
 
+    /// <summary>Multiply-adds below which a product is not split across threads.</summary>
+    private const long SerialWork = 1 << 17;
+
     /// <summary>y[r, o] = sum_i x[r, i] * w[o, i] (+ bias[o]) for r &lt; rows: each weight row is read once for all rows.</summary>
     public static void MatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
     {
@@ -18,7 +21,8 @@ internal static unsafe class Kernels
         // Work items are bands of output rows; inside a band, tiles of weight rows small enough for L2 are
         // reused across blocks of four activation rows (prefill) while decode streams each weight once.
         var tile = Math.Clamp(65536 / w.RowBytes, 4, 64);
-        var bands = Math.Min((n + tile - 1) / tile, Environment.ProcessorCount * 4);
+        // Products too small to repay waking other threads (tiny test models) run on the calling thread.
+        var bands = (long)rows * n * k < SerialWork ? 1 : Math.Min((n + tile - 1) / tile, Environment.ProcessorCount * 4);
         var band = (n + bands - 1) / bands;
         fixed (float* xp = x, yp = y, bp = bias)
         {
