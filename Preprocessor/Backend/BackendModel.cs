@@ -1,0 +1,97 @@
+using GptjAspire.GrpcTransport;
+using GptjAspire.TritonClient;
+using GptjAspire.TritonClient.Generation;
+using GptjAspire.TritonClient.Protocol;
+
+namespace GptjAspire.Preprocessor.Backend;
+
+/// <summary>The backend's model as seen through TritonClient: readiness (kept fresh by <see cref="BackendMonitor"/>) and the two calls generation needs.</summary>
+public sealed class BackendModel(TritonInferenceClient client, string modelName, ILogger<BackendModel> logger)
+{
+    /// <summary>Discovery key of the backend's gRPC endpoint (Aspire's <c>services__backend__grpc__0</c>).</summary>
+    public const string AddressKey = "services:backend:grpc:0";
+
+    volatile BackendState _state = BackendState.Unknown;
+
+    public string Name => modelName;
+
+    public BackendState State => _state;
+
+    /// <summary>Throws UNAVAILABLE unless the model was ready at the last check, so callers fail fast with a reason.</summary>
+    public BackendState RequireReady()
+    {
+        var state = _state;
+        return state.Ready ? state : throw new RpcException(new Status(StatusCode.Unavailable, $"model '{modelName}' is not ready: {state.Detail}"));
+    }
+
+    /// <summary>Asks the backend whether the model is ready and, on the way to ready, checks its metadata against the generation contract.</summary>
+    public async Task<BackendState> RefreshAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var before = _state;
+        using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        probe.CancelAfter(timeout);
+        BackendState now;
+        try
+        {
+            now = await ProbeAsync(probe.Token);
+        }
+        catch (RpcException e)
+        {
+            now = new BackendState(false, $"backend call failed: {e.StatusCode} {e.Status.Detail}");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            now = new BackendState(false, $"the backend did not answer within {timeout.TotalSeconds} s");
+        }
+        if (now.Ready != before.Ready || now.Detail != before.Detail)
+        {
+            if (now.Ready)
+                logger.LogInformation("Backend model {Model} is ready ({Platform}, max batch {MaxBatchSize})", modelName, now.Platform, now.MaxBatchSize);
+            else
+                logger.LogWarning("Backend model {Model} is not ready: {Detail}", modelName, now.Detail);
+        }
+        _state = now;
+        return now;
+    }
+
+    async Task<BackendState> ProbeAsync(CancellationToken cancellationToken)
+    {
+        if (!await client.ModelReadyAsync(modelName, cancellationToken: cancellationToken))
+            return new BackendState(false, $"the backend reports model '{modelName}' not ready");
+        if (_state.Ready)
+            return _state;
+
+        var metadata = await client.ModelMetadataAsync(modelName, cancellationToken: cancellationToken);
+        var missing = GenerationContract.Inputs.Where(t => !t.Optional)
+            .Select(t => t.Name)
+            .Except(metadata.Inputs.Select(i => i.Name))
+            .ToList();
+        if (missing.Count > 0)
+            return new BackendState(false, $"model '{modelName}' lacks required inputs of the generation contract: {string.Join(", ", missing)}");
+        var config = await client.ModelConfigAsync(modelName, cancellationToken: cancellationToken);
+        return new BackendState(true, "ready", metadata.Platform, config.Config.MaxBatchSize);
+    }
+
+    public Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken) =>
+        Guard(() => client.ModelInferAsync(request, Deadline(deadline), cancellationToken));
+
+    /// <summary>Streams the responses of one decoupled request until the one marked final; disposing the enumeration cancels it on the backend.</summary>
+    public IAsyncEnumerable<ModelInferResponse> StreamInferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken) =>
+        client.ModelStreamInferAsync(request, Deadline(deadline), cancellationToken);
+
+    static DateTime? Deadline(DateTime deadline) => deadline == DateTime.MaxValue ? null : deadline;
+
+    // A failed call may mean the backend went away; the monitor re-checks soon and the state says why meanwhile.
+    async Task<T> Guard<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+        {
+            _state = new BackendState(false, $"backend unreachable: {e.Status.Detail}");
+            throw;
+        }
+    }
+}
