@@ -56,28 +56,28 @@ public sealed class BackendModel(TritonInferenceClient client, string modelName,
 
     async Task<BackendState> ProbeAsync(CancellationToken cancellationToken)
     {
-        if (!await client.ModelReadyAsync(modelName, cancellationToken: cancellationToken))
+        if (!await client.IsModelReadyAsync(modelName, cancellationToken: cancellationToken))
             return new BackendState(false, $"the backend reports model '{modelName}' not ready");
         if (_state.Ready)
             return _state;
 
-        var metadata = await client.ModelMetadataAsync(modelName, cancellationToken: cancellationToken);
+        var metadata = await client.GetModelMetadataAsync(modelName, cancellationToken: cancellationToken);
         var missing = GenerationContract.Inputs.Where(t => !t.Optional)
             .Select(t => t.Name)
             .Except(metadata.Inputs.Select(i => i.Name))
             .ToList();
         if (missing.Count > 0)
             return new BackendState(false, $"model '{modelName}' lacks required inputs of the generation contract: {string.Join(", ", missing)}");
-        var config = await client.ModelConfigAsync(modelName, cancellationToken: cancellationToken);
-        return new BackendState(true, "ready", metadata.Platform, config.Config.MaxBatchSize);
+        var config = await client.GetModelConfigAsync(modelName, cancellationToken: cancellationToken);
+        return new BackendState(true, "ready", metadata.Platform, config.MaxBatchSize);
     }
 
     public Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken) =>
-        Guard(() => client.ModelInferAsync(request, Deadline(deadline), cancellationToken));
+        Guard(() => client.InferAsync(request, Deadline(deadline), cancellationToken));
 
     /// <summary>Streams the responses of one decoupled request until the one marked final; disposing the enumeration cancels it on the backend.</summary>
     public IAsyncEnumerable<ModelInferResponse> StreamInferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken) =>
-        client.ModelStreamInferAsync(request, Deadline(deadline), cancellationToken);
+        client.StreamInferAsync(request, Deadline(deadline), cancellationToken);
 
     static DateTime? Deadline(DateTime deadline) => deadline == DateTime.MaxValue ? null : deadline;
 

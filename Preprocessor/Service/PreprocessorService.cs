@@ -58,14 +58,14 @@ public sealed class PreprocessorService(
         {
             foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
             {
-                var delta = Delta(sample, "");
+                var delta = new TextDelta { Index = sample };
                 foreach (var token in tokens)
                 {
                     delta.Text += samples[sample].Append(token);
                     delta.TokenIds.Add(token);
                 }
                 if (delta.Text.Length > 0)
-                    await writer.WriteAsync(delta, context.CancellationToken);
+                    await writer.WriteAsync(new GenerateStreamResponse { Delta = delta }, context.CancellationToken);
             }
             // Every sample ended here (end of text, stop sequence): leaving the loop cancels the backend request.
             if (samples.All(s => s.Finished))
