@@ -1,0 +1,91 @@
+using System.Text.Json;
+
+namespace GptjAspire.CpuBackend.Engine;
+
+/// <summary>GPT-J hyper-parameters, read from a Hugging Face <c>config.json</c>.</summary>
+public sealed record GptjConfig(
+    int VocabSize,
+    int ContextLength,
+    int EmbeddingSize,
+    int LayerCount,
+    int HeadCount,
+    int RotaryDim,
+    int InnerSize,
+    float LayerNormEpsilon,
+    int BosTokenId,
+    int EosTokenId)
+{
+    /// <summary>Features per attention head.</summary>
+    public int HeadDim => EmbeddingSize / HeadCount;
+
+    /// <summary>Reads an HF GPT-J config; a missing or inconsistent field is an <see cref="InvalidDataException"/> naming it.</summary>
+    public static GptjConfig Load(string configJsonPath)
+    {
+        JsonElement root;
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(configJsonPath));
+            root = document.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{configJsonPath} is not valid JSON: {e.Message}", e);
+        }
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{configJsonPath} must hold a JSON object");
+
+        int Int(string field, int? fallback)
+        {
+            if (!root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+                return fallback ?? throw new InvalidDataException($"{configJsonPath}: field '{field}' is missing");
+            if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var number))
+                throw new InvalidDataException($"{configJsonPath}: field '{field}' must be an integer, found {value.GetRawText()}");
+            return number;
+        }
+
+        if (root.TryGetProperty("activation_function", out var activation) &&
+            activation.ValueKind == JsonValueKind.String && activation.GetString() != "gelu_new")
+            throw new InvalidDataException($"{configJsonPath}: activation_function '{activation.GetString()}' is not supported (GPT-J uses gelu_new)");
+
+        var embedding = Int("n_embd", null);
+        var heads = Int("n_head", null);
+        var context = Int("n_positions", Int("n_ctx", 2048));
+        var epsilon = root.TryGetProperty("layer_norm_epsilon", out var eps) && eps.ValueKind == JsonValueKind.Number
+            ? eps.GetSingle() : 1e-5f;
+        var config = new GptjConfig(
+            VocabSize: Int("vocab_size", null),
+            ContextLength: context,
+            EmbeddingSize: embedding,
+            LayerCount: Int("n_layer", null),
+            HeadCount: heads,
+            // HF: rotary_dim null means rotary over the whole head.
+            RotaryDim: Int("rotary_dim", heads > 0 ? embedding / heads : 0),
+            // HF: n_inner null means 4 * n_embd.
+            InnerSize: Int("n_inner", 4 * embedding),
+            LayerNormEpsilon: epsilon,
+            BosTokenId: Int("bos_token_id", 50256),
+            EosTokenId: Int("eos_token_id", 50256));
+        config.Validate(configJsonPath);
+        return config;
+    }
+
+    private void Validate(string source)
+    {
+        void Positive(string field, int value)
+        {
+            if (value <= 0) throw new InvalidDataException($"{source}: field '{field}' must be positive, found {value}");
+        }
+        Positive("vocab_size", VocabSize);
+        Positive("n_positions", ContextLength);
+        Positive("n_embd", EmbeddingSize);
+        Positive("n_layer", LayerCount);
+        Positive("n_head", HeadCount);
+        Positive("n_inner", InnerSize);
+        if (EmbeddingSize % HeadCount != 0)
+            throw new InvalidDataException($"{source}: n_embd {EmbeddingSize} is not a multiple of n_head {HeadCount}");
+        if (RotaryDim <= 0 || RotaryDim % 2 != 0 || RotaryDim > HeadDim)
+            throw new InvalidDataException($"{source}: rotary_dim {RotaryDim} must be even and at most the head size {HeadDim}");
+        if (!(LayerNormEpsilon > 0))
+            throw new InvalidDataException($"{source}: layer_norm_epsilon must be positive");
+    }
+}

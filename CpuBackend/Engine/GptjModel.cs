@@ -1,0 +1,226 @@
+using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging;
+
+namespace GptjAspire.CpuBackend.Engine;
+
+/// <summary>A GPT-J causal language model (HF GPTJForCausalLM semantics) evaluated on the CPU.</summary>
+/// <remarks>The forward pass reads top to bottom like llama2.c: embed; per layer ln_1, q/k/v, rotary,
+/// causal attention, out projection, and in parallel the MLP on the same normalised input, both added to
+/// the residual; ln_f; lm_head. Calls on distinct caches may run concurrently; one cache is used by one call at a time.</remarks>
+public sealed class GptjModel : IDisposable
+{
+    private readonly GptjWeights weights;
+    private readonly Checkpoint? checkpoint;
+    private readonly float[] cos;
+    private readonly float[] sin;
+
+    private GptjModel(GptjConfig config, GptjWeights weights, Checkpoint? checkpoint)
+    {
+        Config = config;
+        this.weights = weights;
+        this.checkpoint = checkpoint;
+        (cos, sin) = RotaryTables(config);
+    }
+
+    public GptjConfig Config { get; }
+
+    /// <summary>Bytes of weights one decode step reads (every matrix but the embedding).</summary>
+    public long WeightBytesPerStep => weights.BytesPerStep;
+
+    /// <summary>Loads config.json and the weights of an HF folder, keeping them in <paramref name="storage"/> (null: the checkpoint's dtype, mapped in place).</summary>
+    public static GptjModel Load(string modelDirectory, WeightType? storage, ILogger logger)
+    {
+        var config = GptjConfig.Load(Path.Combine(modelDirectory, "config.json"));
+        var checkpoint = Checkpoint.Open(modelDirectory);
+        try
+        {
+            var weights = GptjWeights.Load(checkpoint, config, storage, logger);
+            if (weights.MapsCheckpoint) return new GptjModel(config, weights, checkpoint);
+            checkpoint.Dispose(); // everything was converted: release the mapped pages
+            return new GptjModel(config, weights, null);
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>An empty cache for one sequence of this model.</summary>
+    public KvCache CreateCache() => new(this, Config, Math.Min(Config.ContextLength, 64));
+
+    /// <summary>Appends the prompt to the cache in one pass and writes the logits of its last position (VocabSize floats).</summary>
+    public void Prefill(ReadOnlySpan<int> tokens, KvCache cache, Span<float> lastLogits)
+    {
+        if (lastLogits.Length < Config.VocabSize) throw new ArgumentException($"lastLogits must hold {Config.VocabSize} floats", nameof(lastLogits));
+        Append(tokens, cache, tokens.Length - 1, lastLogits);
+    }
+
+    /// <summary>Like <see cref="Prefill"/> but writes the logits of every position (tokens.Length * VocabSize floats).</summary>
+    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> allLogits)
+    {
+        if (allLogits.Length < tokens.Length * Config.VocabSize)
+            throw new ArgumentException($"allLogits must hold {tokens.Length} x {Config.VocabSize} floats", nameof(allLogits));
+        Append(tokens, cache, 0, allLogits);
+    }
+
+    /// <summary>One new token per sequence, each cache at its own length; weights are read once for the whole batch.</summary>
+    public void Decode(ReadOnlySpan<int> tokens, IReadOnlyList<KvCache> caches, Span<float> logits)
+    {
+        if (tokens.Length != caches.Count) throw new ArgumentException($"{tokens.Length} tokens for {caches.Count} caches", nameof(caches));
+        if (logits.Length < tokens.Length * Config.VocabSize)
+            throw new ArgumentException($"logits must hold {tokens.Length} x {Config.VocabSize} floats", nameof(logits));
+        var positions = new int[tokens.Length];
+        var rows = new KvCache[tokens.Length];
+        for (var r = 0; r < rows.Length; r++)
+        {
+            rows[r] = Check(caches[r], 1);
+            for (var s = 0; s < r; s++)
+                if (ReferenceEquals(rows[s], rows[r])) throw new ArgumentException($"cache {r} appears twice in one decode step", nameof(caches));
+            positions[r] = rows[r].Length;
+        }
+        CheckTokens(tokens);
+        foreach (var cache in rows) cache.Reserve(cache.Length + 1);
+        Run(tokens, rows, positions, 0, logits);
+        foreach (var cache in rows) cache.Length++;
+    }
+
+    private void Append(ReadOnlySpan<int> tokens, KvCache cache, int firstLogitRow, Span<float> logits)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("at least one token is needed", nameof(tokens));
+        Check(cache, tokens.Length);
+        CheckTokens(tokens);
+        var rows = new KvCache[tokens.Length];
+        var positions = new int[tokens.Length];
+        for (var t = 0; t < tokens.Length; t++)
+        {
+            rows[t] = cache;
+            positions[t] = cache.Length + t;
+        }
+        cache.Reserve(cache.Length + tokens.Length);
+        Run(tokens, rows, positions, firstLogitRow, logits);
+        cache.Length += tokens.Length;
+    }
+
+    /// <summary>The forward pass for rows of (token, cache, position); logits for rows from <paramref name="firstLogitRow"/> on.</summary>
+    private void Run(ReadOnlySpan<int> tokens, KvCache[] caches, int[] positions, int firstLogitRow, Span<float> logits)
+    {
+        int rows = tokens.Length, e = Config.EmbeddingSize;
+        var x = new float[rows * e];        // residual stream
+        var h = new float[rows * e];        // ln_1(x), the input of both attention and MLP
+        var q = new float[rows * e];
+        var k = new float[rows * e];
+        var v = new float[rows * e];
+        var attention = new float[rows * e];
+        var a = new float[rows * e];
+        var m = new float[rows * Config.InnerSize];
+        var f = new float[rows * e];
+
+        for (var r = 0; r < rows; r++) weights.TokenEmbedding.RowToFloat(tokens[r], x.AsSpan(r * e, e));
+
+        for (var l = 0; l < Config.LayerCount; l++)
+        {
+            var w = weights.Layers[l];
+            for (var r = 0; r < rows; r++) Kernels.LayerNorm(x.AsSpan(r * e, e), w.Ln1Weight, w.Ln1Bias, Config.LayerNormEpsilon, h.AsSpan(r * e, e));
+
+            Kernels.MatMul(h, rows, w.Query, null, q);
+            Kernels.MatMul(h, rows, w.Key, null, k);
+            Kernels.MatMul(h, rows, w.Value, null, v);
+            for (var r = 0; r < rows; r++)
+            {
+                Rotate(q.AsSpan(r * e, e), positions[r]);
+                Rotate(k.AsSpan(r * e, e), positions[r]);
+                k.AsSpan(r * e, e).CopyTo(caches[r].Keys[l].AsSpan(positions[r] * e, e));
+                v.AsSpan(r * e, e).CopyTo(caches[r].Values[l].AsSpan(positions[r] * e, e));
+            }
+            Attend(l, q, caches, positions, attention);
+            Kernels.MatMul(attention, rows, w.Out, null, a);
+
+            Kernels.MatMul(h, rows, w.FcIn, w.FcInBias, m);
+            Kernels.GeluNew(m);
+            Kernels.MatMul(m, rows, w.FcOut, w.FcOutBias, f);
+
+            TensorPrimitives.Add(x, a, x);
+            TensorPrimitives.Add(x, f, x);
+        }
+
+        var outputs = rows - firstLogitRow;
+        for (var r = 0; r < outputs; r++)
+            Kernels.LayerNorm(x.AsSpan((firstLogitRow + r) * e, e), weights.FinalNormWeight, weights.FinalNormBias, Config.LayerNormEpsilon, h.AsSpan(r * e, e));
+        Kernels.MatMul(h, outputs, weights.LmHead, weights.LmHeadBias, logits);
+    }
+
+    /// <summary>GPT-J rotary: in each head, pairs (2i, 2i+1) of the first RotaryDim features turn by pos * 10000^(-2i/RotaryDim).</summary>
+    private void Rotate(Span<float> row, int position)
+    {
+        int half = Config.RotaryDim / 2, headDim = Config.HeadDim;
+        var c = cos.AsSpan(position * half, half);
+        var s = sin.AsSpan(position * half, half);
+        for (var head = 0; head < Config.HeadCount; head++)
+        {
+            var x = row.Slice(head * headDim, Config.RotaryDim);
+            for (var i = 0; i < half; i++)
+            {
+                float x0 = x[2 * i], x1 = x[2 * i + 1];
+                x[2 * i] = x0 * c[i] - x1 * s[i];
+                x[2 * i + 1] = x1 * c[i] + x0 * s[i];
+            }
+        }
+    }
+
+    private static (float[] Cos, float[] Sin) RotaryTables(GptjConfig c)
+    {
+        var half = c.RotaryDim / 2;
+        var cos = new float[c.ContextLength * half];
+        var sin = new float[c.ContextLength * half];
+        for (var p = 0; p < c.ContextLength; p++)
+            for (var i = 0; i < half; i++)
+            {
+                var angle = p * Math.Pow(10000.0, -2.0 * i / c.RotaryDim);
+                cos[p * half + i] = (float)Math.Cos(angle);
+                sin[p * half + i] = (float)Math.Sin(angle);
+            }
+        return (cos, sin);
+    }
+
+    /// <summary>Causal attention of each row's query over its cache up to its own position, scaled by 1/sqrt(head_dim), in fp32.</summary>
+    private void Attend(int layer, float[] q, KvCache[] caches, int[] positions, float[] output)
+    {
+        int e = Config.EmbeddingSize, d = Config.HeadDim, heads = Config.HeadCount;
+        var scale = 1f / MathF.Sqrt(d);
+        Parallel.For(0, caches.Length * heads, item =>
+        {
+            int r = item / heads, offset = item % heads * d, length = positions[r] + 1;
+            float[] keys = caches[r].Keys[layer], values = caches[r].Values[layer];
+            var query = q.AsSpan(r * e + offset, d);
+            Span<float> scores = length <= 4096 ? stackalloc float[length] : new float[length];
+            for (var t = 0; t < length; t++) scores[t] = TensorPrimitives.Dot(query, keys.AsSpan(t * e + offset, d)) * scale;
+            Kernels.Softmax(scores);
+            var o = output.AsSpan(r * e + offset, d);
+            o.Clear();
+            for (var t = 0; t < length; t++) TensorPrimitives.MultiplyAdd(values.AsSpan(t * e + offset, d), scores[t], o, o);
+        });
+    }
+
+    private KvCache Check(KvCache cache, int newTokens)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (!ReferenceEquals(cache.Owner, this)) throw new ArgumentException("the cache was created by another model", nameof(cache));
+        if (cache.Length + newTokens > Config.ContextLength)
+            throw new ArgumentException($"{cache.Length} cached + {newTokens} new tokens exceed the context length {Config.ContextLength}", nameof(cache));
+        return cache;
+    }
+
+    private void CheckTokens(ReadOnlySpan<int> tokens)
+    {
+        for (var i = 0; i < tokens.Length; i++)
+            if ((uint)tokens[i] >= (uint)Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tokens[i]} at index {i} is outside the vocabulary [0, {Config.VocabSize})");
+    }
+
+    public void Dispose()
+    {
+        weights.Dispose();
+        checkpoint?.Dispose();
+    }
+}

@@ -1,0 +1,224 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace GptjAspire.CpuBackend.Engine;
+
+/// <summary>The numeric kernels of the forward pass: threaded matrix products over every weight type, layer norm, gelu, softmax.</summary>
+internal static unsafe class Kernels
+{
+    private static readonly bool Vectorized = Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>y[r, o] = sum_i x[r, i] * w[o, i] (+ bias[o]) for r &lt; rows: each weight row is read once for all rows.</summary>
+    public static void MatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
+    {
+        int k = w.Cols, n = w.Rows;
+        if (x.Length < rows * k || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
+        // Work items are bands of output rows; inside a band, tiles of weight rows small enough for L2 are
+        // reused across blocks of four activation rows (prefill) while decode streams each weight once.
+        var tile = Math.Clamp(65536 / w.RowBytes, 4, 64);
+        var bands = Math.Min((n + tile - 1) / tile, Environment.ProcessorCount * 4);
+        var band = (n + bands - 1) / bands;
+        fixed (float* xp = x, yp = y, bp = bias)
+        {
+            nint xa = (nint)xp, ya = (nint)yp, ba = (nint)bp;
+            Parallel.For(0, (n + band - 1) / band, b =>
+            {
+                int o0 = b * band, o1 = Math.Min(n, o0 + band);
+                switch (w.Type)
+                {
+                    case WeightType.F32: Band<F32>((float*)xa, rows, w, (float*)ba, (float*)ya, o0, o1, tile); break;
+                    case WeightType.F16: Band<F16>((float*)xa, rows, w, (float*)ba, (float*)ya, o0, o1, tile); break;
+                    case WeightType.BF16: Band<BF16>((float*)xa, rows, w, (float*)ba, (float*)ya, o0, o1, tile); break;
+                    default: Band<I8>((float*)xa, rows, w, (float*)ba, (float*)ya, o0, o1, tile); break;
+                }
+            });
+        }
+    }
+
+    private static void Band<T>(float* x, int rows, Matrix w, float* bias, float* y, int o0, int o1, int tile)
+        where T : struct, IWeightFormat
+    {
+        int k = w.Cols, n = w.Rows, rowBytes = w.RowBytes;
+        for (var t0 = o0; t0 < o1; t0 += tile)
+        {
+            var t1 = Math.Min(o1, t0 + tile);
+            for (var r = 0; r < rows; r += 4)
+            {
+                var block = Math.Min(4, rows - r);
+                var xr = x + (long)r * k;
+                for (var o = t0; o < t1; o++)
+                {
+                    var wr = w.Data + (long)o * rowBytes;
+                    var scale = w.Scales == null ? 1f : w.Scales[o];
+                    var add = bias == null ? 0f : bias[o];
+                    var yo = y + (long)r * n + o;
+                    if (block == 4 && Vectorized)
+                    {
+                        Dot4<T>(wr, xr, k, out var d0, out var d1, out var d2, out var d3);
+                        yo[0] = d0 * scale + add;
+                        yo[n] = d1 * scale + add;
+                        yo[2 * n] = d2 * scale + add;
+                        yo[3 * n] = d3 * scale + add;
+                    }
+                    else
+                    {
+                        for (var j = 0; j < block; j++) yo[(long)j * n] = Dot1<T>(wr, xr + (long)j * k, k) * scale + add;
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot1<T>(byte* w, float* x, int k) where T : struct, IWeightFormat
+    {
+        var i = 0;
+        var sum = 0f;
+        if (Vectorized)
+        {
+            // Four independent accumulators hide the FMA latency.
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i + 32 <= k; i += 32)
+            {
+                a0 = Fma.MultiplyAdd(T.Load8(w, i), Avx.LoadVector256(x + i), a0);
+                a1 = Fma.MultiplyAdd(T.Load8(w, i + 8), Avx.LoadVector256(x + i + 8), a1);
+                a2 = Fma.MultiplyAdd(T.Load8(w, i + 16), Avx.LoadVector256(x + i + 16), a2);
+                a3 = Fma.MultiplyAdd(T.Load8(w, i + 24), Avx.LoadVector256(x + i + 24), a3);
+            }
+            for (; i + 8 <= k; i += 8) a0 = Fma.MultiplyAdd(T.Load8(w, i), Avx.LoadVector256(x + i), a0);
+            sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+        }
+        for (; i < k; i++) sum += T.Load1(w, i) * x[i];
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot4<T>(byte* w, float* x, int k, out float d0, out float d1, out float d2, out float d3)
+        where T : struct, IWeightFormat
+    {
+        float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        var i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            var v = T.Load8(w, i);
+            var u = T.Load8(w, i + 8);
+            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
+            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
+            a2 = Fma.MultiplyAdd(v, Avx.LoadVector256(x2 + i), a2);
+            a3 = Fma.MultiplyAdd(v, Avx.LoadVector256(x3 + i), a3);
+            b0 = Fma.MultiplyAdd(u, Avx.LoadVector256(x0 + i + 8), b0);
+            b1 = Fma.MultiplyAdd(u, Avx.LoadVector256(x1 + i + 8), b1);
+            b2 = Fma.MultiplyAdd(u, Avx.LoadVector256(x2 + i + 8), b2);
+            b3 = Fma.MultiplyAdd(u, Avx.LoadVector256(x3 + i + 8), b3);
+        }
+        for (; i + 8 <= k; i += 8)
+        {
+            var v = T.Load8(w, i);
+            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
+            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
+            a2 = Fma.MultiplyAdd(v, Avx.LoadVector256(x2 + i), a2);
+            a3 = Fma.MultiplyAdd(v, Avx.LoadVector256(x3 + i), a3);
+        }
+        d0 = Vector256.Sum(a0 + b0);
+        d1 = Vector256.Sum(a1 + b1);
+        d2 = Vector256.Sum(a2 + b2);
+        d3 = Vector256.Sum(a3 + b3);
+        for (; i < k; i++)
+        {
+            var v = T.Load1(w, i);
+            d0 += v * x0[i];
+            d1 += v * x1[i];
+            d2 += v * x2[i];
+            d3 += v * x3[i];
+        }
+    }
+
+    /// <summary>How a kernel widens eight (or one) stored weights to floats.</summary>
+    private interface IWeightFormat
+    {
+        static abstract Vector256<float> Load8(byte* row, int i);
+
+        static abstract float Load1(byte* row, int i);
+    }
+
+    private readonly struct F32 : IWeightFormat
+    {
+        public static Vector256<float> Load8(byte* row, int i) => Avx.LoadVector256((float*)row + i);
+
+        public static float Load1(byte* row, int i) => ((float*)row)[i];
+    }
+
+    private readonly struct F16 : IWeightFormat
+    {
+        // IEEE half -> single without F16C intrinsics: move exponent and mantissa into place and
+        // rescale by 2^112 (the bias difference), which also turns half subnormals into exact singles.
+        // Inf/NaN are not expected in weights.
+        public static Vector256<float> Load8(byte* row, int i)
+        {
+            var h = Avx2.ConvertToVector256Int32((ushort*)row + i);
+            var magnitude = Avx2.ShiftLeftLogical(h & Vector256.Create(0x7FFF), 13).AsSingle() * Vector256.Create(5.192296858534828E+33f) /* 2^112 */;
+            return magnitude | Avx2.ShiftLeftLogical(h & Vector256.Create(0x8000), 16).AsSingle();
+        }
+
+        public static float Load1(byte* row, int i) => (float)((Half*)row)[i];
+    }
+
+    private readonly struct BF16 : IWeightFormat
+    {
+        public static Vector256<float> Load8(byte* row, int i) =>
+            Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)row + i), 16).AsSingle();
+
+        public static float Load1(byte* row, int i) => BitConverter.Int32BitsToSingle(((ushort*)row)[i] << 16);
+    }
+
+    private readonly struct I8 : IWeightFormat
+    {
+        public static Vector256<float> Load8(byte* row, int i) =>
+            Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((sbyte*)row + i));
+
+        public static float Load1(byte* row, int i) => ((sbyte*)row)[i];
+    }
+
+    /// <summary>y = (x - mean) / sqrt(var + eps) * weight + bias (torch.nn.LayerNorm, biased variance).</summary>
+    public static void LayerNorm(ReadOnlySpan<float> x, float[] weight, float[] bias, float epsilon, Span<float> y)
+    {
+        var mean = TensorPrimitives.Sum(x) / x.Length;
+        var variance = 0f;
+        foreach (var v in x) variance += (v - mean) * (v - mean);
+        var inverse = 1f / MathF.Sqrt(variance / x.Length + epsilon);
+        for (var i = 0; i < x.Length; i++) y[i] = (x[i] - mean) * inverse * weight[i] + bias[i];
+    }
+
+    /// <summary>gelu_new (HF): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in place.</summary>
+    public static void GeluNew(Span<float> x)
+    {
+        const float c = 0.7978845608028654f; // sqrt(2 / pi)
+        Span<float> t = stackalloc float[1024];
+        for (var start = 0; start < x.Length; start += t.Length)
+        {
+            var part = x.Slice(start, Math.Min(t.Length, x.Length - start));
+            var u = t[..part.Length];
+            TensorPrimitives.Multiply(part, part, u);         // x^2
+            TensorPrimitives.Multiply(u, c * 0.044715f, u);
+            TensorPrimitives.Add(u, c, u);                     // c (1 + 0.044715 x^2)
+            TensorPrimitives.Multiply(u, part, u);             // c (x + 0.044715 x^3)
+            TensorPrimitives.Tanh(u, u);
+            TensorPrimitives.Add(u, 1f, u);
+            TensorPrimitives.Multiply(u, part, u);
+            TensorPrimitives.Multiply(u, 0.5f, part);
+        }
+    }
+
+    /// <summary>Softmax in place, subtracting the maximum first so exp cannot overflow.</summary>
+    public static void Softmax(Span<float> x)
+    {
+        var max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
+        TensorPrimitives.Divide(x, TensorPrimitives.Sum(x), x);
+    }
+}
