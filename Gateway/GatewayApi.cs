@@ -37,6 +37,7 @@ public static class GatewayApi
 
     public static WebApplication MapGatewayApi(this WebApplication app)
     {
+        app.UseStatusCodePages(FrameworkErrors.WriteAsync);
         app.UseMiddleware<ApiErrorMiddleware>();
         app.MapOpenApi();
         app.MapPredict();

@@ -1,3 +1,4 @@
+using GptjAspire.ServiceDefaults;
 using GptjAspire.Gateway;
 
 var builder = WebApplication.CreateBuilder(args);

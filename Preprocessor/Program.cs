@@ -1,3 +1,4 @@
+using GptjAspire.ServiceDefaults;
 using GptjAspire.Preprocessor;
 
 var builder = WebApplication.CreateBuilder(args);

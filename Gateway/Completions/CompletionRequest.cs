@@ -42,7 +42,7 @@ public sealed record CompletionRequest(
     {
         var fields = new RequestFields(body);
         var model = fields.String("model") ?? servedModel;
-        var prompt = fields.StringOrStrings("prompt") ?? throw ApiException.Invalid("prompt", "'prompt' is required.");
+        var prompt = fields.StringOrStrings("prompt");
         var maxTokens = fields.Integer("max_tokens") ?? 16;
         var temperature = fields.Number("temperature") ?? 1;
         var topP = fields.Number("top_p") ?? 1;
@@ -64,6 +64,8 @@ public sealed record CompletionRequest(
             throw ApiException.Invalid("suffix", "'suffix' is not supported by this server.");
         fields.RejectUnknown();
 
+        if (prompt is null)
+            throw ApiException.Invalid("prompt", "'prompt' is required.");
         if (model != servedModel)
             throw new ApiException(ApiErrorKind.ModelNotFound, $"The model '{model}' does not exist; this server serves '{servedModel}'.", "model");
         if (prompt.Count == 0)

@@ -9,6 +9,10 @@ public enum ApiErrorKind
     PayloadTooLarge,
     /// <summary>The body is not declared as JSON.</summary>
     UnsupportedMediaType,
+    /// <summary>No endpoint has this path.</summary>
+    UnknownPath,
+    /// <summary>The endpoint exists but not for this HTTP method.</summary>
+    MethodNotAllowed,
     /// <summary>The requested model is not the one served here.</summary>
     ModelNotFound,
     /// <summary>Too many requests are queued (here or behind us); retry later.</summary>

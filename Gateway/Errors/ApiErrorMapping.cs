@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using GptjAspire.GrpcTransport;
 
 namespace GptjAspire.Gateway.Errors;
@@ -16,7 +17,8 @@ public static class ApiErrorMapping
         ApiErrorKind.InvalidRequest => StatusCodes.Status400BadRequest,
         ApiErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ApiErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
-        ApiErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
+        ApiErrorKind.UnknownPath or ApiErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
+        ApiErrorKind.MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
         ApiErrorKind.Overloaded => StatusCodes.Status429TooManyRequests,
         ApiErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         ApiErrorKind.Timeout => StatusCodes.Status504GatewayTimeout,
@@ -28,7 +30,7 @@ public static class ApiErrorMapping
     public static string Type(ApiErrorKind kind) => kind switch
     {
         ApiErrorKind.InvalidRequest or ApiErrorKind.PayloadTooLarge or ApiErrorKind.UnsupportedMediaType
-            or ApiErrorKind.ModelNotFound => "invalid_request_error",
+            or ApiErrorKind.UnknownPath or ApiErrorKind.MethodNotAllowed or ApiErrorKind.ModelNotFound => "invalid_request_error",
         ApiErrorKind.Overloaded => "rate_limit_error",
         ApiErrorKind.Timeout => "timeout_error",
         _ => "server_error",
@@ -39,6 +41,8 @@ public static class ApiErrorMapping
         ApiErrorKind.InvalidRequest => "invalid_value",
         ApiErrorKind.PayloadTooLarge => "payload_too_large",
         ApiErrorKind.UnsupportedMediaType => "unsupported_media_type",
+        ApiErrorKind.UnknownPath => "unknown_url",
+        ApiErrorKind.MethodNotAllowed => "method_not_allowed",
         ApiErrorKind.ModelNotFound => "model_not_found",
         ApiErrorKind.Overloaded => "overloaded",
         ApiErrorKind.Unavailable => "unavailable",
@@ -73,11 +77,12 @@ public static class ApiErrorMapping
         return field is null ? null : fieldNames.GetValueOrDefault(field, field);
     }
 
-    // The Preprocessor's messages name its own fields (e.g. max_new_tokens); say them in the caller's words.
+    // The Preprocessor's messages name its own fields (e.g. max_new_tokens); say them in the caller's words,
+    // replacing whole words only ("n" is a field, the n in "tokens" is not).
     static string Rename(string detail, IReadOnlyDictionary<string, string> fieldNames)
     {
         foreach (var (inner, outer) in fieldNames)
-            detail = detail.Replace(inner, outer, StringComparison.Ordinal);
+            detail = Regex.Replace(detail, $@"(?<![\w]){Regex.Escape(inner)}(?![\w])", outer, RegexOptions.CultureInvariant);
         return detail;
     }
 }

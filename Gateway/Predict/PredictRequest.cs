@@ -20,12 +20,14 @@ public sealed record PredictRequest(string Text, int TopK = 50, double TopP = 0.
     public static PredictRequest Parse(JsonElement body, GatewayOptions options)
     {
         var fields = new RequestFields(body);
-        var text = fields.String("text") ?? throw ApiException.Invalid("text", "'text' is required.");
+        var text = fields.String("text");
         var topK = fields.Integer("top_k") ?? 50;
         var topP = fields.Number("top_p") ?? 0.9;
         var samples = fields.Integer("n_samples") ?? 10;
         fields.RejectUnknown();
 
+        if (text is null)
+            throw ApiException.Invalid("text", "'text' is required.");
         if (string.IsNullOrWhiteSpace(text))
             throw ApiException.Invalid("text", "'text' must not be empty.");
         Ranges.Check("top_k", topK, 0, int.MaxValue);

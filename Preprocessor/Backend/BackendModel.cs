@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using GptjAspire.GrpcTransport;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Generation;
@@ -72,26 +73,47 @@ public sealed class BackendModel(TritonInferenceClient client, string modelName,
         return new BackendState(true, "ready", metadata.Platform, config.MaxBatchSize);
     }
 
-    public Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken) =>
-        Guard(() => client.InferAsync(request, Deadline(deadline), cancellationToken));
-
-    /// <summary>Streams the responses of one decoupled request until the one marked final; disposing the enumeration cancels it on the backend.</summary>
-    public IAsyncEnumerable<ModelInferResponse> StreamInferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken) =>
-        client.StreamInferAsync(request, Deadline(deadline), cancellationToken);
-
-    static DateTime? Deadline(DateTime deadline) => deadline == DateTime.MaxValue ? null : deadline;
-
-    // A failed call may mean the backend went away; the monitor re-checks soon and the state says why meanwhile.
-    async Task<T> Guard<T>(Func<Task<T>> call)
+    public async Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken)
     {
         try
         {
-            return await call();
+            return await client.InferAsync(request, Deadline(deadline), cancellationToken);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
         {
-            _state = new BackendState(false, $"backend unreachable: {e.Status.Detail}");
+            Lost(e);
             throw;
         }
+    }
+
+    /// <summary>Streams the responses of one decoupled request until the one marked final; disposing the enumeration cancels it on the backend.</summary>
+    public async IAsyncEnumerable<ModelInferResponse> StreamInferAsync(
+        ModelInferRequest request, DateTime deadline, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var responses = client.StreamInferAsync(request, Deadline(deadline), cancellationToken).GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            try
+            {
+                if (!await responses.MoveNextAsync())
+                    yield break;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+            {
+                Lost(e);
+                throw;
+            }
+            yield return responses.Current;
+        }
+    }
+
+    static DateTime? Deadline(DateTime deadline) => deadline == DateTime.MaxValue ? null : deadline;
+
+    // The backend went away mid-call: stop reporting ready now rather than at the monitor's next poll,
+    // so health (and the Gateway's) says so until the monitor sees the model ready again.
+    void Lost(RpcException error)
+    {
+        _state = new BackendState(false, $"backend unreachable: {error.Status.Detail}");
+        logger.LogWarning("Lost the backend during a call: {Detail}", error.Status.Detail);
     }
 }

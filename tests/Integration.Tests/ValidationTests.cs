@@ -74,7 +74,7 @@ public sealed class ValidationTests(RunningSystem system)
     [Fact]
     public async Task Body_that_is_not_utf8_is_400()
     {
-        var content = new ByteArrayContent([.. """{"text": "a"""u8, 0xFF, .. """"}"""u8]);
+        var content = new ByteArrayContent([.. "{\"text\": \"a"u8, 0xFF, .. "\"}"u8]);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
 
         var (status, _, message) = await PostAsync("/predict", content);

@@ -93,5 +93,20 @@ public sealed class RequestBodyTests
         using var response = await host.Client.PostAsync("/predict", new StringContent("text=a", Encoding.UTF8, "application/x-www-form-urlencoded"));
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("unsupported_media_type", (await response.ReadJsonAsync()).GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Unknown_path_and_wrong_method_get_the_same_error_body()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var unknown = await host.Client.PostAsync("/v1/chat/completions", Json("{}"));
+        using var wrongMethod = await host.Client.GetAsync("/predict");
+
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("Unknown path: POST /v1/chat/completions.", (await unknown.ReadJsonAsync()).GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+        Assert.Equal("method_not_allowed", (await wrongMethod.ReadJsonAsync()).GetProperty("error").GetProperty("code").GetString());
     }
 }

@@ -1,5 +1,6 @@
 """Writes tiny-gptj/: a random GPT-J (HF layout, model.safetensors) whose vocabulary is exactly the
-Preprocessor tests' tiny byte-level tokenizer (264 ids, <|endoftext|> = 263), with a 2048-token context (GPT-J has no learned positions, so it costs no weights).
+Preprocessor tests' tiny byte-level tokenizer (264 ids, <|endoftext|> = 263), with a 2048-token context (GPT-J has no learned positions, so it costs no weights), which never
+samples <|endoftext|>.
 The integration tests run the three services on it until they use the demo checkpoint. Run once:
     /usr/bin/python3 tests/Integration.Tests/Fixtures/make_tiny_gptj.py
 """
@@ -28,4 +29,7 @@ with open(os.path.join(OUT, "config.json"), "w") as f:
 for name in ("vocab.json", "merges.txt"):
     shutil.copy(os.path.join(TOKENIZER, name), OUT)
 weights = gptj.random_weights(gptj.Config(config), seed=5, dtype=torch.float32)
+# Never sample <|endoftext|>: a completion then runs to max_tokens, so the tests that cancel or kill
+# a generation midway always find it still running.
+weights["lm_head.bias"][end_of_text] = -1e4
 safetensors_io.write(os.path.join(OUT, "model.safetensors"), weights, {"format": "pt"})
