@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -42,7 +41,9 @@ public sealed class FakePreprocessor : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        // One cleartext HTTP/2 endpoint on a free port (overriding the Gateway's appsettings.json, which is in this output folder too).
+        builder.Configuration["Kestrel:Endpoints:http:Url"] = "http://127.0.0.1:0";
+        builder.Configuration["Kestrel:Endpoints:http:Protocols"] = "Http2";
         builder.Services.AddGrpcTransport();
         var app = builder.Build();
         var fake = new FakePreprocessor(app);

@@ -30,7 +30,8 @@ public sealed class GatewayHost : IAsyncDisposable
         var preprocessor = await FakePreprocessor.StartAsync();
         var builder = WebApplication.CreateBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        // Overrides the Gateway's appsettings.json endpoint: any free loopback port.
+        builder.Configuration["Kestrel:Endpoints:http:Url"] = "http://127.0.0.1:0";
         builder.Configuration["services:preprocessor:grpc:0"] = preprocessor.Address;
         foreach (var (key, value) in settings ?? [])
             builder.Configuration[key] = value;
