@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace GptjAspire.Tokenizer;
 
-/// <summary>Reads a Hugging Face model folder: <c>tokenizer.json</c>, or <c>vocab.json</c> + <c>merges.txt</c> with their config files.</summary>
+/// <summary>Reads a Hugging Face model folder: <c>tokenizer.json</c>, or <c>vocab.json</c> + <c>merges.txt</c> (+ <c>added_tokens.json</c>) with their config files.</summary>
 internal static class TokenizerFiles
 {
     private const string EndOfText = "<|endoftext|>";
@@ -140,7 +140,20 @@ internal static class TokenizerFiles
             ? config.SpecialTokens
             : vocab.ContainsKey(EndOfText) ? [EndOfText] : [];
         var added = new List<AddedToken>(config.AddedTokens);
-        var nextId = vocab.Count == 0 ? 0 : vocab.Values.Max() + 1;
+        // Older checkpoints list extra tokens in added_tokens.json (content → id); specials among them stay special.
+        var addedTokensJson = Path.Combine(Path.GetDirectoryName(vocabPath)!, "added_tokens.json");
+        if (File.Exists(addedTokensJson))
+        {
+            using var stream = File.OpenRead(addedTokensJson);
+            var extra = JsonSerializer.Deserialize<Dictionary<string, int>>(stream)
+                ?? throw new InvalidDataException($"'{addedTokensJson}' is not a JSON object of token → id.");
+            foreach (var (content, id) in extra.Where(e => added.All(a => a.Content != e.Key)))
+            {
+                var special = specials.Contains(content);
+                added.Add(new AddedToken(content, id, special, false, false, false, !special));
+            }
+        }
+        var nextId = Math.Max(vocab.Count == 0 ? 0 : vocab.Values.Max() + 1, added.Count == 0 ? 0 : added.Max(a => a.Id) + 1);
         foreach (var special in specials.Where(s => added.All(a => a.Content != s)))
         {
             added.Add(new AddedToken(special, vocab.TryGetValue(special, out var id) ? id : nextId++, true, false, false, false, false));

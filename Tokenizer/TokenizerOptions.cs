@@ -4,5 +4,5 @@ namespace GptjAspire.Tokenizer;
 public sealed class TokenizerOptions
 {
     /// <summary>Normalize input to NFC first, so decomposed Vietnamese (e.g. from macOS or some keyboards) tokenizes like its precomposed form.</summary>
-    public bool NormalizeToNfc { get; init; } = true;
+    public bool NormalizeToNfc { get; set; } = true;
 }

@@ -3,6 +3,8 @@
 // and prints medians and the ratio. Add a suite as one line in this table.
 var suites = new SortedDictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
+    ["grpc"] = GptjAspire.Benchmarks.Grpc.GrpcSuite.RunAsync,
+    ["tokenizer"] = GptjAspire.Benchmarks.Tokenizer.TokenizerBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))

@@ -13,10 +13,17 @@ internal static class ParityFixtures
     private static readonly Dictionary<string, Lazy<BpeTokenizer>> Raw = Tokenizers(normalize: false);
     private static readonly Dictionary<string, Lazy<BpeTokenizer>> Nfc = Tokenizers(normalize: true);
 
-    /// <summary>gpt2: vocab.json + merges.txt (GPT-2's files); vi: tokenizer.json trained by HF on the Vietnamese corpus.</summary>
-    public static TheoryData<string> Vocabularies => new("gpt2", "vi");
+    /// <summary>
+    /// gpt2: vocab.json + merges.txt (GPT-2's files); vi: tokenizer.json trained by HF on the Vietnamese corpus;
+    /// viOptions: vi with NFC normalizer, add_prefix_space and added tokens using lstrip/rstrip/single_word/normalized.
+    /// </summary>
+    public static TheoryData<string> Vocabularies => new("gpt2", "vi", "viOptions");
 
     public static IReadOnlyList<Case> Cases => Loaded.Value.Cases;
+
+    /// <summary>The cases that have expectations for <paramref name="vocab"/>, with them.</summary>
+    public static IReadOnlyList<(Case Case, Expected Expected)> CasesFor(string vocab) =>
+        Cases.Where(c => c.For(vocab) is not null).Select(c => (c, c.For(vocab)!)).ToList();
 
     public static IReadOnlyList<DecodeCase> DecodeCases(string vocab) => Loaded.Value.Decode[vocab];
 
@@ -28,6 +35,7 @@ internal static class ParityFixtures
     {
         ["gpt2"] = new(() => BpeTokenizer.FromDirectory(Path.Combine(Directory, "gpt2"), new TokenizerOptions { NormalizeToNfc = normalize })),
         ["vi"] = new(() => BpeTokenizer.FromDirectory(Path.Combine(Directory, "vi"), new TokenizerOptions { NormalizeToNfc = normalize })),
+        ["viOptions"] = new(() => BpeTokenizer.FromDirectory(Path.Combine(Directory, "vi-options"), new TokenizerOptions { NormalizeToNfc = normalize })),
     };
 
     private static Fixture Load()
@@ -40,9 +48,16 @@ internal static class ParityFixtures
 
     public sealed record Fixture(List<Case> Cases, Dictionary<string, List<DecodeCase>> Decode);
 
-    public sealed record Case(string Kind, string Text, Expected Gpt2, Expected Vi)
+    /// <summary>One input and HF's results under each vocabulary (viOptions is absent for the 100 KB inputs).</summary>
+    public sealed record Case(string Kind, string Text, Expected Gpt2, Expected Vi, Expected? ViOptions)
     {
-        public Expected For(string vocab) => vocab == "gpt2" ? Gpt2 : Vi;
+        public Expected? For(string vocab) => vocab switch
+        {
+            "gpt2" => Gpt2,
+            "vi" => Vi,
+            "viOptions" => ViOptions,
+            _ => throw new ArgumentOutOfRangeException(nameof(vocab), vocab, null),
+        };
     }
 
     /// <summary>HF's ids, and decoded texts where they differ from the input; NfcIds = ids of the input's NFC form when that differs.</summary>

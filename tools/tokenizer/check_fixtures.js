@@ -45,7 +45,7 @@ async function main() {
       }
     }
   }
-  console.log(`tokenizer fixtures: ${checked - failed} passed, ${failed} failed`);
+  console.log(`fixtures: ${checked - failed} passed, ${failed} failed`);
   process.exit(failed === 0 && checked > 0 ? 0 : 1);
 }
 

@@ -2,13 +2,15 @@
 'use strict';
 const { expectationFor } = require('./hf_reference');
 
-const VOCABS = ['gpt2', 'vi'];
+const VOCABS = ['gpt2', 'vi', 'viOptions'];
 
 /** Expected encode/decode results for one input under every vocabulary; `nfc` holds the ids of the NFC form when it differs. */
 async function expectedCase(references, input) {
   const result = { kind: input.kind, text: input.text };
   const nfcText = input.text.normalize('NFC');
   for (const vocab of VOCABS) {
+    // The option-laden vocabulary is about added tokens and prefix spaces; the 100 KB inputs add nothing there.
+    if (vocab === 'viOptions' && input.kind.startsWith('long-')) continue;
     const e = await expectationFor(references[vocab], input.text);
     result[vocab] = { ids: e.ids };
     // Store decoded text only where it differs from the input (keeps the file small; the test falls back to the input).

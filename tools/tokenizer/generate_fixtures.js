@@ -5,7 +5,7 @@
 const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
-const { loadReferences, END_OF_TEXT } = require('./hf_reference');
+const { loadReferences, writeOptionsTokenizer, END_OF_TEXT } = require('./hf_reference');
 const { buildInputs, buildIdSequences } = require('./parity_inputs');
 const { VOCABS, expectedCase, expectedDecode } = require('./fixture_cases');
 
@@ -34,6 +34,7 @@ async function main() {
     process.exit(2);
   }
   copyGpt2Vocabulary(fixtures);
+  writeOptionsTokenizer(fixtures);
   const references = loadReferences(fixtures);
 
   const inputs = buildInputs(fs.readFileSync(corpus, 'utf8'));

@@ -2,7 +2,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { Tokenizer } = require('tokenizers');
+const { Tokenizer, AddedToken, byteLevelPreTokenizer, nfcNormalizer } = require('tokenizers');
 
 const END_OF_TEXT = '<|endoftext|>';
 
@@ -24,12 +24,32 @@ function gpt2TokenizerJson(vocabPath, mergesPath) {
   };
 }
 
-/** The two test vocabularies under the fixtures folder, as HF tokenizers. */
+/**
+ * The Vietnamese vocabulary with every option we must honour switched on: NFC normalizer, add_prefix_space, and added
+ * tokens with lstrip / rstrip / single_word / normalized, special and not, one of them ("ab") already in the vocabulary.
+ */
+function writeOptionsTokenizer(fixturesDir) {
+  const tokenizer = Tokenizer.fromFile(path.join(fixturesDir, 'vi', 'tokenizer.json'));
+  tokenizer.setPreTokenizer(byteLevelPreTokenizer(true, true));
+  tokenizer.setNormalizer(nfcNormalizer());
+  tokenizer.addAddedTokens([
+    new AddedToken('<mask>', true, { leftStrip: true, normalized: false }),
+    new AddedToken('<sep>', false, { rightStrip: true, normalized: false }),
+    new AddedToken('Việt Nam', false, { singleWord: true, normalized: true }),
+    new AddedToken('ab', false, { singleWord: true, normalized: false }),
+    new AddedToken('ngườ', false, {}),
+  ]);
+  fs.mkdirSync(path.join(fixturesDir, 'vi-options'), { recursive: true });
+  tokenizer.save(path.join(fixturesDir, 'vi-options', 'tokenizer.json'), false);
+}
+
+/** The test vocabularies under the fixtures folder, as HF tokenizers. */
 function loadReferences(fixturesDir) {
   const gpt2Dir = path.join(fixturesDir, 'gpt2');
   return {
     gpt2: Tokenizer.fromString(JSON.stringify(gpt2TokenizerJson(path.join(gpt2Dir, 'vocab.json'), path.join(gpt2Dir, 'merges.txt')))),
     vi: Tokenizer.fromFile(path.join(fixturesDir, 'vi', 'tokenizer.json')),
+    viOptions: Tokenizer.fromFile(path.join(fixturesDir, 'vi-options', 'tokenizer.json')),
   };
 }
 
@@ -39,4 +59,4 @@ async function expectationFor(tokenizer, text) {
   return { ids, text: await tokenizer.decode(ids, false), skipSpecial: await tokenizer.decode(ids, true) };
 }
 
-module.exports = { END_OF_TEXT, gpt2TokenizerJson, loadReferences, expectationFor };
+module.exports = { END_OF_TEXT, gpt2TokenizerJson, writeOptionsTokenizer, loadReferences, expectationFor };

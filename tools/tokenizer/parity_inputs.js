@@ -129,6 +129,11 @@ function buildInputs(corpusText, seed = 20261122) {
   for (let i = 0; i < 500; i++) add('whitespace', whitespaceMix(rand, sentence()));
   for (let i = 0; i < 300; i++) add('endoftext', endOfTextMix(rand, sentence()));
   for (let i = 0; i < 300; i++) add('unicode', unicodeSoup(rand));
+  const addedPieces = ['<mask>', '<sep>', 'Việt Nam', 'ab', 'ngườ', END_OF_TEXT, ' ', '  ', '\n', '\t', 'x', 'abc', '_', '(', ')', '1',
+    'Việt', 'Nam', 'người', 'Vie\u0302\u0323t Nam', 'ViệtNam', '\u00a0'];
+  for (let i = 0; i < 400; i++) {
+    add('added-tokens', Array.from({ length: int(rand, 1, 8) }, () => (rand() < 0.15 ? sentence() : pick(rand, addedPieces))).join(''));
+  }
 
   // Very long inputs (100 K chars each): corpus prose, one unbroken letter run, a digit run, a whitespace run, a mix of everything.
   const kb100 = 100 * 1024;

@@ -1,0 +1,391 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using GptjAspire.CpuBackend.Engine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GptjAspire.CpuBackend.Generation;
+
+/// <summary>Runs generation requests with continuous batching: a dedicated thread admits waiting requests between steps and decodes every running sequence in one model call per step.</summary>
+/// <remarks>
+/// Each step: requests whose reader cancelled leave; waiting requests that fit in
+/// <see cref="GenerationOptions.MaxBatchSequences"/> are admitted (one prefill each, forked into n caches, first
+/// tokens sampled from the shared last logits); then one <see cref="GptjModel.Decode"/> over all live sequences and one
+/// <see cref="GenerationStep"/> per request. Same shape as TGI's router loop, in one process.
+/// </remarks>
+public sealed partial class GenerationScheduler : IDisposable
+{
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(10);
+
+    private readonly GptjModel _model;
+    private readonly GenerationOptions _options;
+    private readonly ILogger _logger;
+    private readonly GenerationTelemetry _telemetry;
+    private readonly Thread _loop;
+
+    private readonly Lock _gate = new();
+    private readonly LinkedList<ScheduledRequest> _waiting = new(); // guarded by _gate
+    private readonly ManualResetEventSlim _wake = new(false);
+    private bool _stopping; // guarded by _gate
+
+    // Loop thread only.
+    private readonly List<ScheduledRequest> _running = [];
+    private int _liveSequences;
+    private float[] _logits = [];
+    private long _progressStart = Stopwatch.GetTimestamp();
+    private long _progressTokens;
+
+    public GenerationScheduler(GptjModel model, IOptions<GenerationOptions> options, IMeterFactory meterFactory, ILogger<GenerationScheduler> logger)
+    {
+        _model = model;
+        _options = options.Value;
+        // Every request passes through the queue, even when the batch has room, so it needs at least one place.
+        if (_options.MaxQueuedRequests < 1)
+            throw new ArgumentOutOfRangeException("Generation:MaxQueuedRequests", _options.MaxQueuedRequests, "Must be at least 1.");
+        if (_options.MaxBatchSequences < 1)
+            throw new ArgumentOutOfRangeException("Generation:MaxBatchSequences", _options.MaxBatchSequences, "Must be at least 1.");
+        _logger = logger;
+        _telemetry = new GenerationTelemetry(meterFactory, QueueLength);
+        _loop = new Thread(Run) { IsBackground = true, Name = "gptj-generation" };
+        _loop.Start();
+    }
+
+    /// <summary>Queues a request and returns its steps as they are generated.</summary>
+    /// <remarks>Throws at once: <see cref="ArgumentException"/> for a bad request (naming the field),
+    /// <see cref="QueueFullException"/> when the queue is full, <see cref="ObjectDisposedException"/> after disposal.
+    /// The stream ends after the step where every sequence has a <see cref="FinishReason"/>; it throws
+    /// <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> fires (the request leaves the
+    /// batch at the next step) and the engine's exception when the model fails. Leaving the enumeration early also
+    /// cancels the request.</remarks>
+    public IAsyncEnumerable<GenerationStep> Generate(GenerationRequest request, CancellationToken cancellationToken)
+    {
+        GenerationRequestValidation.ThrowIfInvalid(request, _model.Config, _options);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var scheduled = new ScheduledRequest(request, cancellationToken, StartActivity(request));
+        lock (_gate)
+        {
+            if (_stopping)
+            {
+                scheduled.Fail(new ObjectDisposedException(nameof(GenerationScheduler)));
+                throw new ObjectDisposedException(nameof(GenerationScheduler));
+            }
+            if (_waiting.Count >= _options.MaxQueuedRequests)
+            {
+                _telemetry.Rejected();
+                scheduled.Fail(new QueueFullException(_options.MaxQueuedRequests));
+                LogQueueFull(request.Id, _options.MaxQueuedRequests);
+                throw new QueueFullException(_options.MaxQueuedRequests);
+            }
+            scheduled.QueueNode = _waiting.AddLast(scheduled);
+        }
+        scheduled.OnCancelled(Withdraw);
+        _wake.Set();
+        return scheduled.ReadSteps(cancellationToken);
+    }
+
+    /// <summary>Stops the loop; requests still queued or running fail with <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_stopping)
+                return;
+            _stopping = true;
+        }
+        _wake.Set();
+        _loop.Join();
+        var stopped = new ObjectDisposedException(nameof(GenerationScheduler));
+        foreach (var request in TakeAllWaiting())
+            request.Fail(stopped);
+        foreach (var request in _running)
+            request.Fail(stopped);
+        _running.Clear();
+        _wake.Dispose();
+    }
+
+    private int QueueLength()
+    {
+        lock (_gate)
+            return _waiting.Count;
+    }
+
+    private static Activity? StartActivity(GenerationRequest request)
+    {
+        // Started on the caller's thread so the span's parent is the incoming call; the loop thread ends it.
+        var previous = Activity.Current;
+        var activity = GenerationTelemetry.ActivitySource.StartActivity("generate");
+        Activity.Current = previous;
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("gen_ai.request.id", request.Id);
+            activity.SetTag("gen_ai.request.max_tokens", request.MaxNewTokens);
+            activity.SetTag("gen_ai.request.choice.count", request.NumSequences);
+            activity.SetTag("gen_ai.request.top_k", request.Sampling.TopK);
+            activity.SetTag("gen_ai.request.top_p", request.Sampling.TopP);
+            activity.SetTag("gen_ai.request.temperature", request.Sampling.Temperature);
+            activity.SetTag("gen_ai.usage.input_tokens", request.PromptIds.Length);
+        }
+        return activity;
+    }
+
+    /// <summary>Cancellation callback: a waiting request leaves the queue now; a running one at the loop's next step.</summary>
+    private void Withdraw(ScheduledRequest request)
+    {
+        lock (_gate)
+        {
+            if (request.QueueNode is null)
+                return;
+            _waiting.Remove(request.QueueNode);
+            request.QueueNode = null;
+        }
+        request.Cancel();
+        LogCancelled(request.Request.Id, 0);
+    }
+
+    private List<ScheduledRequest> TakeAllWaiting()
+    {
+        lock (_gate)
+        {
+            var all = _waiting.ToList();
+            _waiting.Clear();
+            foreach (var request in all)
+                request.QueueNode = null;
+            return all;
+        }
+    }
+
+    private void Run()
+    {
+        try
+        {
+            while (true)
+            {
+                List<ScheduledRequest> admitted;
+                lock (_gate)
+                {
+                    if (_stopping)
+                        return;
+                    _wake.Reset();
+                    admitted = TakeAdmissible();
+                }
+                if (admitted.Count == 0 && _running.Count == 0)
+                {
+                    _wake.Wait();
+                    _progressStart = Stopwatch.GetTimestamp(); // the rate logged is over busy time only
+                    _progressTokens = 0;
+                    continue;
+                }
+
+                RemoveCancelled();
+                foreach (var request in admitted)
+                    Admit(request);
+                if (_liveSequences > 0)
+                    Step();
+                LogProgressEvery(ProgressInterval);
+            }
+        }
+        catch (Exception error)
+        {
+            // Only a bug in the loop itself gets here: fail everyone rather than leave streams hanging.
+            LogLoopFailed(error);
+            lock (_gate)
+                _stopping = true;
+            foreach (var request in TakeAllWaiting())
+                request.Fail(error);
+            foreach (var request in _running)
+                request.Fail(error);
+            _running.Clear();
+        }
+    }
+
+    /// <summary>Waiting requests, oldest first, while their samples fit in the batch (first come, first served: no overtaking).</summary>
+    private List<ScheduledRequest> TakeAdmissible()
+    {
+        var admitted = new List<ScheduledRequest>();
+        var places = _options.MaxBatchSequences - _liveSequences;
+        while (_waiting.First is { } node && node.Value.Request.NumSequences <= places)
+        {
+            places -= node.Value.Request.NumSequences;
+            _waiting.RemoveFirst();
+            node.Value.QueueNode = null;
+            admitted.Add(node.Value);
+        }
+        return admitted;
+    }
+
+    private void RemoveCancelled()
+    {
+        for (var i = _running.Count - 1; i >= 0; i--)
+        {
+            var request = _running[i];
+            if (!request.IsCancelled)
+                continue;
+            _running.RemoveAt(i);
+            _liveSequences -= request.Sequences.Count(s => s.Finish == FinishReason.None);
+            request.Cancel();
+            LogCancelled(request.Request.Id, request.GeneratedTokens);
+        }
+    }
+
+    /// <summary>Prefills the prompt once, forks its cache for every sample and samples each first token from the shared logits.</summary>
+    private void Admit(ScheduledRequest request)
+    {
+        if (request.IsCancelled)
+        {
+            request.Cancel();
+            LogCancelled(request.Request.Id, 0);
+            return;
+        }
+
+        var r = request.Request;
+        var vocab = _model.Config.VocabSize;
+        request.Activity?.AddEvent(new ActivityEvent("admitted"));
+        try
+        {
+            var cache = _model.CreateCache();
+            var lastLogits = new float[vocab];
+            var started = Stopwatch.GetTimestamp();
+            _model.Prefill(r.PromptIds, cache, lastLogits);
+            _telemetry.Prefilled(r.PromptIds.Length);
+            LogAdmitted(r.Id, r.PromptIds.Length, r.NumSequences, Stopwatch.GetElapsedTime(started).TotalMilliseconds, request.Age.TotalMilliseconds);
+
+            var capacity = Math.Min(r.PromptIds.Length + r.MaxNewTokens, _model.Config.ContextLength);
+            var logits = new float[vocab];
+            var tokens = new SequenceToken[r.NumSequences];
+            for (var i = 0; i < r.NumSequences; i++)
+            {
+                // Fork before the last sample takes the prefilled cache itself: every fork copies the same prefix.
+                var sequenceCache = i == r.NumSequences - 1 ? cache : cache.Fork();
+                var sequence = new ScheduledSequence(i, sequenceCache, new Sampler(r.Sampling, r.BadWords, request.Seed, i), r.PromptIds, capacity);
+                lastLogits.CopyTo(logits, 0);
+                tokens[i] = sequence.Append(sequence.Sampler.Next(logits, sequence.Context), r, _model.Config.ContextLength);
+                request.Sequences.Add(sequence);
+            }
+            request.Emit(new GenerationStep(tokens));
+            _telemetry.Generated(tokens.Length);
+            _progressTokens += tokens.Length;
+        }
+        catch (Exception error)
+        {
+            LogRequestFailed(error, r.Id);
+            request.Fail(error);
+            return;
+        }
+
+        var live = request.Sequences.Count(s => s.Finish == FinishReason.None);
+        if (live == 0)
+        {
+            Finish(request);
+            return;
+        }
+        _running.Add(request);
+        _liveSequences += live;
+    }
+
+    /// <summary>One decode of every live sequence, then one sampled token per sequence and one step per request.</summary>
+    private void Step()
+    {
+        var batch = new List<ScheduledSequence>(_liveSequences);
+        foreach (var request in _running)
+            batch.AddRange(request.Sequences.Where(s => s.Finish == FinishReason.None));
+        var vocab = _model.Config.VocabSize;
+        if (_logits.Length < batch.Count * vocab)
+            _logits = new float[batch.Count * vocab];
+        var inputs = batch.Select(s => s.LastToken).ToArray();
+        var caches = batch.Select(s => s.Cache).ToArray();
+
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            _model.Decode(inputs, caches, _logits.AsSpan(0, batch.Count * vocab));
+        }
+        catch (Exception error)
+        {
+            // The model's state for this batch is unknown: every request in it fails, the queue carries on.
+            LogDecodeFailed(error, batch.Count);
+            foreach (var request in _running)
+                request.Fail(error);
+            _running.Clear();
+            _liveSequences = 0;
+            return;
+        }
+
+        // Rows of the logits follow the batch: requests in running order, each one's live sequences in order.
+        var firstRow = 0;
+        for (var i = 0; i < _running.Count; i++)
+        {
+            var request = _running[i];
+            var live = request.Sequences.Where(s => s.Finish == FinishReason.None).ToArray();
+            var rows = _logits.AsSpan(firstRow * vocab, live.Length * vocab);
+            firstRow += live.Length;
+            var tokens = new List<SequenceToken>(live.Length);
+            try
+            {
+                for (var j = 0; j < live.Length; j++)
+                    tokens.Add(live[j].Append(live[j].Sampler.Next(rows.Slice(j * vocab, vocab), live[j].Context), request.Request, _model.Config.ContextLength));
+            }
+            catch (Exception error)
+            {
+                LogRequestFailed(error, request.Request.Id);
+                _liveSequences -= live.Length;
+                request.Fail(error);
+                _running.RemoveAt(i--);
+                continue;
+            }
+
+            request.Emit(new GenerationStep(tokens));
+            _liveSequences -= tokens.Count(t => t.Finish != FinishReason.None);
+            if (request.Sequences.All(s => s.Finish != FinishReason.None))
+            {
+                _running.RemoveAt(i--);
+                Finish(request);
+            }
+        }
+
+        _telemetry.Stepped(batch.Count, Stopwatch.GetElapsedTime(started));
+        _telemetry.Generated(batch.Count);
+        _progressTokens += batch.Count;
+    }
+
+    private void Finish(ScheduledRequest request)
+    {
+        var seconds = request.Age.TotalSeconds;
+        LogFinished(request.Request.Id, request.Sequences.Count, request.GeneratedTokens, seconds, request.GeneratedTokens / seconds);
+        request.Complete();
+    }
+
+    private void LogProgressEvery(TimeSpan interval)
+    {
+        var elapsed = Stopwatch.GetElapsedTime(_progressStart);
+        if (elapsed < interval)
+            return;
+        LogProgress(_liveSequences, QueueLength(), _progressTokens / elapsed.TotalSeconds);
+        _progressStart = Stopwatch.GetTimestamp();
+        _progressTokens = 0;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Generation queue full ({MaxQueuedRequests} waiting): request {RequestId} refused")]
+    private partial void LogQueueFull(string requestId, int maxQueuedRequests);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} admitted: prompt of {PromptTokens} tokens prefilled in {PrefillMs:F1} ms for {Sequences} sequences after {WaitedMs:F1} ms")]
+    private partial void LogAdmitted(string requestId, int promptTokens, int sequences, double prefillMs, double waitedMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} finished: {Sequences} sequences, {Tokens} tokens in {Seconds:F2} s ({TokensPerSecond:F1} tokens/s)")]
+    private partial void LogFinished(string requestId, int sequences, int tokens, double seconds, double tokensPerSecond);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} cancelled after {Tokens} tokens")]
+    private partial void LogCancelled(string requestId, int tokens);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Generating: {Sequences} live sequences, {Queued} queued, {TokensPerSecond:F1} tokens/s")]
+    private partial void LogProgress(int sequences, int queued, double tokensPerSecond);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Request {RequestId} failed")]
+    private partial void LogRequestFailed(Exception error, string requestId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Decode step over {Sequences} sequences failed; their requests fail")]
+    private partial void LogDecodeFailed(Exception error, int sequences);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Generation loop stopped by an unexpected error")]
+    private partial void LogLoopFailed(Exception error);
+}

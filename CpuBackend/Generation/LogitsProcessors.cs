@@ -1,0 +1,142 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+
+namespace GptjAspire.CpuBackend.Generation;
+
+/// <summary>Hugging Face's logits processors and warpers for <c>generate()</c> (transformers generation/logits_process.py), each rewriting one sequence's logits in place; a removed token becomes -inf.</summary>
+internal static class LogitsProcessors
+{
+    /// <summary>RepetitionPenaltyLogitsProcessor: every token of the context has a positive logit divided by the penalty and a negative one multiplied.</summary>
+    public static void PenalizeRepetition(Span<float> logits, ReadOnlySpan<int> context, float penalty)
+    {
+        // HF gathers all scores first and scatters afterwards, so a token seen twice is penalised once.
+        var original = ArrayPool<float>.Shared.Rent(context.Length);
+        for (var i = 0; i < context.Length; i++)
+            original[i] = logits[context[i]];
+        for (var i = 0; i < context.Length; i++)
+        {
+            var score = original[i];
+            logits[context[i]] = score < 0 ? score * penalty : score / penalty;
+        }
+        ArrayPool<float>.Shared.Return(original);
+    }
+
+    /// <summary>NoBadWordsLogitsProcessor: a bad word's last token is banned when the context ends with the tokens before it (always, for a one-token word).</summary>
+    public static void BanBadWords(Span<float> logits, ReadOnlySpan<int> context, IReadOnlyList<int[]> badWords)
+    {
+        foreach (var word in badWords)
+        {
+            if (context.EndsWith(word.AsSpan(0, word.Length - 1)))
+                logits[word[^1]] = float.NegativeInfinity;
+        }
+    }
+
+    /// <summary>TemperatureLogitsWarper: logits divided by the temperature.</summary>
+    public static void ApplyTemperature(Span<float> logits, float temperature) =>
+        TensorPrimitives.Divide(logits, temperature, logits);
+
+    /// <summary>TopKLogitsWarper: tokens below the k-th largest logit are removed (tokens tied with it stay).</summary>
+    public static void KeepTopK(Span<float> logits, int k)
+    {
+        if (k >= logits.Length)
+            return;
+        var scratch = ArrayPool<float>.Shared.Rent(logits.Length);
+        var values = scratch.AsSpan(0, logits.Length);
+        logits.CopyTo(values);
+        var kth = KthLargest(values, k);
+        ArrayPool<float>.Shared.Return(scratch);
+        for (var i = 0; i < logits.Length; i++)
+        {
+            if (logits[i] < kth)
+                logits[i] = float.NegativeInfinity;
+        }
+    }
+
+    /// <summary>TopPLogitsWarper: in ascending order of probability, tokens whose cumulative probability is at most 1 - top_p are removed; the most probable token always stays.</summary>
+    public static void KeepTopP(Span<float> logits, float topP)
+    {
+        var max = TensorPrimitives.Max(logits);
+        var scratch = ArrayPool<float>.Shared.Rent(logits.Length);
+        var probabilities = scratch.AsSpan(0, logits.Length);
+        Softmax(logits, max, probabilities);
+        var finite = logits.Length - probabilities.Count(0f);
+
+        // HF compares the float32 cumulative sum with 1 - top_p.
+        var threshold = (double)(float)(1.0 - topP);
+        // In ascending order a token's cumulative probability is at most (tokens up to it) * p <= finite * p, so
+        // tokens with finite * p <= threshold are removed without sorting; they also all come first in the order.
+        // The most probable token always stays a candidate (top_p = 0 would otherwise prune it).
+        var candidates = ArrayPool<(double Probability, int Token)>.Shared.Rent(finite);
+        var count = 0;
+        var cumulative = 0.0;
+        for (var i = 0; i < logits.Length; i++)
+        {
+            double p = probabilities[i];
+            if (finite * p > threshold || logits[i] == max)
+            {
+                candidates[count++] = (p, i);
+            }
+            else
+            {
+                cumulative += p;
+                logits[i] = float.NegativeInfinity;
+            }
+        }
+
+        var sorted = candidates.AsSpan(0, count);
+        sorted.Sort();
+        // The last (most probable) token is kept whatever the sum (min_tokens_to_keep = 1).
+        for (var i = 0; i < sorted.Length - 1; i++)
+        {
+            cumulative += sorted[i].Probability;
+            if (cumulative > threshold)
+                break;
+            logits[sorted[i].Token] = float.NegativeInfinity;
+        }
+        ArrayPool<(double, int)>.Shared.Return(candidates);
+        ArrayPool<float>.Shared.Return(scratch);
+    }
+
+    /// <summary>exp(logit - max), normalised to sum 1; removed (-inf) tokens get 0. Returns the sum before normalising.</summary>
+    public static float Softmax(ReadOnlySpan<float> logits, float max, Span<float> probabilities)
+    {
+        // Vectorised exp: a scalar Math.Exp per token would cost milliseconds per token on a 50400 vocabulary.
+        TensorPrimitives.Subtract(logits, max, probabilities);
+        TensorPrimitives.Exp(probabilities, probabilities);
+        var sum = TensorPrimitives.Sum(probabilities);
+        TensorPrimitives.Divide(probabilities, sum, probabilities);
+        return sum;
+    }
+
+    /// <summary>The k-th largest value (k from 1), by quickselect; reorders <paramref name="values"/>.</summary>
+    private static float KthLargest(Span<float> values, int k)
+    {
+        var target = k - 1;
+        var left = 0;
+        var right = values.Length - 1;
+        while (left < right)
+        {
+            var pivot = values[left + (right - left) / 2];
+            var i = left;
+            var j = right;
+            while (i <= j)
+            {
+                while (values[i] > pivot) i++;
+                while (values[j] < pivot) j--;
+                if (i <= j)
+                {
+                    (values[i], values[j]) = (values[j], values[i]);
+                    i++;
+                    j--;
+                }
+            }
+            if (target <= j)
+                right = j;
+            else if (target >= i)
+                left = i;
+            else
+                return values[target];
+        }
+        return values[target];
+    }
+}

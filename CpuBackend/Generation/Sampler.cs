@@ -1,0 +1,98 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+
+namespace GptjAspire.CpuBackend.Generation;
+
+/// <summary>Chooses one sequence's next token from the model's logits, with Hugging Face <c>generate()</c> semantics and a seeded random stream of its own.</summary>
+/// <remarks>
+/// Order as in HF: processors (repetition penalty, bad words), then for sampling the warpers (temperature, top-k,
+/// top-p), softmax and one draw. Greedy (top-k 1 or temperature 0) is HF greedy search: the arg-max of the processed
+/// logits, no warpers. The log-probability is the log-softmax of the scores the choice was made from, which is what
+/// HF's <c>compute_transition_scores(normalize_logits=True)</c> reports. Kept apart from the model, as llama2.c does.
+/// </remarks>
+public sealed class Sampler
+{
+    private readonly SamplingParameters _parameters;
+    private readonly IReadOnlyList<int[]> _badWords;
+    private readonly SequenceRandom _random;
+
+    /// <param name="sequence">Index of the sample within its request: samples of one request draw from different streams.</param>
+    public Sampler(SamplingParameters parameters, IReadOnlyList<int[]> badWords, ulong seed, int sequence)
+    {
+        ThrowIfInvalid(parameters);
+        foreach (var word in badWords)
+        {
+            if (word.Length == 0)
+                throw new ArgumentException("A bad word has no tokens.", nameof(badWords));
+        }
+        _parameters = parameters;
+        _badWords = badWords;
+        _random = new SequenceRandom(seed, sequence);
+    }
+
+    /// <summary>Rewrites <paramref name="logits"/> in place into the scores HF would draw from (or take the arg-max of); removed tokens become -inf.</summary>
+    /// <param name="context">The prompt followed by the tokens generated so far (what HF passes as <c>input_ids</c>).</param>
+    public void Process(Span<float> logits, ReadOnlySpan<int> context)
+    {
+        if (_parameters.RepetitionPenalty != 1f)
+            LogitsProcessors.PenalizeRepetition(logits, context, _parameters.RepetitionPenalty);
+        if (_badWords.Count > 0)
+            LogitsProcessors.BanBadWords(logits, context, _badWords);
+        if (_parameters.IsGreedy)
+            return;
+        if (_parameters.Temperature != 1f)
+            LogitsProcessors.ApplyTemperature(logits, _parameters.Temperature);
+        if (_parameters.TopK > 0)
+            LogitsProcessors.KeepTopK(logits, _parameters.TopK);
+        if (_parameters.TopP < 1f)
+            LogitsProcessors.KeepTopP(logits, _parameters.TopP);
+    }
+
+    /// <summary>Processes <paramref name="logits"/> (overwriting them) and chooses the next token.</summary>
+    public SampledToken Next(Span<float> logits, ReadOnlySpan<int> context)
+    {
+        Process(logits, context);
+        var max = TensorPrimitives.Max(logits);
+        if (float.IsNegativeInfinity(max))
+            throw new InvalidOperationException("Every token of the vocabulary is banned by bad_words.");
+
+        var scratch = ArrayPool<float>.Shared.Rent(logits.Length);
+        var probabilities = scratch.AsSpan(0, logits.Length);
+        var sum = LogitsProcessors.Softmax(logits, max, probabilities);
+        var chosen = _parameters.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : Draw(probabilities);
+        var logProb = (double)logits[chosen] - max - Math.Log(sum);
+        ArrayPool<float>.Shared.Return(scratch);
+        return new SampledToken(chosen, (float)logProb);
+    }
+
+    /// <summary>Throws an <see cref="ArgumentOutOfRangeException"/> naming the first invalid parameter.</summary>
+    public static void ThrowIfInvalid(SamplingParameters parameters)
+    {
+        if (parameters.TopK < 0)
+            throw new ArgumentOutOfRangeException("Sampling.TopK", parameters.TopK, "TopK must be 0 (off) or positive.");
+        if (!(parameters.TopP >= 0f && parameters.TopP <= 1f))
+            throw new ArgumentOutOfRangeException("Sampling.TopP", parameters.TopP, "TopP must be within [0, 1] (1 = off).");
+        if (!(parameters.Temperature >= 0f) || float.IsPositiveInfinity(parameters.Temperature))
+            throw new ArgumentOutOfRangeException("Sampling.Temperature", parameters.Temperature, "Temperature must be finite and not negative (0 = greedy).");
+        if (!(parameters.RepetitionPenalty > 0f) || float.IsPositiveInfinity(parameters.RepetitionPenalty))
+            throw new ArgumentOutOfRangeException("Sampling.RepetitionPenalty", parameters.RepetitionPenalty, "RepetitionPenalty must be finite and positive (1 = off).");
+    }
+
+    /// <summary>Inverse-CDF draw over the token ids in ascending order: the first token whose running probability exceeds u.</summary>
+    private int Draw(ReadOnlySpan<float> probabilities)
+    {
+        var target = _random.NextDouble();
+        var running = 0.0;
+        var last = 0;
+        for (var i = 0; i < probabilities.Length; i++)
+        {
+            if (probabilities[i] == 0f)
+                continue;
+            running += probabilities[i];
+            last = i;
+            if (running > target)
+                return i;
+        }
+        return last; // rounding left the running sum just below u
+    }
+}

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+namespace GptjAspire.CpuBackend.Generation;
+
+/// <summary>A request inside the scheduler: its stream of steps, its cancellation, its span and, once admitted, its sequences.</summary>
+internal sealed class ScheduledRequest
+{
+    private readonly Channel<GenerationStep> _steps =
+        Channel.CreateUnbounded<GenerationStep>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly CancellationToken _callerToken;
+    // Cancelled when the consumer stops reading early; no timer and no parent, so it needs no Dispose.
+    private readonly CancellationTokenSource _abandoned = new();
+    private readonly Lock _registrationGate = new();
+    private CancellationTokenRegistration _callerRegistration;
+    private CancellationTokenRegistration _abandonRegistration;
+    private readonly long _arrival = Stopwatch.GetTimestamp();
+    private int _finished;
+    private int _generatedTokens;
+
+    public ScheduledRequest(GenerationRequest request, CancellationToken cancellationToken, Activity? activity)
+    {
+        Request = request;
+        Activity = activity;
+        Seed = request.Sampling.Seed ?? (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
+        _callerToken = cancellationToken;
+    }
+
+    public GenerationRequest Request { get; }
+
+    public Activity? Activity { get; }
+
+    public ulong Seed { get; }
+
+    public bool IsCancelled => _callerToken.IsCancellationRequested || _abandoned.IsCancellationRequested;
+
+    /// <summary>Its place in the waiting queue; null once admitted or withdrawn.</summary>
+    public LinkedListNode<ScheduledRequest>? QueueNode { get; set; }
+
+    public List<ScheduledSequence> Sequences { get; } = [];
+
+    public TimeSpan Age => Stopwatch.GetElapsedTime(_arrival);
+
+    public int GeneratedTokens => _generatedTokens;
+
+    public void Emit(GenerationStep step)
+    {
+        _generatedTokens += step.Tokens.Count;
+        _steps.Writer.TryWrite(step);
+    }
+
+    /// <summary>Ends the stream after its last step.</summary>
+    public void Complete()
+    {
+        if (!TryFinish())
+            return;
+        var reasons = Sequences.Select(s => s.Finish.ToString()).ToArray();
+        Activity?.SetTag("gen_ai.response.finish_reasons", reasons);
+        Activity?.SetTag("gen_ai.usage.output_tokens", _generatedTokens);
+        Activity?.Dispose();
+        _steps.Writer.TryComplete();
+    }
+
+    /// <summary>Ends the stream with <see cref="OperationCanceledException"/>: the client is gone or its deadline passed.</summary>
+    public void Cancel()
+    {
+        if (!TryFinish())
+            return;
+        Activity?.SetTag("gen_ai.usage.output_tokens", _generatedTokens);
+        Activity?.AddEvent(new ActivityEvent("cancelled"));
+        Activity?.Dispose();
+        _steps.Writer.TryComplete(new OperationCanceledException("The generation request was cancelled.", _callerToken));
+    }
+
+    /// <summary>Ends the stream with <paramref name="error"/>, which the reader receives.</summary>
+    public void Fail(Exception error)
+    {
+        if (!TryFinish())
+            return;
+        Activity?.SetStatus(ActivityStatusCode.Error, error.Message);
+        Activity?.Dispose();
+        _steps.Writer.TryComplete(error);
+    }
+
+    /// <summary>Calls <paramref name="withdraw"/> when the caller cancels or the reader leaves (at once if already cancelled).</summary>
+    public void OnCancelled(Action<ScheduledRequest> withdraw)
+    {
+        lock (_registrationGate)
+        {
+            _callerRegistration = _callerToken.Register(() => withdraw(this));
+            _abandonRegistration = _abandoned.Token.Register(() => withdraw(this));
+            if (Volatile.Read(ref _finished) != 0)
+            {
+                // Finished before the registrations existed, so TryFinish could not release them.
+                _callerRegistration.Dispose();
+                _abandonRegistration.Dispose();
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<GenerationStep> ReadSteps([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var completed = false;
+        try
+        {
+            await foreach (var step in _steps.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                yield return step;
+            completed = true;
+        }
+        finally
+        {
+            if (!completed)
+                Abandon();
+        }
+    }
+
+    /// <summary>The reader left early: the request leaves the batch at the next step.</summary>
+    private void Abandon()
+    {
+        if (Volatile.Read(ref _finished) == 0)
+            _abandoned.Cancel();
+    }
+
+    private bool TryFinish()
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+            return false;
+        lock (_registrationGate)
+        {
+            _callerRegistration.Dispose();
+            _abandonRegistration.Dispose();
+        }
+        return true;
+    }
+}

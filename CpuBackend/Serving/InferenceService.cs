@@ -1,0 +1,241 @@
+using System.Reflection;
+using GptjAspire.CpuBackend.Generation;
+using GptjAspire.GrpcTransport;
+using GptjAspire.TritonClient.Protocol;
+using M = GptjAspire.TritonClient.Protocol.InferenceServiceMethods;
+
+namespace GptjAspire.CpuBackend.Serving;
+
+/// <summary>The KServe v2 <c>inference.GRPCInferenceService</c> over the GPT-J CPU engine, answering as Triton with the TensorRT-LLM backend does.</summary>
+public sealed partial class InferenceService(ModelHost host, ILogger<InferenceService> logger)
+{
+    private static readonly string ServerVersion =
+        typeof(InferenceService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+
+    public static void Bind(GrpcServiceBinder<InferenceService> binder)
+    {
+        binder.AddUnaryMethod(M.ServerLive, (s, r, c) => s.ServerLive(r, c));
+        binder.AddUnaryMethod(M.ServerReady, (s, r, c) => s.ServerReady(r, c));
+        binder.AddUnaryMethod(M.ModelReady, (s, r, c) => s.ModelReady(r, c));
+        binder.AddUnaryMethod(M.ServerMetadata, (s, r, c) => s.ServerMetadata(r, c));
+        binder.AddUnaryMethod(M.ModelMetadata, (s, r, c) => s.ModelMetadata(r, c));
+        binder.AddUnaryMethod(M.ModelConfig, (s, r, c) => s.ModelConfig(r, c));
+        binder.AddUnaryMethod(M.RepositoryIndex, (s, r, c) => s.RepositoryIndex(r, c));
+        binder.AddUnaryMethod(M.ModelInfer, (s, r, c) => s.ModelInfer(r, c));
+        binder.AddDuplexStreamingMethod(M.ModelStreamInfer, (s, r, w, c) => s.ModelStreamInfer(r, w, c));
+    }
+
+    public Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerLiveResponse { Live = true });
+
+    public Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerReadyResponse { Ready = host.Loaded is not null });
+
+    public Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context) =>
+        Task.FromResult(new ModelReadyResponse { Ready = IsServed(request.Name, request.Version) && host.Loaded is not null });
+
+    public Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerMetadataResponse { Name = "gptj-aspire-cpu-backend", Version = ServerVersion, Extensions = { "model_configuration", "model_repository" } });
+
+    public Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    {
+        RequireModel(request.Name, request.Version);
+        return Task.FromResult(ModelDescription.Metadata(host.ModelName));
+    }
+
+    public Task<ModelConfigResponse> ModelConfig(ModelConfigRequest request, ServerCallContext context)
+    {
+        var loaded = RequireModel(request.Name, request.Version);
+        var config = ModelDescription.Config(host.ModelName, host.MaxBatchSize, host.MaxQueuedRequests, loaded.Config.ContextLength);
+        return Task.FromResult(new ModelConfigResponse { Config = config });
+    }
+
+    public Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context)
+    {
+        var ready = host.Loaded is not null;
+        var index = new RepositoryIndexResponse();
+        if (ready || !request.Ready)
+        {
+            index.Models.Add(new RepositoryIndexResponse.Types.ModelIndex
+            {
+                Name = host.ModelName,
+                Version = ModelDescription.Version,
+                State = ready ? "READY" : host.Failure is null ? "LOADING" : "UNAVAILABLE",
+                Reason = host.Failure ?? "",
+            });
+        }
+        return Task.FromResult(index);
+    }
+
+    /// <summary>Generates the whole result in one response (a non-decoupled call on a decoupled model, which Triton would refuse; CpuBackend serves it).</summary>
+    public async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+    {
+        try
+        {
+            var loaded = RequireModel(request.ModelName, request.ModelVersion);
+            var job = InferenceRequestReader.Read(request, host.ModelName, host.MaxBatchSize, loaded.Config);
+            if (job.Streaming)
+            {
+                throw ServingErrors.InvalidArgument("Input 'streaming' is true, but ModelInfer sends one response; use ModelStreamInfer to receive tokens as they are generated.");
+            }
+            return await GenerateWholeAsync(job, loaded.Scheduler, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error)
+        {
+            var status = ServingErrors.ToStatus(error, context.Deadline);
+            LogFailed(request.Id, "ModelInfer", status.StatusCode, status.Detail);
+            throw new RpcException(status);
+        }
+    }
+
+    /// <summary>Serves every request arriving on the stream concurrently; responses are matched by request id, the last of each marked <c>triton_final_response</c>.</summary>
+    public async Task ModelStreamInfer(IAsyncStreamReader<ModelInferRequest> requestStream, IServerStreamWriter<ModelStreamInferResponse> responseStream, ServerCallContext context)
+    {
+        var cancellation = context.CancellationToken;
+        using var writeLock = new SemaphoreSlim(1, 1);
+        async Task WriteAsync(ModelStreamInferResponse message)
+        {
+            await writeLock.WaitAsync(cancellation).ConfigureAwait(false);
+            try
+            {
+                await responseStream.WriteAsync(message, cancellation).ConfigureAwait(false);
+            }
+            finally
+            {
+                writeLock.Release();
+            }
+        }
+
+        var running = new List<Task>();
+        while (await requestStream.MoveNext(cancellation).ConfigureAwait(false))
+        {
+            running.RemoveAll(t => t.IsCompleted);
+            running.Add(ServeStreamRequestAsync(requestStream.Current, WriteAsync, context));
+        }
+        await Task.WhenAll(running).ConfigureAwait(false);
+    }
+
+    private async Task ServeStreamRequestAsync(ModelInferRequest request, Func<ModelStreamInferResponse, Task> write, ServerCallContext context)
+    {
+        try
+        {
+            var loaded = RequireModel(request.ModelName, request.ModelVersion);
+            var job = InferenceRequestReader.Read(request, host.ModelName, host.MaxBatchSize, loaded.Config);
+            if (job.Streaming)
+            {
+                await StreamTokensAsync(job, loaded.Scheduler, write, context.CancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                var whole = await GenerateWholeAsync(job, loaded.Scheduler, context.CancellationToken).ConfigureAwait(false);
+                await write(new ModelStreamInferResponse { InferResponse = InferenceResponses.MarkFinal(whole, final: true) }).ConfigureAwait(false);
+            }
+        }
+        catch (Exception) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The call is gone (client cancelled, disconnected or its deadline passed): nobody to answer.
+        }
+        catch (Exception error)
+        {
+            // Triton reports a failed request in-band and keeps the stream open for the others.
+            var status = ServingErrors.ToStatus(error, context.Deadline);
+            LogFailed(request.Id, "ModelStreamInfer", status.StatusCode, status.Detail);
+            await write(new ModelStreamInferResponse
+            {
+                ErrorMessage = ServingErrors.StreamErrorMessage(status),
+                InferResponse = new ModelInferResponse { Id = request.Id, ModelName = request.ModelName, ModelVersion = request.ModelVersion },
+            }).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ModelInferResponse> GenerateWholeAsync(InferenceJob job, GenerationScheduler scheduler, CancellationToken cancellation)
+    {
+        var results = job.Rows.Select(r => Enumerable.Range(0, r.NumSequences).Select(_ => new SequenceResult()).ToArray()).ToList();
+        await GenerationRun.RunAsync(job, scheduler, (row, step) =>
+        {
+            foreach (var token in step.Tokens)
+            {
+                var sequence = results[row][token.Sequence];
+                sequence.Finish = token.Finish;
+                if (IsEmitted(token))
+                {
+                    sequence.Tokens.Add(token.TokenId);
+                    sequence.LogProbs.Add(token.LogProb);
+                }
+            }
+            return Task.CompletedTask;
+        }, cancellation).ConfigureAwait(false);
+        return InferenceResponses.Whole(job, host.ModelName, results);
+    }
+
+    private async Task StreamTokensAsync(InferenceJob job, GenerationScheduler scheduler, Func<ModelStreamInferResponse, Task> write, CancellationToken cancellation)
+    {
+        var unfinished = job.Rows.Sum(r => r.NumSequences);
+        var cumulative = job.Rows.Select(r => new float[r.NumSequences]).ToArray();
+        // Deciding "final" and writing happen under one lock, so no response of another row can follow the final one.
+        using var order = new SemaphoreSlim(1, 1);
+        var finalSent = false;
+        await GenerationRun.RunAsync(job, scheduler, async (row, step) =>
+        {
+            await order.WaitAsync(cancellation).ConfigureAwait(false);
+            try
+            {
+                foreach (var token in step.Tokens)
+                {
+                    if (token.Finish != FinishReason.None)
+                    {
+                        unfinished--;
+                    }
+                    var final = unfinished == 0;
+                    ModelInferResponse response;
+                    if (IsEmitted(token))
+                    {
+                        cumulative[row][token.Sequence] += token.LogProb;
+                        response = InferenceResponses.Token(job, host.ModelName, row, token, cumulative[row][token.Sequence], final);
+                    }
+                    else if (final)
+                    {
+                        response = InferenceResponses.EmptyFinal(job, host.ModelName);
+                    }
+                    else
+                    {
+                        continue;
+                    }
+                    finalSent |= final;
+                    await write(new ModelStreamInferResponse { InferResponse = response }).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                order.Release();
+            }
+        }, cancellation).ConfigureAwait(false);
+        if (!finalSent)
+        {
+            await write(new ModelStreamInferResponse { InferResponse = InferenceResponses.EmptyFinal(job, host.ModelName) }).ConfigureAwait(false);
+        }
+    }
+
+    // As TensorRT-LLM, the end_id token ends a sequence without being part of it; stop words stay in.
+    private static bool IsEmitted(SequenceToken token) => token.Finish != FinishReason.EndId;
+
+    private bool IsServed(string name, string version) => name == host.ModelName && version is "" or ModelDescription.Version;
+
+    private LoadedModel RequireModel(string name, string version)
+    {
+        if (name != host.ModelName)
+        {
+            throw ServingErrors.NotFound($"Request for unknown model: '{name}' is not found; this server serves '{host.ModelName}'.");
+        }
+        if (version is not ("" or ModelDescription.Version))
+        {
+            throw ServingErrors.NotFound($"Request for unknown model: '{name}' version {version} is not found; the only version is {ModelDescription.Version}.");
+        }
+        return host.Loaded ?? throw ServingErrors.Unavailable(host.Failure is null
+            ? $"Model '{name}' is still loading; retry when ModelReady reports true."
+            : $"Model '{name}' failed to load: {host.Failure}");
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} on {Method} failed with {StatusCode}: {Detail}")]
+    private partial void LogFailed(string requestId, string method, StatusCode statusCode, string detail);
+}

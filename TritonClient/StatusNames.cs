@@ -1,0 +1,48 @@
+using GptjAspire.GrpcTransport;
+
+namespace GptjAspire.TritonClient;
+
+/// <summary>The canonical gRPC status names ("INVALID_ARGUMENT"), used to carry a status code inside a stream's error_message text.</summary>
+public static class StatusNames
+{
+    /// <summary>The canonical upper-case name of a status code.</summary>
+    public static string Of(StatusCode code) => code switch
+    {
+        StatusCode.OK => "OK",
+        StatusCode.Cancelled => "CANCELLED",
+        StatusCode.Unknown => "UNKNOWN",
+        StatusCode.InvalidArgument => "INVALID_ARGUMENT",
+        StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
+        StatusCode.NotFound => "NOT_FOUND",
+        StatusCode.AlreadyExists => "ALREADY_EXISTS",
+        StatusCode.PermissionDenied => "PERMISSION_DENIED",
+        StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
+        StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        StatusCode.Aborted => "ABORTED",
+        StatusCode.OutOfRange => "OUT_OF_RANGE",
+        StatusCode.Unimplemented => "UNIMPLEMENTED",
+        StatusCode.Internal => "INTERNAL",
+        StatusCode.Unavailable => "UNAVAILABLE",
+        StatusCode.DataLoss => "DATA_LOSS",
+        StatusCode.Unauthenticated => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    };
+
+    /// <summary>Splits "CODE: detail" into its status; text without a known code prefix (as real Triton sends) is UNKNOWN with the whole text.</summary>
+    public static Status ParseStreamError(string errorMessage)
+    {
+        var colon = errorMessage.IndexOf(": ", StringComparison.Ordinal);
+        if (colon > 0)
+        {
+            var prefix = errorMessage[..colon];
+            foreach (var code in Enum.GetValues<StatusCode>())
+            {
+                if (code != StatusCode.OK && Of(code) == prefix)
+                {
+                    return new Status(code, errorMessage[(colon + 2)..]);
+                }
+            }
+        }
+        return new Status(StatusCode.Unknown, errorMessage);
+    }
+}

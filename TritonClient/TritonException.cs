@@ -1,0 +1,18 @@
+using GptjAspire.GrpcTransport;
+
+namespace GptjAspire.TritonClient;
+
+/// <summary>A KServe call that failed: the gRPC status (code and server detail), the method and the model it was for.</summary>
+/// <remarks>Derives from <see cref="RpcException"/>, so code that handles transport errors handles these too.</remarks>
+public sealed class TritonException(string method, string? model, Status status, Metadata? trailers = null)
+    : RpcException(status, Describe(method, model, status), trailers)
+{
+    /// <summary>The KServe method, e.g. "ModelInfer".</summary>
+    public string MethodName { get; } = method;
+
+    /// <summary>The model the call was about, when it was about one.</summary>
+    public string? ModelName { get; } = model;
+
+    private static string Describe(string method, string? model, Status status) =>
+        $"{method}{(model is null ? "" : $" for model '{model}'")} failed with {status.StatusCode}: {status.Detail}";
+}

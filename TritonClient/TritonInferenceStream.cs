@@ -1,0 +1,166 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using GptjAspire.GrpcTransport;
+using GptjAspire.TritonClient.Generation;
+using GptjAspire.TritonClient.Protocol;
+using GptjAspire.TritonClient.Tensors;
+
+namespace GptjAspire.TritonClient;
+
+/// <summary>One open ModelStreamInfer call: requests go out as they come, responses are routed back to their request by id.</summary>
+/// <remarks>
+/// KServe streams carry no per-request cancellation: abandoning one request stops its
+/// enumeration here only; disposing the stream cancels every request on it at the server.
+/// </remarks>
+public sealed class TritonInferenceStream : IAsyncDisposable
+{
+    private readonly AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> _call;
+    private readonly ConcurrentDictionary<string, Channel<ModelInferResponse>> _pending = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Task _reader;
+    private Exception? _failure;
+
+    internal TritonInferenceStream(AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call)
+    {
+        _call = call;
+        _reader = Task.Run(ReadResponsesAsync);
+    }
+
+    /// <summary>Sends a request and yields its responses until the final one. A request without an id gets a fresh one.</summary>
+    /// <exception cref="TritonException">The server reported an error for this request or the stream failed.</exception>
+    public async IAsyncEnumerable<ModelInferResponse> InferAsync(ModelInferRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(request.Id))
+        {
+            request.Id = Guid.NewGuid().ToString("N");
+        }
+        // Triton only sends a response for a final flag that arrives without data when asked to.
+        request.Parameters.TryAdd("enable_empty_final_response", new InferParameter { BoolParam = true });
+        var responses = Channel.CreateUnbounded<ModelInferResponse>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        if (!_pending.TryAdd(request.Id, responses))
+        {
+            throw new ArgumentException($"Request id '{request.Id}' is already in flight on this stream.", nameof(request));
+        }
+        using var activity = TritonTelemetry.Start("ModelStreamInfer", request.ModelName, request.Id);
+        var count = 0;
+        try
+        {
+            if (_failure is not null)
+            {
+                throw _failure;
+            }
+            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _call.RequestStream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException error) when (error is not TritonException)
+            {
+                throw new TritonException("ModelStreamInfer", request.ModelName, error.Status, error.Trailers);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+            await foreach (var response in responses.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // ReadAllAsync hands out buffered responses without looking at the token again.
+                cancellationToken.ThrowIfCancellationRequested();
+                count++;
+                var final = IsLast(response);
+                // An empty final response only closes the request; there is nothing to hand out.
+                if (!(final && response.Outputs.Count == 0 && count > 1))
+                {
+                    yield return response;
+                }
+                if (final)
+                {
+                    yield break;
+                }
+            }
+        }
+        finally
+        {
+            _pending.TryRemove(request.Id, out _);
+            activity?.SetTag("triton.response_count", count);
+        }
+    }
+
+    /// <summary>Half-closes the request side, waits for the server to finish, and releases the call.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is RpcException or InvalidOperationException or OperationCanceledException)
+        {
+            // The call already ended (failure, cancellation); nothing is left to half-close.
+        }
+        _call.Dispose();
+        await _reader.ConfigureAwait(false);
+        _writeLock.Dispose();
+    }
+
+    // Triton marks the end of a decoupled request with triton_final_response; a response without
+    // that parameter comes from a non-decoupled model, which answers each request exactly once.
+    private static bool IsLast(ModelInferResponse response) =>
+        !response.Parameters.ContainsKey(GenerationContract.FinalResponseParameter) || response.IsFinalResponse();
+
+    private async Task ReadResponsesAsync()
+    {
+        try
+        {
+            while (await _call.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
+            {
+                Route(_call.ResponseStream.Current);
+            }
+            Fail(new TritonException("ModelStreamInfer", null, new Status(StatusCode.Unavailable, "The server closed the stream before the request's final response.")));
+        }
+        catch (RpcException error)
+        {
+            Fail(error as TritonException ?? new TritonException("ModelStreamInfer", null, error.Status, error.Trailers));
+        }
+        catch (Exception error) when (error is OperationCanceledException or ObjectDisposedException)
+        {
+            Fail(new TritonException("ModelStreamInfer", null, new Status(StatusCode.Cancelled, "The stream was cancelled.")));
+        }
+    }
+
+    private void Route(ModelStreamInferResponse message)
+    {
+        var response = message.InferResponse ?? new ModelInferResponse();
+        if (string.IsNullOrEmpty(message.ErrorMessage))
+        {
+            if (_pending.TryGetValue(response.Id, out var responses))
+            {
+                responses.Writer.TryWrite(response);
+            }
+            return;
+        }
+        // Triton reports a failed request in-band and keeps the stream open for the others.
+        var error = new TritonException("ModelStreamInfer", response.ModelName is "" ? null : response.ModelName, StatusNames.ParseStreamError(message.ErrorMessage));
+        if (_pending.TryGetValue(response.Id, out var failed))
+        {
+            failed.Writer.TryComplete(error);
+        }
+        else if (string.IsNullOrEmpty(response.Id))
+        {
+            // Without an id the error cannot be attributed, so every waiting request learns of it.
+            foreach (var pending in _pending.Values)
+            {
+                pending.Writer.TryComplete(error);
+            }
+        }
+    }
+
+    private void Fail(Exception error)
+    {
+        _failure = error;
+        foreach (var pending in _pending.Values)
+        {
+            pending.Writer.TryComplete(error);
+        }
+    }
+}

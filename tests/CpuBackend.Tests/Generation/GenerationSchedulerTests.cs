@@ -1,0 +1,282 @@
+using GptjAspire.CpuBackend.Generation;
+
+namespace GptjAspire.CpuBackend.Tests.Generation;
+
+public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
+{
+    private static readonly SamplingParameters Greedy = new(TopK: 1);
+
+    [Fact]
+    public async Task Greedy_tokens_equal_a_sequential_prefill_and_decode_loop()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(9, salt: 1);
+
+        var steps = await Collect(probe.Scheduler.Generate(Request(prompt, 20, Greedy), CancellationToken.None));
+
+        Assert.Equal(tiny.GreedyReference(prompt, 20), Tokens(steps, 0));
+        Assert.All(steps, step => Assert.Single(step.Tokens));
+        Assert.Equal(FinishReason.Length, steps[^1].Tokens[0].Finish);
+        Assert.All(steps.SkipLast(1), step => Assert.Equal(FinishReason.None, step.Tokens[0].Finish));
+        Assert.All(steps, step => Assert.True(step.Tokens[0].LogProb is <= 0f and > float.NegativeInfinity));
+    }
+
+    [Fact]
+    public async Task Samples_of_one_request_share_a_single_prefill()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(11, salt: 2);
+
+        var greedy = await Collect(probe.Scheduler.Generate(Request(prompt, 12, Greedy, numSequences: 4), CancellationToken.None));
+        var sampled = await Collect(probe.Scheduler.Generate(Request(prompt, 12, new SamplingParameters(Seed: 3), numSequences: 4), CancellationToken.None));
+
+        Assert.Equal([prompt.Length, prompt.Length], probe.Prefills);
+        var reference = tiny.GreedyReference(prompt, 12);
+        for (var s = 0; s < 4; s++)
+            Assert.Equal(reference, Tokens(greedy, s));
+        Assert.All(greedy.Concat(sampled), step => Assert.Equal([0, 1, 2, 3], step.Tokens.Select(t => t.Sequence)));
+        Assert.True(Enumerable.Range(1, 3).Any(s => !Tokens(sampled, s).SequenceEqual(Tokens(sampled, 0))), "four samples drew identical tokens");
+    }
+
+    [Fact]
+    public async Task Same_seed_gives_the_same_tokens_and_another_seed_does_not()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(6, salt: 3);
+        async Task<int[][]> Run(ulong seed)
+        {
+            var steps = await Collect(probe.Scheduler.Generate(
+                Request(prompt, 16, new SamplingParameters(TopK: 50, TopP: 0.95f, Temperature: 1.2f, Seed: seed), numSequences: 2),
+                CancellationToken.None));
+            return [Tokens(steps, 0), Tokens(steps, 1)];
+        }
+
+        var first = await Run(41);
+        var again = await Run(41);
+        var other = await Run(42);
+
+        Assert.Equal(first, again);
+        Assert.NotEqual(first[0], other[0]);
+        Assert.NotEqual(first[1], other[1]);
+    }
+
+    [Fact]
+    public async Task Request_arriving_mid_generation_joins_the_batch_at_the_next_step()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var promptA = TinyModel.Prompt(14, salt: 4);
+        var promptB = TinyModel.Prompt(5, salt: 5);
+        probe.PauseAfterStep(size => size == 1);
+
+        var a = Collect(probe.Scheduler.Generate(Request(promptA, 10, Greedy), CancellationToken.None));
+        await probe.WaitUntilPausedAsync(); // A has decoded one step and the loop is held between steps
+        var b = Collect(probe.Scheduler.Generate(Request(promptB, 6, Greedy), CancellationToken.None));
+        probe.Resume();
+        var stepsA = await a;
+        var stepsB = await b;
+
+        Assert.Equal([1, 2], probe.BatchSizes.Take(2));
+        Assert.Equal(tiny.GreedyReference(promptA, 10), Tokens(stepsA, 0));
+        Assert.Equal(tiny.GreedyReference(promptB, 6), Tokens(stepsB, 0));
+    }
+
+    [Fact]
+    public async Task Cancelled_request_leaves_at_the_next_step_while_the_other_goes_on()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var promptA = TinyModel.Prompt(8, salt: 6);
+        var promptB = TinyModel.Prompt(10, salt: 7);
+        using var cancelA = new CancellationTokenSource();
+        probe.PauseAfterStep(size => size == 2);
+
+        var receivedA = new List<GenerationStep>();
+        var a = Task.Run(async () =>
+        {
+            await foreach (var step in probe.Scheduler.Generate(Request(promptA, 60, Greedy), cancelA.Token).ConfigureAwait(false))
+                receivedA.Add(step);
+        });
+        var b = Collect(probe.Scheduler.Generate(Request(promptB, 20, Greedy), CancellationToken.None));
+        await probe.WaitUntilPausedAsync(); // both are in the batch
+        var stepsBeforeCancel = probe.BatchSizes.Count;
+        cancelA.Cancel();
+        probe.Resume();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => a);
+        var stepsB = await b;
+
+        Assert.All(probe.BatchSizes.Skip(stepsBeforeCancel), size => Assert.Equal(1, size));
+        Assert.NotEmpty(probe.BatchSizes.Skip(stepsBeforeCancel));
+        Assert.True(receivedA.Count < 60);
+        Assert.Equal(tiny.GreedyReference(promptB, 20), Tokens(stepsB, 0));
+    }
+
+    [Fact]
+    public async Task Full_queue_refuses_with_QueueFullException_and_the_batch_cap_holds()
+    {
+        using var probe = new SchedulerProbe(tiny, maxQueuedRequests: 1, maxBatchSequences: 2);
+        var prompt = TinyModel.Prompt(7, salt: 8);
+        probe.PauseAfterStep(_ => true);
+
+        var a = Collect(probe.Scheduler.Generate(Request(prompt, 5, Greedy, numSequences: 2), CancellationToken.None));
+        await probe.WaitUntilPausedAsync(); // A fills the batch
+        var b = Collect(probe.Scheduler.Generate(Request(prompt, 5, Greedy), CancellationToken.None)); // waits in the queue
+        var refused = Assert.Throws<QueueFullException>(() => probe.Scheduler.Generate(Request(prompt, 5, Greedy), CancellationToken.None));
+        probe.Resume();
+        await a;
+        var stepsB = await b;
+
+        Assert.Equal(1, refused.MaxQueuedRequests);
+        Assert.All(probe.BatchSizes, size => Assert.InRange(size, 1, 2));
+        Assert.Equal(tiny.GreedyReference(prompt, 5), Tokens(stepsB, 0));
+    }
+
+    [Fact]
+    public async Task Request_cancelled_while_queued_ends_without_being_prefilled()
+    {
+        using var probe = new SchedulerProbe(tiny, maxBatchSequences: 1);
+        var prompt = TinyModel.Prompt(7, salt: 9);
+        using var cancel = new CancellationTokenSource();
+        probe.PauseAfterStep(_ => true);
+
+        var a = Collect(probe.Scheduler.Generate(Request(prompt, 4, Greedy), CancellationToken.None));
+        await probe.WaitUntilPausedAsync();
+        var queued = probe.Scheduler.Generate(Request(prompt, 4, Greedy), cancel.Token);
+        cancel.Cancel();
+        probe.Resume();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Collect(queued));
+        await a;
+        Assert.Single(probe.Prefills);
+    }
+
+    [Fact]
+    public async Task Sequence_stops_at_end_id_with_the_end_token_included()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(9, salt: 10);
+        var reference = tiny.GreedyReference(prompt, 30);
+        var endId = reference[4];
+        var expected = reference[..(Array.IndexOf(reference, endId) + 1)];
+
+        var steps = await Collect(probe.Scheduler.Generate(Request(prompt, 30, Greedy) with { EndId = endId }, CancellationToken.None));
+
+        Assert.Equal(expected, Tokens(steps, 0));
+        Assert.Equal(FinishReason.EndId, steps[^1].Tokens[0].Finish);
+    }
+
+    [Fact]
+    public async Task Sequence_stops_at_a_stop_word_over_generated_tokens()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(9, salt: 11);
+        var reference = tiny.GreedyReference(prompt, 30);
+        int[] stopWord = [reference[5], reference[6]];
+        var end = Enumerable.Range(1, reference.Length - 1).First(i => reference[i - 1] == stopWord[0] && reference[i] == stopWord[1]);
+        // The prompt's last token followed by the first generated one must not count: only generated tokens match.
+        int[] acrossPrompt = [prompt[^1], reference[0]];
+
+        var steps = await Collect(probe.Scheduler.Generate(
+            Request(prompt, 30, Greedy) with { StopWords = [[999, 998, 997], acrossPrompt, stopWord] }, CancellationToken.None));
+
+        Assert.Equal(reference[..(end + 1)], Tokens(steps, 0));
+        Assert.Equal(FinishReason.StopWord, steps[^1].Tokens[0].Finish);
+    }
+
+    [Fact]
+    public async Task Sequence_stops_at_the_context_limit()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(tiny.ContextLength - 6, salt: 12);
+
+        var steps = await Collect(probe.Scheduler.Generate(Request(prompt, 100, Greedy), CancellationToken.None));
+
+        Assert.Equal(tiny.GreedyReference(prompt, 6), Tokens(steps, 0));
+        Assert.Equal(6, steps.Count);
+        Assert.Equal(FinishReason.ContextLimit, steps[^1].Tokens[0].Finish);
+    }
+
+    [Fact]
+    public async Task Samples_that_finish_early_leave_the_step_while_the_others_continue()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(9, salt: 13);
+        var sampling = new SamplingParameters(TopK: 3, Seed: 17);
+        var free = await Collect(probe.Scheduler.Generate(Request(prompt, 12, sampling, numSequences: 3), CancellationToken.None));
+        // End on the token sample 0 drew third: sample 0 must stop there, the other samples only at that token or at 12.
+        var endId = Tokens(free, 0)[2];
+
+        var steps = await Collect(probe.Scheduler.Generate(Request(prompt, 12, sampling, numSequences: 3) with { EndId = endId }, CancellationToken.None));
+
+        for (var s = 0; s < 3; s++)
+        {
+            var unconstrained = Tokens(free, s);
+            var stop = Array.IndexOf(unconstrained, endId);
+            var expected = stop < 0 ? unconstrained : unconstrained[..(stop + 1)];
+            Assert.Equal(expected, Tokens(steps, s));
+            var last = steps.SelectMany(step => step.Tokens).Last(t => t.Sequence == s);
+            Assert.Equal(stop < 0 ? FinishReason.Length : FinishReason.EndId, last.Finish);
+        }
+        Assert.Equal(3, Tokens(steps, 0).Length);
+    }
+
+    [Fact]
+    public async Task Bad_words_never_appear_in_the_output()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(9, salt: 14);
+        var reference = tiny.GreedyReference(prompt, 10);
+
+        var steps = await Collect(probe.Scheduler.Generate(
+            Request(prompt, 10, Greedy) with { BadWords = [[reference[0]], [reference[3]]] }, CancellationToken.None));
+
+        Assert.DoesNotContain(reference[0], Tokens(steps, 0));
+        Assert.DoesNotContain(reference[3], Tokens(steps, 0));
+    }
+
+    [Fact]
+    public async Task A_failure_while_sampling_fails_that_stream_and_the_scheduler_keeps_serving()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(9, salt: 15);
+        var everyToken = Enumerable.Range(0, tiny.Model.Config.VocabSize).Select(id => new[] { id }).ToArray();
+
+        var failed = probe.Scheduler.Generate(Request(prompt, 5, Greedy) with { BadWords = everyToken }, CancellationToken.None);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Collect(failed));
+        var steps = await Collect(probe.Scheduler.Generate(Request(prompt, 5, Greedy), CancellationToken.None));
+
+        Assert.Contains("bad_words", error.Message);
+        Assert.Equal(tiny.GreedyReference(prompt, 5), Tokens(steps, 0));
+    }
+
+    [Fact]
+    public void Invalid_requests_are_refused_at_once_naming_the_field()
+    {
+        using var probe = new SchedulerProbe(tiny, maxBatchSequences: 4);
+        var prompt = TinyModel.Prompt(5, salt: 16);
+        string? Field(GenerationRequest request) =>
+            Assert.ThrowsAny<ArgumentException>(() => probe.Scheduler.Generate(request, CancellationToken.None)).ParamName;
+
+        Assert.Equal("PromptIds", Field(Request([], 5, Greedy)));
+        Assert.Equal("PromptIds", Field(Request([1, 1000], 5, Greedy)));
+        Assert.Equal("PromptIds", Field(Request(TinyModel.Prompt(tiny.ContextLength, 0), 5, Greedy)));
+        Assert.Equal("MaxNewTokens", Field(Request(prompt, 0, Greedy)));
+        Assert.Equal("NumSequences", Field(Request(prompt, 5, Greedy, numSequences: 5)));
+        Assert.Equal("Sampling.TopP", Field(Request(prompt, 5, new SamplingParameters(TopP: 2f))));
+        Assert.Equal("BadWords", Field(Request(prompt, 5, Greedy) with { BadWords = [[5, 1000]] }));
+        Assert.Equal("StopWords", Field(Request(prompt, 5, Greedy) with { StopWords = [[]] }));
+    }
+
+    private static GenerationRequest Request(int[] prompt, int maxNewTokens, SamplingParameters sampling, int numSequences = 1) =>
+        new(Guid.NewGuid().ToString("N"), prompt, maxNewTokens, numSequences, sampling, EndId: null, StopWords: [], BadWords: []);
+
+    private static async Task<List<GenerationStep>> Collect(IAsyncEnumerable<GenerationStep> steps)
+    {
+        var all = new List<GenerationStep>();
+        await foreach (var step in steps.ConfigureAwait(false))
+            all.Add(step);
+        return all;
+    }
+
+    private static int[] Tokens(IEnumerable<GenerationStep> steps, int sequence) =>
+        steps.SelectMany(step => step.Tokens).Where(t => t.Sequence == sequence).Select(t => t.TokenId).ToArray();
+}

@@ -1,0 +1,43 @@
+using GptjAspire.GrpcTransport;
+using GptjAspire.TritonClient;
+using GptjAspire.TritonClient.Tensors;
+
+namespace GptjAspire.CpuBackend.Tests.Serving;
+
+/// <summary>What the server answers when the model is not there, and when it is full.</summary>
+public class BackendStateTests
+{
+    [Fact]
+    public async Task Server_without_a_loadable_model_is_live_but_not_ready_and_infer_is_UNAVAILABLE()
+    {
+        await using var backend = await BackendHost.StartAsync(modelPath: Path.Combine(Path.GetTempPath(), "no-such-model-" + Guid.NewGuid().ToString("N")), waitForModel: false);
+
+        Assert.True(await backend.Client.IsServerLiveAsync());
+        Assert.False(await backend.Client.IsServerReadyAsync());
+        Assert.False(await backend.Client.IsModelReadyAsync("gptj"));
+        var error = await Assert.ThrowsAsync<TritonException>(() => backend.Client.InferAsync(Requests.Generate([5], 2)));
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        var index = await backend.Client.GetRepositoryIndexAsync();
+        Assert.NotEqual("READY", Assert.Single(index.Models).State);
+        Assert.Empty((await backend.Client.GetRepositoryIndexAsync(readyOnly: true)).Models);
+    }
+
+    [Fact]
+    public async Task Full_queue_is_RESOURCE_EXHAUSTED()
+    {
+        await using var backend = await BackendHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Generation:MaxQueuedRequests"] = "1",
+            ["Generation:MaxBatchSequences"] = "1",
+        });
+        // Three prompts in one request queue back to back: one can run, one can wait, the third finds the queue full.
+        var request = new GptjAspire.TritonClient.Protocol.ModelInferRequest { ModelName = "gptj" }
+            .AddInput<int>("input_ids", [3, 1], [5, 6, 7])
+            .AddInput<int>("input_lengths", [3, 1], [1, 1, 1])
+            .AddInput<int>("request_output_len", [3, 1], [40, 40, 40]);
+
+        var error = await Assert.ThrowsAsync<TritonException>(() => backend.Client.InferAsync(request));
+
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+    }
+}

@@ -1,0 +1,171 @@
+using Google.Protobuf;
+using GptjAspire.CpuBackend.Engine;
+using GptjAspire.CpuBackend.Serving;
+using GptjAspire.GrpcTransport;
+using GptjAspire.TritonClient.Protocol;
+using GptjAspire.TritonClient.Tensors;
+using C = GptjAspire.TritonClient.Generation.GenerationContract;
+
+namespace GptjAspire.CpuBackend.Tests.Serving;
+
+public class InferenceRequestReaderTests
+{
+    private static readonly GptjConfig Config = new(VocabSize: 64, ContextLength: 48, EmbeddingSize: 16, LayerCount: 2, HeadCount: 2, RotaryDim: 4, InnerSize: 32, LayerNormEpsilon: 1e-5f, BosTokenId: 0, EosTokenId: 1);
+
+    private static RpcException Rejected(ModelInferRequest request)
+    {
+        var error = Assert.Throws<RpcException>(() => InferenceRequestReader.Read(request, "gptj", maxBatchSize: 4, Config));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        return error;
+    }
+
+    [Fact]
+    public void Valid_request_becomes_one_generation_request_with_contract_defaults()
+    {
+        var request = Requests.Generate([5, 6, 7], 4, endId: null, topK: null);
+
+        var job = InferenceRequestReader.Read(request, "gptj", 4, Config);
+
+        var row = Assert.Single(job.Rows);
+        Assert.Equal([5, 6, 7], row.PromptIds);
+        Assert.Equal(4, row.MaxNewTokens);
+        Assert.Equal(1, row.NumSequences);
+        Assert.Equal(Config.EosTokenId, row.EndId);
+        Assert.Equal(0, row.Sampling.TopK);
+        Assert.False(job.Streaming);
+    }
+
+    [Fact]
+    public void Unknown_input_is_rejected_by_name()
+    {
+        var request = Requests.Generate([5], 2).AddInput<int>("random_seed", [1, 1], [3]);
+
+        Assert.Contains("'random_seed'", Rejected(request).Status.Detail);
+    }
+
+    [Fact]
+    public void Wrong_datatype_names_the_tensor_and_both_types()
+    {
+        var request = Requests.Generate([5], 2, topK: null).AddInput<float>(C.RuntimeTopK, [1, 1], [2f]);
+
+        var detail = Rejected(request).Status.Detail;
+        Assert.Contains("'runtime_top_k'", detail);
+        Assert.Contains("FP32", detail);
+        Assert.Contains("INT32", detail);
+    }
+
+    [Fact]
+    public void Wrong_shape_names_the_tensor_and_the_expected_shape()
+    {
+        var request = new ModelInferRequest { ModelName = "gptj" }
+            .AddInput<int>(C.InputIds, [1, 2], [5, 6])
+            .AddInput<int>(C.InputLengths, [1, 2], [2, 2])
+            .AddInput<int>(C.RequestOutputLen, [1, 1], [2]);
+
+        var detail = Rejected(request).Status.Detail;
+        Assert.Contains("'input_lengths'", detail);
+        Assert.Contains("[1, 2]", detail);
+        Assert.Contains("[-1, 1]", detail);
+    }
+
+    [Fact]
+    public void Raw_contents_of_the_wrong_byte_size_name_the_tensor()
+    {
+        var request = Requests.Generate([5, 6], 2);
+        request.RawInputContents[0] = ByteString.CopyFrom(new byte[7]);
+
+        var detail = Rejected(request).Status.Detail;
+        Assert.Contains("'input_ids'", detail);
+        Assert.Contains("needs 8 bytes", detail);
+    }
+
+    [Fact]
+    public void Missing_required_input_is_named()
+    {
+        var request = new ModelInferRequest { ModelName = "gptj" }
+            .AddInput<int>(C.InputIds, [1, 1], [5])
+            .AddInput<int>(C.InputLengths, [1, 1], [1]);
+
+        Assert.Contains("'request_output_len'", Rejected(request).Status.Detail);
+    }
+
+    [Fact]
+    public void Prompt_plus_output_beyond_the_context_window_is_rejected()
+    {
+        var request = Requests.Generate(new int[40], 9);
+
+        var detail = Rejected(request).Status.Detail;
+        Assert.Contains("40", detail);
+        Assert.Contains("49", detail);
+        Assert.Contains("context window of 48", detail);
+    }
+
+    [Fact]
+    public void Prompt_plus_output_exactly_filling_the_context_is_accepted()
+    {
+        var job = InferenceRequestReader.Read(Requests.Generate(new int[40], 8), "gptj", 4, Config);
+
+        Assert.Equal(8, job.Rows[0].MaxNewTokens);
+    }
+
+    [Fact]
+    public void Token_outside_the_vocabulary_is_rejected()
+    {
+        Assert.Contains("token id 64", Rejected(Requests.Generate([3, 64], 2)).Status.Detail);
+    }
+
+    [Fact]
+    public void Top_p_outside_its_range_is_rejected_by_tensor_name()
+    {
+        var request = Requests.Generate([5], 2).AddInput<float>(C.RuntimeTopP, [1, 1], [1.5f]);
+
+        Assert.Contains("'runtime_top_p'", Rejected(request).Status.Detail);
+    }
+
+    [Fact]
+    public void Batch_above_max_batch_size_is_rejected()
+    {
+        var request = new ModelInferRequest { ModelName = "gptj" }
+            .AddInput<int>(C.InputIds, [5, 1], [1, 2, 3, 4, 5])
+            .AddInput<int>(C.InputLengths, [5, 1], [1, 1, 1, 1, 1])
+            .AddInput<int>(C.RequestOutputLen, [5, 1], [2, 2, 2, 2, 2]);
+
+        Assert.Contains("max_batch_size", Rejected(request).Status.Detail);
+    }
+
+    [Fact]
+    public void Ragged_batch_rows_use_their_own_lengths()
+    {
+        var request = new ModelInferRequest { ModelName = "gptj" }
+            .AddInput<int>(C.InputIds, [2, 3], [5, 6, 7, 8, 9, 0])
+            .AddInput<int>(C.InputLengths, [2, 1], [3, 2])
+            .AddInput<int>(C.RequestOutputLen, [2, 1], [2, 4]);
+
+        var job = InferenceRequestReader.Read(request, "gptj", 4, Config);
+
+        Assert.Equal([5, 6, 7], job.Rows[0].PromptIds);
+        Assert.Equal([8, 9], job.Rows[1].PromptIds);
+        Assert.Equal(4, job.Rows[1].MaxNewTokens);
+    }
+
+    [Fact]
+    public void Stop_words_list_is_read_as_ids_and_end_offsets()
+    {
+        // Two words, [10, 11] and [12], then -1 padding (TensorRT-LLM's layout).
+        var request = Requests.Generate([5], 2).AddInput<int>(C.StopWordsList, [1, 2, 4], [10, 11, 12, 0, 2, 3, -1, -1]);
+
+        var words = InferenceRequestReader.Read(request, "gptj", 4, Config).Rows[0].StopWords;
+
+        Assert.Equal(2, words.Count);
+        Assert.Equal([10, 11], words[0]);
+        Assert.Equal([12], words[1]);
+    }
+
+    [Fact]
+    public void Stop_words_with_decreasing_offsets_are_rejected()
+    {
+        var request = Requests.Generate([5], 2).AddInput<int>(C.StopWordsList, [1, 2, 2], [10, 11, 2, 1]);
+
+        Assert.Contains("'stop_words_list'", Rejected(request).Status.Detail);
+    }
+}

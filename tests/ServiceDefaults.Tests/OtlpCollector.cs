@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+using System.Net;
+using GptjAspire.GrpcTransport;
+using GptjAspire.ServiceDefaults.Tests.Otlp;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace GptjAspire.ServiceDefaults.Tests;
+
+/// <summary>An in-process OTLP/gRPC collector served by our own transport; it keeps what it receives, per signal.</summary>
+public sealed class OtlpCollector : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private OtlpCollector(WebApplication app, Received received)
+    {
+        _app = app;
+        Data = received;
+    }
+
+    public Uri Endpoint => new(_app.Urls.Single());
+
+    public Received Data { get; }
+
+    public static async Task<OtlpCollector> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpcTransport();
+        var received = new Received();
+        builder.Services.AddSingleton(received);
+        var app = builder.Build();
+        app.MapGrpcService<Received>(Received.Bind);
+        await app.StartAsync();
+        return new OtlpCollector(app, received);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    /// <summary>The export requests received, by signal ("traces", "metrics", "logs").</summary>
+    public sealed class Received
+    {
+        private readonly ConcurrentDictionary<string, ConcurrentQueue<ExportRequest>> _bySignal = new();
+
+        public static void Bind(GrpcServiceBinder<Received> binder)
+        {
+            foreach (var (signal, service) in new[] { ("traces", "trace.v1.TraceService"), ("metrics", "metrics.v1.MetricsService"), ("logs", "logs.v1.LogsService") })
+            {
+                var method = new Method<ExportRequest, ExportResponse>(MethodType.Unary, $"opentelemetry.proto.collector.{service}", "Export", ExportRequest.Parser, ExportResponse.Parser);
+                binder.AddUnaryMethod(method, (received, request, context) => received.Add(signal, request));
+            }
+        }
+
+        public IReadOnlyList<ExportRequest> Get(string signal) => _bySignal.TryGetValue(signal, out var queue) ? [.. queue] : [];
+
+        /// <summary>service.name of every resource that sent this signal.</summary>
+        public ISet<string> ServiceNames(string signal) => Get(signal)
+            .SelectMany(r => r.Batches)
+            .SelectMany(b => b.Resource?.Attributes ?? [])
+            .Where(a => a.Key == "service.name")
+            .Select(a => a.Value.StringValue)
+            .ToHashSet();
+
+        private Task<ExportResponse> Add(string signal, ExportRequest request)
+        {
+            _bySignal.GetOrAdd(signal, _ => new ConcurrentQueue<ExportRequest>()).Enqueue(request);
+            return Task.FromResult(new ExportResponse());
+        }
+    }
+}

@@ -1,0 +1,171 @@
+using System.Text;
+using GptjAspire.Tokenizer;
+
+namespace GptjAspire.Tokenizer.Tests;
+
+/// <summary>Behaviour beyond parity: Unicode handling, streaming, loading, budgets.</summary>
+public sealed class TokenizerBehaviourTests
+{
+    private static BpeTokenizer Gpt2 => ParityFixtures.Tokenizer("gpt2", normalizeToNfc: true);
+
+    [Fact]
+    public void Decomposed_Vietnamese_encodes_like_its_precomposed_form_by_default()
+    {
+        const string precomposed = "Tiếng Việt có dấu: người, đường, thuở.";
+        var decomposed = precomposed.Normalize(NormalizationForm.FormD);
+        Assert.NotEqual(precomposed, decomposed);
+
+        Assert.Equal(Gpt2.Encode(precomposed), Gpt2.Encode(decomposed));
+        Assert.NotEqual(Gpt2.Encode(precomposed), ParityFixtures.Tokenizer("gpt2").Encode(decomposed));
+    }
+
+    [Theory]
+    [InlineData("abc", 0xD800, "def", 3)]
+    [InlineData("", 0xDC00, "", 0)]
+    [InlineData("ok 😀 then ", 0xD83D, "", 11)]
+    public void Unpaired_surrogate_is_rejected_with_its_position(string before, int surrogate, string after, int position)
+    {
+        // Built here: attribute strings are stored as UTF-8, which cannot carry a lone surrogate.
+        var text = before + (char)surrogate + after;
+        var error = Assert.Throws<InvalidTextException>(() => Gpt2.Encode(text));
+        Assert.Equal(position, error.Position);
+        Assert.Contains("surrogate", error.Message);
+        Assert.Equal("text", error.ParamName);
+        Assert.Throws<InvalidTextException>(() => Gpt2.CountTokens(text));
+    }
+
+    [Fact]
+    public void Decode_of_split_multibyte_character_waits_for_the_rest()
+    {
+        // "ế" is E1 BA BF: GPT-2 spells " thế" as Ġth + á + º + ¿, one byte per token for the letter.
+        var ids = Gpt2.Encode(" thế");
+        Assert.Equal(4, ids.Length);
+        var decoder = Gpt2.CreateIncrementalDecoder();
+
+        Assert.Equal(" th", decoder.Append(ids[0]));
+        Assert.Equal("", decoder.Append(ids[1]));
+        Assert.Equal("", decoder.Append(ids[2]));
+        Assert.Equal("ế", decoder.Append(ids[3]));
+        Assert.Equal("", decoder.Flush());
+    }
+
+    [Fact]
+    public void Incremental_decoder_flush_replaces_an_unfinished_character_like_Decode()
+    {
+        var ids = Gpt2.Encode(" thế")[..3];
+        var decoder = Gpt2.CreateIncrementalDecoder();
+        var streamed = string.Concat(ids.Select(decoder.Append)) + decoder.Flush();
+
+        Assert.Equal(Gpt2.Decode(ids), streamed);
+        Assert.EndsWith("\uFFFD", streamed);
+    }
+
+    [Fact]
+    public void Incremental_decoder_emits_invalid_bytes_at_once_instead_of_waiting()
+    {
+        // A lead byte followed by a byte that cannot continue it is already decidable: U+FFFD then the next text.
+        var lead = Gpt2.Encode("ế")[0];
+        var decoder = Gpt2.CreateIncrementalDecoder();
+        Assert.Equal("", decoder.Append(lead));
+        Assert.Equal("\uFFFDA", decoder.Append(Gpt2.Encode("A")[0]));
+    }
+
+    [Fact]
+    public void End_of_text_is_a_special_token_split_out_before_BPE()
+    {
+        var ids = Gpt2.Encode("Xin chào<|endoftext|>Hà Nội");
+        Assert.Equal(50256, Gpt2.EndOfTextId);
+        Assert.Equal(50256, Gpt2.SpecialTokens["<|endoftext|>"]);
+        Assert.Single(ids, 50256);
+        Assert.Equal("Xin chào<|endoftext|>Hà Nội", Gpt2.Decode(ids));
+        Assert.Equal("Xin chàoHà Nội", Gpt2.Decode(ids, skipSpecialTokens: true));
+    }
+
+    [Fact]
+    public void Gpt2_vocabulary_sizes_and_ids_match_the_published_tokenizer()
+    {
+        Assert.Equal(50257, Gpt2.VocabSize);
+        Assert.Equal([15496, 995], Gpt2.Encode("Hello world"));
+        Assert.Equal(9270, ParityFixtures.Tokenizer("vi").VocabSize);
+        Assert.Equal(9269, ParityFixtures.Tokenizer("vi").EndOfTextId);
+    }
+
+    [Fact]
+    public void Ids_outside_the_vocabulary_decode_to_nothing_as_in_Hugging_Face()
+    {
+        // GPT-J's embedding has 50400 rows for 50257 tokens; the padding ids can be sampled and must not crash decoding.
+        Assert.Equal("Hello", Gpt2.Decode([15496, 50300, -1]));
+    }
+
+    [Fact]
+    public void CountTokens_equals_the_length_of_Encode()
+    {
+        foreach (var c in ParityFixtures.Cases.Take(300))
+        {
+            Assert.Equal(Gpt2.Encode(c.Text).Length, Gpt2.CountTokens(c.Text));
+        }
+    }
+
+    [Fact]
+    public void Concurrent_encoding_gives_the_same_ids_as_sequential()
+    {
+        var tokenizer = BpeTokenizer.FromDirectory(Path.Combine(ParityFixtures.Directory, "vi"));
+        var texts = ParityFixtures.Cases.Where(c => c.Text.Length < 2000).Take(1500).Select(c => c.Text).ToArray();
+        var parallel = new int[texts.Length][];
+        Parallel.For(0, texts.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i] = tokenizer.Encode(texts[i]));
+
+        var fresh = BpeTokenizer.FromDirectory(Path.Combine(ParityFixtures.Directory, "vi"));
+        for (var i = 0; i < texts.Length; i++)
+        {
+            Assert.Equal(fresh.Encode(texts[i]), parallel[i]);
+        }
+    }
+
+    [Fact]
+    public void Missing_model_folder_is_reported_by_path()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "no-such-tokenizer-" + Guid.NewGuid());
+        var error = Assert.Throws<DirectoryNotFoundException>(() => BpeTokenizer.FromDirectory(missing));
+        Assert.Contains(missing, error.Message);
+    }
+
+    [Fact]
+    public void Folder_without_tokenizer_files_names_what_is_missing()
+    {
+        using var dir = new TemporaryFolder();
+        var error = Assert.Throws<FileNotFoundException>(() => BpeTokenizer.FromDirectory(dir.Path));
+        Assert.Contains("tokenizer.json", error.Message);
+    }
+
+    [Fact]
+    public void Vocab_and_merges_folder_picks_up_added_and_special_tokens_from_its_config_files()
+    {
+        using var dir = new TemporaryFolder();
+        foreach (var file in new[] { "vocab.json", "merges.txt" })
+        {
+            File.Copy(Path.Combine(ParityFixtures.Directory, "gpt2", file), Path.Combine(dir.Path, file));
+        }
+        File.WriteAllText(Path.Combine(dir.Path, "added_tokens.json"), """{"<|pad|>": 50257}""");
+        File.WriteAllText(Path.Combine(dir.Path, "special_tokens_map.json"),
+            """{"eos_token": {"content": "<|endoftext|>"}, "pad_token": "<|pad|>"}""");
+        var tokenizer = BpeTokenizer.FromDirectory(dir.Path);
+
+        var ids = tokenizer.Encode("Hello<|pad|> world");
+        Assert.Equal([15496, 50257, 995], ids);
+        Assert.Equal("Hello world", tokenizer.Decode(ids, skipSpecialTokens: true));
+        Assert.Equal(50258, tokenizer.VocabSize);
+        Assert.Equal(50256, tokenizer.EndOfTextId);
+        Assert.Equal(50257, tokenizer.SpecialTokens["<|pad|>"]);
+    }
+
+    [Fact]
+    public void Unsupported_pre_tokenizer_is_refused_by_name()
+    {
+        using var dir = new TemporaryFolder();
+        var json = File.ReadAllText(Path.Combine(ParityFixtures.Directory, "vi", "tokenizer.json"))
+            .Replace("\"pre_tokenizer\":{\"type\":\"ByteLevel\"", "\"pre_tokenizer\":{\"type\":\"Whitespace\"", StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(dir.Path, "tokenizer.json"), json);
+        var error = Assert.Throws<NotSupportedException>(() => BpeTokenizer.FromDirectory(dir.Path));
+        Assert.Contains("Whitespace", error.Message);
+    }
+}
