@@ -7,7 +7,7 @@ using GptjAspire.LocalRun.Processes;
 namespace GptjAspire.Integration.Tests;
 
 [Collection(RunningSystemCollection.Name)]
-public sealed class FaultTests(RunningSystem system)
+public sealed class FaultTests(TinyModelSystem system) : IClassFixture<TinyModelSystem>
 {
     // Long enough that the generation is still running when the test acts on it.
     const string LongStream = """{"prompt": "Xin chào", "max_tokens": 2000, "n": 4, "stream": true}""";
@@ -35,7 +35,7 @@ public sealed class FaultTests(RunningSystem system)
     public async Task Killing_the_backend_mid_stream_ends_it_with_an_error_event_and_a_restarted_backend_is_used_again()
     {
         // Its own system: this test kills the backend.
-        await using var services = new LocalSystem((_, _) => { }, new Dictionary<string, string> { ["Model__Path"] = RunningSystem.ModelPath });
+        await using var services = new LocalSystem((_, _) => { }, new Dictionary<string, string> { ["Model__Path"] = RunningSystem.TinyModelPath });
         services.Start();
         await system.WaitHealthyAsync(services);
         using var client = new HttpClient { BaseAddress = services.GatewayUrl };

@@ -112,6 +112,6 @@ public sealed class PublicApiTests(RunningSystem system)
 
         var model = Assert.Single((await response.ReadJsonAsync()).GetProperty("data").EnumerateArray());
         Assert.Equal("gptj", model.GetProperty("id").GetString());
-        Assert.Equal(2048, model.GetProperty("context_length").GetInt32());
+        Assert.Equal(512, model.GetProperty("context_length").GetInt32());
     }
 }

@@ -5,11 +5,18 @@ using GptjAspire.LocalRun.Processes;
 namespace GptjAspire.Integration.Tests;
 
 /// <summary>The three real services started as LocalRun starts them (separate processes, free loopback ports, Aspire's variables),
-/// exporting traces to an in-test OTLP receiver; stopped and cleaned up when disposed.</summary>
-public sealed class RunningSystem : IAsyncLifetime
+/// on the demo checkpoint the services ship with, exporting traces to an in-test OTLP receiver; stopped and cleaned up when disposed.</summary>
+public class RunningSystem : IAsyncLifetime
 {
-    /// <summary>The model every test runs on: a tiny random GPT-J whose vocabulary is the tiny byte-level tokenizer.</summary>
-    public static readonly string ModelPath = Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny-gptj");
+    /// <summary>A tiny random GPT-J whose vocabulary is the tiny byte-level tokenizer and which never ends a text by itself.</summary>
+    public static readonly string TinyModelPath = Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny-gptj");
+
+    /// <summary>The demo checkpoint as the services find it by default: next to their binaries.</summary>
+    public static string DemoModelPath =>
+        Path.Combine(Path.GetDirectoryName(ServiceBinaries.PathOf(ServiceBinaries.Preprocessor))!, "models", "gptj-vi-demo");
+
+    /// <summary>Model folder given as <c>Model__Path</c>; null runs the services on their default, the demo checkpoint.</summary>
+    protected virtual string? ModelPath => null;
 
     readonly ConcurrentQueue<string> _log = new();
 
@@ -25,14 +32,16 @@ public sealed class RunningSystem : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Telemetry = await OtlpReceiver.StartAsync();
-        Services = new LocalSystem((service, line) => _log.Enqueue($"{service}| {line}"), new Dictionary<string, string>
+        var environment = new Dictionary<string, string>
         {
-            ["Model__Path"] = ModelPath,
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = Telemetry.Endpoint,
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             // Export finished spans within a fifth of a second instead of the default five.
             ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
-        });
+        };
+        if (ModelPath is { } path)
+            environment["Model__Path"] = path;
+        Services = new LocalSystem((service, line) => _log.Enqueue($"{service}| {line}"), environment);
         Services.Start();
         await WaitHealthyAsync(Services);
         Gateway = new HttpClient { BaseAddress = Services.GatewayUrl, Timeout = TimeSpan.FromMinutes(2) };
@@ -59,6 +68,12 @@ public sealed class RunningSystem : IAsyncLifetime
         if (Telemetry is not null)
             await Telemetry.DisposeAsync();
     }
+}
+
+/// <summary>The same system on the tiny fixture model, whose generations always run to max_tokens: for tests that act on a generation midway.</summary>
+public sealed class TinyModelSystem : RunningSystem
+{
+    protected override string? ModelPath => TinyModelPath;
 }
 
 /// <summary>Integration tests share one running system and run one at a time (the machine has two cores).</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using GptjAspire.Tokenizer;
 
 namespace GptjAspire.Integration.Tests;
 
@@ -8,6 +9,8 @@ namespace GptjAspire.Integration.Tests;
 [Collection(RunningSystemCollection.Name)]
 public sealed class ValidationTests(RunningSystem system)
 {
+    static readonly BpeTokenizer Tokenizer = BpeTokenizer.FromDirectory(RunningSystem.DemoModelPath);
+
     async Task<(HttpStatusCode Status, string? Param, string Message)> PostAsync(string path, HttpContent content)
     {
         using var response = await system.Gateway.PostAsync(path, content);
@@ -45,21 +48,27 @@ public sealed class ValidationTests(RunningSystem system)
     [Fact]
     public async Task Max_tokens_beyond_the_context_window_is_400_on_max_tokens_with_the_numbers()
     {
-        var (status, param, message) = await PostAsync("/v1/completions", Json.Body("""{"prompt": "abc", "max_tokens": 5000}"""));
+        var tokens = Tokenizer.CountTokens("Xin chào");
+
+        var (status, param, message) = await PostAsync("/v1/completions", Json.Body("""{"prompt": "Xin chào", "max_tokens": 5000}"""));
 
         Assert.Equal((HttpStatusCode.BadRequest, "max_tokens"), (status, param));
-        Assert.Equal("prompt (3 tokens) + max_tokens (5000) exceeds the model's context of 2048 tokens; max_tokens can be at most 2045 for this prompt.", message);
+        Assert.Equal($"prompt ({tokens} tokens) + max_tokens (5000) exceeds the model's context of 512 tokens; max_tokens can be at most {512 - tokens} for this prompt.", message);
     }
 
     [Fact]
     public async Task Predict_text_of_256_tokens_or_more_is_400_on_text()
     {
-        var text = new string('a', 300);
+        var text = "Hà Nội";
+        while (Tokenizer.CountTokens(text) < 300)
+            text += " là thủ đô của Việt Nam";
+        var tokens = Tokenizer.CountTokens(text);
+        Assert.InRange(tokens, 300, 511);
 
         var (status, param, message) = await PostAsync("/predict", Json.Body($$"""{"text": "{{text}}"}"""));
 
         Assert.Equal((HttpStatusCode.BadRequest, "text"), (status, param));
-        Assert.Equal("text is 300 tokens; the total length is capped at 256 tokens, which leaves no room for new tokens.", message);
+        Assert.Equal($"text is {tokens} tokens; the total length is capped at 256 tokens, which leaves no room for new tokens.", message);
     }
 
     [Fact]

@@ -18,7 +18,13 @@ public sealed class OtlpReceiver : IAsyncDisposable
     readonly WebApplication _app;
     readonly ConcurrentQueue<ReceivedSpan> _spans = new();
 
-    OtlpReceiver(WebApplication app) => _app = app;
+    readonly string _contentRoot;
+
+    OtlpReceiver(WebApplication app, string contentRoot)
+    {
+        _app = app;
+        _contentRoot = contentRoot;
+    }
 
     /// <summary>Base URL for <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>.</summary>
     public string Endpoint => _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
@@ -27,11 +33,13 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     public static async Task<OtlpReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // An empty content root: the services' appsettings.json (with their Kestrel endpoints) lie in the test's output folder.
+        var root = Directory.CreateTempSubdirectory("otlp-receiver-").FullName;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = root });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
-        var receiver = new OtlpReceiver(app);
+        var receiver = new OtlpReceiver(app, root);
         app.MapPost("/v1/traces", receiver.ReceiveAsync);
         app.MapPost("/v1/metrics", () => Results.Bytes([], "application/x-protobuf"));
         app.MapPost("/v1/logs", () => Results.Bytes([], "application/x-protobuf"));
@@ -83,5 +91,6 @@ public sealed class OtlpReceiver : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        Directory.Delete(_contentRoot, recursive: true);
     }
 }
