@@ -50,7 +50,11 @@ public sealed class SampleText
         return TokenCount >= _maxNewTokens ? released + End(FinishReason.Length) : released;
     }
 
-    /// <summary>Ends the sample (the backend finished it); returns the text still held back.</summary>
+    /// <summary>Ends the sample because the backend sent its last token. Short of max_new_tokens that was an end of text the
+    /// backend kept to itself (the plan's budget keeps the context window out of reach), so the reason is stop.</summary>
+    public string EndOfOutput() => End(TokenCount < _maxNewTokens ? FinishReason.Stop : FinishReason.Length);
+
+    /// <summary>Ends the sample for <paramref name="reason"/>; returns the text still held back.</summary>
     public string End(FinishReason reason)
     {
         if (Finished)

@@ -35,7 +35,7 @@ public sealed class PreprocessorService(
             foreach (var token in tokens)
                 samples[sample].Append(token);
         foreach (var sample in samples)
-            sample.End(FinishReason.Length);
+            sample.EndOfOutput();
 
         var result = new GenerateResponse { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
         result.Completions.AddRange(samples.Select((s, i) => Completion(i, (plan.Echo ? plan.Prompt : "") + s.Text, s)));
@@ -73,7 +73,7 @@ public sealed class PreprocessorService(
         }
 
         for (var i = 0; i < samples.Length; i++)
-            if (samples[i].End(FinishReason.Length) is { Length: > 0 } tail)
+            if (samples[i].EndOfOutput() is { Length: > 0 } tail)
                 await writer.WriteAsync(Delta(i, tail), context.CancellationToken);
         var summary = new GenerateSummary { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
         summary.Completions.AddRange(samples.Select((s, i) => Completion(i, "", s)));

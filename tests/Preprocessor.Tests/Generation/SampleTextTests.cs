@@ -77,4 +77,17 @@ public sealed class SampleTextTests
         Assert.Equal(FinishReason.Stop, sample.Finish);
         Assert.Equal(3, sample.TokenCount);
     }
+
+    [Fact]
+    public void Backend_output_ending_short_of_max_new_tokens_without_end_token_is_a_stop()
+    {
+        var sample = new SampleText(TinyModel.Tokenizer, Plan(maxNewTokens: 10));
+
+        foreach (var id in Ids("abc"))
+            sample.Append(id);
+        sample.EndOfOutput();
+
+        Assert.Equal(FinishReason.Stop, sample.Finish);
+        Assert.Equal(3, sample.TokenCount);
+    }
 }
