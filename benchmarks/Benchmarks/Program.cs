@@ -4,6 +4,7 @@
 var suites = new SortedDictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
     ["engine"] = GptjAspire.Benchmarks.Engine.EngineSuite.RunAsync,
+    ["gateway"] = GptjAspire.Benchmarks.Gateway.GatewaySuite.RunAsync,
     ["grpc"] = GptjAspire.Benchmarks.Grpc.GrpcSuite.RunAsync,
     ["tokenizer"] = GptjAspire.Benchmarks.Tokenizer.TokenizerBenchmark.RunAsync,
 };

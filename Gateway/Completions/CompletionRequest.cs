@@ -1,0 +1,129 @@
+using System.Text.Json;
+using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Validation;
+using GptjAspire.Gptj.V1;
+
+namespace GptjAspire.Gateway.Completions;
+
+/// <summary>A checked OpenAI <c>/v1/completions</c> request, plus the <c>top_k</c> and <c>repetition_penalty</c> extensions.</summary>
+public sealed record CompletionRequest(
+    string Model,
+    IReadOnlyList<string> Prompt,
+    int MaxTokens = 16,
+    double Temperature = 1,
+    double TopP = 1,
+    int N = 1,
+    IReadOnlyList<string>? Stop = null,
+    ulong? Seed = null,
+    bool Stream = false,
+    bool Echo = false,
+    int TopK = 0,
+    double RepetitionPenalty = 1,
+    bool IncludeUsage = false)
+{
+    /// <summary>The Preprocessor's field names as OpenAI's API calls them.</summary>
+    public static readonly IReadOnlyDictionary<string, string> FieldNames = new Dictionary<string, string>
+    {
+        ["max_new_tokens"] = "max_tokens",
+        ["max_total_tokens"] = "max_tokens",
+    };
+
+    // OpenAI parameters this server does not implement; accepted only with their neutral value, which
+    // common clients send by default.
+    static readonly Dictionary<string, string> NeutralOnly = new()
+    {
+        ["best_of"] = "1",
+        ["logprobs"] = "0",
+        ["presence_penalty"] = "0",
+        ["frequency_penalty"] = "0",
+    };
+
+    public static CompletionRequest Parse(JsonElement body, GatewayOptions options, string servedModel)
+    {
+        var fields = new RequestFields(body);
+        var model = fields.String("model") ?? servedModel;
+        var prompt = fields.StringOrStrings("prompt");
+        var maxTokens = fields.Integer("max_tokens") ?? 16;
+        var temperature = fields.Number("temperature") ?? 1;
+        var topP = fields.Number("top_p") ?? 1;
+        var n = fields.Integer("n") ?? 1;
+        var stop = fields.StringOrStrings("stop") ?? [];
+        var seed = fields.UnsignedInteger("seed");
+        var stream = fields.Boolean("stream") ?? false;
+        var echo = fields.Boolean("echo") ?? false;
+        var topK = fields.Integer("top_k") ?? 0;
+        var repetitionPenalty = fields.Number("repetition_penalty") ?? 1;
+        var includeUsage = StreamOptions(fields, stream);
+        _ = fields.String("user");
+        foreach (var (name, neutral) in NeutralOnly)
+            if (fields.Raw(name) is { } value && value.GetRawText() is var raw && raw != neutral && raw != neutral + ".0")
+                throw ApiException.Invalid(name, $"'{name}' is not supported by this server (only {neutral} is accepted); got {raw}.");
+        if (fields.Raw("logit_bias") is { } bias && (bias.ValueKind != JsonValueKind.Object || bias.EnumerateObject().Any()))
+            throw ApiException.Invalid("logit_bias", "'logit_bias' is not supported by this server (only {} is accepted).");
+        if (fields.Raw("suffix") is { } suffix && !(suffix.ValueKind == JsonValueKind.String && suffix.GetString() == ""))
+            throw ApiException.Invalid("suffix", "'suffix' is not supported by this server.");
+        fields.RejectUnknown();
+
+        if (prompt is null)
+            throw ApiException.Invalid("prompt", "'prompt' is required.");
+        if (model != servedModel)
+            throw new ApiException(ApiErrorKind.ModelNotFound, $"The model '{model}' does not exist; this server serves '{servedModel}'.", "model");
+        if (prompt.Count == 0)
+            throw ApiException.Invalid("prompt", "'prompt' must not be an empty array.");
+        if (prompt.Count > options.MaxPrompts)
+            throw ApiException.Invalid("prompt", $"'prompt' may hold at most {options.MaxPrompts} prompts; got {prompt.Count}.");
+        for (var i = 0; i < prompt.Count; i++)
+            if (prompt[i].Length == 0)
+                throw ApiException.Invalid(prompt.Count == 1 ? "prompt" : $"prompt[{i}]", "The prompt must not be empty.");
+        Ranges.Check("max_tokens", maxTokens, 1, int.MaxValue);
+        Ranges.Check("temperature", temperature, 0, 2);
+        Ranges.CheckProbability("top_p", topP);
+        Ranges.Check("n", n, 1, options.MaxSamples);
+        if (stop.Count > options.MaxStopSequences)
+            throw ApiException.Invalid("stop", $"'stop' may hold at most {options.MaxStopSequences} sequences; got {stop.Count}.");
+        if (stop.Any(s => s.Length == 0))
+            throw ApiException.Invalid("stop", "Stop sequences must not be empty strings.");
+        Ranges.Check("top_k", topK, 0, int.MaxValue);
+        Ranges.Check("repetition_penalty", repetitionPenalty, 0, 100, minExclusive: true);
+
+        return new CompletionRequest(model, prompt, (int)maxTokens, temperature, topP, (int)n, stop, seed, stream, echo,
+            (int)topK, repetitionPenalty, includeUsage);
+    }
+
+    static bool StreamOptions(RequestFields fields, bool stream)
+    {
+        if (fields.Raw("stream_options") is not { } options)
+            return false;
+        if (!stream)
+            throw ApiException.Invalid("stream_options", "'stream_options' is only allowed when 'stream' is true.");
+        if (options.ValueKind != JsonValueKind.Object)
+            throw ApiException.Invalid("stream_options", $"'stream_options' must be an object, not {JsonBody.Describe(options)}.");
+        var inner = new RequestFields(options);
+        var includeUsage = inner.Boolean("include_usage") ?? false;
+        inner.RejectUnknown();
+        return includeUsage;
+    }
+
+    public GenerateRequest ToGenerateRequest(int promptIndex)
+    {
+        // OpenAI's temperature 0 means greedy decoding: keep only the most likely token.
+        var greedy = Temperature == 0;
+        var sampling = new SamplingParameters { TopK = greedy ? 1 : TopK, TopP = (float)TopP };
+        if (!greedy)
+            sampling.Temperature = (float)Temperature;
+        if (RepetitionPenalty != 1)
+            sampling.RepetitionPenalty = (float)RepetitionPenalty;
+        if (Seed is { } seed)
+            sampling.Seed = seed;
+        var request = new GenerateRequest
+        {
+            Prompt = Prompt[promptIndex],
+            N = N,
+            MaxNewTokens = MaxTokens,
+            Echo = Echo,
+            Sampling = sampling,
+        };
+        request.Stop.AddRange(Stop ?? []);
+        return request;
+    }
+}

@@ -1,0 +1,105 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Preprocessing;
+using GptjAspire.Gptj.V1;
+
+namespace GptjAspire.Gateway.Completions;
+
+/// <summary>Streams a completion request as OpenAI's SSE chunks, merging the streams of several prompts, ending with <c>data: [DONE]</c>.</summary>
+/// <remarks>
+/// Nothing is sent until the first delta arrives, so a request the Preprocessor rejects still gets a plain
+/// HTTP error; a failure after that becomes one <c>event: error</c> carrying the OpenAI error body.
+/// </remarks>
+public sealed class CompletionStream(
+    CompletionRequest request, string id, long created, PreprocessorClient preprocessor, JsonSerializerOptions json)
+{
+    static readonly byte[] Done = "[DONE]"u8.ToArray();
+
+    readonly Channel<(int Prompt, GenerateStreamResponse Event)> _events =
+        Channel.CreateBounded<(int, GenerateStreamResponse)>(new BoundedChannelOptions(64) { SingleReader = true });
+    ApiException? _failure;
+    int _running;
+
+    public async Task WriteAsync(HttpResponse response, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _running = request.Prompt.Count;
+        var pumps = Enumerable.Range(0, request.Prompt.Count).Select(p => PumpAsync(p, stop.Token)).ToArray();
+        var sse = new ServerSentEvents(response);
+        try
+        {
+            var promptTokens = 0;
+            var completionTokens = 0;
+            await foreach (var (prompt, message) in _events.Reader.ReadAllAsync(cancellationToken))
+            {
+                if (!sse.Started)
+                    await sse.StartAsync();
+                if (message.Delta is { } delta)
+                {
+                    await WriteChunkAsync(sse, [new CompletionChoice(prompt * request.N + delta.Index, delta.Text, null, null)], null, cancellationToken);
+                }
+                else if (message.Summary is { } summary)
+                {
+                    promptTokens += summary.Usage.PromptTokens;
+                    completionTokens += summary.Usage.CompletionTokens;
+                    var finished = summary.Completions
+                        .Select(c => new CompletionChoice(prompt * request.N + c.Index, "", null, FinishReasons.ToOpenAi(c.FinishReason)))
+                        .ToList();
+                    await WriteChunkAsync(sse, finished, null, cancellationToken);
+                }
+            }
+
+            if (_failure is not null)
+            {
+                var error = _failure;
+                if (!sse.Started)
+                    throw error;
+                await sse.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(ApiErrorMapping.Body(error), json), "error", cancellationToken);
+                return;
+            }
+            if (!sse.Started)
+                await sse.StartAsync();
+            if (request.IncludeUsage)
+                await WriteChunkAsync(sse, [], new CompletionUsage(promptTokens, completionTokens, promptTokens + completionTokens), cancellationToken);
+            await sse.WriteAsync(Done, cancellationToken: cancellationToken);
+        }
+        finally
+        {
+            // Leaving early (client gone, one prompt failed) must end every call still generating.
+            await stop.CancelAsync();
+            await Task.WhenAll(pumps);
+        }
+    }
+
+    async Task PumpAsync(int prompt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var message in preprocessor.GenerateStreamAsync(request.ToGenerateRequest(prompt), CompletionRequest.FieldNames, cancellationToken))
+                await _events.Writer.WriteAsync((prompt, message), cancellationToken);
+            if (Interlocked.Decrement(ref _running) == 0)
+                _events.Writer.TryComplete();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _events.Writer.TryComplete();
+        }
+        catch (ChannelClosedException)
+        {
+            // Another prompt failed first and closed the stream.
+        }
+        catch (Exception e)
+        {
+            var error = e as ApiException ?? new ApiException(ApiErrorKind.UpstreamFailure, $"The generation failed: {e.Message}");
+            Interlocked.CompareExchange(ref _failure, error, null);
+            _events.Writer.TryComplete();
+        }
+    }
+
+    Task WriteChunkAsync(ServerSentEvents sse, IReadOnlyList<CompletionChoice> choices, CompletionUsage? usage, CancellationToken cancellationToken)
+    {
+        var chunk = new CompletionResponse(id, "text_completion", created, request.Model, choices, usage);
+        return sse.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, json), cancellationToken: cancellationToken);
+    }
+}

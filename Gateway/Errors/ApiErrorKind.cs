@@ -1,0 +1,26 @@
+namespace GptjAspire.Gateway.Errors;
+
+/// <summary>Every way a public API request can fail; <see cref="ApiErrorMapping"/> turns each into one HTTP status.</summary>
+public enum ApiErrorKind
+{
+    /// <summary>A field is missing, has the wrong type or is out of range; the body is not JSON or not UTF-8.</summary>
+    InvalidRequest,
+    /// <summary>The body exceeds the configured size limit.</summary>
+    PayloadTooLarge,
+    /// <summary>The body is not declared as JSON.</summary>
+    UnsupportedMediaType,
+    /// <summary>No endpoint has this path.</summary>
+    UnknownPath,
+    /// <summary>The endpoint exists but not for this HTTP method.</summary>
+    MethodNotAllowed,
+    /// <summary>The requested model is not the one served here.</summary>
+    ModelNotFound,
+    /// <summary>Too many requests are queued (here or behind us); retry later.</summary>
+    Overloaded,
+    /// <summary>The Preprocessor or the backend is down or not ready; retry later.</summary>
+    Unavailable,
+    /// <summary>The generation did not finish within its deadline.</summary>
+    Timeout,
+    /// <summary>A service behind the Gateway failed in a way the caller cannot fix.</summary>
+    UpstreamFailure,
+}

@@ -1,0 +1,88 @@
+using System.Text.RegularExpressions;
+using GptjAspire.GrpcTransport;
+
+namespace GptjAspire.Gateway.Errors;
+
+/// <summary>The one place where error kinds become HTTP statuses and gRPC statuses become error kinds.</summary>
+public static class ApiErrorMapping
+{
+    /// <summary>Seconds a client should wait before retrying after 429/503.</summary>
+    public const int RetryAfterSeconds = 1;
+
+    /// <summary>Trailer in which the Preprocessor names the request field an INVALID_ARGUMENT is about.</summary>
+    public const string FieldTrailer = "gptj-field";
+
+    public static int StatusCode(ApiErrorKind kind) => kind switch
+    {
+        ApiErrorKind.InvalidRequest => StatusCodes.Status400BadRequest,
+        ApiErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
+        ApiErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
+        ApiErrorKind.UnknownPath or ApiErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
+        ApiErrorKind.MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
+        ApiErrorKind.Overloaded => StatusCodes.Status429TooManyRequests,
+        ApiErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        ApiErrorKind.Timeout => StatusCodes.Status504GatewayTimeout,
+        ApiErrorKind.UpstreamFailure => StatusCodes.Status502BadGateway,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    /// <summary>OpenAI's <c>error.type</c> for each kind.</summary>
+    public static string Type(ApiErrorKind kind) => kind switch
+    {
+        ApiErrorKind.InvalidRequest or ApiErrorKind.PayloadTooLarge or ApiErrorKind.UnsupportedMediaType
+            or ApiErrorKind.UnknownPath or ApiErrorKind.MethodNotAllowed or ApiErrorKind.ModelNotFound => "invalid_request_error",
+        ApiErrorKind.Overloaded => "rate_limit_error",
+        ApiErrorKind.Timeout => "timeout_error",
+        _ => "server_error",
+    };
+
+    static string Code(ApiErrorKind kind) => kind switch
+    {
+        ApiErrorKind.InvalidRequest => "invalid_value",
+        ApiErrorKind.PayloadTooLarge => "payload_too_large",
+        ApiErrorKind.UnsupportedMediaType => "unsupported_media_type",
+        ApiErrorKind.UnknownPath => "unknown_url",
+        ApiErrorKind.MethodNotAllowed => "method_not_allowed",
+        ApiErrorKind.ModelNotFound => "model_not_found",
+        ApiErrorKind.Overloaded => "overloaded",
+        ApiErrorKind.Unavailable => "unavailable",
+        ApiErrorKind.Timeout => "timeout",
+        _ => "upstream_error",
+    };
+
+    public static bool HasRetryAfter(ApiErrorKind kind) => kind is ApiErrorKind.Overloaded or ApiErrorKind.Unavailable;
+
+    public static ErrorResponse Body(ApiException error) =>
+        new(new ErrorBody(error.Message, Type(error.Kind), error.Param, Code(error.Kind)));
+
+    /// <summary>Translates a failed Preprocessor call; <paramref name="fieldNames"/> renames its fields to the caller's API.</summary>
+    public static ApiException FromRpc(RpcException error, IReadOnlyDictionary<string, string> fieldNames)
+    {
+        var detail = string.IsNullOrEmpty(error.Status.Detail) ? error.StatusCode.ToString() : error.Status.Detail;
+        return error.StatusCode switch
+        {
+            GrpcTransport.StatusCode.InvalidArgument or GrpcTransport.StatusCode.OutOfRange =>
+                ApiException.Invalid(Field(error, fieldNames), Rename(detail, fieldNames)),
+            GrpcTransport.StatusCode.ResourceExhausted => new(ApiErrorKind.Overloaded, $"The server is busy: {detail}"),
+            GrpcTransport.StatusCode.Unavailable => new(ApiErrorKind.Unavailable, $"The model is not available right now: {detail}"),
+            GrpcTransport.StatusCode.DeadlineExceeded => new(ApiErrorKind.Timeout, "The generation did not finish within its deadline."),
+            GrpcTransport.StatusCode.NotFound => new(ApiErrorKind.ModelNotFound, detail),
+            _ => new(ApiErrorKind.UpstreamFailure, $"The model service failed ({error.StatusCode}): {detail}"),
+        };
+    }
+
+    static string? Field(RpcException error, IReadOnlyDictionary<string, string> fieldNames)
+    {
+        var field = error.Trailers.GetValue(FieldTrailer);
+        return field is null ? null : fieldNames.GetValueOrDefault(field, field);
+    }
+
+    // The Preprocessor's messages name its own fields (e.g. max_new_tokens); say them in the caller's words,
+    // replacing whole words only ("n" is a field, the n in "tokens" is not).
+    static string Rename(string detail, IReadOnlyDictionary<string, string> fieldNames)
+    {
+        foreach (var (inner, outer) in fieldNames)
+            detail = Regex.Replace(detail, $@"(?<![\w]){Regex.Escape(inner)}(?![\w])", outer, RegexOptions.CultureInvariant);
+        return detail;
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Unicode;
+using GptjAspire.Gateway.Admission;
+using GptjAspire.Gateway.Completions;
+using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Models;
+using GptjAspire.Gateway.Predict;
+using GptjAspire.Gateway.Preprocessing;
+using GptjAspire.GrpcTransport;
+
+namespace GptjAspire.Gateway;
+
+/// <summary>Registers and maps the public API: <c>/predict</c>, <c>/healthz</c>, <c>/v1/completions</c>, <c>/v1/models</c>, <c>/openapi/v1.json</c>.</summary>
+public static class GatewayApi
+{
+    public static IHostApplicationBuilder AddGatewayApi(this IHostApplicationBuilder builder)
+    {
+        var gateway = builder.Configuration.GetSection(GatewayOptions.Section);
+        builder.Services.Configure<GatewayOptions>(gateway);
+        builder.Services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            // Vietnamese text stays readable in responses instead of \uXXXX escapes.
+            options.SerializerOptions.Encoder = JavaScriptEncoder.Create(UnicodeRanges.All);
+        });
+        var preprocessorAddress = builder.Configuration[PreprocessorClient.AddressKey]
+            ?? throw new InvalidOperationException(
+                $"Configuration '{PreprocessorClient.AddressKey}' (env services__preprocessor__grpc__0) must give the Preprocessor's gRPC address.");
+        builder.Services.AddSingleton(_ => GrpcChannel.ForAddress(preprocessorAddress));
+        builder.Services.AddSingleton<PreprocessorClient>();
+        builder.Services.AddSingleton<AdmissionQueue>();
+        builder.Services.AddHealthChecks().AddCheck<PreprocessorHealthCheck>(PreprocessorHealthCheck.Name);
+        builder.Services.AddOpenApi();
+        return builder;
+    }
+
+    public static WebApplication MapGatewayApi(this WebApplication app)
+    {
+        app.UseStatusCodePages(FrameworkErrors.WriteAsync);
+        app.UseMiddleware<ApiErrorMiddleware>();
+        app.MapOpenApi();
+        app.MapPredict();
+        app.MapCompletions();
+        app.MapModels();
+        return app;
+    }
+}

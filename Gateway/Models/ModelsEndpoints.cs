@@ -1,0 +1,21 @@
+using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Preprocessing;
+
+namespace GptjAspire.Gateway.Models;
+
+/// <summary><c>GET /v1/models</c>: the one model served, as the Preprocessor describes it.</summary>
+public static class ModelsEndpoints
+{
+    public static IEndpointRouteBuilder MapModels(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/models", async (PreprocessorClient preprocessor, CancellationToken cancellationToken) =>
+            {
+                var info = await preprocessor.GetModelInfoAsync(TimeSpan.FromSeconds(10), cancellationToken);
+                return Results.Ok(new ModelList("list", [new ModelCard(info.Name, "model", 0, "gptj-aspire", info.ContextLength)]));
+            })
+            .WithSummary("Lists the served model.")
+            .Produces<ModelList>()
+            .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable);
+        return app;
+    }
+}

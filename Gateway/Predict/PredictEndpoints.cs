@@ -1,0 +1,43 @@
+using GptjAspire.Gateway.Admission;
+using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Preprocessing;
+using GptjAspire.Gateway.Validation;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace GptjAspire.Gateway.Predict;
+
+/// <summary>The original service's API: <c>POST /predict</c> and <c>GET /healthz</c>.</summary>
+public static class PredictEndpoints
+{
+    public static IEndpointRouteBuilder MapPredict(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/predict", PredictAsync)
+            .WithSummary("Samples n_samples continuations of text; each returned text starts with the prompt.")
+            .Accepts<PredictRequest>("application/json")
+            .Produces<PredictResponse>()
+            .ProducesErrors();
+        app.MapGet("/healthz", HealthzAsync)
+            .WithSummary("200 {\"status\":\"ok\"} once the model can serve, 503 before.");
+        return app;
+    }
+
+    static async Task<IResult> PredictAsync(
+        HttpContext http, PreprocessorClient preprocessor, AdmissionQueue queue, IOptions<GatewayOptions> options)
+    {
+        var limits = options.Value;
+        var body = await JsonBody.ReadObjectAsync(http.Request, limits.MaxRequestBodyBytes, http.RequestAborted);
+        var request = PredictRequest.Parse(body, limits);
+        using var slot = await queue.EnterAsync(http.RequestAborted);
+        var response = await preprocessor.GenerateAsync(request.ToGenerateRequest(limits), PredictRequest.FieldNames, http.RequestAborted);
+        return Results.Ok(new PredictResponse(response.Completions.OrderBy(c => c.Index).Select(c => c.Text).ToList()));
+    }
+
+    static async Task<IResult> HealthzAsync(HealthCheckService health, CancellationToken cancellationToken)
+    {
+        var report = await health.CheckHealthAsync(check => check.Name == PreprocessorHealthCheck.Name, cancellationToken);
+        return report.Status == HealthStatus.Healthy
+            ? Results.Ok(new { status = "ok" })
+            : Results.Json(new { status = "unavailable" }, statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Validation;
+using GptjAspire.Gptj.V1;
+
+namespace GptjAspire.Gateway.Predict;
+
+/// <summary>The original service's request: sample <c>n_samples</c> continuations of <c>text</c> with top-k/top-p.</summary>
+public sealed record PredictRequest(string Text, int TopK = 50, double TopP = 0.9, int NSamples = 10)
+{
+    /// <summary>The Preprocessor's field names as this endpoint calls them.</summary>
+    public static readonly IReadOnlyDictionary<string, string> FieldNames = new Dictionary<string, string>
+    {
+        ["prompt"] = "text",
+        ["n"] = "n_samples",
+        ["top_k"] = "top_k",
+        ["top_p"] = "top_p",
+    };
+
+    public static PredictRequest Parse(JsonElement body, GatewayOptions options)
+    {
+        var fields = new RequestFields(body);
+        var text = fields.String("text");
+        var topK = fields.Integer("top_k") ?? 50;
+        var topP = fields.Number("top_p") ?? 0.9;
+        var samples = fields.Integer("n_samples") ?? 10;
+        fields.RejectUnknown();
+
+        if (text is null)
+            throw ApiException.Invalid("text", "'text' is required.");
+        if (string.IsNullOrWhiteSpace(text))
+            throw ApiException.Invalid("text", "'text' must not be empty.");
+        Ranges.Check("top_k", topK, 0, int.MaxValue);
+        Ranges.CheckProbability("top_p", topP);
+        Ranges.Check("n_samples", samples, 1, options.MaxSamples);
+        return new PredictRequest(text, (int)topK, topP, (int)samples);
+    }
+
+    /// <summary>Sampling as Hugging Face's <c>generate(do_sample=True, max_length=...)</c> did, returning prompt + continuation.</summary>
+    public GenerateRequest ToGenerateRequest(GatewayOptions options) => new()
+    {
+        Prompt = Text,
+        N = NSamples,
+        MaxTotalTokens = options.PredictMaxLength,
+        Echo = true,
+        Sampling = new SamplingParameters { TopK = TopK, TopP = (float)TopP },
+    };
+}

@@ -1,0 +1,76 @@
+using System.Runtime.CompilerServices;
+using GptjAspire.Gateway.Errors;
+using GptjAspire.Gptj.V1;
+using GptjAspire.GrpcTransport;
+using Microsoft.Extensions.Options;
+
+namespace GptjAspire.Gateway.Preprocessing;
+
+/// <summary>Calls the Preprocessor's gptj.v1 API and turns its gRPC failures into <see cref="ApiException"/>s in the caller's field names.</summary>
+public sealed class PreprocessorClient(GrpcChannel channel, IOptions<GatewayOptions> options)
+{
+    /// <summary>Discovery key of the Preprocessor's gRPC endpoint (Aspire's <c>services__preprocessor__grpc__0</c>).</summary>
+    public const string AddressKey = "services:preprocessor:grpc:0";
+
+    static readonly IReadOnlyDictionary<string, string> NoRenames = new Dictionary<string, string>();
+
+    public async Task<GenerateResponse> GenerateAsync(
+        GenerateRequest request, IReadOnlyDictionary<string, string> fieldNames, CancellationToken cancellationToken)
+    {
+        using var call = channel.AsyncUnaryCall(PreprocessorMethods.Generate, request, Generation(cancellationToken));
+        try
+        {
+            return await call.ResponseAsync;
+        }
+        catch (RpcException e)
+        {
+            throw Translate(e, fieldNames, cancellationToken);
+        }
+    }
+
+    /// <summary>Streams deltas then the summary; disposing the enumeration early cancels the call (and the generation behind it).</summary>
+    public async IAsyncEnumerable<GenerateStreamResponse> GenerateStreamAsync(
+        GenerateRequest request, IReadOnlyDictionary<string, string> fieldNames,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var call = channel.AsyncServerStreamingCall(PreprocessorMethods.GenerateStream, request, Generation(cancellationToken));
+        while (true)
+        {
+            try
+            {
+                if (!await call.ResponseStream.MoveNext(cancellationToken))
+                    yield break;
+            }
+            catch (RpcException e)
+            {
+                throw Translate(e, fieldNames, cancellationToken);
+            }
+            yield return call.ResponseStream.Current;
+        }
+    }
+
+    public async Task<ModelInfo> GetModelInfoAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var call = channel.AsyncUnaryCall(PreprocessorMethods.GetModelInfo, new GetModelInfoRequest(),
+            new CallOptions(Deadline: DateTime.UtcNow + timeout, CancellationToken: cancellationToken));
+        try
+        {
+            return await call.ResponseAsync;
+        }
+        catch (RpcException e)
+        {
+            throw Translate(e, NoRenames, cancellationToken);
+        }
+    }
+
+    CallOptions Generation(CancellationToken cancellationToken) =>
+        new(Deadline: DateTime.UtcNow + options.Value.RequestTimeout, CancellationToken: cancellationToken);
+
+    static Exception Translate(RpcException error, IReadOnlyDictionary<string, string> fieldNames, CancellationToken cancellationToken)
+    {
+        // The caller went away: there is nobody to tell, just unwind.
+        if (cancellationToken.IsCancellationRequested)
+            return new OperationCanceledException("The client cancelled the request.", error, cancellationToken);
+        return ApiErrorMapping.FromRpc(error, fieldNames);
+    }
+}

@@ -1,0 +1,33 @@
+using System.Globalization;
+using GptjAspire.Gateway.Errors;
+
+namespace GptjAspire.Gateway.Validation;
+
+/// <summary>Range checks whose errors state the field, the allowed range and the value received.</summary>
+public static class Ranges
+{
+    public static void Check(string name, long value, long min, long max)
+    {
+        if (value < min || value > max)
+            throw ApiException.Invalid(name, max == int.MaxValue
+                ? $"'{name}' must be at least {min}; got {value}."
+                : $"'{name}' must be between {min} and {max}; got {value}.");
+    }
+
+    /// <summary>A probability mass in (0, 1], as nucleus sampling needs.</summary>
+    public static void CheckProbability(string name, double value)
+    {
+        if (!(value > 0 && value <= 1))
+            throw ApiException.Invalid(name, $"'{name}' must be greater than 0 and at most 1; got {Format(value)}.");
+    }
+
+    public static void Check(string name, double value, double min, double max, bool minExclusive = false)
+    {
+        var belowMin = minExclusive ? value <= min : value < min;
+        if (belowMin || value > max || double.IsNaN(value))
+            throw ApiException.Invalid(name,
+                $"'{name}' must be {(minExclusive ? "greater than" : "at least")} {Format(min)} and at most {Format(max)}; got {Format(value)}.");
+    }
+
+    static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,118 @@
+using System.Text.Json;
+using GptjAspire.Gateway.Errors;
+
+namespace GptjAspire.Gateway.Validation;
+
+/// <summary>Typed access to the fields of a JSON request object; a wrong type or an unknown field is a 400 naming the field.</summary>
+/// <remarks>JSON <c>null</c> counts as absent, as OpenAI's API treats it.</remarks>
+public sealed class RequestFields(JsonElement body)
+{
+    readonly HashSet<string> _known = new(StringComparer.Ordinal);
+
+    JsonElement? Get(string name)
+    {
+        _known.Add(name);
+        return body.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
+    }
+
+    public string? String(string name)
+    {
+        if (Get(name) is not { } value)
+            return null;
+        return value.ValueKind == JsonValueKind.String ? Text(name, value) : throw WrongType(name, "a string", value);
+    }
+
+    // JSON can spell an unpaired UTF-16 surrogate as an escape (\ud800), which is not text.
+    static string Text(string name, JsonElement value)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw ApiException.Invalid(name, $"'{name}' contains an escaped unpaired UTF-16 surrogate, which is not valid Unicode text.");
+        }
+    }
+
+    public bool? Boolean(string name)
+    {
+        if (Get(name) is not { } value)
+            return null;
+        return value.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw WrongType(name, "a boolean", value),
+        };
+    }
+
+    /// <summary>An integer; 50.0 is accepted as 50 (integral JSON numbers may be written with a fraction).</summary>
+    public long? Integer(string name)
+    {
+        if (Get(name) is not { } value)
+            return null;
+        if (value.ValueKind != JsonValueKind.Number)
+            throw WrongType(name, "an integer", value);
+        if (value.TryGetInt64(out var integer))
+            return integer;
+        if (value.TryGetDouble(out var number) && Math.Floor(number) == number && Math.Abs(number) < 9e15)
+            return (long)number;
+        throw ApiException.Invalid(name, $"'{name}' must be an integer; got {value.GetRawText()}.");
+    }
+
+    public ulong? UnsignedInteger(string name)
+    {
+        if (Get(name) is not { } value)
+            return null;
+        if (value.ValueKind != JsonValueKind.Number)
+            throw WrongType(name, "a non-negative integer", value);
+        if (value.TryGetUInt64(out var integer))
+            return integer;
+        throw ApiException.Invalid(name, $"'{name}' must be an integer from 0 to {ulong.MaxValue}; got {value.GetRawText()}.");
+    }
+
+    public double? Number(string name)
+    {
+        if (Get(name) is not { } value)
+            return null;
+        if (value.ValueKind != JsonValueKind.Number)
+            throw WrongType(name, "a number", value);
+        return value.GetDouble();
+    }
+
+    /// <summary>A string or an array of strings (OpenAI's <c>prompt</c> and <c>stop</c>).</summary>
+    public IReadOnlyList<string>? StringOrStrings(string name)
+    {
+        if (Get(name) is not { } value)
+            return null;
+        if (value.ValueKind == JsonValueKind.String)
+            return [Text(name, value)];
+        if (value.ValueKind != JsonValueKind.Array)
+            throw WrongType(name, "a string or an array of strings", value);
+        var items = new List<string>();
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String)
+                throw ApiException.Invalid(name, $"'{name}[{index}]' must be a string, not {JsonBody.Describe(item)}.");
+            items.Add(Text($"{name}[{index}]", item));
+            index++;
+        }
+        return items;
+    }
+
+    /// <summary>The raw value of a field this server accepts only with its neutral value.</summary>
+    public JsonElement? Raw(string name) => Get(name);
+
+    /// <summary>Rejects fields that no accessor asked for, so a misspelt parameter is not silently ignored.</summary>
+    public void RejectUnknown()
+    {
+        foreach (var property in body.EnumerateObject())
+            if (!_known.Contains(property.Name))
+                throw ApiException.Invalid(property.Name, $"Unrecognized request field '{property.Name}'.");
+    }
+
+    static ApiException WrongType(string name, string expected, JsonElement value) =>
+        ApiException.Invalid(name, $"'{name}' must be {expected}, not {JsonBody.Describe(value)}.");
+}

@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text;
+using GptjAspire.Gptj.V1;
+using GptjAspire.Tokenizer;
+
+namespace GptjAspire.Preprocessor.Generation;
+
+/// <summary>A checked generation request: normalized, tokenized prompt; token budget within the context window; sampling; stops.</summary>
+public sealed record GenerationPlan(
+    string RequestId,
+    string Prompt,
+    int[] PromptIds,
+    int Samples,
+    int MaxNewTokens,
+    SamplingParameters Sampling,
+    IReadOnlyList<string> Stop,
+    bool Echo,
+    int? EndId)
+{
+    /// <summary>Most stop sequences one request may carry.</summary>
+    public const int MaxStopSequences = 16;
+
+    /// <summary>Validates <paramref name="request"/> and fits it into <paramref name="contextLength"/> tokens; throws INVALID_ARGUMENT naming the field otherwise.</summary>
+    public static GenerationPlan Create(GenerateRequest request, BpeTokenizer tokenizer, int contextLength, int maxSamples)
+    {
+        if (string.IsNullOrEmpty(request.Prompt))
+            throw InvalidArgument.For("prompt", "prompt must not be empty.");
+        var samples = request.N == 0 ? 1 : request.N;
+        if (samples < 1 || samples > maxSamples)
+            throw InvalidArgument.For("n", $"n must be between 1 and {maxSamples}; got {request.N}.");
+        if (request.HasMaxNewTokens && request.MaxNewTokens < 1)
+            throw InvalidArgument.For("max_new_tokens", $"max_new_tokens must be at least 1; got {request.MaxNewTokens}.");
+        if (request.HasMaxTotalTokens && request.MaxTotalTokens < 1)
+            throw InvalidArgument.For("max_total_tokens", $"max_total_tokens must be at least 1; got {request.MaxTotalTokens}.");
+        var sampling = request.Sampling ?? new SamplingParameters();
+        CheckSampling(sampling);
+        if (request.Stop.Count > MaxStopSequences)
+            throw InvalidArgument.For("stop", $"at most {MaxStopSequences} stop sequences are allowed; got {request.Stop.Count}.");
+        if (request.Stop.Any(s => s.Length == 0))
+            throw InvalidArgument.For("stop", "stop sequences must not be empty.");
+
+        // Vietnamese typed on some systems arrives decomposed (NFD); the vocabulary was learnt on NFC text.
+        var prompt = request.Prompt.Normalize(NormalizationForm.FormC);
+        int[] ids;
+        try
+        {
+            ids = tokenizer.Encode(prompt);
+        }
+        catch (InvalidTextException e)
+        {
+            throw InvalidArgument.For("prompt", $"prompt is not valid text at character {e.Position}: {e.Message}");
+        }
+
+        var maxNewTokens = Budget(request, ids.Length, contextLength);
+        var stops = request.Stop.Select(s => s.Normalize(NormalizationForm.FormC)).ToList();
+        var id = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
+        return new GenerationPlan(id, prompt, ids, samples, maxNewTokens, sampling, stops, request.Echo, tokenizer.EndOfTextId);
+    }
+
+    // prompt + new tokens must fit the context window (and max_total_tokens, Hugging Face's max_length, when given).
+    static int Budget(GenerateRequest request, int promptTokens, int contextLength)
+    {
+        if (promptTokens >= contextLength)
+            throw InvalidArgument.For("prompt",
+                $"prompt is {promptTokens} tokens; the model's context is {contextLength} tokens, which leaves no room for new tokens.");
+        var room = contextLength - promptTokens;
+        if (request.HasMaxTotalTokens)
+        {
+            if (promptTokens >= request.MaxTotalTokens)
+                throw InvalidArgument.For("prompt",
+                    $"prompt is {promptTokens} tokens; the total length is capped at {request.MaxTotalTokens} tokens, which leaves no room for new tokens.");
+            room = Math.Min(room, request.MaxTotalTokens - promptTokens);
+        }
+        if (!request.HasMaxNewTokens)
+            return room;
+        if (request.MaxNewTokens > contextLength - promptTokens)
+            throw InvalidArgument.For("max_new_tokens", string.Create(CultureInfo.InvariantCulture,
+                $"prompt ({promptTokens} tokens) + max_new_tokens ({request.MaxNewTokens}) exceeds the model's context of {contextLength} tokens; max_new_tokens can be at most {contextLength - promptTokens} for this prompt."));
+        return Math.Min(room, request.MaxNewTokens);
+    }
+
+    static void CheckSampling(SamplingParameters sampling)
+    {
+        if (sampling.TopK < 0)
+            throw InvalidArgument.For("top_k", $"top_k must be 0 (off) or positive; got {sampling.TopK}.");
+        if (sampling.HasTopP && !(sampling.TopP > 0 && sampling.TopP <= 1))
+            throw InvalidArgument.For("top_p", $"top_p must be in (0, 1]; got {sampling.TopP.ToString(CultureInfo.InvariantCulture)}.");
+        if (sampling.HasTemperature && !(sampling.Temperature > 0 && float.IsFinite(sampling.Temperature)))
+            throw InvalidArgument.For("temperature", $"temperature must be positive; got {sampling.Temperature.ToString(CultureInfo.InvariantCulture)}.");
+        if (sampling.HasRepetitionPenalty && !(sampling.RepetitionPenalty > 0 && float.IsFinite(sampling.RepetitionPenalty)))
+            throw InvalidArgument.For("repetition_penalty", $"repetition_penalty must be positive; got {sampling.RepetitionPenalty.ToString(CultureInfo.InvariantCulture)}.");
+    }
+}

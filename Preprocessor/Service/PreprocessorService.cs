@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using GptjAspire.Gptj.V1;
+using GptjAspire.GrpcTransport;
+using GptjAspire.Preprocessor.Backend;
+using GptjAspire.Preprocessor.Generation;
+using GptjAspire.Preprocessor.Text;
+using Microsoft.Extensions.Options;
+
+namespace GptjAspire.Preprocessor.Service;
+
+/// <summary>The gptj.v1.Preprocessor gRPC service: text in, text out, the backend's tensors in between.</summary>
+public sealed class PreprocessorService(
+    TextModel text, BackendModel backend, IOptions<PreprocessorOptions> options, ILogger<PreprocessorService> logger)
+{
+    public static void Bind(GrpcServiceBinder<PreprocessorService> binder)
+    {
+        binder.AddUnaryMethod(PreprocessorMethods.Generate, (service, request, context) => service.Generate(request, context));
+        binder.AddServerStreamingMethod(PreprocessorMethods.GenerateStream,
+            (service, request, writer, context) => service.GenerateStream(request, writer, context));
+        binder.AddUnaryMethod(PreprocessorMethods.Tokenize, (service, request, context) => service.Tokenize(request, context));
+        binder.AddUnaryMethod(PreprocessorMethods.Detokenize, (service, request, context) => service.Detokenize(request, context));
+        binder.AddUnaryMethod(PreprocessorMethods.GetModelInfo, (service, request, context) => service.GetModelInfo(request, context));
+    }
+
+    public async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
+    {
+        backend.RequireReady();
+        var plan = Plan(request);
+        var started = Stopwatch.GetTimestamp();
+        var response = await backend.InferAsync(GenerationTensors.Request(plan, backend.Name, streaming: false),
+            context.Deadline, context.CancellationToken);
+
+        var samples = NewSamples(plan);
+        foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
+            foreach (var token in tokens)
+                samples[sample].Append(token);
+        foreach (var sample in samples)
+            sample.EndOfOutput();
+
+        var result = new GenerateResponse { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
+        result.Completions.AddRange(samples.Select((s, i) => Completion(i, (plan.Echo ? plan.Prompt : "") + s.Text, s)));
+        Log(plan, samples, started);
+        return result;
+    }
+
+    public async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GenerateStreamResponse> writer, ServerCallContext context)
+    {
+        backend.RequireReady();
+        var plan = Plan(request);
+        var started = Stopwatch.GetTimestamp();
+        var samples = NewSamples(plan);
+        if (plan.Echo)
+            for (var i = 0; i < samples.Length; i++)
+                await writer.WriteAsync(Delta(i, plan.Prompt), context.CancellationToken);
+
+        var backendRequest = GenerationTensors.Request(plan, backend.Name, streaming: true);
+        await foreach (var response in backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken))
+        {
+            foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
+            {
+                var delta = new TextDelta { Index = sample };
+                foreach (var token in tokens)
+                {
+                    delta.Text += samples[sample].Append(token);
+                    delta.TokenIds.Add(token);
+                }
+                if (delta.Text.Length > 0)
+                    await writer.WriteAsync(new GenerateStreamResponse { Delta = delta }, context.CancellationToken);
+            }
+            // Every sample ended here (end of text, stop sequence): leaving the loop cancels the backend request.
+            if (samples.All(s => s.Finished))
+                break;
+        }
+
+        for (var i = 0; i < samples.Length; i++)
+            if (samples[i].EndOfOutput() is { Length: > 0 } tail)
+                await writer.WriteAsync(Delta(i, tail), context.CancellationToken);
+        var summary = new GenerateSummary { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
+        summary.Completions.AddRange(samples.Select((s, i) => Completion(i, "", s)));
+        await writer.WriteAsync(new GenerateStreamResponse { Summary = summary }, context.CancellationToken);
+        Log(plan, samples, started);
+    }
+
+    public Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
+    {
+        var normalized = request.Text.Normalize(System.Text.NormalizationForm.FormC);
+        var response = new TokenizeResponse { NormalizedText = normalized };
+        try
+        {
+            response.TokenIds.AddRange(text.Tokenizer.Encode(normalized));
+        }
+        catch (Tokenizer.InvalidTextException e)
+        {
+            throw InvalidArgument.For("text", $"text is not valid at character {e.Position}: {e.Message}");
+        }
+        return Task.FromResult(response);
+    }
+
+    public Task<DetokenizeResponse> Detokenize(DetokenizeRequest request, ServerCallContext context)
+    {
+        var vocabSize = text.Tokenizer.VocabSize;
+        for (var i = 0; i < request.TokenIds.Count; i++)
+            if (request.TokenIds[i] < 0 || request.TokenIds[i] >= vocabSize)
+                throw InvalidArgument.For("token_ids", $"token_ids[{i}] = {request.TokenIds[i]} is outside the vocabulary [0, {vocabSize}).");
+        var ids = request.TokenIds.ToArray();
+        return Task.FromResult(new DetokenizeResponse { Text = text.Tokenizer.Decode(ids, request.SkipSpecialTokens) });
+    }
+
+    public Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context)
+    {
+        var state = backend.State;
+        return Task.FromResult(new ModelInfo
+        {
+            Name = backend.Name,
+            ContextLength = text.ContextLength,
+            VocabSize = text.Tokenizer.VocabSize,
+            EndOfTextId = text.Tokenizer.EndOfTextId ?? -1,
+            BackendPlatform = state.Platform,
+            Ready = state.Ready,
+            MaxSamples = options.Value.MaxSamples,
+        });
+    }
+
+    GenerationPlan Plan(GenerateRequest request) =>
+        GenerationPlan.Create(request, text.Tokenizer, text.ContextLength, options.Value.MaxSamples);
+
+    SampleText[] NewSamples(GenerationPlan plan) =>
+        Enumerable.Range(0, plan.Samples).Select(_ => new SampleText(text.Tokenizer, plan)).ToArray();
+
+    static GenerateStreamResponse Delta(int index, string text) => new() { Delta = new TextDelta { Index = index, Text = text } };
+
+    static Completion Completion(int index, string text, SampleText sample) =>
+        new() { Index = index, Text = text, FinishReason = sample.Finish, CompletionTokens = sample.TokenCount };
+
+    static Usage Usage(GenerationPlan plan, SampleText[] samples) =>
+        new() { PromptTokens = plan.PromptIds.Length, CompletionTokens = samples.Sum(s => s.TokenCount) };
+
+    void Log(GenerationPlan plan, SampleText[] samples, long started) =>
+        logger.LogInformation("Generated {Request}: {PromptTokens} prompt tokens, {Samples} samples, {CompletionTokens} new tokens, finish {Finish} in {Elapsed:F0} ms",
+            plan.RequestId, plan.PromptIds.Length, plan.Samples, samples.Sum(s => s.TokenCount),
+            string.Join(",", samples.Select(s => s.Finish)), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+}

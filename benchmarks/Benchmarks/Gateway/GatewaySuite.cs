@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using GptjAspire.LocalRun.Processes;
+using GptjAspire.Tokenizer;
+using GptjAspire.TritonClient;
+using GptjAspire.TritonClient.Generation;
+using GptjAspire.TritonClient.Protocol;
+using GptjAspire.TritonClient.Tensors;
+
+namespace GptjAspire.Benchmarks.Gateway;
+
+/// <summary>Overhead of the request path: the same generation through Gateway → Preprocessor → CpuBackend against
+/// CpuBackend called directly with the pre-tokenized request (the anchor), at 1 and 32 concurrent clients.</summary>
+/// <remarks>Options: <c>--max-tokens N</c> (default 16), <c>--requests N</c> per concurrency level (default 256).</remarks>
+public static class GatewaySuite
+{
+    const string Prompt = "Hà Nội là thủ đô của Việt Nam, nơi";
+    const ulong Seed = 42;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var maxTokens = Option(args, "--max-tokens", 16);
+        var requests = Option(args, "--requests", 256);
+
+        Console.WriteLine("Starting backend, preprocessor and gateway (LocalRun's launcher, demo checkpoint)...");
+        await using var services = new LocalSystem((_, _) => { });
+        services.Start();
+        await services.WaitHealthyAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
+
+        var modelFolder = Path.Combine(Path.GetDirectoryName(ServiceBinaries.PathOf(ServiceBinaries.Preprocessor))!, "models", "gptj-vi-demo");
+        var tokenizer = BpeTokenizer.FromDirectory(modelFolder);
+        var promptIds = tokenizer.Encode(Prompt);
+        using var backend = TritonInferenceClient.ForAddress(services.BackendGrpcUrl.ToString().TrimEnd('/'));
+        using var gateway = new HttpClient { BaseAddress = services.GatewayUrl, Timeout = TimeSpan.FromMinutes(5) };
+
+        Func<Task> direct = () => backend.InferAsync(DirectRequest(promptIds, maxTokens, tokenizer.EndOfTextId));
+        Func<Task> throughGateway = async () =>
+        {
+            using var response = await gateway.PostAsJsonAsync("/v1/completions", new Dictionary<string, object>
+            {
+                ["prompt"] = Prompt, ["max_tokens"] = maxTokens, ["seed"] = Seed, ["top_k"] = 0,
+            });
+            response.EnsureSuccessStatusCode();
+            await response.Content.ReadAsByteArrayAsync();
+        };
+
+        Console.WriteLine($"prompt {promptIds.Length} tokens, up to {maxTokens} new tokens, seed {Seed}; {requests} requests per level; same tensors on both paths");
+        Console.WriteLine("clients  path      p50 ms   p99 ms   req/s");
+        foreach (var clients in new[] { 1, 32 })
+        {
+            await MeasureAsync(direct, clients, Math.Min(requests, 16));         // warm-up
+            await MeasureAsync(throughGateway, clients, Math.Min(requests, 16)); // warm-up
+            var anchor = await MeasureAsync(direct, clients, requests);
+            var path = await MeasureAsync(throughGateway, clients, requests);
+            Print(clients, "direct", anchor);
+            Print(clients, "gateway", path);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{clients,7}  added    {path.P50 - anchor.P50,7:F2}  {path.P99 - anchor.P99,7:F2}   throughput ratio gateway/direct {path.PerSecond / anchor.PerSecond:F3}"));
+        }
+        return 0;
+    }
+
+    // The tensors the Preprocessor sends for the Gateway request above (GenerationTensors.Request): top_p and temperature 1,
+    // top_k off, the seed, one sample, only new tokens in the output.
+    static ModelInferRequest DirectRequest(int[] promptIds, int maxTokens, int? endId)
+    {
+        var request = new ModelInferRequest { ModelName = GenerationContract.DefaultModelName, Id = Guid.NewGuid().ToString("N") };
+        request.AddInput<int>(GenerationContract.InputIds, [1, promptIds.Length], promptIds);
+        request.AddInput<int>(GenerationContract.InputLengths, [1, 1], [promptIds.Length]);
+        request.AddInput<int>(GenerationContract.RequestOutputLen, [1, 1], [maxTokens]);
+        if (endId is { } end)
+        {
+            request.AddInput<int>(GenerationContract.EndId, [1, 1], [end]);
+            request.AddInput<int>(GenerationContract.PadId, [1, 1], [end]);
+        }
+        request.AddInput<int>(GenerationContract.RuntimeTopK, [1, 1], [0]);
+        request.AddInput<float>(GenerationContract.RuntimeTopP, [1, 1], [1f]);
+        request.AddInput<float>(GenerationContract.Temperature, [1, 1], [1f]);
+        request.AddInput<ulong>(GenerationContract.Seed, [1, 1], [Seed]);
+        request.AddInput<int>(GenerationContract.NumReturnSequences, [1, 1], [1]);
+        request.AddInput<bool>(GenerationContract.ExcludeInputInOutput, [1, 1], [true]);
+        request.AddInput<bool>(GenerationContract.Streaming, [1, 1], [false]);
+        return request;
+    }
+
+    sealed record Result(double P50, double P99, double PerSecond);
+
+    static async Task<Result> MeasureAsync(Func<Task> call, int clients, int requests)
+    {
+        var latencies = new double[requests];
+        var next = -1;
+        var wall = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < requests)
+            {
+                var started = Stopwatch.GetTimestamp();
+                await call();
+                latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            }
+        })));
+        wall.Stop();
+        Array.Sort(latencies);
+        return new Result(Percentile(latencies, 0.50), Percentile(latencies, 0.99), requests / wall.Elapsed.TotalSeconds);
+    }
+
+    static double Percentile(double[] sorted, double p) => sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(p * sorted.Length) - 1)];
+
+    static void Print(int clients, string path, Result result) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clients,7}  {path,-8} {result.P50,7:F2}  {result.P99,7:F2}  {result.PerSecond,7:F1}"));
+
+    static int Option(string[] args, string name, int fallback)
+    {
+        var at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}

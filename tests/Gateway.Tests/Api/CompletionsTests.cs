@@ -1,0 +1,243 @@
+using System.Net;
+using System.Text.Json;
+using GptjAspire.Gptj.V1;
+using GptjAspire.GrpcTransport;
+using static GptjAspire.Gateway.Tests.Api.Http;
+
+namespace GptjAspire.Gateway.Tests.Api;
+
+public sealed class CompletionsTests
+{
+    [Fact]
+    public async Task Completion_maps_openai_parameters_onto_the_preprocessor_request()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""
+            {"model": "gptj", "prompt": "Việt Nam", "max_tokens": 7, "temperature": 0.7, "top_p": 0.8, "n": 2,
+             "stop": ["\n", "."], "seed": 42, "echo": true, "top_k": 40, "repetition_penalty": 1.2, "user": "x"}
+            """));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(host.Preprocessor.Requests);
+        Assert.Equal(("Việt Nam", 7, 2, true), (sent.Prompt, sent.MaxNewTokens, sent.N, sent.Echo));
+        Assert.Equal(["\n", "."], sent.Stop);
+        Assert.Equal((40, 0.8f, 0.7f, 1.2f, 42UL),
+            (sent.Sampling.TopK, sent.Sampling.TopP, sent.Sampling.Temperature, sent.Sampling.RepetitionPenalty, sent.Sampling.Seed));
+        var body = await response.ReadJsonAsync();
+        Assert.Equal("text_completion", body.GetProperty("object").GetString());
+        Assert.Equal("gptj", body.GetProperty("model").GetString());
+        var choices = body.GetProperty("choices").EnumerateArray().ToList();
+        Assert.Equal([0, 1], choices.Select(c => c.GetProperty("index").GetInt32()));
+        Assert.Equal("Việt Nam mẫu 1", choices[1].GetProperty("text").GetString());
+        Assert.Equal("length", choices[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(JsonValueKind.Null, choices[0].GetProperty("logprobs").ValueKind);
+        var usage = body.GetProperty("usage");
+        Assert.Equal((3, 4, 7), (usage.GetProperty("prompt_tokens").GetInt32(), usage.GetProperty("completion_tokens").GetInt32(), usage.GetProperty("total_tokens").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Temperature_zero_means_greedy_decoding()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "temperature": 0}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(host.Preprocessor.Requests);
+        Assert.Equal(1, sent.Sampling.TopK);
+        Assert.False(sent.Sampling.HasTemperature);
+    }
+
+    [Fact]
+    public async Task Prompt_array_numbers_choices_by_prompt_then_sample_and_sums_usage()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": ["một", "hai"], "n": 2, "echo": true}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.ReadJsonAsync();
+        var choices = body.GetProperty("choices").EnumerateArray().Select(c => (c.GetProperty("index").GetInt32(), c.GetProperty("text").GetString())).ToList();
+        Assert.Equal([(0, "một mẫu 0"), (1, "một mẫu 1"), (2, "hai mẫu 0"), (3, "hai mẫu 1")], choices);
+        Assert.Equal(8, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(["hai", "một"], host.Preprocessor.Requests.Select(r => r.Prompt).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Stream_sends_a_chunk_per_delta_then_finish_reasons_then_done()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/completions",
+            Json("""{"prompt": "Xin chào", "n": 2, "stream": true, "stream_options": {"include_usage": true}}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        var events = ParseEvents(await response.Content.ReadAsStringAsync());
+        Assert.Equal("[DONE]", events[^1].Data);
+        var chunks = events.SkipLast(1).Select(e => JsonDocument.Parse(e.Data).RootElement).ToList();
+        Assert.All(chunks, c => Assert.Equal("text_completion", c.GetProperty("object").GetString()));
+        string TextOf(int index) => string.Concat(chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray())
+            .Where(ch => ch.GetProperty("index").GetInt32() == index).Select(ch => ch.GetProperty("text").GetString()));
+        Assert.Equal(" Việt Nam", TextOf(0));
+        Assert.Equal(" Việt Nam", TextOf(1));
+        var finishes = chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray())
+            .Where(ch => ch.GetProperty("finish_reason").ValueKind == JsonValueKind.String).Select(ch => ch.GetProperty("finish_reason").GetString());
+        Assert.Equal(["stop", "stop"], finishes);
+        Assert.Equal(7, chunks[^1].GetProperty("usage").GetProperty("total_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Stream_failure_after_the_first_delta_is_an_error_event_without_done()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        host.Preprocessor.Stream = _ => [new GenerateStreamResponse { Delta = new TextDelta { Index = 0, Text = "Hà" } }];
+        host.Preprocessor.Failure = new RpcException(new Status(StatusCode.Unavailable, "backend connection lost"));
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "stream": true}"""));
+
+        var events = ParseEvents(await response.Content.ReadAsStringAsync());
+        Assert.Equal(2, events.Count);
+        Assert.Equal("error", events[1].Event);
+        var error = JsonDocument.Parse(events[1].Data).RootElement.GetProperty("error");
+        Assert.Equal("The model is not available right now: backend connection lost", error.GetProperty("message").GetString());
+        Assert.Equal("unavailable", error.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Stream_rejected_before_any_delta_is_a_plain_http_error()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        host.Preprocessor.Stream = _ => [];
+        host.Preprocessor.Failure = new RpcException(
+            new Status(StatusCode.InvalidArgument, "prompt (10 tokens) + max_new_tokens (4000) exceeds the model's context of 2048 tokens"),
+            new Metadata { { "gptj-field", "max_new_tokens" } });
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "stream": true, "max_tokens": 4000}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.ReadJsonAsync()).GetProperty("error");
+        Assert.Equal("max_tokens", error.GetProperty("param").GetString());
+        Assert.Equal("prompt (10 tokens) + max_tokens (4000) exceeds the model's context of 2048 tokens", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Client_that_disconnects_mid_stream_cancels_the_preprocessor_call()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        host.Preprocessor.Stream = _ => [new GenerateStreamResponse { Delta = new TextDelta { Index = 0, Text = "Hà" } }];
+        host.Preprocessor.HangAfterStream = true;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = Json("""{"prompt": "a", "stream": true}""") };
+
+        using (var response = await host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            Assert.StartsWith("data: ", await reader.ReadLineAsync());
+        }
+
+        await host.Preprocessor.StreamCancelled.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Theory]
+    [InlineData(StatusCode.ResourceExhausted, HttpStatusCode.TooManyRequests, true)]
+    [InlineData(StatusCode.Unavailable, HttpStatusCode.ServiceUnavailable, true)]
+    [InlineData(StatusCode.DeadlineExceeded, HttpStatusCode.GatewayTimeout, false)]
+    [InlineData(StatusCode.Internal, HttpStatusCode.BadGateway, false)]
+    public async Task Preprocessor_status_maps_to_one_http_status(StatusCode status, HttpStatusCode expected, bool retryAfter)
+    {
+        await using var host = await GatewayHost.StartAsync();
+        host.Preprocessor.Failure = new RpcException(new Status(status, "because"));
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a"}"""));
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal(retryAfter, response.Headers.RetryAfter is not null);
+        Assert.True((await response.ReadJsonAsync()).GetProperty("error").TryGetProperty("message", out _));
+    }
+
+    [Theory]
+    [InlineData("""{"max_tokens": 5}""", "prompt", "'prompt' is required.")]
+    [InlineData("""{"prompt": ""}""", "prompt", "The prompt must not be empty.")]
+    [InlineData("""{"prompt": []}""", "prompt", "'prompt' must not be an empty array.")]
+    [InlineData("""{"prompt": [1, 2]}""", "prompt", "'prompt[0]' must be a string, not a number.")]
+    [InlineData("""{"prompt": {"a": 1}}""", "prompt", "'prompt' must be a string or an array of strings, not an object.")]
+    [InlineData("""{"prompt": "a", "max_tokens": 0}""", "max_tokens", "'max_tokens' must be at least 1; got 0.")]
+    [InlineData("""{"prompt": "a", "max_tokens": "10"}""", "max_tokens", "'max_tokens' must be an integer, not a string.")]
+    [InlineData("""{"prompt": "a", "temperature": 2.5}""", "temperature", "'temperature' must be at least 0 and at most 2; got 2.5.")]
+    [InlineData("""{"prompt": "a", "temperature": -1}""", "temperature", "'temperature' must be at least 0 and at most 2; got -1.")]
+    [InlineData("""{"prompt": "a", "top_p": 0}""", "top_p", "'top_p' must be greater than 0 and at most 1; got 0.")]
+    [InlineData("""{"prompt": "a", "n": 0}""", "n", "'n' must be between 1 and 16; got 0.")]
+    [InlineData("""{"prompt": "a", "stop": ["a", "b", "c", "d", "e"]}""", "stop", "'stop' may hold at most 4 sequences; got 5.")]
+    [InlineData("""{"prompt": "a", "stop": [""]}""", "stop", "Stop sequences must not be empty strings.")]
+    [InlineData("""{"prompt": "a", "stop": 3}""", "stop", "'stop' must be a string or an array of strings, not a number.")]
+    [InlineData("""{"prompt": "a", "seed": -1}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got -1.")]
+    [InlineData("""{"prompt": "a", "seed": "x"}""", "seed", "'seed' must be a non-negative integer, not a string.")]
+    [InlineData("""{"prompt": "a", "stream": "yes"}""", "stream", "'stream' must be a boolean, not a string.")]
+    [InlineData("""{"prompt": "a", "echo": 1}""", "echo", "'echo' must be a boolean, not a number.")]
+    [InlineData("""{"prompt": "a", "top_k": -2}""", "top_k", "'top_k' must be at least 0; got -2.")]
+    [InlineData("""{"prompt": "a", "repetition_penalty": 0}""", "repetition_penalty", "'repetition_penalty' must be greater than 0 and at most 100; got 0.")]
+    [InlineData("""{"prompt": "a", "logprobs": 5}""", "logprobs", "'logprobs' is not supported by this server (only 0 is accepted); got 5.")]
+    [InlineData("""{"prompt": "a", "best_of": 3}""", "best_of", "'best_of' is not supported by this server (only 1 is accepted); got 3.")]
+    [InlineData("""{"prompt": "a", "stream_options": {"include_usage": true}}""", "stream_options", "'stream_options' is only allowed when 'stream' is true.")]
+    [InlineData("""{"prompt": "a", "temprature": 1}""", "temprature", "Unrecognized request field 'temprature'.")]
+    public async Task Completion_rejects_a_bad_field_with_400_naming_it(string body, string param, string message)
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.ReadJsonAsync()).GetProperty("error");
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Equal(message, error.GetProperty("message").GetString());
+        Assert.Empty(host.Preprocessor.Requests);
+    }
+
+    [Fact]
+    public async Task Neutral_values_of_unsupported_openai_parameters_are_accepted()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/completions",
+            Json("""{"prompt": "a", "best_of": 1, "presence_penalty": 0, "frequency_penalty": 0.0, "logit_bias": {}, "logprobs": null}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_model_is_404_model_not_found()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"model": "gpt-4", "prompt": "a"}"""));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("model_not_found", (await response.ReadJsonAsync()).GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Models_lists_the_served_model_with_its_context_length()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.GetAsync("/v1/models");
+
+        var model = Assert.Single((await response.ReadJsonAsync()).GetProperty("data").EnumerateArray());
+        Assert.Equal("gptj", model.GetProperty("id").GetString());
+        Assert.Equal(2048, model.GetProperty("context_length").GetInt32());
+    }
+
+    [Fact]
+    public async Task Openapi_document_describes_the_public_endpoints()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.GetAsync("/openapi/v1.json");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var paths = (await response.ReadJsonAsync()).GetProperty("paths");
+        foreach (var path in new[] { "/predict", "/healthz", "/v1/completions", "/v1/models" })
+            Assert.True(paths.TryGetProperty(path, out _), path);
+    }
+}

@@ -1,0 +1,110 @@
+using GptjAspire.Gptj.V1;
+using GptjAspire.GrpcTransport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace GptjAspire.Gateway.Tests.Api;
+
+/// <summary>A scripted gptj.v1.Preprocessor on a real loopback gRPC endpoint: records what the Gateway sends and answers as the test says.</summary>
+public sealed class FakePreprocessor : IAsyncDisposable
+{
+    readonly WebApplication _app;
+
+    FakePreprocessor(WebApplication app) => _app = app;
+
+    public List<GenerateRequest> Requests { get; } = [];
+
+    /// <summary>Answer to Generate; defaults to one completion per sample, "sample i" each.</summary>
+    public Func<GenerateRequest, GenerateResponse> Generate { get; set; } = DefaultResponse;
+
+    /// <summary>Messages GenerateStream writes, in order.</summary>
+    public Func<GenerateRequest, IEnumerable<GenerateStreamResponse>> Stream { get; set; } = DefaultStream;
+
+    /// <summary>Status the next calls fail with (after writing the stream messages, for GenerateStream), if any.</summary>
+    public RpcException? Failure { get; set; }
+
+    /// <summary>When set, GenerateStream writes its messages and then waits until the call is cancelled.</summary>
+    public bool HangAfterStream { get; set; }
+
+    /// <summary>Completes when a GenerateStream call saw its cancellation token fire.</summary>
+    public TaskCompletionSource StreamCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ModelInfo Info { get; set; } = new() { Name = "gptj", ContextLength = 2048, VocabSize = 50400, Ready = true, MaxSamples = 16 };
+
+    public string Address => _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+
+    public static async Task<FakePreprocessor> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        // One cleartext HTTP/2 endpoint on a free port (overriding the Gateway's appsettings.json, which is in this output folder too).
+        builder.Configuration["Kestrel:Endpoints:http:Url"] = "http://127.0.0.1:0";
+        builder.Configuration["Kestrel:Endpoints:http:Protocols"] = "Http2";
+        builder.Services.AddGrpcTransport();
+        var app = builder.Build();
+        var fake = new FakePreprocessor(app);
+        app.MapGrpcService<Service>(binder =>
+        {
+            binder.AddUnaryMethod(PreprocessorMethods.Generate, (_, request, _) => fake.OnGenerate(request));
+            binder.AddServerStreamingMethod(PreprocessorMethods.GenerateStream, (_, request, writer, context) => fake.OnStream(request, writer, context));
+            binder.AddUnaryMethod(PreprocessorMethods.GetModelInfo, (_, _, _) => Task.FromResult(fake.Info));
+        });
+        await app.StartAsync();
+        return fake;
+    }
+
+    Task<GenerateResponse> OnGenerate(GenerateRequest request)
+    {
+        lock (Requests)
+            Requests.Add(request);
+        if (Failure is { } failure)
+            throw failure;
+        return Task.FromResult(Generate(request));
+    }
+
+    async Task OnStream(GenerateRequest request, IServerStreamWriter<GenerateStreamResponse> writer, ServerCallContext context)
+    {
+        lock (Requests)
+            Requests.Add(request);
+        using var registration = context.CancellationToken.Register(() => StreamCancelled.TrySetResult());
+        foreach (var message in Stream(request))
+            await writer.WriteAsync(message, context.CancellationToken);
+        if (Failure is { } failure)
+            throw failure;
+        if (HangAfterStream)
+            await Task.Delay(Timeout.Infinite, context.CancellationToken);
+    }
+
+    static GenerateResponse DefaultResponse(GenerateRequest request)
+    {
+        var response = new GenerateResponse { Model = "gptj", Usage = new Usage { PromptTokens = 3, CompletionTokens = 2 * Math.Max(1, request.N) } };
+        for (var i = 0; i < Math.Max(1, request.N); i++)
+            response.Completions.Add(new Completion { Index = i, Text = (request.Echo ? request.Prompt : "") + $" mẫu {i}", FinishReason = FinishReason.Length, CompletionTokens = 2 });
+        return response;
+    }
+
+    static IEnumerable<GenerateStreamResponse> DefaultStream(GenerateRequest request)
+    {
+        var samples = Math.Max(1, request.N);
+        for (var i = 0; i < samples; i++)
+            yield return new GenerateStreamResponse { Delta = new TextDelta { Index = i, Text = " Việt" } };
+        for (var i = 0; i < samples; i++)
+            yield return new GenerateStreamResponse { Delta = new TextDelta { Index = i, Text = " Nam" } };
+        var summary = new GenerateSummary { Model = "gptj", Usage = new Usage { PromptTokens = 3, CompletionTokens = 2 * samples } };
+        for (var i = 0; i < samples; i++)
+            summary.Completions.Add(new Completion { Index = i, FinishReason = FinishReason.Stop, CompletionTokens = 2 });
+        yield return new GenerateStreamResponse { Summary = summary };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    sealed class Service;
+}

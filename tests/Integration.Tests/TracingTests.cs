@@ -1,0 +1,33 @@
+using System.Net;
+using System.Security.Cryptography;
+
+namespace GptjAspire.Integration.Tests;
+
+[Collection(RunningSystemCollection.Name)]
+public sealed class TracingTests(RunningSystem system)
+{
+    [Fact]
+    public async Task One_request_is_one_trace_across_gateway_preprocessor_and_backend()
+    {
+        var traceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = Json.Body("""{"prompt": "Xin chào", "max_tokens": 4, "stream": true}"""),
+        };
+        // W3C Trace Context: the caller's trace continues through every hop.
+        request.Headers.Add("traceparent", $"00-{traceId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}-01");
+
+        using var response = await system.Gateway.SendAsync(request);
+        await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        string[] services = ["gateway", "preprocessor", "backend"];
+        var spans = await system.Telemetry.WaitForAsync(
+            all => services.All(s => all.Any(span => span.TraceId == traceId && span.Service == s)), TimeSpan.FromSeconds(30));
+        var inTrace = spans.Where(s => s.TraceId == traceId).ToList();
+        foreach (var service in services)
+            Assert.True(inTrace.Any(s => s.Service == service),
+                $"no span of {service} in trace {traceId}; spans in it: {string.Join(", ", inTrace.Select(s => $"{s.Service}/{s.Name}"))}");
+        Assert.Contains(inTrace, s => s.Service == "backend" && s.Scope == "GptjAspire.CpuBackend.Generation");
+    }
+}

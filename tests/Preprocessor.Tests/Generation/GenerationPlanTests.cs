@@ -1,0 +1,107 @@
+using System.Text;
+using GptjAspire.Gptj.V1;
+using GptjAspire.GrpcTransport;
+using GptjAspire.Preprocessor.Generation;
+
+namespace GptjAspire.Preprocessor.Tests.Generation;
+
+public sealed class GenerationPlanTests
+{
+    static GenerationPlan Create(GenerateRequest request) =>
+        GenerationPlan.Create(request, TinyModel.Tokenizer, TinyModel.ContextLength, maxSamples: 8);
+
+    static (string Field, string Message) Rejection(GenerateRequest request)
+    {
+        var error = Assert.Throws<RpcException>(() => Create(request));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        return (error.Trailers.GetValue(InvalidArgument.FieldTrailer)!, error.Status.Detail);
+    }
+
+    [Fact]
+    public void Without_max_new_tokens_the_rest_of_the_context_is_the_budget()
+    {
+        var plan = Create(new GenerateRequest { Prompt = "abcd" });
+
+        Assert.Equal(4, plan.PromptIds.Length);
+        Assert.Equal(28, plan.MaxNewTokens);
+        Assert.Equal(1, plan.Samples);
+    }
+
+    [Fact]
+    public void Max_total_tokens_caps_prompt_plus_new_tokens_like_hugging_face_max_length()
+    {
+        var plan = Create(new GenerateRequest { Prompt = "abcd", MaxTotalTokens = 10, MaxNewTokens = 20 });
+
+        Assert.Equal(6, plan.MaxNewTokens);
+    }
+
+    [Fact]
+    public void Prompt_plus_max_new_tokens_over_the_context_is_invalid_argument_on_max_new_tokens()
+    {
+        var (field, message) = Rejection(new GenerateRequest { Prompt = "abcd", MaxNewTokens = 29 });
+
+        Assert.Equal("max_new_tokens", field);
+        Assert.Equal("prompt (4 tokens) + max_new_tokens (29) exceeds the model's context of 32 tokens; max_new_tokens can be at most 28 for this prompt.", message);
+    }
+
+    [Fact]
+    public void Prompt_filling_the_context_is_invalid_argument_on_prompt()
+    {
+        var (field, message) = Rejection(new GenerateRequest { Prompt = new string('a', 32) });
+
+        Assert.Equal("prompt", field);
+        Assert.Equal("prompt is 32 tokens; the model's context is 32 tokens, which leaves no room for new tokens.", message);
+    }
+
+    [Fact]
+    public void Prompt_reaching_max_total_tokens_is_invalid_argument_on_prompt()
+    {
+        var (field, _) = Rejection(new GenerateRequest { Prompt = "abcd", MaxTotalTokens = 4 });
+
+        Assert.Equal("prompt", field);
+    }
+
+    [Fact]
+    public void Decomposed_vietnamese_is_normalized_to_nfc_before_tokenizing()
+    {
+        const string composed = "Tiếng Việt";
+        var decomposed = composed.Normalize(NormalizationForm.FormD);
+        Assert.NotEqual(composed, decomposed);
+
+        var plan = Create(new GenerateRequest { Prompt = decomposed });
+
+        Assert.Equal(composed, plan.Prompt);
+        Assert.Equal(TinyModel.Tokenizer.Encode(composed), plan.PromptIds);
+    }
+
+    [Theory]
+    [InlineData("", 1, "prompt")]
+    [InlineData("a", -1, "n")]
+    [InlineData("a", 9, "n")]
+    public void Bad_prompt_or_n_is_invalid_argument_naming_the_field(string prompt, int n, string expected)
+    {
+        Assert.Equal(expected, Rejection(new GenerateRequest { Prompt = prompt, N = n }).Field);
+    }
+
+    [Theory]
+    [InlineData(-1, 1f, 1f, 1f, "top_k")]
+    [InlineData(0, 0f, 1f, 1f, "top_p")]
+    [InlineData(0, 1.5f, 1f, 1f, "top_p")]
+    [InlineData(0, 1f, 0f, 1f, "temperature")]
+    [InlineData(0, 1f, 1f, -1f, "repetition_penalty")]
+    public void Bad_sampling_parameter_is_invalid_argument_naming_it(int topK, float topP, float temperature, float penalty, string expected)
+    {
+        var sampling = new SamplingParameters { TopK = topK, TopP = topP, Temperature = temperature, RepetitionPenalty = penalty };
+
+        Assert.Equal(expected, Rejection(new GenerateRequest { Prompt = "a", Sampling = sampling }).Field);
+    }
+
+    [Fact]
+    public void Empty_stop_sequence_is_invalid_argument()
+    {
+        var request = new GenerateRequest { Prompt = "a" };
+        request.Stop.Add("");
+
+        Assert.Equal("stop", Rejection(request).Field);
+    }
+}
