@@ -27,7 +27,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         _reader = Task.Run(ReadResponsesAsync);
     }
 
-    /// <summary>Sends a request and yields its responses until the final one. A request without an id gets a fresh one.</summary>
+    /// <summary>Sends a request and yields its responses until the final one (an empty final response, which only closes the request, is not yielded). A request without an id gets a fresh one.</summary>
     /// <exception cref="TritonException">The server reported an error for this request or the stream failed.</exception>
     public async IAsyncEnumerable<ModelInferResponse> InferAsync(ModelInferRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -36,7 +36,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             request.Id = Guid.NewGuid().ToString("N");
         }
         // Triton only sends a response for a final flag that arrives without data when asked to.
-        request.Parameters.TryAdd("enable_empty_final_response", new InferParameter { BoolParam = true });
+        request.Parameters.TryAdd(GenerationContract.EnableEmptyFinalResponseParameter, new InferParameter { BoolParam = true });
         var responses = Channel.CreateUnbounded<ModelInferResponse>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         if (!_pending.TryAdd(request.Id, responses))
         {
@@ -70,7 +70,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
                 count++;
                 var final = IsLast(response);
                 // An empty final response only closes the request; there is nothing to hand out.
-                if (!(final && response.Outputs.Count == 0 && count > 1))
+                if (!(final && response.Outputs.Count == 0))
                 {
                     yield return response;
                 }

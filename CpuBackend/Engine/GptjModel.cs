@@ -188,7 +188,9 @@ public sealed class GptjModel : IDisposable
     {
         int e = Config.EmbeddingSize, d = Config.HeadDim, heads = Config.HeadCount;
         var scale = 1f / MathF.Sqrt(d);
-        Parallel.For(0, caches.Length * heads, item =>
+        // Threads only pay off once there is real work: 2 * sum of attended positions * n_embd multiply-adds.
+        var work = 2L * e * positions.Sum(p => (long)p + 1);
+        Parallel.For(0, caches.Length * heads, new ParallelOptions { MaxDegreeOfParallelism = work < 1 << 17 ? 1 : -1 }, item =>
         {
             int r = item / heads, offset = item % heads * d, length = positions[r] + 1;
             float[] keys = caches[r].Keys[layer], values = caches[r].Values[layer];

@@ -61,7 +61,6 @@ internal sealed class GptjWeights : IDisposable
             if (!t.Shape.SequenceEqual(shape))
                 throw new InvalidDataException($"{checkpoint.Description}: tensor '{name}' has shape {t.ShapeText}, config.json implies [{string.Join(", ", shape)}]");
             _ = t.WeightType; // refuses dtypes the engine cannot read, naming the tensor
-            Advance(t.ElementCount * CheckpointTensor.ElementSize(t.DType));
             return t;
         }
 
@@ -80,6 +79,7 @@ internal sealed class GptjWeights : IDisposable
             var t = Tensor(name, rows, cols);
             var m = Matrix.Load(t, rows, cols, storage);
             matrices.Add(m);
+            Advance(t.ElementCount * CheckpointTensor.ElementSize(t.DType));
             return m;
         }
 
@@ -87,15 +87,8 @@ internal sealed class GptjWeights : IDisposable
         {
             var t = Tensor(name, length);
             var values = new float[length];
-            switch (t.WeightType)
-            {
-                case WeightType.F32: new ReadOnlySpan<float>((void*)t.Data, length).CopyTo(values); break;
-                case WeightType.F16: System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((void*)t.Data, length), values); break;
-                default:
-                    var bf = (ushort*)t.Data;
-                    for (var i = 0; i < length; i++) values[i] = BitConverter.Int32BitsToSingle(bf[i] << 16);
-                    break;
-            }
+            Matrix.ToFloat(t.WeightType, (byte*)t.Data, null, values);
+            Advance(t.ElementCount * CheckpointTensor.ElementSize(t.DType));
             return values;
         }
 

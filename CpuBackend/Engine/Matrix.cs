@@ -74,7 +74,8 @@ internal sealed unsafe class Matrix : IDisposable
     public void RowToFloat(int row, Span<float> destination) =>
         ToFloat(Type, Data + (long)row * RowBytes, Scales == null ? null : Scales + row, destination[..Cols]);
 
-    private static void ToFloat(WeightType type, byte* source, float* scale, Span<float> destination)
+    /// <summary>Widens stored elements to floats (int8 needs its row's scale).</summary>
+    public static void ToFloat(WeightType type, byte* source, float* scale, Span<float> destination)
     {
         switch (type)
         {

@@ -8,5 +8,6 @@ public enum FinishReason
     StopWord,
     Length,
     ContextLimit,
+    /// <summary>Never on a token: a cancelled request's stream ends with <see cref="OperationCanceledException"/>; here for consumers that record an outcome per sequence.</summary>
     Cancelled,
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.ExceptionServices;
 using GptjAspire.CpuBackend.Engine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,7 +21,7 @@ public sealed partial class GenerationScheduler : IDisposable
     private readonly GptjModel _model;
     private readonly GenerationOptions _options;
     private readonly ILogger _logger;
-    private readonly GenerationTelemetry _telemetry;
+    private readonly GenerationMetrics _metrics;
     private readonly Thread _loop;
 
     private readonly Lock _gate = new();
@@ -45,7 +46,7 @@ public sealed partial class GenerationScheduler : IDisposable
         if (_options.MaxBatchSequences < 1)
             throw new ArgumentOutOfRangeException("Generation:MaxBatchSequences", _options.MaxBatchSequences, "Must be at least 1.");
         _logger = logger;
-        _telemetry = new GenerationTelemetry(meterFactory, QueueLength);
+        _metrics = new GenerationMetrics(meterFactory, QueueLength);
         _loop = new Thread(Run) { IsBackground = true, Name = "gptj-generation" };
         _loop.Start();
     }
@@ -72,7 +73,7 @@ public sealed partial class GenerationScheduler : IDisposable
             }
             if (_waiting.Count >= _options.MaxQueuedRequests)
             {
-                _telemetry.Rejected();
+                _metrics.Rejected();
                 scheduled.Fail(new QueueFullException(_options.MaxQueuedRequests));
                 LogQueueFull(request.Id, _options.MaxQueuedRequests);
                 throw new QueueFullException(_options.MaxQueuedRequests);
@@ -101,7 +102,7 @@ public sealed partial class GenerationScheduler : IDisposable
         foreach (var request in _running)
             request.Fail(stopped);
         _running.Clear();
-        _wake.Dispose();
+        // _wake is not disposed: a Generate racing with Dispose may still Set it, and without a WaitHandle it holds nothing.
     }
 
     private int QueueLength()
@@ -157,11 +158,12 @@ public sealed partial class GenerationScheduler : IDisposable
 
     private void Run()
     {
+        List<ScheduledRequest> admitted = [];
         try
         {
             while (true)
             {
-                List<ScheduledRequest> admitted;
+                RemoveCancelled(); // first, so that their places go to waiting requests in this very step
                 lock (_gate)
                 {
                     if (_stopping)
@@ -177,7 +179,6 @@ public sealed partial class GenerationScheduler : IDisposable
                     continue;
                 }
 
-                RemoveCancelled();
                 foreach (var request in admitted)
                     Admit(request);
                 if (_liveSequences > 0)
@@ -191,10 +192,8 @@ public sealed partial class GenerationScheduler : IDisposable
             LogLoopFailed(error);
             lock (_gate)
                 _stopping = true;
-            foreach (var request in TakeAllWaiting())
-                request.Fail(error);
-            foreach (var request in _running)
-                request.Fail(error);
+            foreach (var request in TakeAllWaiting().Concat(admitted).Concat(_running))
+                request.Fail(error); // a no-op for requests already finished
             _running.Clear();
         }
     }
@@ -247,23 +246,26 @@ public sealed partial class GenerationScheduler : IDisposable
             var lastLogits = new float[vocab];
             var started = Stopwatch.GetTimestamp();
             _model.Prefill(r.PromptIds, cache, lastLogits);
-            _telemetry.Prefilled(r.PromptIds.Length);
+            _metrics.Prefilled(r.PromptIds.Length);
             LogAdmitted(r.Id, r.PromptIds.Length, r.NumSequences, Stopwatch.GetElapsedTime(started).TotalMilliseconds, request.Age.TotalMilliseconds);
 
-            var capacity = Math.Min(r.PromptIds.Length + r.MaxNewTokens, _model.Config.ContextLength);
-            var logits = new float[vocab];
-            var tokens = new SequenceToken[r.NumSequences];
+            var capacity = (int)Math.Min((long)r.PromptIds.Length + r.MaxNewTokens, _model.Config.ContextLength);
+            EnsureLogitRows(r.NumSequences);
             for (var i = 0; i < r.NumSequences; i++)
             {
                 // Fork before the last sample takes the prefilled cache itself: every fork copies the same prefix.
                 var sequenceCache = i == r.NumSequences - 1 ? cache : cache.Fork();
-                var sequence = new ScheduledSequence(i, sequenceCache, new Sampler(r.Sampling, r.BadWords, request.Seed, i), r.PromptIds, capacity);
-                lastLogits.CopyTo(logits, 0);
-                tokens[i] = sequence.Append(sequence.Sampler.Next(logits, sequence.Context), r, _model.Config.ContextLength);
-                request.Sequences.Add(sequence);
+                request.Sequences.Add(new ScheduledSequence(i, sequenceCache, new Sampler(r.Sampling, r.BadWords, request.Seed, i), r.PromptIds, capacity));
+                lastLogits.CopyTo(_logits.AsSpan(i * vocab, vocab));
             }
+            var sampled = SampleRows(request.Sequences);
+            if (Array.Find(sampled.Errors, e => e is not null) is { } samplingError)
+                ExceptionDispatchInfo.Throw(samplingError); // keeps the sampler's stack trace
+            var tokens = new SequenceToken[r.NumSequences];
+            for (var i = 0; i < r.NumSequences; i++)
+                tokens[i] = request.Sequences[i].Append(sampled.Tokens[i], r, _model.Config.ContextLength);
             request.Emit(new GenerationStep(tokens));
-            _telemetry.Generated(tokens.Length);
+            _metrics.Generated(tokens.Length);
             _progressTokens += tokens.Length;
         }
         catch (Exception error)
@@ -290,8 +292,7 @@ public sealed partial class GenerationScheduler : IDisposable
         foreach (var request in _running)
             batch.AddRange(request.Sequences.Where(s => s.Finish == FinishReason.None));
         var vocab = _model.Config.VocabSize;
-        if (_logits.Length < batch.Count * vocab)
-            _logits = new float[batch.Count * vocab];
+        EnsureLogitRows(batch.Count);
         var inputs = batch.Select(s => s.LastToken).ToArray();
         var caches = batch.Select(s => s.Cache).ToArray();
 
@@ -311,21 +312,16 @@ public sealed partial class GenerationScheduler : IDisposable
             return;
         }
 
-        // Rows of the logits follow the batch: requests in running order, each one's live sequences in order.
-        var firstRow = 0;
+        var sampled = SampleRows(batch);
+        // Rows follow the batch: requests in running order, each one's live sequences in order.
+        var row = 0;
         for (var i = 0; i < _running.Count; i++)
         {
             var request = _running[i];
             var live = request.Sequences.Where(s => s.Finish == FinishReason.None).ToArray();
-            var rows = _logits.AsSpan(firstRow * vocab, live.Length * vocab);
-            firstRow += live.Length;
-            var tokens = new List<SequenceToken>(live.Length);
-            try
-            {
-                for (var j = 0; j < live.Length; j++)
-                    tokens.Add(live[j].Append(live[j].Sampler.Next(rows.Slice(j * vocab, vocab), live[j].Context), request.Request, _model.Config.ContextLength));
-            }
-            catch (Exception error)
+            var first = row;
+            row += live.Length;
+            if (sampled.Errors.Skip(first).Take(live.Length).FirstOrDefault(e => e is not null) is { } error)
             {
                 LogRequestFailed(error, request.Request.Id);
                 _liveSequences -= live.Length;
@@ -334,6 +330,9 @@ public sealed partial class GenerationScheduler : IDisposable
                 continue;
             }
 
+            var tokens = new SequenceToken[live.Length];
+            for (var j = 0; j < live.Length; j++)
+                tokens[j] = live[j].Append(sampled.Tokens[first + j], request.Request, _model.Config.ContextLength);
             request.Emit(new GenerationStep(tokens));
             _liveSequences -= tokens.Count(t => t.Finish != FinishReason.None);
             if (request.Sequences.All(s => s.Finish != FinishReason.None))
@@ -343,9 +342,35 @@ public sealed partial class GenerationScheduler : IDisposable
             }
         }
 
-        _telemetry.Stepped(batch.Count, Stopwatch.GetElapsedTime(started));
-        _telemetry.Generated(batch.Count);
+        _metrics.Stepped(batch.Count, Stopwatch.GetElapsedTime(started));
+        _metrics.Generated(batch.Count);
         _progressTokens += batch.Count;
+    }
+
+    private void EnsureLogitRows(int rows)
+    {
+        if (_logits.Length < rows * _model.Config.VocabSize)
+            _logits = new float[rows * _model.Config.VocabSize];
+    }
+
+    /// <summary>Samples sequence k from logits row k, all rows in parallel: each sampler owns its random stream, so the tokens do not depend on the order the threads run in.</summary>
+    private (SampledToken[] Tokens, Exception?[] Errors) SampleRows(IReadOnlyList<ScheduledSequence> sequences)
+    {
+        var vocab = _model.Config.VocabSize;
+        var tokens = new SampledToken[sequences.Count];
+        var errors = new Exception?[sequences.Count];
+        Parallel.For(0, sequences.Count, k =>
+        {
+            try
+            {
+                tokens[k] = sequences[k].Sampler.Next(_logits.AsSpan(k * vocab, vocab), sequences[k].Context);
+            }
+            catch (Exception error)
+            {
+                errors[k] = error;
+            }
+        });
+        return (tokens, errors);
     }
 
     private void Finish(ScheduledRequest request)

@@ -1,42 +1,12 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 
 namespace GptjAspire.CpuBackend.Generation;
 
-/// <summary>The generation scheduler's trace source and metrics, all named <see cref="Name"/> (ServiceDefaults exports <c>GptjAspire.*</c>).</summary>
-public sealed class GenerationTelemetry
+/// <summary>Names of the generation scheduler's trace source and meter (ServiceDefaults exports every <c>GptjAspire.*</c> source).</summary>
+public static class GenerationTelemetry
 {
     public const string Name = "GptjAspire.CpuBackend.Generation";
 
     /// <summary>One span per request, from arrival to its last token.</summary>
     public static readonly ActivitySource ActivitySource = new(Name);
-
-    private readonly Histogram<int> _batchSize;
-    private readonly Histogram<double> _stepDuration;
-    private readonly Counter<long> _generatedTokens;
-    private readonly Counter<long> _promptTokens;
-    private readonly Counter<long> _rejected;
-
-    public GenerationTelemetry(IMeterFactory meterFactory, Func<int> queueLength)
-    {
-        var meter = meterFactory.Create(Name);
-        meter.CreateObservableGauge("gptj.generation.queue.length", queueLength, "{request}", "Requests waiting for a place in the batch.");
-        _batchSize = meter.CreateHistogram<int>("gptj.generation.batch.size", "{sequence}", "Sequences decoded together in one step.");
-        _stepDuration = meter.CreateHistogram<double>("gptj.generation.step.duration", "s", "Duration of one batched decode step, sampling included.");
-        _generatedTokens = meter.CreateCounter<long>("gptj.generation.tokens", "{token}", "Tokens generated; its rate is the tokens/s.");
-        _promptTokens = meter.CreateCounter<long>("gptj.generation.prompt.tokens", "{token}", "Prompt tokens prefilled, once per request whatever its sample count.");
-        _rejected = meter.CreateCounter<long>("gptj.generation.rejected", "{request}", "Requests refused because the queue was full.");
-    }
-
-    public void Prefilled(int promptTokens) => _promptTokens.Add(promptTokens);
-
-    public void Generated(int tokens) => _generatedTokens.Add(tokens);
-
-    public void Rejected() => _rejected.Add(1);
-
-    public void Stepped(int batchSize, TimeSpan duration)
-    {
-        _stepDuration.Record(duration.TotalSeconds);
-        _batchSize.Record(batchSize);
-    }
 }

@@ -46,6 +46,9 @@ public static class GenerationContract
     /// <summary>Response parameter (bool) marking the last response of a request on a decoupled stream.</summary>
     public const string FinalResponseParameter = "triton_final_response";
 
+    /// <summary>Request parameter (bool) asking Triton to send an empty response when a decoupled model signals completion without data.</summary>
+    public const string EnableEmptyFinalResponseParameter = "triton_enable_empty_final_response";
+
     public const string InputIds = "input_ids";
     public const string InputLengths = "input_lengths";
     public const string RequestOutputLen = "request_output_len";

@@ -3,6 +3,7 @@
 // and prints medians and the ratio. Add a suite as one line in this table.
 var suites = new SortedDictionary<string, Func<string[], Task<int>>>(StringComparer.OrdinalIgnoreCase)
 {
+    ["engine"] = GptjAspire.Benchmarks.Engine.EngineSuite.RunAsync,
     ["gateway"] = GptjAspire.Benchmarks.Gateway.GatewaySuite.RunAsync,
     ["grpc"] = GptjAspire.Benchmarks.Grpc.GrpcSuite.RunAsync,
     ["tokenizer"] = GptjAspire.Benchmarks.Tokenizer.TokenizerBenchmark.RunAsync,

@@ -87,11 +87,11 @@ def make_fixture(root, name, spec, seed):
 
     folder = os.path.join(root, name)
     shutil.rmtree(folder, ignore_errors=True)
-    for sub in ("safetensors", "bin"):
+    for sub in ("safetensors", "pytorch"):  # not "bin": .gitignore drops bin/ folders
         os.makedirs(os.path.join(folder, sub))
         with open(os.path.join(folder, sub, "config.json"), "w") as f:
             json.dump(config, f, indent=1)
-    st, pt = os.path.join(folder, "safetensors"), os.path.join(folder, "bin")
+    st, pt = os.path.join(folder, "safetensors"), os.path.join(folder, "pytorch")
     if sharded:
         write_sharded(st, weights, "model", "safetensors", safetensors_io.write)
         write_sharded(pt, weights, "pytorch_model", "bin", save_bin)

@@ -12,7 +12,7 @@ public sealed class GptjParityTests
         foreach (var name in ReferenceFixture.Names)
         {
             data.Add(name, "safetensors");
-            data.Add(name, "bin");
+            data.Add(name, "pytorch");
         }
         return data;
     }
@@ -49,7 +49,7 @@ public sealed class GptjParityTests
     {
         var reference = ReferenceFixture.Load(fixture);
         using var fromSafetensors = GptjModel.Load(reference.Directory("safetensors"), null, NullLogger.Instance);
-        using var fromBin = GptjModel.Load(reference.Directory("bin"), null, NullLogger.Instance);
+        using var fromBin = GptjModel.Load(reference.Directory("pytorch"), null, NullLogger.Instance);
         var ids = reference.Prompts[1].Ids;
         var a = new float[ids.Length * fromSafetensors.Config.VocabSize];
         var b = new float[a.Length];
@@ -80,7 +80,7 @@ public sealed class GptjParityTests
 
     [Theory]
     [InlineData("partial-rotary-f32", "safetensors")]
-    [InlineData("full-rotary-f16", "bin")]
+    [InlineData("full-rotary-f16", "pytorch")]
     public void Int8_storage_stays_within_its_documented_bound_and_mostly_keeps_the_top_token(string fixture, string format)
     {
         // Per-row symmetric int8 rounds each weight by up to max|row|/254; docs/engine.md documents

@@ -21,7 +21,7 @@ public sealed class ReferenceFixture
 
     public IReadOnlyList<ReferencePrompt> Prompts { get; }
 
-    /// <summary>The folder holding the checkpoint as <paramref name="format"/> ("safetensors" or "bin").</summary>
+    /// <summary>The folder holding the checkpoint as <paramref name="format"/> ("safetensors" or "pytorch").</summary>
     public string Directory(string format) => Path.Combine(Root, Name, format);
 
     public static ReferenceFixture Load(string name)

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using GptjAspire.CpuBackend.Generation;
 
 namespace GptjAspire.CpuBackend.Tests.Generation;
@@ -188,7 +190,7 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         using var probe = new SchedulerProbe(tiny);
         var prompt = TinyModel.Prompt(tiny.ContextLength - 6, salt: 12);
 
-        var steps = await Collect(probe.Scheduler.Generate(Request(prompt, 100, Greedy), CancellationToken.None));
+        var steps = await Collect(probe.Scheduler.Generate(Request(prompt, int.MaxValue, Greedy), CancellationToken.None));
 
         Assert.Equal(tiny.GreedyReference(prompt, 6), Tokens(steps, 0));
         Assert.Equal(6, steps.Count);
@@ -264,6 +266,64 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.Equal("Sampling.TopP", Field(Request(prompt, 5, new SamplingParameters(TopP: 2f))));
         Assert.Equal("BadWords", Field(Request(prompt, 5, Greedy) with { BadWords = [[5, 1000]] }));
         Assert.Equal("StopWords", Field(Request(prompt, 5, Greedy) with { StopWords = [[]] }));
+    }
+
+    [Fact]
+    public async Task Disposing_the_scheduler_fails_running_and_queued_streams_instead_of_leaving_them_hanging()
+    {
+        using var probe = new SchedulerProbe(tiny, maxQueuedRequests: 64, maxBatchSequences: 1);
+        var prompt = TinyModel.Prompt(7, salt: 18);
+        probe.PauseAfterStep(_ => true);
+        var running = Collect(probe.Scheduler.Generate(Request(prompt, 50, Greedy), CancellationToken.None));
+        await probe.WaitUntilPausedAsync();
+
+        var disposing = Task.Run(probe.Scheduler.Dispose);
+        // Until Dispose has begun, Generate still queues; once it throws, the loop will stop at its next turn.
+        var queued = new List<Task<List<GenerationStep>>>();
+        while (true)
+        {
+            try
+            {
+                queued.Add(Collect(probe.Scheduler.Generate(Request(prompt, 5, Greedy), CancellationToken.None)));
+                await Task.Yield();
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+        }
+        probe.Resume();
+        await disposing;
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => running);
+        foreach (var request in queued)
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => request);
+    }
+
+    [Fact]
+    public async Task Each_request_gets_a_span_under_the_callers_span()
+    {
+        var stopped = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == GenerationTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var probe = new SchedulerProbe(tiny);
+        var request = Request(TinyModel.Prompt(6, salt: 17), 4, Greedy, numSequences: 2);
+        using var caller = new Activity("caller").Start();
+
+        var steps = probe.Scheduler.Generate(request, CancellationToken.None);
+        Assert.Same(caller, Activity.Current);
+        await Collect(steps);
+
+        var span = Assert.Single(stopped, a => (string?)a.GetTagItem("gen_ai.request.id") == request.Id);
+        Assert.Equal(caller.TraceId, span.TraceId);
+        Assert.Equal(caller.SpanId, span.ParentSpanId);
+        Assert.Equal(8, span.GetTagItem("gen_ai.usage.output_tokens"));
+        Assert.Equal(new[] { "Length", "Length" }, span.GetTagItem("gen_ai.response.finish_reasons"));
     }
 
     private static GenerationRequest Request(int[] prompt, int maxNewTokens, SamplingParameters sampling, int numSequences = 1) =>

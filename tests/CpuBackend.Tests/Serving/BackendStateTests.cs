@@ -1,4 +1,7 @@
 using GptjAspire.GrpcTransport;
+using GptjAspire.GrpcTransport.Health;
+using GptjAspire.GrpcTransport.Health.V1;
+using ServingStatus = GptjAspire.GrpcTransport.Health.V1.HealthCheckResponse.Types.ServingStatus;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Tensors;
 
@@ -21,6 +24,22 @@ public class BackendStateTests
         Assert.NotEqual("READY", Assert.Single(index.Models).State);
         Assert.Empty((await backend.Client.GetRepositoryIndexAsync(readyOnly: true)).Models);
     }
+
+    [Fact]
+    public async Task Grpc_health_is_NOT_SERVING_without_a_model_and_SERVING_once_loaded()
+    {
+        await using var missing = await BackendHost.StartAsync(modelPath: Path.Combine(Path.GetTempPath(), "no-such-model-" + Guid.NewGuid().ToString("N")), waitForModel: false);
+        await using var loaded = await BackendHost.StartAsync();
+
+        foreach (var service in new[] { "", "inference.GRPCInferenceService" })
+        {
+            Assert.Equal(ServingStatus.NotServing, await CheckAsync(missing, service));
+            Assert.Equal(ServingStatus.Serving, await CheckAsync(loaded, service));
+        }
+    }
+
+    private static async Task<ServingStatus> CheckAsync(BackendHost backend, string service) =>
+        (await backend.Client.Channel.AsyncUnaryCall(HealthService.CheckMethod, new HealthCheckRequest { Service = service }).ResponseAsync).Status;
 
     [Fact]
     public async Task Full_queue_is_RESOURCE_EXHAUSTED()

@@ -302,4 +302,38 @@ public sealed class InferenceServerTests : IAsyncLifetime
         Assert.Equal("triton ModelInfer gptj", span.DisplayName);
         Assert.Equal("gptj", span.GetTagItem("triton.model"));
     }
+
+    [Fact]
+    public async Task Log_probs_on_request_are_per_token_and_cumulative()
+    {
+        var request = Requests.Generate([5, 6], 4, samples: 2, topK: 0, seed: 11).AddInput<bool>(C.ReturnLogProbs, [1, 1], [true]);
+
+        var response = await Client.InferAsync(request);
+
+        var each = response.GetOutput<float>(C.OutputLogProbs);
+        var cumulative = response.GetOutput<float>(C.CumLogProbs);
+        Assert.Equal([1L, 2L, 4L], each.Shape);
+        Assert.All(each.Data, p => Assert.InRange(p, float.NegativeInfinity, 0f));
+        Assert.Equal(each.Data[..4].Sum(), cumulative[0, 0], 4);
+        Assert.Equal(each.Data[4..].Sum(), cumulative[0, 1], 4);
+        Assert.Null(new ModelInferResponse().FindOutput<float>(C.CumLogProbs));
+        Assert.Null((await Client.InferAsync(Requests.Generate([5, 6], 4))).FindOutput<float>(C.CumLogProbs));
+    }
+
+    [Fact]
+    public async Task End_id_token_ends_a_sequence_without_being_returned()
+    {
+        var first = (await Client.InferAsync(Requests.Generate([5, 6], 3, excludeInput: true))).GetOutput<int>(C.OutputIds).Data[0];
+
+        var unary = await Client.InferAsync(Requests.Generate([5, 6], 3, endId: first));
+        var streamed = new List<ModelInferResponse>();
+        await foreach (var response in Client.StreamInferAsync(Requests.Generate([5, 6], 3, streaming: true, endId: first)))
+        {
+            streamed.Add(response);
+        }
+
+        Assert.Equal([5, 6], unary.GetOutput<int>(C.OutputIds).Data);
+        Assert.Equal([2], unary.GetOutput<int>(C.SequenceLength).Data);
+        Assert.Empty(streamed);
+    }
 }

@@ -1,0 +1,36 @@
+using System.Diagnostics.Metrics;
+
+namespace GptjAspire.CpuBackend.Generation;
+
+/// <summary>The scheduler's instruments on a meter named <see cref="GenerationTelemetry.Name"/>.</summary>
+internal sealed class GenerationMetrics
+{
+    private readonly Histogram<int> _batchSize;
+    private readonly Histogram<double> _stepDuration;
+    private readonly Counter<long> _generatedTokens;
+    private readonly Counter<long> _promptTokens;
+    private readonly Counter<long> _rejected;
+
+    public GenerationMetrics(IMeterFactory meterFactory, Func<int> queueLength)
+    {
+        var meter = meterFactory.Create(GenerationTelemetry.Name);
+        meter.CreateObservableGauge("gptj.generation.queue.length", queueLength, "{request}", "Requests waiting for a place in the batch.");
+        _batchSize = meter.CreateHistogram<int>("gptj.generation.batch.size", "{sequence}", "Sequences decoded together in one step.");
+        _stepDuration = meter.CreateHistogram<double>("gptj.generation.step.duration", "s", "Duration of one batched decode step, sampling included.");
+        _generatedTokens = meter.CreateCounter<long>("gptj.generation.tokens", "{token}", "Tokens generated; its rate is the tokens/s.");
+        _promptTokens = meter.CreateCounter<long>("gptj.generation.prompt.tokens", "{token}", "Prompt tokens prefilled, once per request whatever its sample count.");
+        _rejected = meter.CreateCounter<long>("gptj.generation.rejected", "{request}", "Requests refused because the queue was full.");
+    }
+
+    public void Prefilled(int promptTokens) => _promptTokens.Add(promptTokens);
+
+    public void Generated(int tokens) => _generatedTokens.Add(tokens);
+
+    public void Rejected() => _rejected.Add(1);
+
+    public void Stepped(int batchSize, TimeSpan duration)
+    {
+        _stepDuration.Record(duration.TotalSeconds);
+        _batchSize.Record(batchSize);
+    }
+}

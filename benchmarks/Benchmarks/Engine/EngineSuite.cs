@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using GptjAspire.CpuBackend.Engine;
+using Microsoft.Extensions.Logging;
+
+namespace GptjAspire.Benchmarks.Engine;
+
+/// <summary>Workload sizes shared by our engine and the PyTorch anchor.</summary>
+internal sealed record EngineRunSettings(int Threads = 2, int PrefillTokens = 200, int DecodePrompt = 32, int DecodeSteps = 16, int Batch = 10, int Repeats = 3);
+
+/// <summary>Measured memory bandwidths, bytes per second.</summary>
+internal sealed record Bandwidth(double Copy, double Read);
+
+/// <summary>Our engine's throughput on one model in one storage type.</summary>
+internal sealed record EngineTimings(double PrefillTokensPerSecond, double Decode1TokensPerSecond, double DecodeBatchTokensPerSecond);
+
+/// <summary>The <c>engine</c> suite: GPT-J decode/prefill throughput against PyTorch eager and against this machine's memory roofline.</summary>
+/// <remarks>Usage: <c>engine [--work DIR] [--skip-6b] [--only-6b] [--keep] [--6b-layers N]</c> (N &lt; 28 for machines short of disk or memory). The mid-size checkpoint (~0.8 GB) is kept
+/// under DIR (default artifacts/engine-bench) for reruns; the GPT-J 6B shape (~12 GB of f16) is written to DIR, measured and deleted.</remarks>
+internal static class EngineSuite
+{
+    public static Task<int> RunAsync(string[] args) => Task.FromResult(Run(args));
+
+    private static int Run(string[] args)
+    {
+        var root = RepositoryRoot();
+        var work = Option(args, "--work") ?? Path.Combine(root, "artifacts", "engine-bench");
+        var settings = new EngineRunSettings();
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        var logger = loggers.CreateLogger("engine");
+
+        Console.WriteLine($"engine suite: {Environment.ProcessorCount} cores, load average {LoadAverage()}, threads {settings.Threads}");
+        var bandwidth = new Bandwidth(MemoryBandwidth.CopyBytesPerSecond(), MemoryBandwidth.ReadBytesPerSecond());
+        Console.WriteLine($"memory bandwidth: copy {bandwidth.Copy / 1e9:F2} GB/s (read + written, STREAM convention), read-only {bandwidth.Read / 1e9:F2} GB/s");
+
+        if (!args.Contains("--only-6b")) MidSize(root, work, settings, bandwidth, logger);
+        if (!args.Contains("--skip-6b")) FullSize(work, bandwidth, logger, keep: args.Contains("--keep"),
+            layers: int.Parse(Option(args, "--6b-layers") ?? "28", System.Globalization.CultureInfo.InvariantCulture));
+        Console.WriteLine($"load average at the end: {LoadAverage()}");
+        return 0;
+    }
+
+    private static void MidSize(string root, string work, EngineRunSettings settings, Bandwidth bandwidth, ILogger logger)
+    {
+        var shape = GptjShape.MidSize;
+        var directory = Path.Combine(work, shape.Name);
+        if (!File.Exists(Path.Combine(directory, "model.safetensors")))
+        {
+            Console.WriteLine($"writing random f32 {shape.Name} to {directory}");
+            RandomGptjCheckpoint.Write(directory, shape, WeightType.F32);
+        }
+
+        Console.WriteLine("PyTorch eager f32 (child process) ...");
+        var torch = PytorchAnchor.Run(root, directory, settings);
+        Console.WriteLine($"PyTorch f32: prefill {torch.PrefillTokensPerSecond:F1} tok/s, decode b1 {torch.Decode1TokensPerSecond:F2} tok/s, " +
+                          $"decode b{settings.Batch} {torch.DecodeBatchTokensPerSecond:F2} tok/s");
+
+        var rows = new List<string>();
+        foreach (var storage in new[] { WeightType.F32, WeightType.F16, WeightType.Int8 })
+        {
+            using var model = GptjModel.Load(directory, storage, logger);
+            var t = Measure(model, settings);
+            // Roofline: tokens/s if a step did nothing but stream its weights once at the measured bandwidth.
+            var copyRoofline = bandwidth.Copy / model.WeightBytesPerStep;
+            var readRoofline = bandwidth.Read / model.WeightBytesPerStep;
+            rows.Add($"| {storage,-5} | {model.WeightBytesPerStep / 1e6,7:F0} MB | " +
+                     $"{t.Decode1TokensPerSecond,7:F2} ({t.Decode1TokensPerSecond / torch.Decode1TokensPerSecond:F2}x PT; roofline {t.Decode1TokensPerSecond / copyRoofline:P0} copy, {t.Decode1TokensPerSecond / readRoofline:P0} read) | " +
+                     $"{t.DecodeBatchTokensPerSecond,7:F2} ({t.DecodeBatchTokensPerSecond / torch.DecodeBatchTokensPerSecond:F2}x PT, {t.DecodeBatchTokensPerSecond / t.Decode1TokensPerSecond:F1}x b1) | " +
+                     $"{t.PrefillTokensPerSecond,7:F1} ({t.PrefillTokensPerSecond / torch.PrefillTokensPerSecond:F2}x PT) |");
+            Console.WriteLine(rows[^1]);
+        }
+        Console.WriteLine();
+        Console.WriteLine($"{shape.Name} (8 layers x 1024, vocab 50400), {settings.Threads} threads, medians; PT = PyTorch eager f32 in this run " +
+                          $"(decode b1 {torch.Decode1TokensPerSecond:F2}, b{settings.Batch} {torch.DecodeBatchTokensPerSecond:F2}, prefill {torch.PrefillTokensPerSecond:F1} tok/s)");
+        Console.WriteLine($"| dtype | weights/step | decode b1 tok/s | decode b{settings.Batch} tok/s | prefill {settings.PrefillTokens} tok/s |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var row in rows) Console.WriteLine(row);
+    }
+
+    private static void FullSize(string work, Bandwidth bandwidth, ILogger logger, bool keep, int layers)
+    {
+        var shape = GptjShape.Gptj6B with { Layers = layers, Name = layers == 28 ? "gptj-6b" : $"gptj-6b-{layers}-layers" };
+        var directory = Path.Combine(work, shape.Name);
+        try
+        {
+            if (!File.Exists(Path.Combine(directory, "model.safetensors")))
+            {
+                var writing = Stopwatch.StartNew();
+                RandomGptjCheckpoint.Write(directory, shape, WeightType.F16);
+                Console.WriteLine($"wrote random f16 {shape.Name} ({new FileInfo(Path.Combine(directory, "model.safetensors")).Length / 1e9:F1} GB) in {writing.Elapsed.TotalSeconds:F0}s");
+            }
+            var clock = Stopwatch.StartNew();
+            using var model = GptjModel.Load(directory, null, logger);
+            var loadSeconds = clock.Elapsed.TotalSeconds;
+            var residentAfterLoad = Environment.WorkingSet;
+
+            var cache = model.CreateCache();
+            var logits = new float[model.Config.VocabSize];
+            var prompt = Enumerable.Range(0, 8).Select(i => 1000 + i).ToArray();
+            model.Prefill(prompt, cache, logits);
+            var steps = new List<double>();
+            var token = ArgMax(logits);
+            for (var i = 0; i < 5; i++)
+            {
+                clock.Restart();
+                model.Decode([token], [cache], logits);
+                steps.Add(clock.Elapsed.TotalSeconds);
+                token = ArgMax(logits);
+            }
+            var perToken = MemoryBandwidth.Median(steps);
+            double copyRoofline = model.WeightBytesPerStep / bandwidth.Copy, readRoofline = model.WeightBytesPerStep / bandwidth.Read;
+            Console.WriteLine($"{shape.Name} f16 (mapped in place): load {loadSeconds:F1}s, resident {residentAfterLoad / 1e9:F2} GB after load, " +
+                              $"{Environment.WorkingSet / 1e9:F2} GB after decoding; {perToken:F2} s/token (median of {steps.Count}); weights/step {model.WeightBytesPerStep / 1e9:F2} GB; " +
+                              $"roofline {copyRoofline:F2} s/token copy ({copyRoofline / perToken:P0}), {readRoofline:F2} s/token read ({readRoofline / perToken:P0})");
+        }
+        finally
+        {
+            if (!keep && Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static EngineTimings Measure(GptjModel model, EngineRunSettings s)
+    {
+        var vocab = model.Config.VocabSize;
+        var random = new Random(0);
+        var prompt = Enumerable.Range(0, s.PrefillTokens).Select(_ => random.Next(vocab)).ToArray();
+        var logits = new float[s.Batch * vocab];
+        model.Prefill(prompt[..8], model.CreateCache(), logits); // warm-up (JIT, thread pool)
+
+        var prefill = new List<double>();
+        for (var r = 0; r < s.Repeats; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            model.Prefill(prompt, model.CreateCache(), logits);
+            prefill.Add(clock.Elapsed.TotalSeconds);
+        }
+
+        double DecodeStep(int batch)
+        {
+            var first = model.CreateCache();
+            model.Prefill(prompt[..s.DecodePrompt], first, logits);
+            var caches = Enumerable.Range(0, batch).Select(_ => first.Fork()).ToArray();
+            var tokens = Enumerable.Repeat(ArgMax(logits.AsSpan(0, vocab)), batch).ToArray();
+            var steps = new List<double>();
+            for (var step = 0; step < s.DecodeSteps; step++)
+            {
+                var clock = Stopwatch.StartNew();
+                model.Decode(tokens, caches, logits.AsSpan(0, batch * vocab));
+                steps.Add(clock.Elapsed.TotalSeconds);
+                for (var b = 0; b < batch; b++) tokens[b] = ArgMax(logits.AsSpan(b * vocab, vocab));
+            }
+            return MemoryBandwidth.Median(steps);
+        }
+
+        return new EngineTimings(s.PrefillTokens / MemoryBandwidth.Median(prefill), 1 / DecodeStep(1), s.Batch / DecodeStep(s.Batch));
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> values)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Length; i++)
+            if (values[i] > values[best]) best = i;
+        return best;
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "GptjAspire.sln"))) return d.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+}
