@@ -241,3 +241,22 @@ public sealed class CompletionsTests
             Assert.True(paths.TryGetProperty(path, out _), path);
     }
 }
+
+public sealed class AdmissionTests
+{
+    [Fact]
+    public async Task Request_beyond_the_queue_is_429_with_retry_after_while_generations_hold_every_slot()
+    {
+        await using var host = await GatewayHost.StartAsync(new() { ["Gateway:MaxConcurrentRequests"] = "1", ["Gateway:MaxQueuedRequests"] = "0" });
+        host.Preprocessor.Stream = _ => [new Gptj.V1.GenerateStreamResponse { Delta = new Gptj.V1.TextDelta { Index = 0, Text = "Hà" } }];
+        host.Preprocessor.HangAfterStream = true;
+        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = Http.Json("""{"prompt": "a", "stream": true}""") };
+        using var holding = await host.Client.SendAsync(first, HttpCompletionOption.ResponseHeadersRead);
+
+        using var rejected = await host.Client.PostAsync("/predict", Http.Json("""{"text": "b"}"""));
+
+        Assert.Equal(System.Net.HttpStatusCode.TooManyRequests, rejected.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), rejected.Headers.RetryAfter?.Delta);
+        Assert.Equal("overloaded", (await rejected.ReadJsonAsync()).GetProperty("error").GetProperty("code").GetString());
+    }
+}
