@@ -83,7 +83,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
         catch (Exception error)
         {
             var status = ServingErrors.ToStatus(error, context.Deadline);
-            LogFailed(request.Id, "ModelInfer", status.StatusCode, status.Detail);
+            Log(error, request.Id, "ModelInfer", status);
             throw new RpcException(status);
         }
     }
@@ -139,7 +139,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
         {
             // Triton reports a failed request in-band and keeps the stream open for the others.
             var status = ServingErrors.ToStatus(error, context.Deadline);
-            LogFailed(request.Id, "ModelStreamInfer", status.StatusCode, status.Detail);
+            Log(error, request.Id, "ModelStreamInfer", status);
             await write(new ModelStreamInferResponse
             {
                 ErrorMessage = ServingErrors.StreamErrorMessage(status),
@@ -236,6 +236,22 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
             : $"Model '{name}' failed to load: {host.Failure}");
     }
 
+    // A client's mistake is a warning without a stack; a fault of ours is an error with one.
+    private void Log(Exception error, string requestId, string method, Status status)
+    {
+        if (status.StatusCode == StatusCode.Internal)
+        {
+            LogFault(error, requestId, method);
+        }
+        else
+        {
+            LogRejected(requestId, method, status.StatusCode, status.Detail);
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} on {Method} failed with {StatusCode}: {Detail}")]
-    private partial void LogFailed(string requestId, string method, StatusCode statusCode, string detail);
+    private partial void LogRejected(string requestId, string method, StatusCode statusCode, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Request {RequestId} on {Method} failed inside the server")]
+    private partial void LogFault(Exception error, string requestId, string method);
 }
