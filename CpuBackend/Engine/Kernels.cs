@@ -20,7 +20,7 @@ internal static unsafe class Kernels
         if (x.Length < rows * k || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
         // Work items are bands of output rows; inside a band, tiles of weight rows small enough for L2 are
         // reused across blocks of four activation rows (prefill) while decode streams each weight once.
-        var tile = Math.Clamp(65536 / w.RowBytes, 4, 64);
+        var tile = Math.Clamp(131072 / w.RowBytes, 4, 64);
         // Products too small to repay waking other threads (tiny test models) run on the calling thread.
         var bands = (long)rows * n * k < SerialWork ? 1 : Math.Min((n + tile - 1) / tile, Environment.ProcessorCount * 4);
         var band = (n + bands - 1) / bands;
