@@ -114,7 +114,15 @@ internal static unsafe class Kernels
                 }
                 else
                 {
-                    for (var j = 0; j < block; j++) yo[(long)j * n] = Dot1<T>(wr, xr + (long)j * k, k) * scale + add;
+                    var j = 0;
+                    if (block >= 2 && Vectorized)
+                    {
+                        Dot2<T>(wr, xr, k, out var d0, out var d1);
+                        yo[0] = d0 * scale + add;
+                        yo[n] = d1 * scale + add;
+                        j = 2;
+                    }
+                    for (; j < block; j++) yo[(long)j * n] = Dot1<T>(wr, xr + (long)j * k, k) * scale + add;
                 }
             }
         }
@@ -203,6 +211,38 @@ internal static unsafe class Kernels
         }
         for (; i < k; i++) sum += T.Load1(w, i) * x[i];
         return sum;
+    }
+
+    /// <summary>One weight row against two activation rows (the tail of a batch), widening the weights once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot2<T>(byte* w, float* x, int k, out float d0, out float d1) where T : struct, IWeightFormat
+    {
+        float* x0 = x, x1 = x + k;
+        Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default;
+        var i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            var v = T.Load8(w, i);
+            var u = T.Load8(w, i + 8);
+            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
+            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
+            b0 = Fma.MultiplyAdd(u, Avx.LoadVector256(x0 + i + 8), b0);
+            b1 = Fma.MultiplyAdd(u, Avx.LoadVector256(x1 + i + 8), b1);
+        }
+        for (; i + 8 <= k; i += 8)
+        {
+            var v = T.Load8(w, i);
+            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
+            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
+        }
+        d0 = Vector256.Sum(a0 + b0);
+        d1 = Vector256.Sum(a1 + b1);
+        for (; i < k; i++)
+        {
+            var v = T.Load1(w, i);
+            d0 += v * x0[i];
+            d1 += v * x1[i];
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
