@@ -20,7 +20,7 @@ internal static unsafe class Kernels
         if (x.Length < rows * k || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
         // Work items are bands of output rows; inside a band, tiles of weight rows small enough for L2 are
         // reused across blocks of four activation rows (prefill) while decode streams each weight once.
-        var tile = Math.Clamp(65536 / w.RowBytes, 4, 64);
+        var tile = Math.Clamp(131072 / w.RowBytes, 4, 64);
         // Products too small to repay waking other threads (tiny test models) run on the calling thread.
         var bands = (long)rows * n * k < SerialWork ? 1 : Math.Min((n + tile - 1) / tile, Environment.ProcessorCount * 4);
         var band = (n + bands - 1) / bands;
@@ -76,16 +76,34 @@ internal static unsafe class Kernels
     private static void Tile<T>(float* x, int rows, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1)
         where T : struct, IWeightFormat
     {
+        var pair = stackalloc float[8];
         for (var r = 0; r < rows; r += 4)
         {
             var block = Math.Min(4, rows - r);
             var xr = x + (long)r * k;
-            for (var o = t0; o < t1; o++)
+            var yr = y + (long)r * n;
+            var o = t0;
+            if (block == 4 && Vectorized)
+            {
+                // Two weight rows against four activation rows: 6 loads feed 8 FMAs.
+                for (; o + 1 < t1; o += 2)
+                {
+                    var wr = weights + (long)(o - t0) * rowBytes;
+                    Dot2x4<T>(wr, wr + rowBytes, xr, k, pair);
+                    for (var j = 0; j < 2; j++)
+                    {
+                        var scale = scales == null ? 1f : scales[o + j - t0];
+                        var add = bias == null ? 0f : bias[o + j];
+                        for (var i = 0; i < 4; i++) yr[(long)i * n + o + j] = pair[j * 4 + i] * scale + add;
+                    }
+                }
+            }
+            for (; o < t1; o++)
             {
                 var wr = weights + (long)(o - t0) * rowBytes;
                 var scale = scales == null ? 1f : scales[o - t0];
                 var add = bias == null ? 0f : bias[o];
-                var yo = y + (long)r * n + o;
+                var yo = yr + o;
                 if (block == 4 && Vectorized)
                 {
                     Dot4<T>(wr, xr, k, out var d0, out var d1, out var d2, out var d3);
@@ -96,9 +114,64 @@ internal static unsafe class Kernels
                 }
                 else
                 {
-                    for (var j = 0; j < block; j++) yo[(long)j * n] = Dot1<T>(wr, xr + (long)j * k, k) * scale + add;
+                    var j = 0;
+                    if (block >= 2 && Vectorized)
+                    {
+                        Dot2<T>(wr, xr, k, out var d0, out var d1);
+                        yo[0] = d0 * scale + add;
+                        yo[n] = d1 * scale + add;
+                        j = 2;
+                    }
+                    for (; j < block; j++) yo[(long)j * n] = Dot1<T>(wr, xr + (long)j * k, k) * scale + add;
                 }
             }
+        }
+    }
+
+    /// <summary>Dot products of two weight rows with four activation rows; result[j * 4 + i] = w_j · x_i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot2x4<T>(byte* w0, byte* w1, float* x, int k, float* result) where T : struct, IWeightFormat
+    {
+        float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        var i = 0;
+        for (; i + 8 <= k; i += 8)
+        {
+            var v = T.Load8(w0, i);
+            var u = T.Load8(w1, i);
+            var xv = Avx.LoadVector256(x0 + i);
+            a0 = Fma.MultiplyAdd(v, xv, a0);
+            b0 = Fma.MultiplyAdd(u, xv, b0);
+            xv = Avx.LoadVector256(x1 + i);
+            a1 = Fma.MultiplyAdd(v, xv, a1);
+            b1 = Fma.MultiplyAdd(u, xv, b1);
+            xv = Avx.LoadVector256(x2 + i);
+            a2 = Fma.MultiplyAdd(v, xv, a2);
+            b2 = Fma.MultiplyAdd(u, xv, b2);
+            xv = Avx.LoadVector256(x3 + i);
+            a3 = Fma.MultiplyAdd(v, xv, a3);
+            b3 = Fma.MultiplyAdd(u, xv, b3);
+        }
+        result[0] = Vector256.Sum(a0);
+        result[1] = Vector256.Sum(a1);
+        result[2] = Vector256.Sum(a2);
+        result[3] = Vector256.Sum(a3);
+        result[4] = Vector256.Sum(b0);
+        result[5] = Vector256.Sum(b1);
+        result[6] = Vector256.Sum(b2);
+        result[7] = Vector256.Sum(b3);
+        for (; i < k; i++)
+        {
+            float v = T.Load1(w0, i), u = T.Load1(w1, i);
+            result[0] += v * x0[i];
+            result[1] += v * x1[i];
+            result[2] += v * x2[i];
+            result[3] += v * x3[i];
+            result[4] += u * x0[i];
+            result[5] += u * x1[i];
+            result[6] += u * x2[i];
+            result[7] += u * x3[i];
         }
     }
 
@@ -138,6 +211,38 @@ internal static unsafe class Kernels
         }
         for (; i < k; i++) sum += T.Load1(w, i) * x[i];
         return sum;
+    }
+
+    /// <summary>One weight row against two activation rows (the tail of a batch), widening the weights once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot2<T>(byte* w, float* x, int k, out float d0, out float d1) where T : struct, IWeightFormat
+    {
+        float* x0 = x, x1 = x + k;
+        Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default;
+        var i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            var v = T.Load8(w, i);
+            var u = T.Load8(w, i + 8);
+            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
+            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
+            b0 = Fma.MultiplyAdd(u, Avx.LoadVector256(x0 + i + 8), b0);
+            b1 = Fma.MultiplyAdd(u, Avx.LoadVector256(x1 + i + 8), b1);
+        }
+        for (; i + 8 <= k; i += 8)
+        {
+            var v = T.Load8(w, i);
+            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
+            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
+        }
+        d0 = Vector256.Sum(a0 + b0);
+        d1 = Vector256.Sum(a1 + b1);
+        for (; i < k; i++)
+        {
+            var v = T.Load1(w, i);
+            d0 += v * x0[i];
+            d1 += v * x1[i];
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -6,7 +6,8 @@ namespace GptjAspire.Benchmarks.Engine;
 /// <summary>PyTorch eager timings of the same checkpoint, from tools/gptj_reference/torch_bench.py run as a child process.</summary>
 internal sealed record PytorchAnchor(double PrefillTokensPerSecond, double Decode1TokensPerSecond, double DecodeBatchTokensPerSecond)
 {
-    public static PytorchAnchor Run(string repositoryRoot, string modelDirectory, EngineRunSettings settings)
+    /// <summary>Runs the anchor; <paramref name="blasDirectory"/> puts another libblas.so.3 first on the library path of that child only.</summary>
+    public static PytorchAnchor Run(string repositoryRoot, string modelDirectory, EngineRunSettings settings, string? blasDirectory = null)
     {
         var script = Path.Combine(repositoryRoot, "tools", "gptj_reference", "torch_bench.py");
         var start = new ProcessStartInfo("/usr/bin/python3")
@@ -15,6 +16,7 @@ internal sealed record PytorchAnchor(double PrefillTokensPerSecond, double Decod
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (blasDirectory != null) start.Environment["LD_LIBRARY_PATH"] = blasDirectory;
         foreach (var a in new[]
                  {
                      script, "--model-dir", modelDirectory, "--threads", settings.Threads.ToString(),
