@@ -73,19 +73,6 @@ public sealed class BackendModel(TritonInferenceClient client, string modelName,
         return new BackendState(true, "ready", metadata.Platform, config.MaxBatchSize);
     }
 
-    public async Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime deadline, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await client.InferAsync(request, Deadline(deadline), cancellationToken);
-        }
-        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
-        {
-            Lost(e);
-            throw;
-        }
-    }
-
     /// <summary>Streams the responses of one decoupled request until the one marked final; disposing the enumeration cancels it on the backend.</summary>
     public async IAsyncEnumerable<ModelInferResponse> StreamInferAsync(
         ModelInferRequest request, DateTime deadline, [EnumeratorCancellation] CancellationToken cancellationToken)

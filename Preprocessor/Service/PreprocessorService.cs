@@ -27,13 +27,15 @@ public sealed class PreprocessorService(
         backend.RequireReady();
         var plan = Plan(request);
         var started = Stopwatch.GetTimestamp();
-        var response = await backend.InferAsync(GenerationTensors.Request(plan, backend.Name, streaming: false),
-            context.Deadline, context.CancellationToken);
-
         var samples = NewSamples(plan);
-        foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
-            foreach (var token in tokens)
-                samples[sample].Append(token);
+        // Triton serves a decoupled model (TensorRT-LLM's config.pbtxt) only through ModelStreamInfer, so the
+        // whole-result call is a stream too: streaming=false asks for the full output, one response per sample
+        // or one for all (sequence_index tells which), then the final marker.
+        var backendRequest = GenerationTensors.Request(plan, backend.Name, streaming: false);
+        await foreach (var response in backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken))
+            foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
+                foreach (var token in tokens)
+                    samples[sample].Append(token);
         foreach (var sample in samples)
             sample.EndOfOutput();
 
