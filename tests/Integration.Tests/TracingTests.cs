@@ -30,4 +30,29 @@ public sealed class TracingTests(RunningSystem system)
                 $"no span of {service} in trace {traceId}; spans in it: {string.Join(", ", inTrace.Select(s => $"{s.Service}/{s.Name}"))}");
         Assert.Contains(inTrace, s => s.Service == "backend" && s.Scope == "GptjAspire.CpuBackend.Generation");
     }
+
+    [Fact]
+    public async Task Whole_result_generation_reaches_the_backend_as_a_stream_because_Triton_refuses_ModelInfer_for_decoupled_models()
+    {
+        var traceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = Json.Body("""{"prompt": "Xin chào", "max_tokens": 4, "n": 2}"""),
+        };
+        request.Headers.Add("traceparent", $"00-{traceId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}-01");
+
+        using var response = await system.Gateway.SendAsync(request);
+        await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var spans = await system.Telemetry.WaitForAsync(
+            all => all.Any(span => span.TraceId == traceId && span.Service == "backend" && span.Attributes.ContainsKey("rpc.method")),
+            TimeSpan.FromSeconds(30));
+        var backendMethods = spans
+            .Where(s => s.TraceId == traceId && s.Service == "backend" && s.Attributes.ContainsKey("rpc.method"))
+            .Select(s => s.Attributes["rpc.method"])
+            .ToList();
+        Assert.Contains("ModelStreamInfer", backendMethods);
+        Assert.DoesNotContain("ModelInfer", backendMethods);
+    }
 }
