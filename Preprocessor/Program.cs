@@ -1,7 +1,8 @@
 using GptjAspire.ServiceDefaults;
 using GptjAspire.Preprocessor;
 
-var builder = WebApplication.CreateBuilder(args);
+// Content root at the binaries: appsettings.json (with the grpc endpoint's Http2 protocol) loads from any working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddServiceDefaults();
 builder.AddPreprocessor();
