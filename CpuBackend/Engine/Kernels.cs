@@ -49,10 +49,10 @@ internal static unsafe class Kernels
     {
         int k = w.Cols, rowBytes = w.RowBytes;
         // With many activation rows, a tile of narrow weights is widened to floats once and then used by
-        // every block of rows, rather than widened again for each block of four. Int8 widens in two
+        // every block of rows, rather than widened again for each block of five. Int8 widens in two
         // instructions, so for decode batches redoing that beats a round trip through a float tile
         // (measured at 10 rows); f16/bf16 gain from the tile as soon as there are two blocks.
-        var widen = Vectorized && typeof(T) != typeof(F32) && rows > (typeof(T) == typeof(I8) ? 16 : 4);
+        var widen = Vectorized && typeof(T) != typeof(F32) && rows > (typeof(T) == typeof(I8) ? 16 : 5);
         if (widen && (widened == null || widened.Length < tile * k)) widened = new float[tile * k];
         fixed (float* scratch = widened)
         {
@@ -76,65 +76,120 @@ internal static unsafe class Kernels
     private static void Tile<T>(float* x, int rows, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1)
         where T : struct, IWeightFormat
     {
-        var pair = stackalloc float[8];
-        for (var r = 0; r < rows; r += 4)
+        // Blocks of up to five activation rows: two weight rows against five keep ten accumulators, two
+        // widened weight vectors and one activation vector in the sixteen AVX registers.
+        for (var r = 0; r < rows; r += 5)
         {
-            var block = Math.Min(4, rows - r);
             var xr = x + (long)r * k;
             var yr = y + (long)r * n;
-            var o = t0;
-            if (block == 4 && Vectorized)
+            switch (Math.Min(5, rows - r))
             {
-                // Two weight rows against four activation rows: 6 loads feed 8 FMAs.
-                for (; o + 1 < t1; o += 2)
-                {
-                    var wr = weights + (long)(o - t0) * rowBytes;
-                    Dot2x4<T>(wr, wr + rowBytes, xr, k, pair);
-                    for (var j = 0; j < 2; j++)
-                    {
-                        var scale = scales == null ? 1f : scales[o + j - t0];
-                        var add = bias == null ? 0f : bias[o + j];
-                        for (var i = 0; i < 4; i++) yr[(long)i * n + o + j] = pair[j * 4 + i] * scale + add;
-                    }
-                }
-            }
-            for (; o < t1; o++)
-            {
-                var wr = weights + (long)(o - t0) * rowBytes;
-                var scale = scales == null ? 1f : scales[o - t0];
-                var add = bias == null ? 0f : bias[o];
-                var yo = yr + o;
-                if (block == 4 && Vectorized)
-                {
-                    Dot4<T>(wr, xr, k, out var d0, out var d1, out var d2, out var d3);
-                    yo[0] = d0 * scale + add;
-                    yo[n] = d1 * scale + add;
-                    yo[2 * n] = d2 * scale + add;
-                    yo[3 * n] = d3 * scale + add;
-                }
-                else
-                {
-                    var j = 0;
-                    if (block >= 2 && Vectorized)
-                    {
-                        Dot2<T>(wr, xr, k, out var d0, out var d1);
-                        yo[0] = d0 * scale + add;
-                        yo[n] = d1 * scale + add;
-                        j = 2;
-                    }
-                    for (; j < block; j++) yo[(long)j * n] = Dot1<T>(wr, xr + (long)j * k, k) * scale + add;
-                }
+                case 1: Tile1<T>(xr, weights, rowBytes, scales, bias, yr, k, t0, t1); break;
+                case 2: Tile2xN<T, Two>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1); break;
+                case 3: Tile2xN<T, Three>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1); break;
+                case 4: Tile2xN<T, Four>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1); break;
+                default: Tile2xN<T, Five>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1); break;
             }
         }
     }
 
-    /// <summary>Dot products of two weight rows with four activation rows; result[j * 4 + i] = w_j · x_i.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot2x4<T>(byte* w0, byte* w1, float* x, int k, float* result) where T : struct, IWeightFormat
+    /// <summary>One activation row (decode of one sequence): a pure stream of weights, so the aim is to keep memory busy.</summary>
+    private static void Tile1<T>(float* x, byte* weights, int rowBytes, float* scales, float* bias, float* y, int k, int t0, int t1)
+        where T : struct, IWeightFormat
     {
-        float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k;
+        var four = stackalloc float[4];
+        var o = t0;
+        // The hardware prefetcher stops at 4 KiB page boundaries, so rows of a page or more are read four
+        // at a time: four pages in flight instead of one. Shorter rows are one sequential stream inside a
+        // page, which the prefetcher already follows; four interleaved streams there measured 30% slower
+        // (int8, 1 KiB rows).
+        if (Vectorized && rowBytes >= 4096)
+            for (; o + 3 < t1; o += 4)
+            {
+                Dot4x1<T>(weights + (long)(o - t0) * rowBytes, rowBytes, x, k, four);
+                for (var j = 0; j < 4; j++) y[o + j] = four[j] * (scales == null ? 1f : scales[o + j - t0]) + (bias == null ? 0f : bias[o + j]);
+            }
+        for (; o < t1; o++)
+            y[o] = Dot1<T>(weights + (long)(o - t0) * rowBytes, x, k) * (scales == null ? 1f : scales[o - t0]) + (bias == null ? 0f : bias[o]);
+    }
+
+    /// <summary>N (2 to 5) activation rows: pairs of weight rows, each widened once for all N rows.</summary>
+    private static void Tile2xN<T, N>(float* x, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1)
+        where T : struct, IWeightFormat where N : struct, IRowCount
+    {
+        var pair = stackalloc float[10];
+        var o = t0;
+        if (Vectorized)
+            for (; o + 1 < t1; o += 2)
+            {
+                var wr = weights + (long)(o - t0) * rowBytes;
+                Dot2xN<T, N>(wr, wr + rowBytes, x, k, pair);
+                for (var j = 0; j < 2; j++)
+                {
+                    var scale = scales == null ? 1f : scales[o + j - t0];
+                    var add = bias == null ? 0f : bias[o + j];
+                    for (var i = 0; i < N.Value; i++) y[(long)i * n + o + j] = pair[j * 5 + i] * scale + add;
+                }
+            }
+        for (; o < t1; o++)
+        {
+            var wr = weights + (long)(o - t0) * rowBytes;
+            var scale = scales == null ? 1f : scales[o - t0];
+            var add = bias == null ? 0f : bias[o];
+            for (var i = 0; i < N.Value; i++) y[(long)i * n + o] = Dot1<T>(wr, x + (long)i * k, k) * scale + add;
+        }
+    }
+
+    /// <summary>Four consecutive weight rows against one activation row; two accumulators per row hide the FMA latency.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot4x1<T>(byte* w, int rowBytes, float* x, int k, float* result) where T : struct, IWeightFormat
+    {
+        byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        var i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            var xv = Avx.LoadVector256(x + i);
+            var xu = Avx.LoadVector256(x + i + 8);
+            a0 = Fma.MultiplyAdd(T.Load8(w0, i), xv, a0);
+            a1 = Fma.MultiplyAdd(T.Load8(w1, i), xv, a1);
+            a2 = Fma.MultiplyAdd(T.Load8(w2, i), xv, a2);
+            a3 = Fma.MultiplyAdd(T.Load8(w3, i), xv, a3);
+            b0 = Fma.MultiplyAdd(T.Load8(w0, i + 8), xu, b0);
+            b1 = Fma.MultiplyAdd(T.Load8(w1, i + 8), xu, b1);
+            b2 = Fma.MultiplyAdd(T.Load8(w2, i + 8), xu, b2);
+            b3 = Fma.MultiplyAdd(T.Load8(w3, i + 8), xu, b3);
+        }
+        for (; i + 8 <= k; i += 8)
+        {
+            var xv = Avx.LoadVector256(x + i);
+            a0 = Fma.MultiplyAdd(T.Load8(w0, i), xv, a0);
+            a1 = Fma.MultiplyAdd(T.Load8(w1, i), xv, a1);
+            a2 = Fma.MultiplyAdd(T.Load8(w2, i), xv, a2);
+            a3 = Fma.MultiplyAdd(T.Load8(w3, i), xv, a3);
+        }
+        result[0] = Vector256.Sum(a0 + b0);
+        result[1] = Vector256.Sum(a1 + b1);
+        result[2] = Vector256.Sum(a2 + b2);
+        result[3] = Vector256.Sum(a3 + b3);
+        for (; i < k; i++)
+        {
+            result[0] += T.Load1(w0, i) * x[i];
+            result[1] += T.Load1(w1, i) * x[i];
+            result[2] += T.Load1(w2, i) * x[i];
+            result[3] += T.Load1(w3, i) * x[i];
+        }
+    }
+
+    /// <summary>Dot products of two weight rows with N activation rows; result[j * 5 + i] = w_j · x_i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result) where T : struct, IWeightFormat where N : struct, IRowCount
+    {
+        // N is a type, so the JIT compiles one loop per row count with the unused accumulators gone.
+        float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k, x4 = x + 4 * k;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default;
         var i = 0;
         for (; i + 8 <= k; i += 8)
         {
@@ -146,34 +201,59 @@ internal static unsafe class Kernels
             xv = Avx.LoadVector256(x1 + i);
             a1 = Fma.MultiplyAdd(v, xv, a1);
             b1 = Fma.MultiplyAdd(u, xv, b1);
-            xv = Avx.LoadVector256(x2 + i);
-            a2 = Fma.MultiplyAdd(v, xv, a2);
-            b2 = Fma.MultiplyAdd(u, xv, b2);
-            xv = Avx.LoadVector256(x3 + i);
-            a3 = Fma.MultiplyAdd(v, xv, a3);
-            b3 = Fma.MultiplyAdd(u, xv, b3);
+            if (N.Value > 2)
+            {
+                xv = Avx.LoadVector256(x2 + i);
+                a2 = Fma.MultiplyAdd(v, xv, a2);
+                b2 = Fma.MultiplyAdd(u, xv, b2);
+            }
+            if (N.Value > 3)
+            {
+                xv = Avx.LoadVector256(x3 + i);
+                a3 = Fma.MultiplyAdd(v, xv, a3);
+                b3 = Fma.MultiplyAdd(u, xv, b3);
+            }
+            if (N.Value > 4)
+            {
+                xv = Avx.LoadVector256(x4 + i);
+                a4 = Fma.MultiplyAdd(v, xv, a4);
+                b4 = Fma.MultiplyAdd(u, xv, b4);
+            }
         }
         result[0] = Vector256.Sum(a0);
         result[1] = Vector256.Sum(a1);
         result[2] = Vector256.Sum(a2);
         result[3] = Vector256.Sum(a3);
-        result[4] = Vector256.Sum(b0);
-        result[5] = Vector256.Sum(b1);
-        result[6] = Vector256.Sum(b2);
-        result[7] = Vector256.Sum(b3);
+        result[4] = Vector256.Sum(a4);
+        result[5] = Vector256.Sum(b0);
+        result[6] = Vector256.Sum(b1);
+        result[7] = Vector256.Sum(b2);
+        result[8] = Vector256.Sum(b3);
+        result[9] = Vector256.Sum(b4);
         for (; i < k; i++)
         {
             float v = T.Load1(w0, i), u = T.Load1(w1, i);
-            result[0] += v * x0[i];
-            result[1] += v * x1[i];
-            result[2] += v * x2[i];
-            result[3] += v * x3[i];
-            result[4] += u * x0[i];
-            result[5] += u * x1[i];
-            result[6] += u * x2[i];
-            result[7] += u * x3[i];
+            for (var r = 0; r < N.Value; r++)
+            {
+                result[r] += v * x[(long)r * k + i];
+                result[5 + r] += u * x[(long)r * k + i];
+            }
         }
     }
+
+    /// <summary>A row count known to the JIT, so the kernels specialise on it.</summary>
+    private interface IRowCount
+    {
+        static abstract int Value { get; }
+    }
+
+    private readonly struct Two : IRowCount { public static int Value => 2; }
+
+    private readonly struct Three : IRowCount { public static int Value => 3; }
+
+    private readonly struct Four : IRowCount { public static int Value => 4; }
+
+    private readonly struct Five : IRowCount { public static int Value => 5; }
 
     /// <summary>Weight rows [t0, t1) as floats (int8 scale applied) into <paramref name="target"/>.</summary>
     private static void Widen<T>(Matrix w, int t0, int t1, float* target) where T : struct, IWeightFormat
@@ -211,81 +291,6 @@ internal static unsafe class Kernels
         }
         for (; i < k; i++) sum += T.Load1(w, i) * x[i];
         return sum;
-    }
-
-    /// <summary>One weight row against two activation rows (the tail of a batch), widening the weights once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot2<T>(byte* w, float* x, int k, out float d0, out float d1) where T : struct, IWeightFormat
-    {
-        float* x0 = x, x1 = x + k;
-        Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default;
-        var i = 0;
-        for (; i + 16 <= k; i += 16)
-        {
-            var v = T.Load8(w, i);
-            var u = T.Load8(w, i + 8);
-            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
-            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
-            b0 = Fma.MultiplyAdd(u, Avx.LoadVector256(x0 + i + 8), b0);
-            b1 = Fma.MultiplyAdd(u, Avx.LoadVector256(x1 + i + 8), b1);
-        }
-        for (; i + 8 <= k; i += 8)
-        {
-            var v = T.Load8(w, i);
-            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
-            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
-        }
-        d0 = Vector256.Sum(a0 + b0);
-        d1 = Vector256.Sum(a1 + b1);
-        for (; i < k; i++)
-        {
-            var v = T.Load1(w, i);
-            d0 += v * x0[i];
-            d1 += v * x1[i];
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot4<T>(byte* w, float* x, int k, out float d0, out float d1, out float d2, out float d3)
-        where T : struct, IWeightFormat
-    {
-        float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
-        var i = 0;
-        for (; i + 16 <= k; i += 16)
-        {
-            var v = T.Load8(w, i);
-            var u = T.Load8(w, i + 8);
-            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
-            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
-            a2 = Fma.MultiplyAdd(v, Avx.LoadVector256(x2 + i), a2);
-            a3 = Fma.MultiplyAdd(v, Avx.LoadVector256(x3 + i), a3);
-            b0 = Fma.MultiplyAdd(u, Avx.LoadVector256(x0 + i + 8), b0);
-            b1 = Fma.MultiplyAdd(u, Avx.LoadVector256(x1 + i + 8), b1);
-            b2 = Fma.MultiplyAdd(u, Avx.LoadVector256(x2 + i + 8), b2);
-            b3 = Fma.MultiplyAdd(u, Avx.LoadVector256(x3 + i + 8), b3);
-        }
-        for (; i + 8 <= k; i += 8)
-        {
-            var v = T.Load8(w, i);
-            a0 = Fma.MultiplyAdd(v, Avx.LoadVector256(x0 + i), a0);
-            a1 = Fma.MultiplyAdd(v, Avx.LoadVector256(x1 + i), a1);
-            a2 = Fma.MultiplyAdd(v, Avx.LoadVector256(x2 + i), a2);
-            a3 = Fma.MultiplyAdd(v, Avx.LoadVector256(x3 + i), a3);
-        }
-        d0 = Vector256.Sum(a0 + b0);
-        d1 = Vector256.Sum(a1 + b1);
-        d2 = Vector256.Sum(a2 + b2);
-        d3 = Vector256.Sum(a3 + b3);
-        for (; i < k; i++)
-        {
-            var v = T.Load1(w, i);
-            d0 += v * x0[i];
-            d1 += v * x1[i];
-            d2 += v * x2[i];
-            d3 += v * x3[i];
-        }
     }
 
     /// <summary>How a kernel widens eight (or one) stored weights to floats.</summary>

@@ -13,8 +13,8 @@ public sealed class GptjDecodeTests
     {
         using var model = GptjModel.Load(Reference.Directory("safetensors"), null, NullLogger.Instance);
         var vocab = model.Config.VocabSize;
-        // Five sequences (more than one 4-row kernel block), prompts of different lengths.
-        var prompts = Enumerable.Range(0, 5).Select(i => Reference.Prompts[i % 2].Ids[..(Reference.Prompts[i % 2].Ids.Length - i / 2)]).ToArray();
+        // Seven sequences (a full 5-row kernel block and a partial one), prompts of different lengths.
+        var prompts = Enumerable.Range(0, 7).Select(i => Reference.Prompts[i % 2].Ids[..(Reference.Prompts[i % 2].Ids.Length - i / 2)]).ToArray();
         var expected = prompts.Select(p => GptjParityTests.Greedy(model, p, 12)).ToArray();
 
         var caches = prompts.Select(_ => model.CreateCache()).ToArray();

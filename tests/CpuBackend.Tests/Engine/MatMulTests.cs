@@ -1,0 +1,65 @@
+using System.Runtime.InteropServices;
+using GptjAspire.CpuBackend.Engine;
+
+namespace GptjAspire.CpuBackend.Tests.Engine;
+
+/// <summary><see cref="Kernels.MatMul"/> against a double-precision product of the same stored weights, for every kernel shape.</summary>
+public sealed unsafe class MatMulTests
+{
+    // Row counts cover one-row decode, each partial block (2-4), full and mixed blocks of five and the
+    // widened-tile path (above 5 for f16/bf16, above 16 for int8). Matrix shapes cover rows of a page or
+    // more (the four-row decode kernel) with odd tails, short rows, odd output counts, and a product big
+    // enough to be split across threads.
+    public static TheoryData<WeightType, int, int, int> Cases()
+    {
+        var cases = new TheoryData<WeightType, int, int, int>();
+        foreach (var type in Enum.GetValues<WeightType>())
+            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 17, 23 })
+                foreach (var (n, k) in new[] { (9, 1027), (33, 37), (2050, 64) })
+                    cases.Add(type, rows, n, k);
+        return cases;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Product_matches_double_precision_reference(WeightType type, int rows, int n, int k)
+    {
+        var random = new Random(rows * 1000 + n + k);
+        var source = new float[n * k];
+        for (var i = 0; i < source.Length; i++) source[i] = (float)(random.NextDouble() * 2 - 1);
+        var x = new float[rows * k];
+        for (var i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 4 - 2);
+        var bias = new float[n];
+        for (var i = 0; i < n; i++) bias[i] = (float)random.NextDouble();
+
+        var handle = GCHandle.Alloc(source, GCHandleType.Pinned);
+        try
+        {
+            using var w = Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, type);
+            var y = new float[rows * n];
+            Kernels.MatMul(x, rows, w, bias, y);
+
+            var stored = new float[k];
+            for (var o = 0; o < n; o++)
+            {
+                w.RowToFloat(o, stored);
+                for (var r = 0; r < rows; r++)
+                {
+                    double expected = bias[o], magnitude = Math.Abs(bias[o]);
+                    for (var i = 0; i < k; i++)
+                    {
+                        expected += (double)stored[i] * x[r * k + i];
+                        magnitude += Math.Abs((double)stored[i] * x[r * k + i]);
+                    }
+                    // float accumulation in a different order: error grows with the sum of |terms|.
+                    Assert.True(Math.Abs(y[r * n + o] - expected) <= 1e-5 * magnitude,
+                        $"{type} rows={rows} [{n}x{k}]: y[{r}, {o}] = {y[r * n + o]}, expected {expected}");
+                }
+            }
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+}
