@@ -11,7 +11,8 @@ internal sealed record EngineRunSettings(int Threads = 2, int PrefillTokens = 20
 internal sealed record Bandwidth(double Copy, double Read);
 
 /// <summary>Our engine's throughput on one model in one storage type.</summary>
-internal sealed record EngineTimings(double PrefillTokensPerSecond, double Decode1TokensPerSecond, double DecodeBatchTokensPerSecond);
+/// <remarks>The roofline fractions are medians over decode steps of (weight bytes per step / step time) / bandwidth sampled just before that step.</remarks>
+internal sealed record EngineTimings(double PrefillTokensPerSecond, double Decode1TokensPerSecond, double DecodeBatchTokensPerSecond, double CopyRooflineFraction, double ReadRooflineFraction);
 
 /// <summary>The <c>engine</c> suite: GPT-J decode/prefill throughput against PyTorch eager and against this machine's memory roofline.</summary>
 /// <remarks>Usage: <c>engine [--work DIR] [--skip-6b] [--only-6b] [--keep] [--6b-layers N]</c> (N &lt; 28 for machines short of disk or memory). The mid-size checkpoint (~0.8 GB) is kept
@@ -29,10 +30,11 @@ internal static class EngineSuite
         var logger = loggers.CreateLogger("engine");
 
         Console.WriteLine($"engine suite: {Environment.ProcessorCount} cores, load average {LoadAverage()}, threads {settings.Threads}");
-        var bandwidth = new Bandwidth(MemoryBandwidth.CopyBytesPerSecond(), MemoryBandwidth.ReadBytesPerSecond());
+        using var probe = new MemoryBandwidth();
+        var bandwidth = probe.Measure();
         Console.WriteLine($"memory bandwidth: copy {bandwidth.Copy / 1e9:F2} GB/s (read + written, STREAM convention), read-only {bandwidth.Read / 1e9:F2} GB/s");
 
-        if (!args.Contains("--only-6b")) MidSize(root, work, settings, bandwidth, logger);
+        if (!args.Contains("--only-6b")) MidSize(root, work, settings, probe, logger);
         if (!args.Contains("--skip-6b")) FullSize(work, bandwidth, logger, keep: args.Contains("--keep"),
             layers: int.Parse(Option(args, "--6b-layers") ?? "28", System.Globalization.CultureInfo.InvariantCulture));
         Console.WriteLine($"load average at the end: {LoadAverage()}");
@@ -41,7 +43,7 @@ internal static class EngineSuite
 
     private const string OpenBlas = "/usr/lib/x86_64-linux-gnu/openblas-openmp";
 
-    private static void MidSize(string root, string work, EngineRunSettings settings, Bandwidth bandwidth, ILogger logger)
+    private static void MidSize(string root, string work, EngineRunSettings settings, MemoryBandwidth probe, ILogger logger)
     {
         var shape = GptjShape.MidSize;
         var directory = Path.Combine(work, shape.Name);
@@ -52,32 +54,27 @@ internal static class EngineSuite
         }
 
         // Debian's python3-torch is built with BLAS_INFO=generic and uses whatever libblas.so.3 the system
-        // alternative selects (here the reference BLAS). OpenBLAS, when installed, is the stronger anchor:
-        // measure both and compare against the faster.
-        Console.WriteLine("PyTorch eager f32 (child process, system libblas.so.3) ...");
-        var torch = PytorchAnchor.Run(root, directory, settings);
-        Console.WriteLine($"PyTorch f32, system BLAS: prefill {torch.PrefillTokensPerSecond:F1} tok/s, decode b1 {torch.Decode1TokensPerSecond:F2} tok/s, " +
+        // alternative selects; the reference BLAS there is 20-45x slower than OpenBLAS. OpenBLAS, when
+        // installed, is loaded into the child process only, as the stronger anchor.
+        var blas = Directory.Exists(OpenBlas) ? OpenBlas : null;
+        Console.WriteLine($"PyTorch eager f32 (child process, {blas ?? "system libblas.so.3"}) ...");
+        var torch = PytorchAnchor.Run(root, directory, settings, blas);
+        Console.WriteLine($"PyTorch f32: prefill {torch.PrefillTokensPerSecond:F1} tok/s, decode b1 {torch.Decode1TokensPerSecond:F2} tok/s, " +
                           $"decode b{settings.Batch} {torch.DecodeBatchTokensPerSecond:F2} tok/s");
-        if (Directory.Exists(OpenBlas))
-        {
-            var open = PytorchAnchor.Run(root, directory, settings, OpenBlas);
-            Console.WriteLine($"PyTorch f32, OpenBLAS: prefill {open.PrefillTokensPerSecond:F1} tok/s, decode b1 {open.Decode1TokensPerSecond:F2} tok/s, " +
-                              $"decode b{settings.Batch} {open.DecodeBatchTokensPerSecond:F2} tok/s");
-            torch = new PytorchAnchor(Math.Max(torch.PrefillTokensPerSecond, open.PrefillTokensPerSecond),
-                Math.Max(torch.Decode1TokensPerSecond, open.Decode1TokensPerSecond), Math.Max(torch.DecodeBatchTokensPerSecond, open.DecodeBatchTokensPerSecond));
-        }
 
         var rows = new List<string>();
         foreach (var storage in new[] { WeightType.F32, WeightType.F16, WeightType.Int8 })
         {
             using var model = GptjModel.Load(directory, storage, logger);
-            var t = Measure(model, settings);
-            // Roofline: tokens/s if a step did nothing but stream its weights once at the measured bandwidth.
-            var copyRoofline = bandwidth.Copy / model.WeightBytesPerStep;
-            var readRoofline = bandwidth.Read / model.WeightBytesPerStep;
+            var t = Measure(model, settings, probe);
+            // Compute roofline of the batch: tokens/s if every multiply-add ran at the kernel's in-cache rate.
+            var kernel = KernelRate.MultiplyAddsPerSecond(storage, settings.Batch);
+            var multiplyAddsPerToken = MultiplyAddsPerToken(model.Config);
+            var fiveTimes = 5 * t.Decode1TokensPerSecond * multiplyAddsPerToken;
             rows.Add($"| {storage,-5} | {model.WeightBytesPerStep / 1e6,7:F0} MB | " +
-                     $"{t.Decode1TokensPerSecond,7:F2} ({t.Decode1TokensPerSecond / torch.Decode1TokensPerSecond:F2}x PT; roofline {t.Decode1TokensPerSecond / copyRoofline:P0} copy, {t.Decode1TokensPerSecond / readRoofline:P0} read) | " +
-                     $"{t.DecodeBatchTokensPerSecond,7:F2} ({t.DecodeBatchTokensPerSecond / torch.DecodeBatchTokensPerSecond:F2}x PT, {t.DecodeBatchTokensPerSecond / t.Decode1TokensPerSecond:F1}x b1) | " +
+                     $"{t.Decode1TokensPerSecond,7:F2} ({t.Decode1TokensPerSecond / torch.Decode1TokensPerSecond:F2}x PT; roofline {t.CopyRooflineFraction:P0} copy, {t.ReadRooflineFraction:P0} read) | " +
+                     $"{t.DecodeBatchTokensPerSecond,7:F2} ({t.DecodeBatchTokensPerSecond / torch.DecodeBatchTokensPerSecond:F2}x PT, {t.DecodeBatchTokensPerSecond / t.Decode1TokensPerSecond:F1}x b1; " +
+                     $"{t.DecodeBatchTokensPerSecond * multiplyAddsPerToken / kernel:P0} of in-cache kernel {kernel / 1e9:F1} G/s, 5x b1 needs {fiveTimes / 1e9:F1} G/s) | " +
                      $"{t.PrefillTokensPerSecond,7:F1} ({t.PrefillTokensPerSecond / torch.PrefillTokensPerSecond:F2}x PT) |");
             Console.WriteLine(rows[^1]);
         }
@@ -131,7 +128,11 @@ internal static class EngineSuite
         }
     }
 
-    private static EngineTimings Measure(GptjModel model, EngineRunSettings s)
+    /// <summary>Multiply-adds of the weight matrices per decoded token (attention over a short cache adds under 1%).</summary>
+    private static double MultiplyAddsPerToken(GptjConfig c) =>
+        (double)c.LayerCount * (4L * c.EmbeddingSize * c.EmbeddingSize + 2L * c.EmbeddingSize * c.InnerSize) + (double)c.VocabSize * c.EmbeddingSize;
+
+    private static EngineTimings Measure(GptjModel model, EngineRunSettings s, MemoryBandwidth probe)
     {
         var vocab = model.Config.VocabSize;
         var random = new Random(0);
@@ -147,6 +148,8 @@ internal static class EngineSuite
             prefill.Add(clock.Elapsed.TotalSeconds);
         }
 
+        var copyFractions = new List<double>();
+        var readFractions = new List<double>();
         double DecodeStep(int batch)
         {
             var first = model.CreateCache();
@@ -156,15 +159,24 @@ internal static class EngineSuite
             var steps = new List<double>();
             for (var step = 0; step < s.DecodeSteps; step++)
             {
+                double copy = batch == 1 ? probe.CopySample() : 0, read = batch == 1 ? probe.ReadSample() : 0;
                 var clock = Stopwatch.StartNew();
                 model.Decode(tokens, caches, logits.AsSpan(0, batch * vocab));
                 steps.Add(clock.Elapsed.TotalSeconds);
+                if (batch == 1)
+                {
+                    // Roofline: a step that did nothing but stream its weights once at the bandwidth of that moment.
+                    copyFractions.Add(model.WeightBytesPerStep / steps[^1] / copy);
+                    readFractions.Add(model.WeightBytesPerStep / steps[^1] / read);
+                }
                 for (var b = 0; b < batch; b++) tokens[b] = ArgMax(logits.AsSpan(b * vocab, vocab));
             }
             return MemoryBandwidth.Median(steps);
         }
 
-        return new EngineTimings(s.PrefillTokens / MemoryBandwidth.Median(prefill), 1 / DecodeStep(1), s.Batch / DecodeStep(s.Batch));
+        var decode1 = 1 / DecodeStep(1);
+        return new EngineTimings(s.PrefillTokens / MemoryBandwidth.Median(prefill), decode1, s.Batch / DecodeStep(s.Batch),
+            MemoryBandwidth.Median(copyFractions), MemoryBandwidth.Median(readFractions));
     }
 
     private static int ArgMax(ReadOnlySpan<float> values)

@@ -5,17 +5,29 @@ using System.Runtime.Intrinsics;
 namespace GptjAspire.Benchmarks.Engine;
 
 /// <summary>This machine's memory bandwidth with all cores: copy (STREAM convention, bytes read + written per second) and read-only.</summary>
-internal static unsafe class MemoryBandwidth
+/// <remarks>On a shared machine bandwidth drifts by tens of percent within a minute, so a roofline fraction takes
+/// one sample right before each timed decode step and reports the median of the per-step fractions.</remarks>
+internal sealed unsafe class MemoryBandwidth : IDisposable
 {
     private const long Bytes = 512L << 20;
-    private const int Repeats = 7;
+    private readonly byte* source;
+    private readonly byte* target;
 
-    public static double CopyBytesPerSecond() => Measure((source, target, part) => Buffer.MemoryCopy(source, target, part, part), 2);
-
-    /// <summary>Summing a buffer: the access pattern of a decode step, which only streams weights in.</summary>
-    public static double ReadBytesPerSecond() => Measure((source, _, part) =>
+    public MemoryBandwidth()
     {
-        var p = (float*)source;
+        source = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 4096);
+        target = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 4096);
+        NativeMemory.Fill(source, (nuint)Bytes, 1);
+        NativeMemory.Fill(target, (nuint)Bytes, 2);
+    }
+
+    /// <summary>One pass of copying: bytes read + written per second.</summary>
+    public double CopySample() => Time((s, t, part) => Buffer.MemoryCopy(s, t, part, part), 2);
+
+    /// <summary>One pass of summing a buffer, the access pattern of a decode step that only streams weights in.</summary>
+    public double ReadSample() => Time((s, _, part) =>
+    {
+        var p = (float*)s;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (long i = 0; i < part / 4; i += 32)
         {
@@ -27,37 +39,32 @@ internal static unsafe class MemoryBandwidth
         GC.KeepAlive(Vector256.Sum(a0 + a1 + a2 + a3));
     }, 1);
 
+    /// <summary>Medians of <paramref name="samples"/> passes of each kind.</summary>
+    public Bandwidth Measure(int samples = 7) =>
+        new(Median(Enumerable.Range(0, samples).Select(_ => CopySample()).ToList()),
+            Median(Enumerable.Range(0, samples).Select(_ => ReadSample()).ToList()));
+
     private delegate void Pass(byte* source, byte* target, long bytes);
 
-    private static double Measure(Pass pass, int bytesPerByteRead)
+    private double Time(Pass pass, int bytesPerByteRead)
     {
-        var source = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 4096);
-        var target = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 4096);
-        try
-        {
-            NativeMemory.Fill(source, (nuint)Bytes, 1);
-            NativeMemory.Fill(target, (nuint)Bytes, 2);
-            var threads = Environment.ProcessorCount;
-            var part = Bytes / threads;
-            var times = new List<double>();
-            for (var r = 0; r < Repeats; r++)
-            {
-                var clock = Stopwatch.StartNew();
-                Parallel.For(0, threads, t => pass(source + t * part, target + t * part, part));
-                times.Add(clock.Elapsed.TotalSeconds);
-            }
-            return (double)bytesPerByteRead * part * threads / Median(times);
-        }
-        finally
-        {
-            NativeMemory.AlignedFree(source);
-            NativeMemory.AlignedFree(target);
-        }
+        var threads = Environment.ProcessorCount;
+        var part = Bytes / threads;
+        nint s = (nint)source, t = (nint)target;
+        var clock = Stopwatch.StartNew();
+        Parallel.For(0, threads, i => pass((byte*)s + i * part, (byte*)t + i * part, part));
+        return (double)bytesPerByteRead * part * threads / clock.Elapsed.TotalSeconds;
     }
 
     public static double Median(List<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    public void Dispose()
+    {
+        NativeMemory.AlignedFree(source);
+        NativeMemory.AlignedFree(target);
     }
 }
