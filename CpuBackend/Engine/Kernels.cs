@@ -62,18 +62,19 @@ internal static unsafe class Kernels
                 if (widen)
                 {
                     Widen<T>(w, t0, t1, scratch);
-                    Tile<F32>(x, rows, (byte*)scratch, k * sizeof(float), null, bias, y, w.Rows, k, t0, t1);
+                    Tile<F32>(x, rows, (byte*)scratch, k * sizeof(float), null, bias, y, w.Rows, k, t0, t1, fromMemory: false);
                 }
                 else
                 {
-                    Tile<T>(x, rows, w.Data + (long)t0 * rowBytes, rowBytes, w.Scales == null ? null : w.Scales + t0, bias, y, w.Rows, k, t0, t1);
+                    Tile<T>(x, rows, w.Data + (long)t0 * rowBytes, rowBytes, w.Scales == null ? null : w.Scales + t0, bias, y, w.Rows, k, t0, t1, fromMemory: true);
                 }
             }
         }
     }
 
     /// <summary>Output columns [t0, t1) for all rows; <paramref name="weights"/> and <paramref name="scales"/> start at row t0.</summary>
-    private static void Tile<T>(float* x, int rows, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1)
+    /// <param name="fromMemory">The weights are the matrix's own (first use of the tile comes from DRAM), not a widened copy in cache.</param>
+    private static void Tile<T>(float* x, int rows, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1, bool fromMemory)
         where T : struct, IWeightFormat
     {
         // Blocks of up to five activation rows: two weight rows against five keep ten accumulators, two
@@ -82,13 +83,17 @@ internal static unsafe class Kernels
         {
             var xr = x + (long)r * k;
             var yr = y + (long)r * n;
+            // The first block pulls the tile from DRAM one row pair at a time, and each row starts a new
+            // page where the hardware prefetcher stops; prefetching the next pair while this one computes
+            // measured 5-20% faster (f32/int8, 5 and 10 rows). Later blocks find the tile in L2.
+            var prefetch = fromMemory && r == 0;
             switch (Math.Min(5, rows - r))
             {
                 case 1: Tile1<T>(xr, weights, rowBytes, scales, bias, yr, k, t0, t1); break;
-                case 2: Tile2xN<T, Two>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1); break;
-                case 3: Tile2xN<T, Three>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1); break;
-                case 4: Tile2xN<T, Four>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1); break;
-                default: Tile2xN<T, Five>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1); break;
+                case 2: Tile2xN<T, Two>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 3: Tile2xN<T, Three>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 4: Tile2xN<T, Four>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                default: Tile2xN<T, Five>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
             }
         }
     }
@@ -114,7 +119,7 @@ internal static unsafe class Kernels
     }
 
     /// <summary>N (2 to 5) activation rows: pairs of weight rows, each widened once for all N rows.</summary>
-    private static void Tile2xN<T, N>(float* x, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1)
+    private static void Tile2xN<T, N>(float* x, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1, bool prefetch)
         where T : struct, IWeightFormat where N : struct, IRowCount
     {
         var pair = stackalloc float[10];
@@ -123,7 +128,7 @@ internal static unsafe class Kernels
             for (; o + 1 < t1; o += 2)
             {
                 var wr = weights + (long)(o - t0) * rowBytes;
-                Dot2xN<T, N>(wr, wr + rowBytes, x, k, pair);
+                Dot2xN<T, N>(wr, wr + rowBytes, x, k, pair, prefetch && o + 3 < t1 ? 2L * rowBytes : 0);
                 for (var j = 0; j < 2; j++)
                 {
                     var scale = scales == null ? 1f : scales[o + j - t0];
@@ -183,8 +188,9 @@ internal static unsafe class Kernels
     }
 
     /// <summary>Dot products of two weight rows with N activation rows; result[j * 5 + i] = w_j · x_i.</summary>
+    /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next pair).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result) where T : struct, IWeightFormat where N : struct, IRowCount
+    private static void Dot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result, long ahead) where T : struct, IWeightFormat where N : struct, IRowCount
     {
         // N is a type, so the JIT compiles one loop per row count with the unused accumulators gone.
         float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k, x4 = x + 4 * k;
@@ -193,6 +199,11 @@ internal static unsafe class Kernels
         var i = 0;
         for (; i + 8 <= k; i += 8)
         {
+            if (ahead != 0)
+            {
+                Sse.Prefetch0(w0 + ahead + i * T.Size);
+                Sse.Prefetch0(w1 + ahead + i * T.Size);
+            }
             var v = T.Load8(w0, i);
             var u = T.Load8(w1, i);
             var xv = Avx.LoadVector256(x0 + i);
@@ -299,10 +310,15 @@ internal static unsafe class Kernels
         static abstract Vector256<float> Load8(byte* row, int i);
 
         static abstract float Load1(byte* row, int i);
+
+        /// <summary>Bytes per stored weight.</summary>
+        static abstract int Size { get; }
     }
 
     private readonly struct F32 : IWeightFormat
     {
+        public static int Size => 4;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int i) => Avx.LoadVector256((float*)row + i);
 
@@ -312,6 +328,8 @@ internal static unsafe class Kernels
 
     private readonly struct F16 : IWeightFormat
     {
+        public static int Size => 2;
+
         // IEEE half -> single without F16C intrinsics (.NET exposes none): sign-extend the 16 bits, shift
         // exponent and mantissa into place (the sign lands in bit 31, its copies in bits 28-30 are masked
         // off), then rescale by 2^112, the exponent bias difference; half subnormals come out exact too.
@@ -329,6 +347,8 @@ internal static unsafe class Kernels
 
     private readonly struct BF16 : IWeightFormat
     {
+        public static int Size => 2;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int i) =>
             Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)row + i), 16).AsSingle();
@@ -339,6 +359,8 @@ internal static unsafe class Kernels
 
     private readonly struct I8 : IWeightFormat
     {
+        public static int Size => 1;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int i) =>
             Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((sbyte*)row + i));
