@@ -199,6 +199,13 @@ internal static unsafe class Kernels
     private static void Dot4x1<T>(byte* w, int rowBytes, float* x, int k, float* result) where T : struct, IWeightFormat
     {
         byte* w0 = w, w1 = w + rowBytes, w2 = w + 2 * rowBytes, w3 = w + 3 * rowBytes;
+        // Start the next four rows' pages (prefetches never fault, so past the matrix's end is harmless):
+        // by the time the prefetcher would have found them, their first lines are on the way (+3-6%, f32).
+        for (var next = w + 4L * rowBytes; next < w + 8L * rowBytes; next += rowBytes)
+        {
+            Sse.Prefetch0(next);
+            Sse.Prefetch0(next + 64);
+        }
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
         var i = 0;
