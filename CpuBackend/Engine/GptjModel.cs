@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 
@@ -190,17 +191,38 @@ public sealed class GptjModel : IDisposable
         var scale = 1f / MathF.Sqrt(d);
         // Threads only pay off once there is real work: 2 * sum of attended positions * n_embd multiply-adds.
         var work = 2L * e * positions.Sum(p => (long)p + 1);
-        Parallel.For(0, caches.Length * heads, new ParallelOptions { MaxDegreeOfParallelism = work < 1 << 17 ? 1 : -1 }, item =>
+        // Work items are a row's heads, split in groups only when there are fewer rows than cores.
+        var groups = caches.Length < Environment.ProcessorCount ? Math.Min(heads, Environment.ProcessorCount) : 1;
+        Parallel.For(0, caches.Length * groups, new ParallelOptions { MaxDegreeOfParallelism = work < 1 << 17 ? 1 : -1 }, item =>
         {
-            int r = item / heads, offset = item % heads * d, length = positions[r] + 1;
+            int r = item / groups, group = item % groups, length = positions[r] + 1;
+            int h0 = group * heads / groups, h1 = (group + 1) * heads / groups;
+            int from = h0 * d, width = (h1 - h0) * d;
             float[] keys = caches[r].Keys[layer], values = caches[r].Values[layer];
-            var query = q.AsSpan(r * e + offset, d);
-            Span<float> scores = length <= 4096 ? stackalloc float[length] : new float[length];
-            for (var t = 0; t < length; t++) scores[t] = TensorPrimitives.Dot(query, keys.AsSpan(t * e + offset, d)) * scale;
-            Kernels.Softmax(scores);
-            var o = output.AsSpan(r * e + offset, d);
-            o.Clear();
-            for (var t = 0; t < length; t++) TensorPrimitives.MultiplyAdd(values.AsSpan(t * e + offset, d), scores[t], o, o);
+            // The cache stores all heads of a position side by side, and between two steps every weight has
+            // streamed through the caches, so it is cold. Both passes walk it position by position over all
+            // of this item's heads, in memory order; head by head, each position was a miss of its own
+            // (attention was 9-10% of a decode step, for under 1% of its arithmetic).
+            var scores = ArrayPool<float>.Shared.Rent((h1 - h0) * length);
+            try
+            {
+                for (var t = 0; t < length; t++)
+                    for (var h = h0; h < h1; h++)
+                        scores[(h - h0) * length + t] = TensorPrimitives.Dot(q.AsSpan(r * e + h * d, d), keys.AsSpan(t * e + h * d, d)) * scale;
+                for (var h = h0; h < h1; h++) Kernels.Softmax(scores.AsSpan((h - h0) * length, length));
+                var o = output.AsSpan(r * e + from, width);
+                o.Clear();
+                for (var t = 0; t < length; t++)
+                    for (var h = h0; h < h1; h++)
+                    {
+                        var head = o.Slice((h - h0) * d, d);
+                        TensorPrimitives.MultiplyAdd(values.AsSpan(t * e + h * d, d), scores[(h - h0) * length + t], head, head);
+                    }
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(scores);
+            }
         });
     }
 
