@@ -25,16 +25,20 @@ internal sealed unsafe class MemoryBandwidth : IDisposable
     public double CopySample() => Time((s, t, part) => Buffer.MemoryCopy(s, t, part, part), 2);
 
     /// <summary>One pass of summing a buffer, the access pattern of a decode step that only streams weights in.</summary>
+    /// <remarks>Each core reads four regions of its part side by side: the fastest pure-read pattern measured
+    /// here (one stream per core reaches about 80% of it; eight streams no more than four).</remarks>
     public double ReadSample() => Time((s, _, part) =>
     {
-        var p = (float*)s;
+        const int Streams = 4;
+        var length = part / sizeof(float) / Streams;
+        float* p0 = (float*)s, p1 = p0 + length, p2 = p1 + length, p3 = p2 + length;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (long i = 0; i < part / 4; i += 32)
+        for (long i = 0; i < length; i += 16)
         {
-            a0 += Vector256.Load(p + i);
-            a1 += Vector256.Load(p + i + 8);
-            a2 += Vector256.Load(p + i + 16);
-            a3 += Vector256.Load(p + i + 24);
+            a0 += Vector256.Load(p0 + i) + Vector256.Load(p0 + i + 8);
+            a1 += Vector256.Load(p1 + i) + Vector256.Load(p1 + i + 8);
+            a2 += Vector256.Load(p2 + i) + Vector256.Load(p2 + i + 8);
+            a3 += Vector256.Load(p3 + i) + Vector256.Load(p3 + i + 8);
         }
         GC.KeepAlive(Vector256.Sum(a0 + a1 + a2 + a3));
     }, 1);
