@@ -78,6 +78,79 @@ public sealed class GptjLoadingTests : IDisposable
         Assert.Contains("'transformer.h.1.mlp.fc_in.bias' is missing", error.Message);
     }
 
+    [Fact]
+    public void Torch_archive_in_zip64_form_loads_the_same_weights()
+    {
+        // The VietAI checkpoint is a 12 GB pytorch_model.bin, so its offsets and sizes live in ZIP64 records.
+        // The same records, forced on a small archive, must lead to the same tensors.
+        var source = ReferenceFixture.Load("partial-rotary-f32").Directory("pytorch");
+        File.Copy(Path.Combine(source, "config.json"), Path.Combine(folder, "config.json"));
+        using (var original = ZipFile.OpenRead(Path.Combine(source, "pytorch_model.bin")))
+        {
+            var entries = original.Entries.Select(e =>
+            {
+                using var stream = e.Open();
+                using var copy = new MemoryStream();
+                stream.CopyTo(copy);
+                return (e.FullName, copy.ToArray(), e.Crc32);
+            }).ToList();
+            File.WriteAllBytes(Path.Combine(folder, "pytorch_model.bin"), Zip64Archive(entries));
+            // .NET's own zip reader agrees that the rewritten archive holds the same entries.
+            using var rewritten = ZipFile.OpenRead(Path.Combine(folder, "pytorch_model.bin"));
+            Assert.Equal(entries.Select(e => (e.FullName, (long)e.Item2.Length)), rewritten.Entries.Select(e => (e.FullName, e.Length)));
+        }
+
+        using var expected = GptjModel.Load(source, null, NullLogger.Instance);
+        using var actual = GptjModel.Load(folder, null, NullLogger.Instance);
+        var prompt = ReferenceFixture.Load("partial-rotary-f32").Prompts[0].Ids;
+        var vocab = expected.Config.VocabSize;
+        float[] a = new float[prompt.Length * vocab], b = new float[prompt.Length * vocab];
+        expected.Forward(prompt, expected.CreateCache(), a);
+        actual.Forward(prompt, actual.CreateCache(), b);
+        Assert.Equal(a, b);
+    }
+
+    /// <summary>A stored (uncompressed) zip in which every size and offset is in ZIP64 form (APPNOTE 4.3.9, 4.3.14-15, 4.5.3).</summary>
+    private static byte[] Zip64Archive(IReadOnlyList<(string Name, byte[] Data, uint Crc)> entries)
+    {
+        using var file = new MemoryStream();
+        using var w = new BinaryWriter(file);
+        var offsets = new List<long>();
+        foreach (var (name, data, crc) in entries)
+        {
+            offsets.Add(file.Position);
+            var nameBytes = Encoding.UTF8.GetBytes(name);
+            // Pad the extra field so the data starts on a 64-byte boundary, as torch.save does.
+            var padding = (int)((64 - (file.Position + 30 + nameBytes.Length + 20 + 4) % 64) % 64);
+            w.Write(0x04034b50u); w.Write((ushort)45); w.Write((ushort)0); w.Write((ushort)0); w.Write(0u);
+            w.Write(crc); w.Write(uint.MaxValue); w.Write(uint.MaxValue);
+            w.Write((ushort)nameBytes.Length); w.Write((ushort)(20 + 4 + padding)); w.Write(nameBytes);
+            w.Write((ushort)0x0001); w.Write((ushort)16); w.Write((long)data.Length); w.Write((long)data.Length);
+            w.Write((ushort)0x4246); w.Write((ushort)padding); w.Write(new byte[padding]);
+            w.Write(data);
+        }
+        var directory = file.Position;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var (name, data, crc) = entries[i];
+            var nameBytes = Encoding.UTF8.GetBytes(name);
+            w.Write(0x02014b50u); w.Write((ushort)45); w.Write((ushort)45); w.Write((ushort)0); w.Write((ushort)0); w.Write(0u);
+            w.Write(crc); w.Write(uint.MaxValue); w.Write(uint.MaxValue);
+            w.Write((ushort)nameBytes.Length); w.Write((ushort)28); w.Write((ushort)0); w.Write((ushort)0); w.Write((ushort)0); w.Write(0u);
+            w.Write(uint.MaxValue); w.Write(nameBytes);
+            w.Write((ushort)0x0001); w.Write((ushort)24); w.Write((long)data.Length); w.Write((long)data.Length); w.Write(offsets[i]);
+        }
+        var directorySize = file.Position - directory;
+        var zip64End = file.Position;
+        w.Write(0x06064b50u); w.Write(44L); w.Write((ushort)45); w.Write((ushort)45); w.Write(0u); w.Write(0u);
+        w.Write((long)entries.Count); w.Write((long)entries.Count); w.Write(directorySize); w.Write(directory);
+        w.Write(0x07064b50u); w.Write(0u); w.Write(zip64End); w.Write(1u);
+        w.Write(0x06054b50u); w.Write((ushort)0); w.Write((ushort)0); w.Write(ushort.MaxValue); w.Write(ushort.MaxValue);
+        w.Write(uint.MaxValue); w.Write(uint.MaxValue); w.Write((ushort)0);
+        w.Flush();
+        return file.ToArray();
+    }
+
     private string WriteConfig(string json)
     {
         var path = Path.Combine(folder, "config.json");
