@@ -11,8 +11,9 @@ internal sealed record EngineRunSettings(int Threads = 2, int PrefillTokens = 20
 internal sealed record Bandwidth(double Copy, double Read);
 
 /// <summary>Our engine's throughput on one model in one storage type.</summary>
-/// <remarks>The roofline fractions are medians over decode steps of (weight bytes per step / step time) / bandwidth sampled just before that step.</remarks>
-internal sealed record EngineTimings(double PrefillTokensPerSecond, double Decode1TokensPerSecond, double DecodeBatchTokensPerSecond, double CopyRooflineFraction, double ReadRooflineFraction);
+/// <remarks>The roofline fractions are medians over decode steps of (weight bytes per step / step time) / bandwidth sampled just before that step;
+/// the batch-to-single ratio is the median over alternating pairs of steps of (batch tokens/s) / (batch-1 tokens/s).</remarks>
+internal sealed record EngineTimings(double PrefillTokensPerSecond, double Decode1TokensPerSecond, double DecodeBatchTokensPerSecond, double BatchToSingleRatio, double CopyRooflineFraction, double ReadRooflineFraction);
 
 /// <summary>The <c>engine</c> suite: GPT-J decode/prefill throughput against PyTorch eager and against this machine's memory roofline.</summary>
 /// <remarks>Usage: <c>engine [--work DIR] [--skip-6b] [--only-6b] [--keep] [--6b-layers N]</c> (N &lt; 28 for machines short of disk or memory). The mid-size checkpoint (~0.8 GB) is kept
@@ -76,7 +77,7 @@ internal static class EngineSuite
             var fiveTimes = 5 * t.Decode1TokensPerSecond * multiplyAddsPerToken;
             rows.Add($"| {storage,-5} | {model.WeightBytesPerStep / 1e6,7:F0} MB | " +
                      $"{t.Decode1TokensPerSecond,7:F2} ({t.Decode1TokensPerSecond / torch.Decode1TokensPerSecond:F2}x PT; roofline {t.CopyRooflineFraction:P0} copy, {t.ReadRooflineFraction:P0} read) | " +
-                     $"{t.DecodeBatchTokensPerSecond,7:F2} ({t.DecodeBatchTokensPerSecond / torch.DecodeBatchTokensPerSecond:F2}x PT, {t.DecodeBatchTokensPerSecond / t.Decode1TokensPerSecond:F1}x b1; " +
+                     $"{t.DecodeBatchTokensPerSecond,7:F2} ({t.DecodeBatchTokensPerSecond / torch.DecodeBatchTokensPerSecond:F2}x PT, {t.BatchToSingleRatio:F1}x b1; " +
                      $"{t.DecodeBatchTokensPerSecond * multiplyAddsPerToken / kernel:P0} of in-cache kernel {kernel / 1e9:F1} G/s, 5x b1 needs {fiveTimes / 1e9:F1} G/s) | " +
                      $"{t.PrefillTokensPerSecond,7:F1} ({t.PrefillTokensPerSecond / torch.PrefillTokensPerSecond:F2}x PT) |");
             Console.WriteLine(rows[^1]);
@@ -151,35 +152,46 @@ internal static class EngineSuite
             prefill.Add(clock.Elapsed.TotalSeconds);
         }
 
+        // Batch-1 and batch steps alternate, so their ratio compares neighbouring moments of a drifting machine.
+        var first = model.CreateCache();
+        model.Prefill(prompt[..s.DecodePrompt], first, logits);
+        var start = ArgMax(logits.AsSpan(0, vocab));
+        var single = new DecodeRun(model, [first.Fork()], start);
+        var batch = new DecodeRun(model, Enumerable.Range(0, s.Batch).Select(_ => first.Fork()).ToArray(), start);
         var copyFractions = new List<double>();
         var readFractions = new List<double>();
-        double DecodeStep(int batch)
+        var batchRatios = new List<double>();
+        for (var step = 0; step < s.DecodeSteps; step++)
         {
-            var first = model.CreateCache();
-            model.Prefill(prompt[..s.DecodePrompt], first, logits);
-            var caches = Enumerable.Range(0, batch).Select(_ => first.Fork()).ToArray();
-            var tokens = Enumerable.Repeat(ArgMax(logits.AsSpan(0, vocab)), batch).ToArray();
-            var steps = new List<double>();
-            for (var step = 0; step < s.DecodeSteps; step++)
-            {
-                double copy = batch == 1 ? probe.CopySample() : 0, read = batch == 1 ? probe.ReadSample() : 0;
-                var clock = Stopwatch.StartNew();
-                model.Decode(tokens, caches, logits.AsSpan(0, batch * vocab));
-                steps.Add(clock.Elapsed.TotalSeconds);
-                if (batch == 1)
-                {
-                    // Roofline: a step that did nothing but stream its weights once at the bandwidth of that moment.
-                    copyFractions.Add(model.WeightBytesPerStep / steps[^1] / copy);
-                    readFractions.Add(model.WeightBytesPerStep / steps[^1] / read);
-                }
-                for (var b = 0; b < batch; b++) tokens[b] = ArgMax(logits.AsSpan(b * vocab, vocab));
-            }
-            return MemoryBandwidth.Median(steps);
+            double copy = probe.CopySample(), read = probe.ReadSample();
+            var one = single.Step();
+            // Roofline: a step that did nothing but stream its weights once at the bandwidth of that moment.
+            copyFractions.Add(model.WeightBytesPerStep / one / copy);
+            readFractions.Add(model.WeightBytesPerStep / one / read);
+            batchRatios.Add(s.Batch * one / batch.Step());
         }
-
-        var decode1 = 1 / DecodeStep(1);
-        return new EngineTimings(s.PrefillTokens / MemoryBandwidth.Median(prefill), decode1, s.Batch / DecodeStep(s.Batch),
+        return new EngineTimings(s.PrefillTokens / MemoryBandwidth.Median(prefill), 1 / MemoryBandwidth.Median(single.Times),
+            s.Batch / MemoryBandwidth.Median(batch.Times), MemoryBandwidth.Median(batchRatios),
             MemoryBandwidth.Median(copyFractions), MemoryBandwidth.Median(readFractions));
+    }
+
+    /// <summary>Greedy decode of one set of sequences, a step at a time, recording each step's seconds.</summary>
+    private sealed class DecodeRun(GptjModel model, KvCache[] caches, int token)
+    {
+        private readonly int[] tokens = Enumerable.Repeat(token, caches.Length).ToArray();
+        private readonly float[] logits = new float[caches.Length * model.Config.VocabSize];
+
+        public List<double> Times { get; } = [];
+
+        public double Step()
+        {
+            var clock = Stopwatch.StartNew();
+            model.Decode(tokens, caches, logits);
+            Times.Add(clock.Elapsed.TotalSeconds);
+            var vocab = model.Config.VocabSize;
+            for (var b = 0; b < tokens.Length; b++) tokens[b] = ArgMax(logits.AsSpan(b * vocab, vocab));
+            return Times[^1];
+        }
     }
 
     private static int ArgMax(ReadOnlySpan<float> values)
