@@ -28,6 +28,9 @@ public sealed class GptjModel : IDisposable
     /// <summary>Bytes of weights one decode step reads (every matrix but the embedding).</summary>
     public long WeightBytesPerStep => weights.BytesPerStep;
 
+    /// <summary>Multiply-adds of the weight matrices per decoded token (attention over the cache comes on top).</summary>
+    public long WeightMultiplyAddsPerToken => weights.MultiplyAddsPerToken;
+
     /// <summary>Loads config.json and the weights of an HF folder, keeping them in <paramref name="storage"/> (null: the checkpoint's dtype, mapped in place).</summary>
     public static GptjModel Load(string modelDirectory, WeightType? storage, ILogger logger)
     {

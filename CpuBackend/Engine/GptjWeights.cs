@@ -41,6 +41,9 @@ internal sealed class GptjWeights : IDisposable
     /// <summary>Bytes of matrices read by one decode step (all but the embedding, of which one row is read).</summary>
     public long BytesPerStep => matrices.Where(m => m != TokenEmbedding).Sum(m => m.ByteCount);
 
+    /// <summary>Multiply-adds of those matrices for each sequence in a decode step (one per weight).</summary>
+    public long MultiplyAddsPerToken => matrices.Where(m => m != TokenEmbedding).Sum(m => (long)m.Rows * m.Cols);
+
     /// <summary>True when some matrix points into the checkpoint mapping, which must then stay open.</summary>
     public bool MapsCheckpoint => matrices.Any(m => m.Mapped);
 

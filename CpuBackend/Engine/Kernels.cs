@@ -31,7 +31,7 @@ internal static unsafe class Kernels
         {
             fixed (float* xp = x, yp = y, bp = bias, pp = packed)
             {
-                if (pp != null) Pack(xp, rows, k, pp);
+                if (pp != null) Pack(xp, rows, k, stride, pp);
                 nint xa = (nint)(pp != null ? pp : xp), ya = (nint)yp, ba = (nint)bp;
                 Parallel.For(0, (n + band - 1) / band, b =>
                 {
@@ -57,9 +57,8 @@ internal static unsafe class Kernels
     /// <remarks>The 2xN kernel then reads all its activation rows through one pointer at fixed offsets. With one
     /// pointer per row the JIT runs out of registers and reloads three of them from the stack on every step
     /// (prefill measured 8-15% slower). A block of one row is laid out exactly like the row itself.</remarks>
-    private static void Pack(float* x, int rows, int k, float* packed)
+    private static void Pack(float* x, int rows, int k, int stride, float* packed)
     {
-        var stride = (k + 7) & ~7;
         for (var r0 = 0; r0 < rows; r0 += 5)
         {
             var count = Math.Min(5, rows - r0);

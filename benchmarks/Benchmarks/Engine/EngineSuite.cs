@@ -73,7 +73,7 @@ internal static class EngineSuite
             var t = Measure(model, settings, probe);
             // Compute roofline of the batch: tokens/s if every multiply-add ran at the kernel's in-cache rate.
             var kernel = KernelRate.MultiplyAddsPerSecond(storage, settings.Batch);
-            var multiplyAddsPerToken = MultiplyAddsPerToken(model.Config);
+            var multiplyAddsPerToken = (double)model.WeightMultiplyAddsPerToken;
             var fiveTimes = 5 * t.Decode1TokensPerSecond * multiplyAddsPerToken;
             rows.Add($"| {storage,-5} | {model.WeightBytesPerStep / 1e6,7:F0} MB | " +
                      $"{t.Decode1TokensPerSecond,7:F2} ({t.Decode1TokensPerSecond / torch.Decode1TokensPerSecond:F2}x PT; roofline {t.CopyRooflineFraction:P0} copy, {t.ReadRooflineFraction:P0} read) | " +
@@ -131,10 +131,6 @@ internal static class EngineSuite
             if (!keep && Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         }
     }
-
-    /// <summary>Multiply-adds of the weight matrices per decoded token (attention over a short cache adds under 1%).</summary>
-    private static double MultiplyAddsPerToken(GptjConfig c) =>
-        (double)c.LayerCount * (4L * c.EmbeddingSize * c.EmbeddingSize + 2L * c.EmbeddingSize * c.InnerSize) + (double)c.VocabSize * c.EmbeddingSize;
 
     private static EngineTimings Measure(GptjModel model, EngineRunSettings s, MemoryBandwidth probe)
     {

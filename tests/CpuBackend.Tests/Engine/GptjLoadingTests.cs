@@ -79,11 +79,22 @@ public sealed class GptjLoadingTests : IDisposable
     }
 
     [Fact]
+    public void Step_counts_cover_every_weight_matrix_but_the_embedding()
+    {
+        using var model = GptjModel.Load(ReferenceFixture.Load("partial-rotary-f32").Directory("safetensors"), null, NullLogger.Instance);
+        var c = model.Config;
+        long e = c.EmbeddingSize, perLayer = 4 * e * e + 2 * e * c.InnerSize;
+        Assert.Equal(c.LayerCount * perLayer + c.VocabSize * e, model.WeightMultiplyAddsPerToken);
+        Assert.Equal(4 * model.WeightMultiplyAddsPerToken, model.WeightBytesPerStep); // f32 weights
+    }
+
+    [Fact]
     public void Torch_archive_in_zip64_form_loads_the_same_weights()
     {
         // The VietAI checkpoint is a 12 GB pytorch_model.bin, so its offsets and sizes live in ZIP64 records.
         // The same records, forced on a small archive, must lead to the same tensors.
-        var source = ReferenceFixture.Load("partial-rotary-f32").Directory("pytorch");
+        var reference = ReferenceFixture.Load("partial-rotary-f32");
+        var source = reference.Directory("pytorch");
         File.Copy(Path.Combine(source, "config.json"), Path.Combine(folder, "config.json"));
         using (var original = ZipFile.OpenRead(Path.Combine(source, "pytorch_model.bin")))
         {
@@ -102,7 +113,7 @@ public sealed class GptjLoadingTests : IDisposable
 
         using var expected = GptjModel.Load(source, null, NullLogger.Instance);
         using var actual = GptjModel.Load(folder, null, NullLogger.Instance);
-        var prompt = ReferenceFixture.Load("partial-rotary-f32").Prompts[0].Ids;
+        var prompt = reference.Prompts[0].Ids;
         var vocab = expected.Config.VocabSize;
         float[] a = new float[prompt.Length * vocab], b = new float[prompt.Length * vocab];
         expected.Forward(prompt, expected.CreateCache(), a);
