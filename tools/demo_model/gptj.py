@@ -5,12 +5,16 @@ model.safetensors, written by hand: Debian has no safetensors package).
 import json
 import math
 import os
-import struct
+import sys
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+# The reference's hand-written safetensors reader/writer; appended, so its gptj.py never shadows this one.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gptj_reference"))
+import safetensors_io  # noqa: E402
 
 
 @dataclass
@@ -184,43 +188,9 @@ class GptjForCausalLM(nn.Module):
         return self.lm_head(self.transformer.ln_f(x))
 
 
-SAFETENSORS_DTYPES = {torch.float16: "F16", torch.float32: "F32"}
-TORCH_DTYPES = {"F16": torch.float16, "F32": torch.float32}
-
-
 def write_safetensors(path, tensors, dtype=torch.float16):
-    """safetensors: u64 LE header length, JSON header (names → dtype, shape, byte range), data."""
-    header = {"__metadata__": {"format": "pt"}}
-    blobs = []
-    offset = 0
-    for name in sorted(tensors):
-        data = tensors[name].detach().to(dtype).contiguous().cpu().numpy().tobytes()
-        header[name] = {"dtype": SAFETENSORS_DTYPES[dtype], "shape": list(tensors[name].shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    encoded += b" " * (-len(encoded) % 8)  # the format pads the header to 8-byte alignment
-    with open(path, "wb") as out:
-        out.write(struct.pack("<Q", len(encoded)))
-        out.write(encoded)
-        for blob in blobs:
-            out.write(blob)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(length))
-        data = f.read()
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = entry["data_offsets"]
-        flat = torch.frombuffer(bytearray(data[start:end]), dtype=TORCH_DTYPES[entry["dtype"]])
-        tensors[name] = flat.reshape(entry["shape"])
-    return tensors
+    """Writes the state dict in name order, converted to dtype, as HF's model.safetensors."""
+    safetensors_io.write(path, {name: tensors[name].to(dtype) for name in sorted(tensors)}, metadata={"format": "pt"})
 
 
 def save_model_dir(model, directory):
@@ -236,6 +206,6 @@ def load_model_dir(directory):
     with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
         config = GptjConfig.from_hf(json.load(f))
     model = GptjForCausalLM(config)
-    tensors = {k: v.float() for k, v in read_safetensors(os.path.join(directory, "model.safetensors")).items()}
+    tensors = {k: v.float() for k, v in safetensors_io.read(os.path.join(directory, "model.safetensors")).items()}
     model.load_state_dict(tensors, strict=True)
     return model.eval()
