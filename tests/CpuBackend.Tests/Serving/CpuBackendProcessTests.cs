@@ -1,7 +1,6 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using GptjAspire.CpuBackend.Tests.Engine;
+using GptjAspire.LocalRun.Processes;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Tensors;
 using C = GptjAspire.TritonClient.Generation.GenerationContract;
@@ -17,10 +16,12 @@ public sealed class CpuBackendProcessTests
         var checkpoint = TinyCheckpoint.Create();
         try
         {
-            await using var backend = await BackendProcess.StartAsync(checkpoint);
-            Assert.True(await backend.IsHealthyAsync("/alive"));
+            await using var system = await StartBackendAsync(checkpoint);
+            using var http = new HttpClient();
+            using var alive = await http.GetAsync($"http://127.0.0.1:{system.BackendHttpPort}/alive");
+            Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
 
-            using var client = TritonInferenceClient.ForAddress(backend.GrpcAddress);
+            using var client = TritonInferenceClient.ForAddress(system.BackendGrpcUrl.ToString());
             Assert.True(await client.IsServerReadyAsync());
             var response = await client.InferAsync(Requests.Generate([5, 6], 3, excludeInput: true));
             Assert.Equal([1L, 1L, 3L], response.GetOutput<int>(C.OutputIds).Shape);
@@ -37,8 +38,8 @@ public sealed class CpuBackendProcessTests
         // Machines without AVX2/FMA (and ARM64) run the scalar kernels; DOTNET_EnableAVX2=0 makes this machine one.
         // Three samples put the prompt through the batched kernel and decode through its three-row form.
         var reference = ReferenceFixture.Load("partial-rotary-f32");
-        await using var backend = await BackendProcess.StartAsync(reference.Directory("safetensors"), ("DOTNET_EnableAVX2", "0"));
-        using var client = TritonInferenceClient.ForAddress(backend.GrpcAddress);
+        await using var system = await StartBackendAsync(reference.Directory("safetensors"), ("DOTNET_EnableAVX2", "0"));
+        using var client = TritonInferenceClient.ForAddress(system.BackendGrpcUrl.ToString());
         foreach (var prompt in reference.Prompts)
         {
             var response = await client.InferAsync(Requests.Generate(prompt.Ids, prompt.Greedy.Length, samples: 3, excludeInput: true));
@@ -49,95 +50,24 @@ public sealed class CpuBackendProcessTests
         }
     }
 
-    /// <summary>A CpuBackend child process on free ports, healthy once started; killed on dispose.</summary>
-    private sealed class BackendProcess : IAsyncDisposable
+    /// <summary>CpuBackend alone, started by LocalRun's launcher on free ports and healthy; its output is kept for the failure message.</summary>
+    private static async Task<LocalSystem> StartBackendAsync(string modelPath, params (string Name, string Value)[] environment)
     {
-        private readonly Process process;
-        private readonly System.Text.StringBuilder log = new();
-        private readonly HttpClient http;
-
-        private BackendProcess(Process process, int httpPort, int grpcPort)
+        var log = new System.Text.StringBuilder();
+        var variables = environment.ToDictionary(v => v.Name, v => v.Value);
+        variables["Model__Path"] = modelPath;
+        var system = new LocalSystem((_, line) => { lock (log) log.AppendLine(line); }, variables);
+        try
         {
-            this.process = process;
-            http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
-            GrpcAddress = $"http://127.0.0.1:{grpcPort}";
-            process.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            process.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            system.StartBackend();
+            // A bound on the wait so a broken start fails the test instead of hanging it; not a speed assertion.
+            await system.WaitHealthyAsync(TimeSpan.FromMinutes(2), CancellationToken.None);
+            return system;
         }
-
-        public string GrpcAddress { get; }
-
-        public static async Task<BackendProcess> StartAsync(string modelPath, params (string Name, string Value)[] environment)
+        catch (Exception e)
         {
-            var (httpPort, grpcPort) = (FreePort(), FreePort());
-            var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = AppContext.BaseDirectory,
-            };
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "CpuBackend.dll"));
-            start.Environment["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{httpPort}";
-            start.Environment["Kestrel__Endpoints__grpc__Url"] = $"http://127.0.0.1:{grpcPort}";
-            start.Environment["Kestrel__Endpoints__grpc__Protocols"] = "Http2";
-            start.Environment["Model__Path"] = modelPath;
-            foreach (var (name, value) in environment) start.Environment[name] = value;
-            var backend = new BackendProcess(Process.Start(start) ?? throw new InvalidOperationException("CpuBackend did not start."), httpPort, grpcPort);
-            try
-            {
-                // A bound on the wait so a broken start fails the test instead of hanging it; not a speed assertion.
-                using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-                while (!await backend.IsHealthyAsync("/health", limit.Token))
-                {
-                    Assert.False(backend.process.HasExited, $"CpuBackend exited with {(backend.process.HasExited ? backend.process.ExitCode : 0)}:\n{backend.Log}");
-                    await Task.Delay(100, limit.Token);
-                }
-                return backend;
-            }
-            catch
-            {
-                await backend.DisposeAsync();
-                throw;
-            }
-        }
-
-        private string Log
-        {
-            get { lock (log) { return log.ToString(); } }
-        }
-
-        public async Task<bool> IsHealthyAsync(string path, CancellationToken cancellationToken = default)
-        {
-            try
-            {
-                using var response = await http.GetAsync(path, cancellationToken);
-                return response.StatusCode == HttpStatusCode.OK;
-            }
-            catch (HttpRequestException)
-            {
-                return false;
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            http.Dispose();
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-            }
-            process.Dispose();
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
+            await system.DisposeAsync();
+            lock (log) throw new InvalidOperationException($"CpuBackend did not become healthy: {e.Message}\n{log}", e);
         }
     }
 }
