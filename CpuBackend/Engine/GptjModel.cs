@@ -196,7 +196,8 @@ public sealed class GptjModel : IDisposable
         var work = 2L * e * positions.Sum(p => (long)p + 1);
         // Work items are a row's heads, split in groups only when there are fewer rows than cores.
         var groups = caches.Length < Environment.ProcessorCount ? Math.Min(heads, Environment.ProcessorCount) : 1;
-        Parallel.For(0, caches.Length * groups, new ParallelOptions { MaxDegreeOfParallelism = work < 1 << 17 ? 1 : -1 }, item =>
+        var items = caches.Length * groups;
+        Action<int> attendItem = item =>
         {
             int r = item / groups, group = item % groups, length = positions[r] + 1;
             int h0 = group * heads / groups, h1 = (group + 1) * heads / groups;
@@ -226,7 +227,11 @@ public sealed class GptjModel : IDisposable
             {
                 ArrayPool<float>.Shared.Return(scores);
             }
-        });
+        };
+        if (work < 1 << 17)
+            for (var item = 0; item < items; item++) attendItem(item);
+        else
+            KernelThreads.For(items, attendItem);
     }
 
     private KvCache Check(KvCache cache, int newTokens)

@@ -33,7 +33,7 @@ internal static unsafe class Kernels
             {
                 if (pp != null) Pack(xp, rows, k, stride, pp);
                 nint xa = (nint)(pp != null ? pp : xp), ya = (nint)yp, ba = (nint)bp;
-                Parallel.For(0, (n + band - 1) / band, b =>
+                KernelThreads.For((n + band - 1) / band, b =>
                 {
                     int o0 = b * band, o1 = Math.Min(n, o0 + band);
                     switch (w.Type)

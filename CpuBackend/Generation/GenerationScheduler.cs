@@ -359,7 +359,7 @@ public sealed partial class GenerationScheduler : IDisposable
         var vocab = _model.Config.VocabSize;
         var tokens = new SampledToken[sequences.Count];
         var errors = new Exception?[sequences.Count];
-        Parallel.For(0, sequences.Count, k =>
+        KernelThreads.For(sequences.Count, k =>
         {
             try
             {
