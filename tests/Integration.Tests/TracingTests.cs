@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using GptjAspire.Integration.Tests.Otlp;
 
 namespace GptjAspire.Integration.Tests;
 
@@ -9,17 +10,7 @@ public sealed class TracingTests(RunningSystem system)
     [Fact]
     public async Task One_request_is_one_trace_across_gateway_preprocessor_and_backend()
     {
-        var traceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
-        {
-            Content = Json.Body("""{"prompt": "Xin chào", "max_tokens": 4, "stream": true}"""),
-        };
-        // W3C Trace Context: the caller's trace continues through every hop.
-        request.Headers.Add("traceparent", $"00-{traceId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}-01");
-
-        using var response = await system.Gateway.SendAsync(request);
-        await response.Content.ReadAsStringAsync();
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var traceId = await CompleteInNewTraceAsync("""{"prompt": "Xin chào", "max_tokens": 4, "stream": true}""");
 
         string[] services = ["gateway", "preprocessor", "backend"];
         var spans = await system.Telemetry.WaitForAsync(
@@ -34,25 +25,29 @@ public sealed class TracingTests(RunningSystem system)
     [Fact]
     public async Task Whole_result_generation_reaches_the_backend_as_a_stream_because_Triton_refuses_ModelInfer_for_decoupled_models()
     {
+        var traceId = await CompleteInNewTraceAsync("""{"prompt": "Xin chào", "max_tokens": 4, "n": 2}""");
+
+        bool IsBackendRpc(ReceivedSpan span) => span.TraceId == traceId && span.Service == "backend" && span.Attributes.ContainsKey("rpc.method");
+        var spans = await system.Telemetry.WaitForAsync(all => all.Any(IsBackendRpc), TimeSpan.FromSeconds(30));
+        var backendMethods = spans
+            .Where(IsBackendRpc)
+            .Select(s => s.Attributes["rpc.method"])
+            .ToList();
+        Assert.Contains("ModelStreamInfer", backendMethods);
+        Assert.DoesNotContain("ModelInfer", backendMethods);
+    }
+
+    /// <summary>POSTs a completion as part of a new caller trace (W3C Trace Context, which every hop must
+    /// continue), reads the whole response, and returns the trace id.</summary>
+    private async Task<string> CompleteInNewTraceAsync(string body)
+    {
         var traceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
-        {
-            Content = Json.Body("""{"prompt": "Xin chào", "max_tokens": 4, "n": 2}"""),
-        };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = Json.Body(body) };
         request.Headers.Add("traceparent", $"00-{traceId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}-01");
 
         using var response = await system.Gateway.SendAsync(request);
         await response.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-
-        var spans = await system.Telemetry.WaitForAsync(
-            all => all.Any(span => span.TraceId == traceId && span.Service == "backend" && span.Attributes.ContainsKey("rpc.method")),
-            TimeSpan.FromSeconds(30));
-        var backendMethods = spans
-            .Where(s => s.TraceId == traceId && s.Service == "backend" && s.Attributes.ContainsKey("rpc.method"))
-            .Select(s => s.Attributes["rpc.method"])
-            .ToList();
-        Assert.Contains("ModelStreamInfer", backendMethods);
-        Assert.DoesNotContain("ModelInfer", backendMethods);
+        return traceId;
     }
 }
