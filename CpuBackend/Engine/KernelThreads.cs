@@ -6,7 +6,10 @@ namespace GptjAspire.CpuBackend.Engine;
 /// <remarks>A decode step issues about 60 parallel loops back to back, each 0.05-1 ms of work. Parallel.For
 /// wakes a sleeping thread-pool thread for each of them, which cost 25-45 us per loop on the 2-core
 /// benchmark machine: a tenth of an f32 decode step and a quarter of an int8 one. These workers spin for a
-/// while after each loop, so the next loop of the same step finds them awake.</remarks>
+/// while after each loop, so the next loop of the same step finds them awake.
+/// Each loop is its own <see cref="Loop"/> object with its own claim counter, so a worker that is late
+/// leaving one loop can only claim from that loop (where nothing is left), never an item of the next one;
+/// docs/engine.md explains why this hand-off is correct.</remarks>
 internal static class KernelThreads
 {
     /// <summary>How long an idle worker spins before it sleeps: longer than the gaps between the loops of a
@@ -16,12 +19,8 @@ internal static class KernelThreads
     private static readonly Worker[] Workers = CreateWorkers();
 
     private static int busy;
-    private static Action<int>? body;
-    private static int count;
-    private static int next;
-    private static int pending;
+    private static Loop? current;
     private static int generation;
-    private static Exception? failure;
 
     /// <summary>Calls body(0) .. body(count - 1), each once, spread over the cores; returns when all have returned.</summary>
     /// <exception cref="AggregateException">A body threw; the other items still ran.</exception>
@@ -41,42 +40,22 @@ internal static class KernelThreads
         }
         try
         {
-            KernelThreads.body = body;
-            KernelThreads.count = count;
-            failure = null;
-            Volatile.Write(ref pending, count);
-            // A worker still leaving the previous loop may claim from here on; everything it reads after
-            // the claim was written above.
-            Volatile.Write(ref next, 0);
+            var loop = new Loop(body, count);
+            // The loop is complete before it is published, and published before the generation moves on, so
+            // a worker that sees the new generation reads this loop (or a later one), never a half-built one.
+            Volatile.Write(ref current, loop);
             Interlocked.Increment(ref generation);
             foreach (var worker in Workers) worker.Wake();
-            Drain();
+            loop.Drain();
             var spin = new SpinWait();
-            while (Volatile.Read(ref pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            if (failure != null) throw new AggregateException(failure);
+            while (Volatile.Read(ref loop.Pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            if (loop.Failure != null) throw new AggregateException(loop.Failure);
         }
         finally
         {
-            KernelThreads.body = null;
+            // Releases the body's captures; a worker that reads null has nothing to do.
+            Volatile.Write(ref current, null);
             Volatile.Write(ref busy, 0);
-        }
-    }
-
-    /// <summary>Claims and runs items of the current loop until none are left.</summary>
-    private static void Drain()
-    {
-        int i;
-        while ((i = Interlocked.Increment(ref next) - 1) < Volatile.Read(ref count))
-        {
-            try
-            {
-                Volatile.Read(ref body)!(i);
-            }
-            catch (Exception error)
-            {
-                Interlocked.CompareExchange(ref failure, error, null);
-            }
-            Interlocked.Decrement(ref pending);
         }
     }
 
@@ -85,6 +64,33 @@ internal static class KernelThreads
         var workers = new Worker[Environment.ProcessorCount - 1];
         for (var i = 0; i < workers.Length; i++) workers[i] = new Worker(i + 1);
         return workers;
+    }
+
+    /// <summary>One parallel loop: its body, and counters that only its own items touch.</summary>
+    private sealed class Loop(Action<int> body, int count)
+    {
+        private readonly int count = count;
+        private int next;
+        public int Pending = count;
+        public Exception? Failure;
+
+        /// <summary>Claims and runs items of this loop until none are left.</summary>
+        public void Drain()
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next) - 1) < count)
+            {
+                try
+                {
+                    body(i);
+                }
+                catch (Exception error)
+                {
+                    Interlocked.CompareExchange(ref Failure, error, null);
+                }
+                Interlocked.Decrement(ref Pending);
+            }
+        }
     }
 
     private sealed class Worker
@@ -121,7 +127,7 @@ internal static class KernelThreads
                     idleSince = Stopwatch.GetTimestamp();
                 }
                 seen = Volatile.Read(ref generation);
-                Drain();
+                Volatile.Read(ref current)?.Drain();
             }
         }
     }

@@ -17,6 +17,43 @@ public sealed class KernelThreadsTests
         }
     }
 
+    /// <summary>The wedge seen under load: a worker late leaving a two-item loop claimed an item of the next loop
+    /// before its counter was reset, so that item ran twice and the loop's pending count went below zero.</summary>
+    [Fact]
+    public void Alternating_loop_sizes_from_several_threads_run_every_item_exactly_once_and_never_hang()
+    {
+        var duration = TimeSpan.FromSeconds(6);
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var loopsRun = 0L;
+        var callers = Enumerable.Range(0, 3).Select(caller => new Thread(() =>
+        {
+            var random = new Random(caller);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (var loop = 0; clock.Elapsed < duration; loop++)
+            {
+                // Two items, then 2..31: the shapes of a batch-1 step's small loops next to its matrix bands.
+                var count = loop % 2 == 0 ? 2 : random.Next(2, 32);
+                var runs = new int[count];
+                KernelThreads.For(count, i =>
+                {
+                    Interlocked.Increment(ref runs[i]);
+                    if (i % 3 == 0) Thread.SpinWait(random.Next(1, 50));
+                });
+                Interlocked.Increment(ref loopsRun);
+                for (var i = 0; i < count; i++)
+                    if (runs[i] != 1) failures.Enqueue($"caller {caller} loop {loop}: item {i} of {count} ran {runs[i]} times");
+            }
+        }) { IsBackground = true, Name = $"stress-caller-{caller}" }).ToArray();
+        foreach (var thread in callers) thread.Start();
+
+        var deadline = duration + TimeSpan.FromSeconds(30);
+        var hung = callers.Where(thread => !thread.Join(deadline)).Select(thread => thread.Name).ToArray();
+
+        Assert.True(hung.Length == 0, $"KernelThreads.For never returned on {string.Join(", ", hung)} after {Interlocked.Read(ref loopsRun)} loops");
+        Assert.Empty(failures.Take(10));
+        Assert.True(Interlocked.Read(ref loopsRun) > 1000, $"only {loopsRun} loops ran");
+    }
+
     [Fact]
     public void Items_run_on_more_than_one_thread_also_after_the_workers_fell_asleep()
     {
