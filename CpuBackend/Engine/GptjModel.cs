@@ -28,6 +28,9 @@ public sealed class GptjModel : IDisposable
     /// <summary>Bytes of weights one decode step reads (every matrix but the embedding).</summary>
     public long WeightBytesPerStep => weights.BytesPerStep;
 
+    /// <summary>Bytes of every weight matrix held in memory (mapped from the checkpoint or converted).</summary>
+    public long WeightBytes => weights.Bytes;
+
     /// <summary>Multiply-adds of the weight matrices per decoded token (attention over the cache comes on top).</summary>
     public long WeightMultiplyAddsPerToken => weights.MultiplyAddsPerToken;
 
@@ -50,8 +53,18 @@ public sealed class GptjModel : IDisposable
         }
     }
 
-    /// <summary>An empty cache for one sequence of this model.</summary>
-    public KvCache CreateCache() => new(this, Config, Math.Min(Config.ContextLength, 64));
+    /// <summary>An empty f32 cache for one sequence of this model that grows as tokens are appended.</summary>
+    public KvCache CreateCache() => new(this, Config, Math.Min(Config.ContextLength, 64), KvCacheType.F32);
+
+    /// <summary>An empty cache preallocated and prefaulted for <paramref name="capacity"/> positions, so it never grows and its memory is resident before the first step.</summary>
+    public KvCache CreateCache(int capacity, KvCacheType type)
+    {
+        if (capacity < 1 || capacity > Config.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"A cache holds 1 to {Config.ContextLength} positions.");
+        var cache = new KvCache(this, Config, capacity, type);
+        cache.Prefault();
+        return cache;
+    }
 
     /// <summary>Appends the prompt to the cache in one pass and writes the logits of its last position (VocabSize floats).</summary>
     public void Prefill(ReadOnlySpan<int> tokens, KvCache cache, Span<float> lastLogits)
@@ -134,8 +147,8 @@ public sealed class GptjModel : IDisposable
             {
                 Rotate(q.AsSpan(r * e, e), positions[r]);
                 Rotate(k.AsSpan(r * e, e), positions[r]);
-                k.AsSpan(r * e, e).CopyTo(caches[r].Keys[l].AsSpan(positions[r] * e, e));
-                v.AsSpan(r * e, e).CopyTo(caches[r].Values[l].AsSpan(positions[r] * e, e));
+                caches[r].Keys[l].Write(positions[r], k.AsSpan(r * e, e));
+                caches[r].Values[l].Write(positions[r], v.AsSpan(r * e, e));
             }
             Attend(l, q, caches, positions, attention);
             Kernels.MatMul(attention, rows, w.Out, null, a);
@@ -202,29 +215,38 @@ public sealed class GptjModel : IDisposable
             int r = item / groups, group = item % groups, length = positions[r] + 1;
             int h0 = group * heads / groups, h1 = (group + 1) * heads / groups;
             int from = h0 * d, width = (h1 - h0) * d;
-            float[] keys = caches[r].Keys[layer], values = caches[r].Values[layer];
+            KvRows keys = caches[r].Keys[layer], values = caches[r].Values[layer];
             // The cache stores all heads of a position side by side, and between two steps every weight has
             // streamed through the caches, so it is cold. Both passes walk it position by position over all
             // of this item's heads, in memory order; head by head, each position was a miss of its own
             // (attention was 9-10% of a decode step, for under 1% of its arithmetic).
+            // An f16 cache converts one position's features of this item's heads at a time into the scratch row.
             var scores = ArrayPool<float>.Shared.Rent((h1 - h0) * length);
+            var scratch = ArrayPool<float>.Shared.Rent(width);
             try
             {
                 for (var t = 0; t < length; t++)
+                {
+                    var key = keys.Read(t, from, width, scratch);
                     for (var h = h0; h < h1; h++)
-                        scores[(h - h0) * length + t] = TensorPrimitives.Dot(q.AsSpan(r * e + h * d, d), keys.AsSpan(t * e + h * d, d)) * scale;
+                        scores[(h - h0) * length + t] = TensorPrimitives.Dot(q.AsSpan(r * e + h * d, d), key.Slice((h - h0) * d, d)) * scale;
+                }
                 for (var h = h0; h < h1; h++) Kernels.Softmax(scores.AsSpan((h - h0) * length, length));
                 var o = output.AsSpan(r * e + from, width);
                 o.Clear();
                 for (var t = 0; t < length; t++)
+                {
+                    var value = values.Read(t, from, width, scratch);
                     for (var h = h0; h < h1; h++)
                     {
                         var head = o.Slice((h - h0) * d, d);
-                        TensorPrimitives.MultiplyAdd(values.AsSpan(t * e + h * d, d), scores[(h - h0) * length + t], head, head);
+                        TensorPrimitives.MultiplyAdd(value.Slice((h - h0) * d, d), scores[(h - h0) * length + t], head, head);
                     }
+                }
             }
             finally
             {
+                ArrayPool<float>.Shared.Return(scratch);
                 ArrayPool<float>.Shared.Return(scores);
             }
         };

@@ -41,6 +41,9 @@ internal sealed class GptjWeights : IDisposable
     /// <summary>Bytes of matrices read by one decode step (all but the embedding, of which one row is read).</summary>
     public long BytesPerStep => matrices.Where(m => m != TokenEmbedding).Sum(m => m.ByteCount);
 
+    /// <summary>Bytes of every matrix, the embedding included (norms and biases are negligible beside them).</summary>
+    public long Bytes => matrices.Sum(m => m.ByteCount);
+
     /// <summary>Multiply-adds of those matrices for each sequence in a decode step (one per weight).</summary>
     public long MultiplyAddsPerToken => matrices.Where(m => m != TokenEmbedding).Sum(m => (long)m.Rows * m.Cols);
 

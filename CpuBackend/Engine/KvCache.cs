@@ -1,52 +1,64 @@
 namespace GptjAspire.CpuBackend.Engine;
 
-/// <summary>The keys and values of one sequence for every layer; grows as tokens are appended, up to the context length.</summary>
+/// <summary>The keys and values of one sequence for every layer, up to a capacity fixed when it is created (or, for an unsized cache, grown by doubling).</summary>
 public sealed class KvCache
 {
     private readonly GptjConfig config;
 
-    internal KvCache(object owner, GptjConfig config, int capacity)
+    internal KvCache(object owner, GptjConfig config, int capacity, KvCacheType type)
     {
         Owner = owner;
         this.config = config;
+        Type = type;
         Capacity = capacity;
-        Keys = new float[config.LayerCount][];
-        Values = new float[config.LayerCount][];
+        Keys = new KvRows[config.LayerCount];
+        Values = new KvRows[config.LayerCount];
         for (var l = 0; l < config.LayerCount; l++)
         {
-            Keys[l] = new float[capacity * config.EmbeddingSize];
-            Values[l] = new float[capacity * config.EmbeddingSize];
+            Keys[l] = new KvRows(type, config.EmbeddingSize, capacity);
+            Values[l] = new KvRows(type, config.EmbeddingSize, capacity);
         }
     }
 
     /// <summary>Tokens held so far.</summary>
     public int Length { get; internal set; }
 
+    public KvCacheType Type { get; }
+
     internal object Owner { get; }
 
     internal int Capacity { get; private set; }
 
     /// <summary>Per layer, [position, n_embd] keys after rotary.</summary>
-    internal float[][] Keys { get; }
+    internal KvRows[] Keys { get; }
 
     /// <summary>Per layer, [position, n_embd] values.</summary>
-    internal float[][] Values { get; }
+    internal KvRows[] Values { get; }
+
+    /// <summary>Bytes one position takes in a cache of this model: keys and values of every layer.</summary>
+    public static long BytesPerPosition(GptjConfig config, KvCacheType type) =>
+        2L * config.LayerCount * config.EmbeddingSize * KvRows.ElementSize(type);
 
     /// <summary>An independent copy of this prefix, so several samples continue one prefill.</summary>
-    public KvCache Fork()
+    public KvCache Fork() => Fork(Math.Max(Length, 16));
+
+    /// <summary>An independent copy of this prefix in a cache preallocated (and prefaulted) for <paramref name="capacity"/> positions.</summary>
+    public KvCache Fork(int capacity)
     {
-        var copy = new KvCache(Owner, config, Math.Max(Length, 16));
-        var used = Length * config.EmbeddingSize;
+        if (capacity < Length || capacity > config.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"A fork holds the {Length} cached positions and at most the context length {config.ContextLength}.");
+        var copy = new KvCache(Owner, config, capacity, Type);
         for (var l = 0; l < config.LayerCount; l++)
         {
-            Array.Copy(Keys[l], copy.Keys[l], used);
-            Array.Copy(Values[l], copy.Values[l], used);
+            Keys[l].CopyTo(copy.Keys[l], Length);
+            Values[l].CopyTo(copy.Values[l], Length);
         }
+        copy.Prefault();
         copy.Length = Length;
         return copy;
     }
 
-    /// <summary>Makes room for <paramref name="length"/> tokens, doubling so appends stay amortised O(1).</summary>
+    /// <summary>Makes room for <paramref name="length"/> tokens, doubling so appends stay amortised O(1); a cache created for its full length never grows.</summary>
     internal void Reserve(int length)
     {
         if (length <= Capacity) return;
@@ -59,10 +71,19 @@ public sealed class KvCache
         Capacity = capacity;
     }
 
-    private float[] Grow(float[] old, int capacity)
+    internal void Prefault()
     {
-        var grown = new float[capacity * config.EmbeddingSize];
-        Array.Copy(old, grown, Length * config.EmbeddingSize);
+        for (var l = 0; l < config.LayerCount; l++)
+        {
+            Keys[l].Prefault();
+            Values[l].Prefault();
+        }
+    }
+
+    private KvRows Grow(KvRows old, int capacity)
+    {
+        var grown = new KvRows(Type, config.EmbeddingSize, capacity);
+        old.CopyTo(grown, Length);
         return grown;
     }
 }

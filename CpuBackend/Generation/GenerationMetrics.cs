@@ -11,22 +11,23 @@ internal sealed class GenerationMetrics
     private readonly Counter<long> _promptTokens;
     private readonly Counter<long> _rejected;
 
-    public GenerationMetrics(IMeterFactory meterFactory, Func<int> queueLength)
+    public GenerationMetrics(IMeterFactory meterFactory, Func<int> queueLength, Func<long> kvCacheReserved)
     {
         var meter = meterFactory.Create(GenerationTelemetry.Name);
         meter.CreateObservableGauge("gptj.generation.queue.length", queueLength, "{request}", "Requests waiting for a place in the batch.");
+        meter.CreateObservableGauge("gptj.generation.kv_cache.reserved", kvCacheReserved, "By", "KV-cache bytes reserved by admitted requests, against the budget.");
         _batchSize = meter.CreateHistogram<int>("gptj.generation.batch.size", "{sequence}", "Sequences decoded together in one step.");
         _stepDuration = meter.CreateHistogram<double>("gptj.generation.step.duration", "s", "Duration of one batched decode step, sampling included.");
         _generatedTokens = meter.CreateCounter<long>("gptj.generation.tokens", "{token}", "Tokens generated; its rate is the tokens/s.");
-        _promptTokens = meter.CreateCounter<long>("gptj.generation.prompt.tokens", "{token}", "Prompt tokens prefilled, once per request whatever its sample count.");
-        _rejected = meter.CreateCounter<long>("gptj.generation.rejected", "{request}", "Requests refused because the queue was full.");
+        _promptTokens = meter.CreateCounter<long>("gptj.generation.prompt.tokens", "{token}", "Prompt tokens prefilled, one add per chunk, once per request whatever its sample count.");
+        _rejected = meter.CreateCounter<long>("gptj.generation.rejected", "{request}", "Requests refused at once: queue full, or a KV cache larger than the whole budget (tag reason).");
     }
 
     public void Prefilled(int promptTokens) => _promptTokens.Add(promptTokens);
 
     public void Generated(int tokens) => _generatedTokens.Add(tokens);
 
-    public void Rejected() => _rejected.Add(1);
+    public void Rejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Stepped(int batchSize, TimeSpan duration)
     {

@@ -10,9 +10,12 @@ namespace GptjAspire.CpuBackend.Generation;
 /// <summary>Runs generation requests with continuous batching: a dedicated thread admits waiting requests between steps and decodes every running sequence in one model call per step.</summary>
 /// <remarks>
 /// Each step: requests whose reader cancelled leave; waiting requests that fit in
-/// <see cref="GenerationOptions.MaxBatchSequences"/> are admitted (one prefill each, forked into n caches, first
-/// tokens sampled from the shared last logits); then one <see cref="GptjModel.Decode"/> over all live sequences and one
-/// <see cref="GenerationStep"/> per request. Same shape as TGI's router loop, in one process.
+/// <see cref="GenerationOptions.MaxBatchSequences"/> and in the <see cref="KvCacheBudget"/> are admitted; up to
+/// <see cref="GenerationOptions.PrefillChunkTokens"/> prompt tokens are prefilled (a prompt whose last chunk is in is
+/// forked into n caches and its first tokens sampled from the shared last logits); then one
+/// <see cref="GptjModel.Decode"/> over all running sequences and one <see cref="GenerationStep"/> per request. Same
+/// shape as TGI's router loop, in one process. Each phase and each finished step is reported to a
+/// <see cref="GenerationWatchdog"/>, so a wedged loop shows in <see cref="Stall"/>.
 /// </remarks>
 public sealed partial class GenerationScheduler : IDisposable
 {
@@ -22,6 +25,8 @@ public sealed partial class GenerationScheduler : IDisposable
     private readonly GenerationOptions _options;
     private readonly ILogger _logger;
     private readonly GenerationMetrics _metrics;
+    private readonly KvCacheBudget _budget;
+    private readonly GenerationWatchdog _watchdog;
     private readonly Thread _loop;
 
     private readonly Lock _gate = new();
@@ -30,29 +35,37 @@ public sealed partial class GenerationScheduler : IDisposable
     private bool _stopping; // guarded by _gate
 
     // Loop thread only.
+    private readonly List<ScheduledRequest> _prefilling = []; // admitted, prompt not yet fully in the cache; arrival order
     private readonly List<ScheduledRequest> _running = [];
-    private int _liveSequences;
+    private int _placesTaken; // batch places held: every sequence of a prefilling request, the live ones of a running request
     private float[] _logits = [];
     private long _progressStart = Stopwatch.GetTimestamp();
     private long _progressTokens;
 
-    public GenerationScheduler(GptjModel model, IOptions<GenerationOptions> options, IMeterFactory meterFactory, ILogger<GenerationScheduler> logger)
+    /// <param name="time">The clock of the stall timeout; tests pass a fake one.</param>
+    public GenerationScheduler(GptjModel model, IOptions<GenerationOptions> options, IMeterFactory meterFactory, ILogger<GenerationScheduler> logger, TimeProvider? time = null)
     {
         _model = model;
         _options = options.Value;
-        // Every request passes through the queue, even when the batch has room, so it needs at least one place.
-        if (_options.MaxQueuedRequests < 1)
-            throw new ArgumentOutOfRangeException("Generation:MaxQueuedRequests", _options.MaxQueuedRequests, "Must be at least 1.");
-        if (_options.MaxBatchSequences < 1)
-            throw new ArgumentOutOfRangeException("Generation:MaxBatchSequences", _options.MaxBatchSequences, "Must be at least 1.");
+        GenerationOptionsValidation.ThrowIfInvalid(_options);
         _logger = logger;
-        _metrics = new GenerationMetrics(meterFactory, QueueLength);
+        _budget = new KvCacheBudget(_options.KvCacheBudgetBytes ?? KvCacheBudget.Default(model.WeightBytes));
+        _metrics = new GenerationMetrics(meterFactory, QueueLength, () => _budget.ReservedBytes);
+        _watchdog = new GenerationWatchdog(_options.StallTimeout, time ?? TimeProvider.System, OldestWaiting, logger);
+        LogBudget(_budget.CapacityBytes, _options.KvCacheType, KvCache.BytesPerPosition(model.Config, _options.KvCacheType));
         _loop = new Thread(Run) { IsBackground = true, Name = "gptj-generation" };
         _loop.Start();
     }
 
+    /// <summary>The KV-cache bytes running requests hold, against the budget.</summary>
+    public KvCacheBudget Budget => _budget;
+
+    /// <summary>Non-null while the loop is wedged (work pending, no step finished within <see cref="GenerationOptions.StallTimeout"/>) or dead.</summary>
+    public GenerationStall? Stall => _watchdog.Current;
+
     /// <summary>Queues a request and returns its steps as they are generated.</summary>
     /// <remarks>Throws at once: <see cref="ArgumentException"/> for a bad request (naming the field),
+    /// <see cref="KvCacheBudgetExceededException"/> when its KV cache is larger than the whole budget,
     /// <see cref="QueueFullException"/> when the queue is full, <see cref="ObjectDisposedException"/> after disposal.
     /// The stream ends after the step where every sequence has a <see cref="FinishReason"/>; it throws
     /// <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> fires (the request leaves the
@@ -63,7 +76,16 @@ public sealed partial class GenerationScheduler : IDisposable
         GenerationRequestValidation.ThrowIfInvalid(request, _model.Config, _options);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var scheduled = new ScheduledRequest(request, cancellationToken, StartActivity(request));
+        var positions = (int)Math.Min((long)request.PromptIds.Length + request.MaxNewTokens, _model.Config.ContextLength);
+        var bytes = request.NumSequences * positions * KvCache.BytesPerPosition(_model.Config, _options.KvCacheType);
+        if (bytes > _budget.CapacityBytes)
+        {
+            _metrics.Rejected("kv_cache_budget");
+            LogNeverFits(request.Id, bytes, _budget.CapacityBytes);
+            throw new KvCacheBudgetExceededException(bytes, _budget.CapacityBytes, request.NumSequences, positions);
+        }
+
+        var scheduled = new ScheduledRequest(request, positions, bytes, cancellationToken, StartActivity(request));
         lock (_gate)
         {
             if (_stopping)
@@ -73,7 +95,7 @@ public sealed partial class GenerationScheduler : IDisposable
             }
             if (_waiting.Count >= _options.MaxQueuedRequests)
             {
-                _metrics.Rejected();
+                _metrics.Rejected("queue_full");
                 scheduled.Fail(new QueueFullException(_options.MaxQueuedRequests));
                 LogQueueFull(request.Id, _options.MaxQueuedRequests);
                 throw new QueueFullException(_options.MaxQueuedRequests);
@@ -96,11 +118,11 @@ public sealed partial class GenerationScheduler : IDisposable
         }
         _wake.Set();
         _loop.Join();
+        _watchdog.Dispose();
         var stopped = new ObjectDisposedException(nameof(GenerationScheduler));
-        foreach (var request in TakeAllWaiting())
+        foreach (var request in TakeAllWaiting().Concat(_prefilling).Concat(_running))
             request.Fail(stopped);
-        foreach (var request in _running)
-            request.Fail(stopped);
+        _prefilling.Clear();
         _running.Clear();
         // _wake is not disposed: a Generate racing with Dispose may still Set it, and without a WaitHandle it holds nothing.
     }
@@ -109,6 +131,12 @@ public sealed partial class GenerationScheduler : IDisposable
     {
         lock (_gate)
             return _waiting.Count;
+    }
+
+    private TimeSpan? OldestWaiting()
+    {
+        lock (_gate)
+            return _waiting.First?.Value.Age;
     }
 
     private static Activity? StartActivity(GenerationRequest request)
@@ -158,7 +186,6 @@ public sealed partial class GenerationScheduler : IDisposable
 
     private void Run()
     {
-        List<ScheduledRequest> admitted = [];
         try
         {
             while (true)
@@ -169,20 +196,21 @@ public sealed partial class GenerationScheduler : IDisposable
                     if (_stopping)
                         return;
                     _wake.Reset();
-                    admitted = TakeAdmissible();
+                    _prefilling.AddRange(TakeAdmissible());
                 }
-                if (admitted.Count == 0 && _running.Count == 0)
+                if (_prefilling.Count == 0 && _running.Count == 0)
                 {
+                    _watchdog.Enter(GenerationPhase.Idle);
                     _wake.Wait();
                     _progressStart = Stopwatch.GetTimestamp(); // the rate logged is over busy time only
                     _progressTokens = 0;
                     continue;
                 }
 
-                foreach (var request in admitted)
-                    Admit(request);
-                if (_liveSequences > 0)
+                PrefillChunks();
+                if (_running.Count > 0)
                     Step();
+                _watchdog.StepFinished();
                 LogProgressEvery(ProgressInterval);
             }
         }
@@ -190,22 +218,27 @@ public sealed partial class GenerationScheduler : IDisposable
         {
             // Only a bug in the loop itself gets here: fail everyone rather than leave streams hanging.
             LogLoopFailed(error);
+            _watchdog.LoopFailed();
             lock (_gate)
                 _stopping = true;
-            foreach (var request in TakeAllWaiting().Concat(admitted).Concat(_running))
+            foreach (var request in TakeAllWaiting().Concat(_prefilling).Concat(_running))
                 request.Fail(error); // a no-op for requests already finished
+            _prefilling.Clear();
             _running.Clear();
         }
     }
 
-    /// <summary>Waiting requests, oldest first, while their samples fit in the batch (first come, first served: no overtaking).</summary>
+    /// <summary>Waiting requests, oldest first, while their samples fit in the batch and their KV cache in the budget (first come, first served: no overtaking).</summary>
+    /// <remarks>Nothing waits forever: a request larger than the whole budget was refused in <see cref="Generate"/>, so
+    /// the head fits once the requests ahead of it have finished.</remarks>
     private List<ScheduledRequest> TakeAdmissible()
     {
         var admitted = new List<ScheduledRequest>();
-        var places = _options.MaxBatchSequences - _liveSequences;
-        while (_waiting.First is { } node && node.Value.Request.NumSequences <= places)
+        while (_waiting.First is { } node
+            && node.Value.Request.NumSequences <= _options.MaxBatchSequences - _placesTaken
+            && node.Value.TryReserve(_budget))
         {
-            places -= node.Value.Request.NumSequences;
+            _placesTaken += node.Value.Request.NumSequences;
             _waiting.RemoveFirst();
             node.Value.QueueNode = null;
             admitted.Add(node.Value);
@@ -215,48 +248,94 @@ public sealed partial class GenerationScheduler : IDisposable
 
     private void RemoveCancelled()
     {
+        for (var i = _prefilling.Count - 1; i >= 0; i--)
+        {
+            var request = _prefilling[i];
+            if (!request.IsCancelled)
+                continue;
+            _prefilling.RemoveAt(i);
+            _placesTaken -= request.Request.NumSequences;
+            request.Cancel();
+            LogCancelled(request.Request.Id, 0);
+        }
         for (var i = _running.Count - 1; i >= 0; i--)
         {
             var request = _running[i];
             if (!request.IsCancelled)
                 continue;
             _running.RemoveAt(i);
-            _liveSequences -= request.Sequences.Count(s => s.Finish == FinishReason.None);
+            _placesTaken -= request.Sequences.Count(s => s.Finish == FinishReason.None);
             request.Cancel();
             LogCancelled(request.Request.Id, request.GeneratedTokens);
         }
     }
 
-    /// <summary>Prefills the prompt once, forks its cache for every sample and samples each first token from the shared logits.</summary>
-    private void Admit(ScheduledRequest request)
+    /// <summary>Prefills admitted prompts in arrival order, at most <see cref="GenerationOptions.PrefillChunkTokens"/> tokens in all (unlimited when 0); a prompt whose last chunk is in starts running.</summary>
+    private void PrefillChunks()
     {
-        if (request.IsCancelled)
+        var budget = _options.PrefillChunkTokens == 0 ? int.MaxValue : _options.PrefillChunkTokens;
+        while (budget > 0 && _prefilling.Count > 0)
         {
-            request.Cancel();
-            LogCancelled(request.Request.Id, 0);
-            return;
+            var request = _prefilling[0];
+            if (request.IsCancelled)
+            {
+                // Cancelled since RemoveCancelled ran (just admitted, or between two chunks): no chunk for it.
+                _prefilling.RemoveAt(0);
+                _placesTaken -= request.Request.NumSequences;
+                request.Cancel();
+                LogCancelled(request.Request.Id, 0);
+                continue;
+            }
+            _watchdog.Enter(GenerationPhase.Prefill);
+            var prompt = request.Request.PromptIds;
+            int chunk;
+            try
+            {
+                if (request.Prefill is null)
+                {
+                    request.Activity?.AddEvent(new ActivityEvent("admitted"));
+                    request.Prefill = new PromptPrefill(_model.CreateCache(request.Positions, _options.KvCacheType), _model.Config.VocabSize);
+                }
+                var prefill = request.Prefill;
+                chunk = Math.Min(budget, prompt.Length - prefill.Done);
+                var started = Stopwatch.GetTimestamp();
+                _model.Prefill(prompt.AsSpan(prefill.Done, chunk), prefill.Cache, prefill.LastLogits);
+                prefill.Elapsed += Stopwatch.GetElapsedTime(started);
+                _metrics.Prefilled(chunk);
+            }
+            catch (Exception error)
+            {
+                LogRequestFailed(error, request.Request.Id);
+                _prefilling.RemoveAt(0);
+                _placesTaken -= request.Request.NumSequences;
+                request.Fail(error);
+                continue;
+            }
+            budget -= chunk;
+            if (request.Prefill.Done < prompt.Length)
+                continue; // only when the budget ran out: the rest comes in the next steps
+            _prefilling.RemoveAt(0);
+            Start(request);
         }
+    }
 
+    /// <summary>A prompt is in its cache: forks the cache for every sample, samples each first token from the shared logits and joins the running batch.</summary>
+    private void Start(ScheduledRequest request)
+    {
         var r = request.Request;
         var vocab = _model.Config.VocabSize;
-        request.Activity?.AddEvent(new ActivityEvent("admitted"));
+        var prefill = request.Prefill!;
+        request.Prefill = null;
         try
         {
-            var cache = _model.CreateCache();
-            var lastLogits = new float[vocab];
-            var started = Stopwatch.GetTimestamp();
-            _model.Prefill(r.PromptIds, cache, lastLogits);
-            _metrics.Prefilled(r.PromptIds.Length);
-            LogAdmitted(r.Id, r.PromptIds.Length, r.NumSequences, Stopwatch.GetElapsedTime(started).TotalMilliseconds, request.Age.TotalMilliseconds);
-
-            var capacity = (int)Math.Min((long)r.PromptIds.Length + r.MaxNewTokens, _model.Config.ContextLength);
+            LogAdmitted(r.Id, r.PromptIds.Length, r.NumSequences, prefill.Elapsed.TotalMilliseconds, request.Age.TotalMilliseconds);
             EnsureLogitRows(r.NumSequences);
             for (var i = 0; i < r.NumSequences; i++)
             {
                 // Fork before the last sample takes the prefilled cache itself: every fork copies the same prefix.
-                var sequenceCache = i == r.NumSequences - 1 ? cache : cache.Fork();
-                request.Sequences.Add(new ScheduledSequence(i, sequenceCache, new Sampler(r.Sampling, r.BadWords, request.Seed, i), r.PromptIds, capacity));
-                lastLogits.CopyTo(_logits.AsSpan(i * vocab, vocab));
+                var sequenceCache = i == r.NumSequences - 1 ? prefill.Cache : prefill.Cache.Fork(request.Positions);
+                request.Sequences.Add(new ScheduledSequence(i, sequenceCache, new Sampler(r.Sampling, r.BadWords, request.Seed, i), r.PromptIds, request.Positions));
+                prefill.LastLogits.CopyTo(_logits.AsSpan(i * vocab, vocab));
             }
             var sampled = SampleRows(request.Sequences);
             if (Array.Find(sampled.Errors, e => e is not null) is { } samplingError)
@@ -271,24 +350,25 @@ public sealed partial class GenerationScheduler : IDisposable
         catch (Exception error)
         {
             LogRequestFailed(error, r.Id);
+            _placesTaken -= r.NumSequences;
             request.Fail(error);
             return;
         }
 
         var live = request.Sequences.Count(s => s.Finish == FinishReason.None);
+        _placesTaken -= r.NumSequences - live;
         if (live == 0)
         {
             Finish(request);
             return;
         }
         _running.Add(request);
-        _liveSequences += live;
     }
 
     /// <summary>One decode of every live sequence, then one sampled token per sequence and one step per request.</summary>
     private void Step()
     {
-        var batch = new List<ScheduledSequence>(_liveSequences);
+        var batch = new List<ScheduledSequence>(_placesTaken);
         foreach (var request in _running)
             batch.AddRange(request.Sequences.Where(s => s.Finish == FinishReason.None));
         var vocab = _model.Config.VocabSize;
@@ -297,6 +377,7 @@ public sealed partial class GenerationScheduler : IDisposable
         var caches = batch.Select(s => s.Cache).ToArray();
 
         var started = Stopwatch.GetTimestamp();
+        _watchdog.Enter(GenerationPhase.Decode);
         try
         {
             _model.Decode(inputs, caches, _logits.AsSpan(0, batch.Count * vocab));
@@ -306,12 +387,15 @@ public sealed partial class GenerationScheduler : IDisposable
             // The model's state for this batch is unknown: every request in it fails, the queue carries on.
             LogDecodeFailed(error, batch.Count);
             foreach (var request in _running)
+            {
+                _placesTaken -= request.Sequences.Count(s => s.Finish == FinishReason.None);
                 request.Fail(error);
+            }
             _running.Clear();
-            _liveSequences = 0;
             return;
         }
 
+        _watchdog.Enter(GenerationPhase.Sample);
         var sampled = SampleRows(batch);
         // Rows follow the batch: requests in running order, each one's live sequences in order.
         var row = 0;
@@ -324,7 +408,7 @@ public sealed partial class GenerationScheduler : IDisposable
             if (sampled.Errors.Skip(first).Take(live.Length).FirstOrDefault(e => e is not null) is { } error)
             {
                 LogRequestFailed(error, request.Request.Id);
-                _liveSequences -= live.Length;
+                _placesTaken -= live.Length;
                 request.Fail(error);
                 _running.RemoveAt(i--);
                 continue;
@@ -334,7 +418,7 @@ public sealed partial class GenerationScheduler : IDisposable
             for (var j = 0; j < live.Length; j++)
                 tokens[j] = live[j].Append(sampled.Tokens[first + j], request.Request, _model.Config.ContextLength);
             request.Emit(new GenerationStep(tokens));
-            _liveSequences -= tokens.Count(t => t.Finish != FinishReason.None);
+            _placesTaken -= tokens.Count(t => t.Finish != FinishReason.None);
             if (request.Sequences.All(s => s.Finish != FinishReason.None))
             {
                 _running.RemoveAt(i--);
@@ -385,13 +469,19 @@ public sealed partial class GenerationScheduler : IDisposable
         var elapsed = Stopwatch.GetElapsedTime(_progressStart);
         if (elapsed < interval)
             return;
-        LogProgress(_liveSequences, QueueLength(), _progressTokens / elapsed.TotalSeconds);
+        LogProgress(_placesTaken, QueueLength(), _progressTokens / elapsed.TotalSeconds);
         _progressStart = Stopwatch.GetTimestamp();
         _progressTokens = 0;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Generation queue full ({MaxQueuedRequests} waiting): request {RequestId} refused")]
     private partial void LogQueueFull(string requestId, int maxQueuedRequests);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} refused: its KV cache of {RequiredBytes} bytes exceeds the whole budget of {BudgetBytes} bytes")]
+    private partial void LogNeverFits(string requestId, long requiredBytes, long budgetBytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "KV cache budget {BudgetBytes} bytes ({CacheType}, {BytesPerPosition} bytes per position of a sequence)")]
+    private partial void LogBudget(long budgetBytes, KvCacheType cacheType, long bytesPerPosition);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} admitted: prompt of {PromptTokens} tokens prefilled in {PrefillMs:F1} ms for {Sequences} sequences after {WaitedMs:F1} ms")]
     private partial void LogAdmitted(string requestId, int promptTokens, int sequences, double prefillMs, double waitedMs);
@@ -402,7 +492,7 @@ public sealed partial class GenerationScheduler : IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Request {RequestId} cancelled after {Tokens} tokens")]
     private partial void LogCancelled(string requestId, int tokens);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Generating: {Sequences} live sequences, {Queued} queued, {TokensPerSecond:F1} tokens/s")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Generating: {Sequences} places taken, {Queued} queued, {TokensPerSecond:F1} tokens/s")]
     private partial void LogProgress(int sequences, int queued, double tokensPerSecond);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Request {RequestId} failed")]

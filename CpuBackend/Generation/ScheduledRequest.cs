@@ -16,18 +16,30 @@ internal sealed class ScheduledRequest
     private CancellationTokenRegistration _callerRegistration;
     private CancellationTokenRegistration _abandonRegistration;
     private readonly long _arrival = Stopwatch.GetTimestamp();
+    private KvCacheBudget? _reservation; // set while this request holds ReservedBytes of it
     private int _finished;
     private int _generatedTokens;
 
-    public ScheduledRequest(GenerationRequest request, CancellationToken cancellationToken, Activity? activity)
+    public ScheduledRequest(GenerationRequest request, int positions, long reservedBytes, CancellationToken cancellationToken, Activity? activity)
     {
         Request = request;
+        Positions = positions;
+        ReservedBytes = reservedBytes;
         Activity = activity;
         Seed = request.Sampling.Seed ?? (ulong)Random.Shared.NextInt64(long.MinValue, long.MaxValue);
         _callerToken = cancellationToken;
     }
 
     public GenerationRequest Request { get; }
+
+    /// <summary>Positions each sequence may fill: prompt + max new tokens, at most the context length.</summary>
+    public int Positions { get; }
+
+    /// <summary>KV-cache bytes of all its sequences at <see cref="Positions"/>: what it reserves when it joins the batch.</summary>
+    public long ReservedBytes { get; }
+
+    /// <summary>The prompt's progress while it is being prefilled; null before and after.</summary>
+    public PromptPrefill? Prefill { get; set; }
 
     public Activity? Activity { get; }
 
@@ -43,6 +55,17 @@ internal sealed class ScheduledRequest
     public TimeSpan Age => Stopwatch.GetElapsedTime(_arrival);
 
     public int GeneratedTokens => _generatedTokens;
+
+    /// <summary>Takes <see cref="ReservedBytes"/> of <paramref name="budget"/> if they fit; they are released exactly once, when the stream ends.</summary>
+    public bool TryReserve(KvCacheBudget budget)
+    {
+        if (!budget.TryReserve(ReservedBytes))
+            return false;
+        _reservation = budget;
+        if (Volatile.Read(ref _finished) != 0)
+            ReleaseReservation(); // ended before the reservation was recorded, so TryFinish could not release it
+        return true;
+    }
 
     public void Emit(GenerationStep step)
     {
@@ -122,10 +145,13 @@ internal sealed class ScheduledRequest
             _abandoned.Cancel();
     }
 
+    private void ReleaseReservation() => Interlocked.Exchange(ref _reservation, null)?.Release(ReservedBytes);
+
     private bool TryFinish()
     {
         if (Interlocked.Exchange(ref _finished, 1) != 0)
             return false;
+        ReleaseReservation();
         lock (_registrationGate)
         {
             _callerRegistration.Dispose();

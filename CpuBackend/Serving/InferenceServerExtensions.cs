@@ -1,5 +1,7 @@
 using GptjAspire.CpuBackend.Generation;
 using GptjAspire.GrpcTransport;
+using GptjAspire.ServiceDefaults;
+using Microsoft.Extensions.Options;
 
 namespace GptjAspire.CpuBackend.Serving;
 
@@ -9,13 +11,16 @@ public static class InferenceServerExtensions
     public static IHostApplicationBuilder AddInferenceServer(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<ModelOptions>(builder.Configuration.GetSection(ModelOptions.SectionName));
-        builder.Services.Configure<GenerationOptions>(builder.Configuration.GetSection(GenerationOptions.SectionName));
+        builder.Services.AddSingleton<IValidateOptions<GenerationOptions>, GenerationOptionsValidation>();
+        builder.Services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.SectionName).ValidateOnStart();
         builder.Services.AddGrpcTransport();
         builder.Services.AddGrpcHealth();
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
         builder.Services.AddSingleton<InferenceService>();
-        builder.Services.AddHealthChecks().AddCheck<ModelHealthCheck>("model");
+        builder.Services.AddHealthChecks()
+            .AddCheck<ModelHealthCheck>("model")
+            .AddCheck<GenerationLivenessCheck>("generation-loop", tags: [ServiceDefaultsExtensions.LiveTag]);
         return builder;
     }
 

@@ -21,6 +21,7 @@ internal static class ServingErrors
         RpcException rpc => rpc.Status,
         TensorFormatException format => new Status(StatusCode.InvalidArgument, format.Message),
         QueueFullException full => new Status(StatusCode.ResourceExhausted, full.Message),
+        KvCacheBudgetExceededException tooLarge => new Status(StatusCode.ResourceExhausted, tooLarge.Message),
         ArgumentException argument => new Status(StatusCode.InvalidArgument, Describe(argument)),
         OperationCanceledException when DateTime.UtcNow >= deadline => new Status(StatusCode.DeadlineExceeded, "The deadline passed before generation finished."),
         OperationCanceledException => new Status(StatusCode.Cancelled, "The request was cancelled."),
