@@ -48,12 +48,12 @@ public sealed class KvCache
         if (capacity < Length || capacity > config.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"A fork holds the {Length} cached positions and at most the context length {config.ContextLength}.");
         var copy = new KvCache(Owner, config, capacity, Type);
+        copy.Prefault(); // before the copy: prefaulting writes zeros
         for (var l = 0; l < config.LayerCount; l++)
         {
             Keys[l].CopyTo(copy.Keys[l], Length);
             Values[l].CopyTo(copy.Values[l], Length);
         }
-        copy.Prefault();
         copy.Length = Length;
         return copy;
     }

@@ -44,7 +44,7 @@ internal sealed class KvRows
         else f16.AsSpan(0, used).CopyTo(target.f16);
     }
 
-    /// <summary>Writes one element of every page, so the pages are resident now rather than faulted in during a decode step.</summary>
+    /// <summary>Writes a zero into every page (so only on an empty cache), so the pages are resident now rather than faulted in during a decode step.</summary>
     /// <remarks>A new large array comes from fresh zeroed pages the runtime does not touch; without this, the memory a
     /// reservation promised would only be committed token by token, and an overcommitted host would fail mid-generation.</remarks>
     public void Prefault()

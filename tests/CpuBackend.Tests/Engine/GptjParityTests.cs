@@ -100,11 +100,12 @@ public sealed class GptjParityTests
         Assert.InRange(agreeing, 0.9 * positions, positions);
     }
 
-    internal static int[] Greedy(GptjModel model, int[] prompt, int count)
+    /// <summary>Greedy continuation in <paramref name="cache"/> (default: a new growing f32 cache).</summary>
+    internal static int[] Greedy(GptjModel model, int[] prompt, int count, KvCache? cache = null)
     {
         var vocab = model.Config.VocabSize;
         var logits = new float[vocab];
-        var cache = model.CreateCache();
+        cache ??= model.CreateCache();
         model.Prefill(prompt, cache, logits);
         var tokens = new int[count];
         for (var i = 0; i < count; i++)

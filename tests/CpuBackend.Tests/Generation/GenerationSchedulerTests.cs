@@ -1,13 +1,12 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using GptjAspire.CpuBackend.Generation;
+using static GptjAspire.CpuBackend.Tests.Generation.GenerationRequests;
 
 namespace GptjAspire.CpuBackend.Tests.Generation;
 
 public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
 {
-    private static readonly SamplingParameters Greedy = new(TopK: 1);
-
     [Fact]
     public async Task Greedy_tokens_equal_a_sequential_prefill_and_decode_loop()
     {
@@ -325,18 +324,4 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.Equal(8, span.GetTagItem("gen_ai.usage.output_tokens"));
         Assert.Equal(new[] { "Length", "Length" }, span.GetTagItem("gen_ai.response.finish_reasons"));
     }
-
-    private static GenerationRequest Request(int[] prompt, int maxNewTokens, SamplingParameters sampling, int numSequences = 1) =>
-        new(Guid.NewGuid().ToString("N"), prompt, maxNewTokens, numSequences, sampling, EndId: null, StopWords: [], BadWords: []);
-
-    private static async Task<List<GenerationStep>> Collect(IAsyncEnumerable<GenerationStep> steps)
-    {
-        var all = new List<GenerationStep>();
-        await foreach (var step in steps.ConfigureAwait(false))
-            all.Add(step);
-        return all;
-    }
-
-    private static int[] Tokens(IEnumerable<GenerationStep> steps, int sequence) =>
-        steps.SelectMany(step => step.Tokens).Where(t => t.Sequence == sequence).Select(t => t.TokenId).ToArray();
 }

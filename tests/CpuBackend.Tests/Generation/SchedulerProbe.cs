@@ -2,12 +2,11 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using GptjAspire.CpuBackend.Generation;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace GptjAspire.CpuBackend.Tests.Generation;
 
-/// <summary>A scheduler under test plus a listener on its own metrics: records batch sizes and prefills, and can hold the loop after a step.</summary>
+/// <summary>A scheduler under test plus a listener on its own metrics: records batch sizes and prefill chunks, and can hold the loop after a step or a chunk.</summary>
 /// <remarks>Measurement callbacks run synchronously on the loop thread, so holding one freezes the loop at a known
 /// point between steps; this makes "arrives mid-generation" and "cancelled between steps" deterministic without timing.</remarks>
 public sealed class SchedulerProbe : IDisposable
@@ -17,8 +16,9 @@ public sealed class SchedulerProbe : IDisposable
     private readonly ManualResetEventSlim _paused = new();
     private readonly ManualResetEventSlim _resume = new();
     private Func<int, bool>? _pauseWhen;
+    private Func<long, bool>? _pauseAfterChunk;
 
-    public SchedulerProbe(TinyModel model, int maxQueuedRequests = 8, int maxBatchSequences = 8)
+    public SchedulerProbe(TinyModel model, int maxQueuedRequests = 8, int maxBatchSequences = 8, Action<GenerationOptions>? configure = null, TimeProvider? time = null)
     {
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var factory = _services.GetRequiredService<IMeterFactory>();
@@ -32,42 +32,63 @@ public sealed class SchedulerProbe : IDisposable
             if (instrument.Name != "gptj.generation.batch.size")
                 return;
             BatchSizes.Enqueue(value);
+            Events.Enqueue($"decode {value}");
             var pauseWhen = _pauseWhen;
             if (pauseWhen is not null && pauseWhen(value))
             {
                 _pauseWhen = null;
-                _paused.Set();
-                _resume.Wait(TimeSpan.FromMinutes(2)); // a safety net for a broken test, never reached when it works
+                Hold();
             }
         });
         _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
         {
-            if (instrument.Name == "gptj.generation.prompt.tokens")
-                Prefills.Enqueue(value);
+            if (instrument.Name != "gptj.generation.prompt.tokens")
+                return;
+            Prefills.Enqueue(value);
+            Events.Enqueue($"prefill {value}");
+            var pauseAfterChunk = _pauseAfterChunk;
+            if (pauseAfterChunk is not null && pauseAfterChunk(value))
+            {
+                _pauseAfterChunk = null;
+                Hold();
+            }
         });
         _listener.Start();
-        Scheduler = new GenerationScheduler(
-            model.Model,
-            Options.Create(new GenerationOptions { MaxQueuedRequests = maxQueuedRequests, MaxBatchSequences = maxBatchSequences }),
-            factory,
-            NullLogger<GenerationScheduler>.Instance);
+        var options = new GenerationOptions { MaxQueuedRequests = maxQueuedRequests, MaxBatchSequences = maxBatchSequences };
+        configure?.Invoke(options);
+        Scheduler = new GenerationScheduler(model.Model, Options.Create(options), factory, Log, time);
     }
 
     public GenerationScheduler Scheduler { get; }
 
+    /// <summary>What the scheduler logged.</summary>
+    public RecordingLogger<GenerationScheduler> Log { get; } = new();
+
+    /// <summary>"prefill n" per prompt chunk and "decode n" per decode step, in the loop's order.</summary>
+    public ConcurrentQueue<string> Events { get; } = new();
+
     /// <summary>Sequences in each decode step, in order.</summary>
     public ConcurrentQueue<int> BatchSizes { get; } = new();
 
-    /// <summary>Prompt tokens of each prefill, in order.</summary>
+    /// <summary>Prompt tokens of each prefill chunk, in order.</summary>
     public ConcurrentQueue<long> Prefills { get; } = new();
 
     /// <summary>Holds the loop after the first step whose batch size satisfies <paramref name="when"/>.</summary>
     public void PauseAfterStep(Func<int, bool> when) => _pauseWhen = when;
 
+    /// <summary>Holds the loop inside the prefill phase, after the first chunk whose size satisfies <paramref name="when"/>.</summary>
+    public void PauseAfterChunk(Func<long, bool> when) => _pauseAfterChunk = when;
+
     public async Task WaitUntilPausedAsync() =>
         Assert.True(await Task.Run(() => _paused.Wait(TimeSpan.FromMinutes(2))), "the loop never reached the step to pause at");
 
     public void Resume() => _resume.Set();
+
+    private void Hold()
+    {
+        _paused.Set();
+        _resume.Wait(TimeSpan.FromMinutes(2)); // a safety net for a broken test, never reached when it works
+    }
 
     public void Dispose()
     {
