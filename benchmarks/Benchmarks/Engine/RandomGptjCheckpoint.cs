@@ -9,6 +9,7 @@ namespace GptjAspire.Benchmarks.Engine;
 /// <summary>A GPT-J shape to benchmark (HF config fields).</summary>
 internal sealed record GptjShape(string Name, int Layers, int Width, int Heads, int RotaryDim, int Inner, int Vocab, int Positions)
 {
+    public static readonly GptjShape Small = new("gptj-4x512", 4, 512, 8, 64, 2048, 50400, 2048);
     public static readonly GptjShape MidSize = new("gptj-8x1024", 8, 1024, 16, 64, 4096, 50400, 2048);
     public static readonly GptjShape Gptj6B = new("gptj-6b", 28, 4096, 16, 64, 16384, 50400, 2048);
 }
