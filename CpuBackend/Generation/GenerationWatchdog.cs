@@ -26,7 +26,8 @@ internal sealed partial class GenerationWatchdog : IDisposable
         _oldestWaiting = oldestWaiting;
         _logger = logger;
         _last = new Heartbeat(0, GenerationPhase.Idle, time.GetTimestamp());
-        var period = timeout / 4;
+        // Four checks per timeout, within bounds a timer accepts (a timeout of days still checks hourly).
+        var period = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerHour));
         _timer = time.CreateTimer(_ => _ = Current, null, period, period);
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using GptjAspire.CpuBackend.Generation;
+using Microsoft.Extensions.Logging;
 using static GptjAspire.CpuBackend.Tests.Generation.GenerationRequests;
 
 namespace GptjAspire.CpuBackend.Tests.Generation;
@@ -109,6 +110,8 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.NotEmpty(probe.BatchSizes.Skip(stepsBeforeCancel));
         Assert.True(receivedA.Count < 60);
         Assert.Equal(tiny.GreedyReference(promptB, 20), Tokens(stepsB, 0));
+        Assert.Contains(probe.Log.At(LogLevel.Information), m => m.Contains("cancelled after", StringComparison.Ordinal));
+        Assert.Empty(probe.Log.Entries.Where(e => e.Level >= LogLevel.Warning)); // a client leaving is routine
     }
 
     [Fact]
@@ -247,6 +250,7 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
 
         Assert.Contains("bad_words", error.Message);
         Assert.Equal(tiny.GreedyReference(prompt, 5), Tokens(steps, 0));
+        Assert.Single(probe.Log.At(LogLevel.Error), m => m.EndsWith(" failed", StringComparison.Ordinal)); // an internal fault is an error
     }
 
     [Fact]

@@ -33,12 +33,7 @@ public sealed class SchedulerProbe : IDisposable
                 return;
             BatchSizes.Enqueue(value);
             Events.Enqueue($"decode {value}");
-            var pauseWhen = _pauseWhen;
-            if (pauseWhen is not null && pauseWhen(value))
-            {
-                _pauseWhen = null;
-                Hold();
-            }
+            HoldIf(ref _pauseWhen, value);
         });
         _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
         {
@@ -46,12 +41,7 @@ public sealed class SchedulerProbe : IDisposable
                 return;
             Prefills.Enqueue(value);
             Events.Enqueue($"prefill {value}");
-            var pauseAfterChunk = _pauseAfterChunk;
-            if (pauseAfterChunk is not null && pauseAfterChunk(value))
-            {
-                _pauseAfterChunk = null;
-                Hold();
-            }
+            HoldIf(ref _pauseAfterChunk, value);
         });
         _listener.Start();
         var options = new GenerationOptions { MaxQueuedRequests = maxQueuedRequests, MaxBatchSequences = maxBatchSequences };
@@ -84,8 +74,13 @@ public sealed class SchedulerProbe : IDisposable
 
     public void Resume() => _resume.Set();
 
-    private void Hold()
+    /// <summary>Holds the loop (once) when <paramref name="when"/> is set and accepts <paramref name="value"/>.</summary>
+    private void HoldIf<T>(ref Func<T, bool>? when, T value)
     {
+        var pause = when;
+        if (pause is null || !pause(value))
+            return;
+        when = null;
         _paused.Set();
         _resume.Wait(TimeSpan.FromMinutes(2)); // a safety net for a broken test, never reached when it works
     }
