@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace GptjAspire.CpuBackend.Engine;
 
@@ -22,9 +23,12 @@ public sealed record GptjConfig(
     public static GptjConfig Load(string configJsonPath)
     {
         JsonElement root;
+        var bytes = File.ReadAllBytes(configJsonPath);
+        // JsonDocument checks UTF-8 only when a string is read, as an InvalidOperationException: check it first.
+        if (!Utf8.IsValid(bytes)) throw new CheckpointFormatException(configJsonPath, null, "not valid UTF-8");
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(configJsonPath));
+            using var document = JsonDocument.Parse(bytes);
             root = document.RootElement.Clone();
         }
         catch (JsonException e)
@@ -44,8 +48,8 @@ public sealed record GptjConfig(
         }
 
         if (root.TryGetProperty("activation_function", out var activation) &&
-            activation.ValueKind == JsonValueKind.String && activation.GetString() != "gelu_new")
-            throw new CheckpointFormatException(configJsonPath, null, $"activation_function '{activation.GetString()}' is not supported (GPT-J uses gelu_new)");
+            activation.ValueKind == JsonValueKind.String && !activation.ValueEquals("gelu_new"))
+            throw new CheckpointFormatException(configJsonPath, null, $"activation_function {activation.GetRawText()} is not supported (GPT-J uses gelu_new)");
 
         var embedding = Int("n_embd", null);
         var heads = Int("n_head", null);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace GptjAspire.CpuBackend.Engine;
 
@@ -20,10 +21,13 @@ internal static class SafetensorsFile
         var dataStart = 8 + (long)headerSize;
         var dataLength = file.Length - dataStart;
 
+        var text = file.Bytes(8, (long)headerSize);
+        // JsonDocument checks UTF-8 only when a string is read, as an InvalidOperationException: check it first.
+        if (!Utf8.IsValid(text)) throw file.Error("safetensors header is not valid UTF-8");
         JsonDocument header;
         try
         {
-            header = JsonDocument.Parse(file.Bytes(8, (long)headerSize).ToArray());
+            header = JsonDocument.Parse(text.ToArray());
         }
         catch (JsonException e)
         {
@@ -34,9 +38,17 @@ internal static class SafetensorsFile
             if (header.RootElement.ValueKind != JsonValueKind.Object)
                 throw file.Error($"safetensors header is a JSON {header.RootElement.ValueKind}, not an object of tensors");
             var tensors = new List<CheckpointTensor>();
-            foreach (var entry in header.RootElement.EnumerateObject())
-                if (entry.Name != "__metadata__")
-                    tensors.Add(ReadEntry(file, entry.Name, entry.Value, dataStart, dataLength));
+            try
+            {
+                foreach (var entry in header.RootElement.EnumerateObject())
+                    if (entry.Name != "__metadata__")
+                        tensors.Add(ReadEntry(file, entry.Name, entry.Value, dataStart, dataLength));
+            }
+            catch (InvalidOperationException e)
+            {
+                // What remains is an escape such as "\ud800" that decodes to no Unicode text.
+                throw new CheckpointFormatException(file.Path, null, $"safetensors header holds a string that is not valid Unicode: {e.Message}", e);
+            }
             return tensors;
         }
     }

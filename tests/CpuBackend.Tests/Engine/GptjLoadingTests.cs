@@ -27,7 +27,7 @@ public sealed class GptjLoadingTests : IDisposable
     public void Config_missing_a_field_names_it()
     {
         var path = WriteConfig("""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_positions": 16}""");
-        var error = Assert.Throws<InvalidDataException>(() => GptjConfig.Load(path));
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjConfig.Load(path));
         Assert.Contains("'n_head' is missing", error.Message);
     }
 
@@ -42,8 +42,9 @@ public sealed class GptjLoadingTests : IDisposable
         pickle.AddRange([0x85, (byte)'R', (byte)'.']);
         WriteTorchArchive([.. pickle]);
 
-        var error = Assert.Throws<InvalidDataException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
         Assert.Contains("forbidden global 'os.system'", error.Message);
+        Assert.Equal(Path.Combine(folder, "pytorch_model.bin"), error.File);
         Assert.False(File.Exists(Path.Combine(folder, "pwned")));
     }
 
@@ -52,7 +53,7 @@ public sealed class GptjLoadingTests : IDisposable
     {
         // INST (0x69) builds arbitrary objects by name; state dicts never use it.
         WriteTorchArchive([0x80, 2, 0x69, .. Encoding.ASCII.GetBytes("os\nsystem\n"), (byte)'.']);
-        var error = Assert.Throws<InvalidDataException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
         Assert.Contains("opcode 0x69", error.Message);
     }
 
@@ -74,8 +75,10 @@ public sealed class GptjLoadingTests : IDisposable
         // Rename one tensor in the header (same length, so offsets stay valid).
         var text = Encoding.Latin1.GetString(bytes).Replace("transformer.h.1.mlp.fc_in.bias", "transformer.h.1.mlp.fc_in.xxxx");
         File.WriteAllBytes(Path.Combine(folder, "model.safetensors"), Encoding.Latin1.GetBytes(text));
-        var error = Assert.Throws<InvalidDataException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
-        Assert.Contains("'transformer.h.1.mlp.fc_in.bias' is missing", error.Message);
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
+        Assert.Equal("transformer.h.1.mlp.fc_in.bias", error.Tensor);
+        Assert.Equal(Path.Combine(folder, "model.safetensors"), error.File);
+        Assert.Contains("tensor 'transformer.h.1.mlp.fc_in.bias': is missing", error.Message);
     }
 
     [Fact]
@@ -172,8 +175,6 @@ public sealed class GptjLoadingTests : IDisposable
     private void WriteTorchArchive(byte[] pickle)
     {
         WriteConfig("""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_head": 4}""");
-        using var zip = ZipFile.Open(Path.Combine(folder, "pytorch_model.bin"), ZipArchiveMode.Create);
-        using var stream = zip.CreateEntry("archive/data.pkl", CompressionLevel.NoCompression).Open();
-        stream.Write(pickle);
+        File.WriteAllBytes(Path.Combine(folder, "pytorch_model.bin"), TorchArchive.Zip([("archive/data.pkl", pickle)]));
     }
 }
