@@ -48,6 +48,25 @@ public sealed class GptjLoadingTests : IDisposable
         Assert.False(File.Exists(Path.Combine(folder, "pwned")));
     }
 
+    [Theory]
+    [InlineData("builtins", "eval")]
+    [InlineData("builtins", "exec")]
+    [InlineData("posix", "system")]
+    [InlineData("torch", "load")]
+    [InlineData("collections", "defaultdict")]
+    public void Pickle_naming_a_callable_outside_state_dicts_by_STACK_GLOBAL_is_refused(string module, string name)
+    {
+        // Protocol 4 names globals from two strings on the stack: SHORT_BINUNICODE module, name; STACK_GLOBAL;
+        // then the call: SHORT_BINUNICODE "1+1"; TUPLE1; REDUCE; STOP.
+        var pickle = new List<byte> { 0x80, 4, 0x8c, (byte)module.Length };
+        pickle.AddRange(Encoding.ASCII.GetBytes(module));
+        pickle.AddRange([0x8c, (byte)name.Length, .. Encoding.ASCII.GetBytes(name), 0x93, 0x8c, 3, .. "1+1"u8, 0x85, (byte)'R', (byte)'.']);
+        WriteTorchArchive([.. pickle]);
+
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
+        Assert.Contains($"forbidden global '{module}.{name}'", error.Message);
+    }
+
     [Fact]
     public void Pickle_with_an_opcode_outside_state_dicts_is_refused_naming_it()
     {
