@@ -40,10 +40,15 @@ internal sealed class StateDictUnpickler
         ["ShortStorage"] = "I16", ["CharStorage"] = "I8", ["ByteStorage"] = "U8", ["BoolStorage"] = "BOOL",
     };
 
+    /// <summary>Objects pushed and memo entries stored, at most: some opcodes build a 100-byte object from one byte, so this
+    /// bounds the memory a hostile pickle can claim (about 100 MB). A GPT-J 6B state dict needs about 30 per tensor, 10,000 in all.</summary>
+    private const int MaxObjects = 1_000_000;
+
     private readonly MappedFile file;
     private readonly string entry;
     private readonly List<object?> stack = [];
     private readonly Dictionary<long, object?> memo = [];
+    private int objects;
 
     private StateDictUnpickler(MappedFile file, string entry)
     {
@@ -90,14 +95,14 @@ internal sealed class StateDictUnpickler
                 case 0x80: Take(p, ref i, 1, at); break;                 // PROTO n
                 case 0x95: Take(p, ref i, 8, at); break;                 // FRAME length
                 case (byte)'.': return Pop();                            // STOP
-                case (byte)'(': stack.Add(new Mark()); break;            // MARK
-                case (byte)')': stack.Add(Array.Empty<object?>()); break; // EMPTY_TUPLE
-                case (byte)'t': stack.Add(PopToMark().ToArray()); break; // TUPLE
-                case 0x85: stack.Add(new[] { Pop() }); break;            // TUPLE1
-                case 0x86: { var b = Pop(); var a = Pop(); stack.Add(new[] { a, b }); break; } // TUPLE2
-                case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); stack.Add(new[] { a, b, c }); break; } // TUPLE3
-                case (byte)'}': stack.Add(new Dictionary<object, object?>()); break; // EMPTY_DICT
-                case (byte)']': stack.Add(new List<object?>()); break;   // EMPTY_LIST
+                case (byte)'(': Push(new Mark()); break;                 // MARK
+                case (byte)')': Push(Array.Empty<object?>()); break; // EMPTY_TUPLE
+                case (byte)'t': Push(PopToMark().ToArray()); break; // TUPLE
+                case 0x85: Push(new[] { Pop() }); break;                 // TUPLE1
+                case 0x86: { var b = Pop(); var a = Pop(); Push(new[] { a, b }); break; } // TUPLE2
+                case 0x87: { var c = Pop(); var b = Pop(); var a = Pop(); Push(new[] { a, b, c }); break; } // TUPLE3
+                case (byte)'}': Push(new Dictionary<object, object?>()); break; // EMPTY_DICT
+                case (byte)']': Push(new List<object?>()); break;        // EMPTY_LIST
                 case (byte)'a': { var v = Pop(); AsList(Peek()).Add(v); break; } // APPEND
                 case (byte)'e': { var vs = PopToMark(); AsList(Peek()).AddRange(vs); break; } // APPENDS
                 case (byte)'s': { var v = Pop(); var k = Pop(); SetItem(Peek(), k, v); break; } // SETITEM
@@ -109,14 +114,14 @@ internal sealed class StateDictUnpickler
                         for (var j = 0; j < kv.Count; j += 2) SetItem(target, kv[j], kv[j + 1]);
                         break;
                     }
-                case (byte)'q': memo[Take(p, ref i, 1, at)[0]] = Peek(); break; // BINPUT
-                case (byte)'r': memo[BinaryPrimitives.ReadUInt32LittleEndian(Take(p, ref i, 4, at))] = Peek(); break; // LONG_BINPUT
-                case 0x94: memo[memo.Count] = Peek(); break;             // MEMOIZE
-                case (byte)'h': stack.Add(Memo(Take(p, ref i, 1, at)[0])); break; // BINGET
-                case (byte)'j': stack.Add(Memo(BinaryPrimitives.ReadUInt32LittleEndian(Take(p, ref i, 4, at)))); break; // LONG_BINGET
-                case (byte)'J': stack.Add((long)BinaryPrimitives.ReadInt32LittleEndian(Take(p, ref i, 4, at))); break; // BININT
-                case (byte)'K': stack.Add((long)Take(p, ref i, 1, at)[0]); break; // BININT1
-                case (byte)'M': stack.Add((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(p, ref i, 2, at))); break; // BININT2
+                case (byte)'q': Remember(Take(p, ref i, 1, at)[0]); break; // BINPUT
+                case (byte)'r': Remember(BinaryPrimitives.ReadUInt32LittleEndian(Take(p, ref i, 4, at))); break; // LONG_BINPUT
+                case 0x94: Remember(memo.Count); break;                  // MEMOIZE
+                case (byte)'h': Push(Memo(Take(p, ref i, 1, at)[0])); break; // BINGET
+                case (byte)'j': Push(Memo(BinaryPrimitives.ReadUInt32LittleEndian(Take(p, ref i, 4, at)))); break; // LONG_BINGET
+                case (byte)'J': Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(p, ref i, 4, at))); break; // BININT
+                case (byte)'K': Push((long)Take(p, ref i, 1, at)[0]); break; // BININT1
+                case (byte)'M': Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(p, ref i, 2, at))); break; // BININT2
                 case 0x8a:                                                // LONG1: n, then n bytes little-endian two's complement
                     {
                         int n = Take(p, ref i, 1, at)[0];
@@ -125,25 +130,25 @@ internal sealed class StateDictUnpickler
                         long v = 0;
                         for (var j = n - 1; j >= 0; j--) v = (v << 8) | bytes[j];
                         if (n is > 0 and < 8 && (bytes[n - 1] & 0x80) != 0) v -= 1L << (8 * n);
-                        stack.Add(v);
+                        Push(v);
                         break;
                     }
-                case (byte)'G': stack.Add(BinaryPrimitives.ReadDoubleBigEndian(Take(p, ref i, 8, at))); break; // BINFLOAT
+                case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(Take(p, ref i, 8, at))); break; // BINFLOAT
                 case (byte)'X':                                           // BINUNICODE
                     {
                         var n = BinaryPrimitives.ReadUInt32LittleEndian(Take(p, ref i, 4, at));
-                        stack.Add(Encoding.UTF8.GetString(Take(p, ref i, n, at)));
+                        Push(Encoding.UTF8.GetString(Take(p, ref i, n, at)));
                         break;
                     }
-                case 0x8c: stack.Add(Encoding.UTF8.GetString(Take(p, ref i, Take(p, ref i, 1, at)[0], at))); break; // SHORT_BINUNICODE
-                case 0x88: stack.Add(true); break;                       // NEWTRUE
-                case 0x89: stack.Add(false); break;                      // NEWFALSE
-                case (byte)'N': stack.Add(null); break;                  // NONE
+                case 0x8c: Push(Encoding.UTF8.GetString(Take(p, ref i, Take(p, ref i, 1, at)[0], at))); break; // SHORT_BINUNICODE
+                case 0x88: Push(true); break;                            // NEWTRUE
+                case 0x89: Push(false); break;                           // NEWFALSE
+                case (byte)'N': Push(null); break;                       // NONE
                 case (byte)'c':                                           // GLOBAL module\nname\n
                     {
                         var module = Line(p, ref i, at);
                         var name = Line(p, ref i, at);
-                        stack.Add(CheckGlobal(module, name));
+                        Push(CheckGlobal(module, name));
                         break;
                     }
                 case 0x93:                                                // STACK_GLOBAL
@@ -151,11 +156,11 @@ internal sealed class StateDictUnpickler
                         var name = Pop() as string;
                         var module = Pop() as string;
                         if (name is null || module is null) throw Bad($"STACK_GLOBAL without strings at offset {at}");
-                        stack.Add(CheckGlobal(module, name));
+                        Push(CheckGlobal(module, name));
                         break;
                     }
-                case (byte)'Q': stack.Add(PersistentLoad(Pop(), at)); break; // BINPERSID
-                case (byte)'R': { var args = Pop(); var callable = Pop(); stack.Add(Reduce(callable, args, at)); break; } // REDUCE
+                case (byte)'Q': Push(PersistentLoad(Pop(), at)); break; // BINPERSID
+                case (byte)'R': { var args = Pop(); var callable = Pop(); Push(Reduce(callable, args, at)); break; } // REDUCE
                 case (byte)'b':                                           // BUILD
                     {
                         Pop(); // an OrderedDict's state: its `_metadata` attribute (module versions), not needed
@@ -239,6 +244,24 @@ internal sealed class StateDictUnpickler
     private List<object?> AsList(object? o) => o as List<object?> ?? throw Bad($"APPEND on {Describe(o)}");
 
     private object? Memo(long index) => memo.TryGetValue(index, out var v) ? v : throw Bad($"memo entry {index} was never stored");
+
+    private void Push(object? value)
+    {
+        Count();
+        stack.Add(value);
+    }
+
+    private void Remember(long index)
+    {
+        Count();
+        memo[index] = Peek();
+    }
+
+    private void Count()
+    {
+        if (++objects > MaxObjects)
+            throw Bad($"the pickle builds more than {MaxObjects} objects; a state dict needs a few dozen per tensor");
+    }
 
     private object? Pop()
     {

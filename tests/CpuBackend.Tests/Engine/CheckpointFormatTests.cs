@@ -127,6 +127,16 @@ public sealed class CheckpointFormatTests : IDisposable
         Assert.Contains($"the opcode at offset {long1} needs 8 more bytes but the pickle ends after 3 (truncated?)", error.Message);
     }
 
+    [Fact]
+    public void Pickle_building_a_million_objects_is_refused_before_memory_runs_out()
+    {
+        // EMPTY_DICT is one byte that allocates a dictionary: a 1 MB pickle of them would claim about 100 MB.
+        byte[] pickle = [0x80, 2, .. Enumerable.Repeat((byte)'}', 1_000_001), (byte)'.'];
+        File.WriteAllBytes(BinPath, Zip([("archive/data.pkl", pickle), ("archive/data/0", SixteenBytes)]));
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjAspire.CpuBackend.Engine.Checkpoint.Open(folder));
+        Assert.Contains("archive/data.pkl: the pickle builds more than 1000000 objects", error.Message);
+    }
+
     [Theory]
     [InlineData(12, "central directory (4294967295 bytes")]  // its size
     [InlineData(16, "at offset 4294967295) lies outside")]   // its offset
