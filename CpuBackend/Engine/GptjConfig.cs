@@ -55,7 +55,7 @@ public sealed record GptjConfig(
         var heads = Int("n_head", null);
         var context = Int("n_positions", Int("n_ctx", 2048));
         var epsilon = root.TryGetProperty("layer_norm_epsilon", out var eps) && eps.ValueKind == JsonValueKind.Number
-            ? eps.GetSingle() : 1e-5f;
+            ? (eps.TryGetSingle(out var value) ? value : float.NaN) : 1e-5f;
         var config = new GptjConfig(
             VocabSize: Int("vocab_size", null),
             ContextLength: context,
@@ -89,8 +89,8 @@ public sealed record GptjConfig(
             throw new CheckpointFormatException(source, null, $"n_embd {EmbeddingSize} is not a multiple of n_head {HeadCount}");
         if (RotaryDim <= 0 || RotaryDim % 2 != 0 || RotaryDim > HeadDim)
             throw new CheckpointFormatException(source, null, $"rotary_dim {RotaryDim} must be even and at most the head size {HeadDim}");
-        if (!(LayerNormEpsilon > 0))
-            throw new CheckpointFormatException(source, null, "layer_norm_epsilon must be positive");
+        if (!(LayerNormEpsilon > 0 && float.IsFinite(LayerNormEpsilon)))
+            throw new CheckpointFormatException(source, null, $"layer_norm_epsilon must be a positive number, found {LayerNormEpsilon}");
         // The rotary tables hold n_positions x rotary_dim / 2 angles in one array each.
         if ((long)ContextLength * (RotaryDim / 2) > Array.MaxLength)
             throw new CheckpointFormatException(source, null, $"n_positions {ContextLength} x rotary_dim {RotaryDim} / 2 angles exceed the largest array");

@@ -31,6 +31,17 @@ public sealed class GptjLoadingTests : IDisposable
         Assert.Contains("'n_head' is missing", error.Message);
     }
 
+    [Theory]
+    [InlineData("1e400")]
+    [InlineData("0")]
+    [InlineData("-1e-5")]
+    public void Config_with_an_epsilon_that_is_not_a_positive_float_is_refused(string epsilon)
+    {
+        var path = WriteConfig($$"""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_head": 4, "layer_norm_epsilon": {{epsilon}}}""");
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjConfig.Load(path));
+        Assert.Contains("layer_norm_epsilon must be a positive number", error.Message);
+    }
+
     [Fact]
     public void Pickle_calling_os_system_is_refused_before_anything_runs()
     {

@@ -19,8 +19,9 @@ public sealed class CpuBackendLoadFailureTests
             var file = Path.Combine(folder, fileName);
             File.WriteAllBytes(file, fileName == "model.safetensors"
                 ? TorchArchive.Safetensors("[]", new byte[16])
-                // 2^62 F32 elements declared for a 16-byte storage: the byte count overflowed and the host used to crash.
-                : TorchArchive.Checkpoint([new("transformer.wte.weight", "0", 1L << 62, 0, [1L << 62], [1])], [("0", new byte[16])]));
+                // 2^62 F32 elements declared for a 16-byte storage, viewed in the shape config.json implies: the byte count
+                // wrapped to 0, the view passed, and the host crashed with an AccessViolationException reading the weights.
+                : TorchArchive.Checkpoint([new("transformer.wte.weight", "0", 1L << 62, 0, [50, 32], [32, 1])], [("0", new byte[16])]));
 
             var log = new StringBuilder();
             string Log() { lock (log) return log.ToString(); }
