@@ -12,4 +12,10 @@ var app = builder.Build();
 app.MapInferenceServer();
 app.MapDefaultEndpoints();
 
+// A model that failed to load never will: exit non-zero so the supervisor (Aspire, Kubernetes) sees the failure
+// instead of a server that stays unready for good.
+var model = app.Services.GetRequiredService<ModelHost>();
+model.LoadFailed.Register(app.Lifetime.StopApplication);
+
 app.Run();
+return model.Failure is null ? 0 : 1;

@@ -3,18 +3,19 @@ using System.Text.Json;
 namespace GptjAspire.CpuBackend.Engine;
 
 /// <summary>The tensors of a Hugging Face model folder, memory-mapped from safetensors or PyTorch files, single or sharded.</summary>
+/// <remarks>A malformed file, index or tensor is a <see cref="CheckpointFormatException"/> naming the file (and the tensor).</remarks>
 internal sealed class Checkpoint : IDisposable
 {
-    private readonly List<MappedFile> files;
+    private readonly IReadOnlyList<MappedFile> files;
 
-    private Checkpoint(string description, List<MappedFile> files, Dictionary<string, CheckpointTensor> tensors)
+    private Checkpoint(string description, IReadOnlyList<MappedFile> files, Dictionary<string, CheckpointTensor> tensors)
     {
         Description = description;
         this.files = files;
         Tensors = tensors;
     }
 
-    /// <summary>Which files the tensors came from, for logs.</summary>
+    /// <summary>Which files the tensors came from, for logs and errors.</summary>
     public string Description { get; }
 
     public IReadOnlyDictionary<string, CheckpointTensor> Tensors { get; }
@@ -31,44 +32,65 @@ internal sealed class Checkpoint : IDisposable
             $"{directory} holds no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json");
     }
 
-    private static List<string> Shards(string indexPath)
+    /// <summary>The tensors of files already open, read by <paramref name="read"/>; the checkpoint owns the files from here on.</summary>
+    public static Checkpoint Read(string description, IReadOnlyList<MappedFile> files, Func<MappedFile, List<CheckpointTensor>> read)
     {
         try
         {
-            using var index = JsonDocument.Parse(File.ReadAllBytes(indexPath));
-            var files = index.RootElement.GetProperty("weight_map").EnumerateObject()
-                .Select(e => e.Value.GetString() ?? throw new InvalidDataException("weight_map value is not a string"))
-                .Distinct().Order(StringComparer.Ordinal).ToList();
-            foreach (var f in files)
-                if (f.Contains('/') || f.Contains('\\') || f.Contains(".."))
-                    throw new InvalidDataException($"shard name '{f}' must be a plain file name");
-            return files;
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            throw new InvalidDataException($"{indexPath}: not a sharded checkpoint index ({e.Message})", e);
-        }
-    }
-
-    private static Checkpoint Load(string directory, List<string> names, Action<MappedFile, IDictionary<string, CheckpointTensor>> read)
-    {
-        var files = new List<MappedFile>();
-        var tensors = new Dictionary<string, CheckpointTensor>(StringComparer.Ordinal);
-        try
-        {
-            foreach (var name in names)
-            {
-                var file = MappedFile.Open(Path.Combine(directory, name));
-                files.Add(file);
-                read(file, tensors);
-            }
+            var tensors = new Dictionary<string, CheckpointTensor>(StringComparer.Ordinal);
+            foreach (var file in files)
+                foreach (var tensor in read(file))
+                    if (!tensors.TryAdd(tensor.Name, tensor))
+                        throw file.Error($"appears twice (also in {tensors[tensor.Name].File})", tensor.Name);
+            return new Checkpoint(description, files, tensors);
         }
         catch
         {
             foreach (var f in files) f.Dispose();
             throw;
         }
-        return new Checkpoint(names.Count == 1 ? names[0] : $"{names.Count} shards ({names[0]}, ...)", files, tensors);
+    }
+
+    private static List<string> Shards(string indexPath)
+    {
+        List<string> files;
+        try
+        {
+            using var index = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            files = index.RootElement.GetProperty("weight_map").EnumerateObject()
+                .Select(e => e.Value.GetString() ?? throw new CheckpointFormatException(indexPath, e.Name, "is mapped to null, not a shard file name"))
+                .Distinct().Order(StringComparer.Ordinal).ToList();
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new CheckpointFormatException(indexPath, null, $"not a sharded checkpoint index ({e.Message})", e);
+        }
+        if (files.Count == 0) throw new CheckpointFormatException(indexPath, null, "weight_map names no shard files");
+        var folder = Path.GetDirectoryName(indexPath)!;
+        foreach (var f in files)
+        {
+            if (f.Length == 0 || f.Contains('/') || f.Contains('\\') || f is "." or "..")
+                throw new CheckpointFormatException(indexPath, null, $"shard name '{f}' must be a plain file name");
+            if (!File.Exists(Path.Combine(folder, f)))
+                throw new CheckpointFormatException(indexPath, null, $"names shard '{f}', which is not in {folder}");
+        }
+        return files;
+    }
+
+    private static Checkpoint Load(string directory, List<string> names, Func<MappedFile, List<CheckpointTensor>> read)
+    {
+        var files = new List<MappedFile>();
+        try
+        {
+            foreach (var name in names) files.Add(MappedFile.Open(Path.Combine(directory, name)));
+        }
+        catch
+        {
+            foreach (var f in files) f.Dispose();
+            throw;
+        }
+        var description = names.Count == 1 ? Path.Combine(directory, names[0]) : $"{directory} ({names.Count} shards: {string.Join(", ", names)})";
+        return Read(description, files, read);
     }
 
     public void Dispose()

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace GptjAspire.CpuBackend.Engine;
 
@@ -18,40 +19,43 @@ public sealed record GptjConfig(
     /// <summary>Features per attention head.</summary>
     public int HeadDim => EmbeddingSize / HeadCount;
 
-    /// <summary>Reads an HF GPT-J config; a missing or inconsistent field is an <see cref="InvalidDataException"/> naming it.</summary>
+    /// <summary>Reads an HF GPT-J config; a missing or inconsistent field is a <see cref="CheckpointFormatException"/> naming it.</summary>
     public static GptjConfig Load(string configJsonPath)
     {
         JsonElement root;
+        var bytes = File.ReadAllBytes(configJsonPath);
+        // JsonDocument checks UTF-8 only when a string is read, as an InvalidOperationException: check it first.
+        if (!Utf8.IsValid(bytes)) throw new CheckpointFormatException(configJsonPath, null, "not valid UTF-8");
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(configJsonPath));
+            using var document = JsonDocument.Parse(bytes);
             root = document.RootElement.Clone();
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{configJsonPath} is not valid JSON: {e.Message}", e);
+            throw new CheckpointFormatException(configJsonPath, null, $"not valid JSON: {e.Message}", e);
         }
         if (root.ValueKind != JsonValueKind.Object)
-            throw new InvalidDataException($"{configJsonPath} must hold a JSON object");
+            throw new CheckpointFormatException(configJsonPath, null, "must hold a JSON object");
 
         int Int(string field, int? fallback)
         {
             if (!root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
-                return fallback ?? throw new InvalidDataException($"{configJsonPath}: field '{field}' is missing");
+                return fallback ?? throw new CheckpointFormatException(configJsonPath, null, $"field '{field}' is missing");
             if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var number))
-                throw new InvalidDataException($"{configJsonPath}: field '{field}' must be an integer, found {value.GetRawText()}");
+                throw new CheckpointFormatException(configJsonPath, null, $"field '{field}' must be an integer, found {value.GetRawText()}");
             return number;
         }
 
         if (root.TryGetProperty("activation_function", out var activation) &&
-            activation.ValueKind == JsonValueKind.String && activation.GetString() != "gelu_new")
-            throw new InvalidDataException($"{configJsonPath}: activation_function '{activation.GetString()}' is not supported (GPT-J uses gelu_new)");
+            activation.ValueKind == JsonValueKind.String && !activation.ValueEquals("gelu_new"))
+            throw new CheckpointFormatException(configJsonPath, null, $"activation_function {activation.GetRawText()} is not supported (GPT-J uses gelu_new)");
 
         var embedding = Int("n_embd", null);
         var heads = Int("n_head", null);
         var context = Int("n_positions", Int("n_ctx", 2048));
         var epsilon = root.TryGetProperty("layer_norm_epsilon", out var eps) && eps.ValueKind == JsonValueKind.Number
-            ? eps.GetSingle() : 1e-5f;
+            ? (eps.TryGetSingle(out var value) ? value : float.NaN) : 1e-5f;
         var config = new GptjConfig(
             VocabSize: Int("vocab_size", null),
             ContextLength: context,
@@ -73,7 +77,7 @@ public sealed record GptjConfig(
     {
         void Positive(string field, int value)
         {
-            if (value <= 0) throw new InvalidDataException($"{source}: field '{field}' must be positive, found {value}");
+            if (value <= 0) throw new CheckpointFormatException(source, null, $"field '{field}' must be positive, found {value}");
         }
         Positive("vocab_size", VocabSize);
         Positive("n_positions", ContextLength);
@@ -82,10 +86,13 @@ public sealed record GptjConfig(
         Positive("n_head", HeadCount);
         Positive("n_inner", InnerSize);
         if (EmbeddingSize % HeadCount != 0)
-            throw new InvalidDataException($"{source}: n_embd {EmbeddingSize} is not a multiple of n_head {HeadCount}");
+            throw new CheckpointFormatException(source, null, $"n_embd {EmbeddingSize} is not a multiple of n_head {HeadCount}");
         if (RotaryDim <= 0 || RotaryDim % 2 != 0 || RotaryDim > HeadDim)
-            throw new InvalidDataException($"{source}: rotary_dim {RotaryDim} must be even and at most the head size {HeadDim}");
-        if (!(LayerNormEpsilon > 0))
-            throw new InvalidDataException($"{source}: layer_norm_epsilon must be positive");
+            throw new CheckpointFormatException(source, null, $"rotary_dim {RotaryDim} must be even and at most the head size {HeadDim}");
+        if (!(LayerNormEpsilon > 0 && float.IsFinite(LayerNormEpsilon)))
+            throw new CheckpointFormatException(source, null, $"layer_norm_epsilon must be a positive number, found {LayerNormEpsilon}");
+        // The rotary tables hold n_positions x rotary_dim / 2 angles in one array each.
+        if ((long)ContextLength * (RotaryDim / 2) > Array.MaxLength)
+            throw new CheckpointFormatException(source, null, $"n_positions {ContextLength} x rotary_dim {RotaryDim} / 2 angles exceed the largest array");
     }
 }

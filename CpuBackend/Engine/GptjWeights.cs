@@ -54,7 +54,7 @@ internal sealed class GptjWeights : IDisposable
     {
         var tensors = checkpoint.Tensors;
         var total = tensors.Where(t => t.Key.StartsWith("transformer.", StringComparison.Ordinal) || t.Key.StartsWith("lm_head.", StringComparison.Ordinal))
-            .Sum(t => t.Value.ElementCount * CheckpointTensor.ElementSize(t.Value.DType));
+            .Sum(t => t.Value.ByteCount);
         var clock = Stopwatch.StartNew();
         long done = 0;
         var lastPercent = -1;
@@ -63,9 +63,9 @@ internal sealed class GptjWeights : IDisposable
         CheckpointTensor Tensor(string name, params long[] shape)
         {
             if (!tensors.TryGetValue(name, out var t))
-                throw new InvalidDataException($"{checkpoint.Description}: tensor '{name}' is missing");
+                throw new CheckpointFormatException(checkpoint.Description, name, "is missing");
             if (!t.Shape.SequenceEqual(shape))
-                throw new InvalidDataException($"{checkpoint.Description}: tensor '{name}' has shape {t.ShapeText}, config.json implies [{string.Join(", ", shape)}]");
+                throw new CheckpointFormatException(t.File, name, $"has shape {t.ShapeText}, config.json implies [{string.Join(", ", shape)}]");
             _ = t.WeightType; // refuses dtypes the engine cannot read, naming the tensor
             return t;
         }
@@ -85,7 +85,7 @@ internal sealed class GptjWeights : IDisposable
             var t = Tensor(name, rows, cols);
             var m = Matrix.Load(t, rows, cols, storage);
             matrices.Add(m);
-            Advance(t.ElementCount * CheckpointTensor.ElementSize(t.DType));
+            Advance(t.ByteCount);
             return m;
         }
 
@@ -94,7 +94,7 @@ internal sealed class GptjWeights : IDisposable
             var t = Tensor(name, length);
             var values = new float[length];
             Matrix.ToFloat(t.WeightType, (byte*)t.Data, null, values);
-            Advance(t.ElementCount * CheckpointTensor.ElementSize(t.DType));
+            Advance(t.ByteCount);
             return values;
         }
 
@@ -102,6 +102,8 @@ internal sealed class GptjWeights : IDisposable
         {
             int e = c.EmbeddingSize, inner = c.InnerSize;
             var embedding = Mat("transformer.wte.weight", c.VocabSize, e);
+            // n_layer comes from config.json and sizes an array: the checkpoint must hold that many layers first.
+            Tensor($"transformer.h.{c.LayerCount - 1}.ln_1.weight", e);
             var layers = new LayerWeights[c.LayerCount];
             for (var l = 0; l < c.LayerCount; l++)
             {

@@ -3,12 +3,14 @@ using System.IO.MemoryMappedFiles;
 namespace GptjAspire.CpuBackend.Engine;
 
 /// <summary>A read-only memory map of a whole checkpoint file, addressed by a raw pointer.</summary>
+/// <remarks>Every read of the file's structure goes through <see cref="Bytes"/> or <see cref="Contains"/>, whose
+/// comparisons cannot overflow whatever offset and count a hostile file declares.</remarks>
 internal sealed unsafe class MappedFile : IDisposable
 {
-    private readonly MemoryMappedFile map;
-    private readonly MemoryMappedViewAccessor view;
+    private readonly MemoryMappedFile? map;
+    private readonly MemoryMappedViewAccessor? view;
 
-    private MappedFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* pointer, long length)
+    private MappedFile(string path, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* pointer, long length)
     {
         Path = path;
         this.map = map;
@@ -26,7 +28,7 @@ internal sealed unsafe class MappedFile : IDisposable
     public static MappedFile Open(string path)
     {
         var length = new FileInfo(path).Length;
-        if (length == 0) throw new InvalidDataException($"{path} is empty");
+        if (length == 0) throw new CheckpointFormatException(path, null, "the file is empty");
         var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
         var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         byte* pointer = null;
@@ -34,18 +36,29 @@ internal sealed unsafe class MappedFile : IDisposable
         return new MappedFile(path, map, view, pointer + view.PointerOffset, length);
     }
 
+    /// <summary>Bytes already in memory, read as if they were the file <paramref name="path"/>; the caller keeps them
+    /// alive and in place while this is used. Tests feed thousands of mutated checkpoints this way without writing files.</summary>
+    public static MappedFile InMemory(string path, byte* pointer, long length) => new(path, null, null, pointer, length);
+
+    /// <summary>Whether [offset, offset + count) lies inside the file, decided without computing offset + count.</summary>
+    public bool Contains(long offset, long count) => offset >= 0 && count >= 0 && offset <= Length && count <= Length - offset;
+
     /// <summary>The bytes [offset, offset + count), or an error naming the file when they lie outside it.</summary>
     public ReadOnlySpan<byte> Bytes(long offset, long count)
     {
-        if (offset < 0 || count < 0 || count > int.MaxValue || offset + count > Length)
-            throw new InvalidDataException($"{Path}: range {offset}+{count} lies outside the file ({Length} bytes)");
+        if (!Contains(offset, count) || count > int.MaxValue)
+            throw Error($"range of {count} bytes at offset {offset} lies outside the file ({Length} bytes)");
         return new ReadOnlySpan<byte>(Pointer + offset, (int)count);
     }
 
+    /// <summary>A format error about this file and, where one is concerned, a tensor in it.</summary>
+    public CheckpointFormatException Error(string problem, string? tensor = null) => new(Path, tensor, problem);
+
     public void Dispose()
     {
+        if (view is null) return;
         view.SafeMemoryMappedViewHandle.ReleasePointer();
         view.Dispose();
-        map.Dispose();
+        map!.Dispose();
     }
 }

@@ -1,53 +1,86 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace GptjAspire.CpuBackend.Engine;
 
 /// <summary>Reads the tensor table of a mapped safetensors file: 8-byte little-endian header size, JSON header, raw data.</summary>
-internal static unsafe class SafetensorsFile
+/// <remarks>Every header entry is checked against the file before it becomes a pointer: an object with a known dtype,
+/// a shape of non-negative integers, and data_offsets inside the data that hold exactly dtype × shape bytes.</remarks>
+internal static class SafetensorsFile
 {
-    public static void ReadTensors(MappedFile file, IDictionary<string, CheckpointTensor> into)
+    /// <summary>The largest header accepted (the safetensors format's own limit): a bound on what one file makes us parse.</summary>
+    private const ulong MaxHeaderBytes = 100_000_000;
+
+    public static List<CheckpointTensor> ReadTensors(MappedFile file)
     {
-        if (file.Length < 8) throw new InvalidDataException($"{file.Path}: too short for a safetensors header");
+        if (file.Length < 8) throw file.Error($"{file.Length} bytes are too short for a safetensors header (an 8-byte size comes first)");
         var headerSize = BinaryPrimitives.ReadUInt64LittleEndian(file.Bytes(0, 8));
-        if (headerSize > (ulong)(file.Length - 8) || headerSize > 100_000_000)
-            throw new InvalidDataException($"{file.Path}: safetensors header size {headerSize} does not fit the file");
+        if (headerSize > MaxHeaderBytes || headerSize > (ulong)(file.Length - 8))
+            throw file.Error($"safetensors header size {headerSize} does not fit the file ({file.Length} bytes; at most {MaxHeaderBytes})");
         var dataStart = 8 + (long)headerSize;
         var dataLength = file.Length - dataStart;
 
+        var text = file.Bytes(8, (long)headerSize);
+        // JsonDocument checks UTF-8 only when a string is read, as an InvalidOperationException: check it first.
+        if (!Utf8.IsValid(text)) throw file.Error("safetensors header is not valid UTF-8");
         JsonDocument header;
         try
         {
-            header = JsonDocument.Parse(file.Bytes(8, (long)headerSize).ToArray());
+            header = JsonDocument.Parse(text.ToArray());
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{file.Path}: safetensors header is not valid JSON: {e.Message}", e);
+            throw new CheckpointFormatException(file.Path, null, $"safetensors header is not valid JSON: {e.Message}", e);
         }
         using (header)
         {
-            foreach (var entry in header.RootElement.EnumerateObject())
+            if (header.RootElement.ValueKind != JsonValueKind.Object)
+                throw file.Error($"safetensors header is a JSON {header.RootElement.ValueKind}, not an object of tensors");
+            var tensors = new List<CheckpointTensor>();
+            try
             {
-                if (entry.Name == "__metadata__") continue;
-                var name = entry.Name;
-                try
-                {
-                    var dtype = entry.Value.GetProperty("dtype").GetString() ?? "";
-                    var shape = entry.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                    var offsets = entry.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-                    if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength)
-                        throw new InvalidDataException($"data_offsets [{string.Join(", ", offsets)}] lie outside the data ({dataLength} bytes)");
-                    var tensor = new CheckpointTensor(name, dtype, shape, (nint)(file.Pointer + dataStart + offsets[0]));
-                    var expected = tensor.ElementCount * CheckpointTensor.ElementSize(dtype);
-                    if (offsets[1] - offsets[0] != expected)
-                        throw new InvalidDataException($"holds {offsets[1] - offsets[0]} bytes but {dtype}{tensor.ShapeText} needs {expected}");
-                    into[name] = tensor;
-                }
-                catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or InvalidDataException)
-                {
-                    throw new InvalidDataException($"{file.Path}: tensor '{name}': {e.Message}", e);
-                }
+                foreach (var entry in header.RootElement.EnumerateObject())
+                    if (entry.Name != "__metadata__")
+                        tensors.Add(ReadEntry(file, entry.Name, entry.Value, dataStart, dataLength));
             }
+            catch (InvalidOperationException e)
+            {
+                // What remains is an escape such as "\ud800" that decodes to no Unicode text.
+                throw new CheckpointFormatException(file.Path, null, $"safetensors header holds a string that is not valid Unicode: {e.Message}", e);
+            }
+            return tensors;
         }
     }
+
+    private static CheckpointTensor ReadEntry(MappedFile file, string name, JsonElement entry, long dataStart, long dataLength)
+    {
+        if (entry.ValueKind != JsonValueKind.Object)
+            throw file.Error($"header entry is a JSON {entry.ValueKind}, not an object with dtype, shape and data_offsets", name);
+        var dtype = Field(file, name, entry, "dtype", JsonValueKind.String).GetString()!;
+        var shape = Integers(file, name, Field(file, name, entry, "shape", JsonValueKind.Array), "shape");
+        var offsets = Integers(file, name, Field(file, name, entry, "data_offsets", JsonValueKind.Array), "data_offsets");
+        if (offsets is not [var begin, var end] || begin < 0 || begin > end || end > dataLength)
+            throw file.Error($"data_offsets [{string.Join(", ", offsets)}] are not a range inside the data ({dataLength} bytes)", name);
+        var tensor = CheckpointTensor.InFile(file, name, dtype, shape, dataStart + begin);
+        if (tensor.ByteCount != end - begin)
+            throw file.Error($"data_offsets [{begin}, {end}] hold {end - begin} bytes but {dtype}{tensor.ShapeText} needs {tensor.ByteCount}", name);
+        return tensor;
+    }
+
+    private static JsonElement Field(MappedFile file, string tensor, JsonElement entry, string field, JsonValueKind kind)
+    {
+        if (!entry.TryGetProperty(field, out var value))
+            throw file.Error($"header entry has no '{field}'", tensor);
+        if (value.ValueKind != kind)
+            throw file.Error($"'{field}' is a JSON {value.ValueKind}, not a {kind}", tensor);
+        return value;
+    }
+
+    private static long[] Integers(MappedFile file, string tensor, JsonElement array, string field) =>
+        array.EnumerateArray()
+            .Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out var v)
+                ? v
+                : throw file.Error($"'{field}' holds {e.GetRawText()}, not a 64-bit integer", tensor))
+            .ToArray();
 }

@@ -20,6 +20,7 @@ public sealed partial class ModelHost(
     private readonly ILogger _logger = loggerFactory.CreateLogger<ModelHost>();
     private volatile LoadedModel? _loaded;
     private volatile string? _failure;
+    private readonly CancellationTokenSource _loadFailed = new();
 
     /// <summary>The served model's name.</summary>
     public string ModelName { get; } = options.Value.Name;
@@ -35,6 +36,9 @@ public sealed partial class ModelHost(
 
     /// <summary>Why loading failed, or null.</summary>
     public string? Failure => _failure;
+
+    /// <summary>Cancelled once loading has failed, which it then does for good: the process stops on it (Program.cs).</summary>
+    public CancellationToken LoadFailed => _loadFailed.Token;
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -70,16 +74,26 @@ public sealed partial class ModelHost(
             var c = model.Config;
             LogLoaded(ModelName, Stopwatch.GetElapsedTime(started).TotalSeconds, c.LayerCount, c.EmbeddingSize, c.VocabSize, c.ContextLength);
         }
-        catch (Exception error) when (error is IOException or InvalidDataException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        catch (Exception error) when (error is CheckpointFormatException or IOException or InvalidDataException or UnauthorizedAccessException)
         {
+            // A bad or missing file: its message names the file (and tensor), a stack trace would add nothing.
             _failure = error.Message;
-            LogLoadFailed(error, ModelName, path);
+            LogLoadFailed(ModelName, path, error.Message);
+            _loadFailed.Cancel();
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+        {
+            // Anything else is a defect in the loader: keep the stack trace.
+            _failure = error.Message;
+            LogLoadFault(error, ModelName, path);
+            _loadFailed.Cancel();
         }
     }
 
     public override void Dispose()
     {
         base.Dispose();
+        _loadFailed.Dispose();
         // DI disposes this instance twice: as the singleton and as the hosted service its factory returned.
         if (Interlocked.Exchange(ref _loaded, null) is { } loaded)
         {
@@ -94,8 +108,11 @@ public sealed partial class ModelHost(
     [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model} ready after {Seconds:F1} s: {Layers} layers, width {Width}, vocabulary {Vocab}, context {Context}")]
     private partial void LogLoaded(string model, double seconds, int layers, int width, int vocab, int context);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Model {Model} failed to load from {Path}; the server stays UNAVAILABLE")]
-    private partial void LogLoadFailed(Exception error, string model, string path);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Model {Model} failed to load from {Path}: {Reason}")]
+    private partial void LogLoadFailed(string model, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Model {Model} failed to load from {Path} with an unexpected error")]
+    private partial void LogLoadFault(Exception error, string model, string path);
 }
 
 /// <summary>A model that finished loading, with the scheduler that runs its requests.</summary>

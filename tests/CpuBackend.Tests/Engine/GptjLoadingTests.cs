@@ -27,8 +27,19 @@ public sealed class GptjLoadingTests : IDisposable
     public void Config_missing_a_field_names_it()
     {
         var path = WriteConfig("""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_positions": 16}""");
-        var error = Assert.Throws<InvalidDataException>(() => GptjConfig.Load(path));
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjConfig.Load(path));
         Assert.Contains("'n_head' is missing", error.Message);
+    }
+
+    [Theory]
+    [InlineData("1e400")]
+    [InlineData("0")]
+    [InlineData("-1e-5")]
+    public void Config_with_an_epsilon_that_is_not_a_positive_float_is_refused(string epsilon)
+    {
+        var path = WriteConfig($$"""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_head": 4, "layer_norm_epsilon": {{epsilon}}}""");
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjConfig.Load(path));
+        Assert.Contains("layer_norm_epsilon must be a positive number", error.Message);
     }
 
     [Fact]
@@ -42,9 +53,29 @@ public sealed class GptjLoadingTests : IDisposable
         pickle.AddRange([0x85, (byte)'R', (byte)'.']);
         WriteTorchArchive([.. pickle]);
 
-        var error = Assert.Throws<InvalidDataException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
         Assert.Contains("forbidden global 'os.system'", error.Message);
+        Assert.Equal(Path.Combine(folder, "pytorch_model.bin"), error.File);
         Assert.False(File.Exists(Path.Combine(folder, "pwned")));
+    }
+
+    [Theory]
+    [InlineData("builtins", "eval")]
+    [InlineData("builtins", "exec")]
+    [InlineData("posix", "system")]
+    [InlineData("torch", "load")]
+    [InlineData("collections", "defaultdict")]
+    public void Pickle_naming_a_callable_outside_state_dicts_by_STACK_GLOBAL_is_refused(string module, string name)
+    {
+        // Protocol 4 names globals from two strings on the stack: SHORT_BINUNICODE module, name; STACK_GLOBAL;
+        // then the call: SHORT_BINUNICODE "1+1"; TUPLE1; REDUCE; STOP.
+        var pickle = new List<byte> { 0x80, 4, 0x8c, (byte)module.Length };
+        pickle.AddRange(Encoding.ASCII.GetBytes(module));
+        pickle.AddRange([0x8c, (byte)name.Length, .. Encoding.ASCII.GetBytes(name), 0x93, 0x8c, 3, .. "1+1"u8, 0x85, (byte)'R', (byte)'.']);
+        WriteTorchArchive([.. pickle]);
+
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
+        Assert.Contains($"forbidden global '{module}.{name}'", error.Message);
     }
 
     [Fact]
@@ -52,7 +83,7 @@ public sealed class GptjLoadingTests : IDisposable
     {
         // INST (0x69) builds arbitrary objects by name; state dicts never use it.
         WriteTorchArchive([0x80, 2, 0x69, .. Encoding.ASCII.GetBytes("os\nsystem\n"), (byte)'.']);
-        var error = Assert.Throws<InvalidDataException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
         Assert.Contains("opcode 0x69", error.Message);
     }
 
@@ -74,8 +105,10 @@ public sealed class GptjLoadingTests : IDisposable
         // Rename one tensor in the header (same length, so offsets stay valid).
         var text = Encoding.Latin1.GetString(bytes).Replace("transformer.h.1.mlp.fc_in.bias", "transformer.h.1.mlp.fc_in.xxxx");
         File.WriteAllBytes(Path.Combine(folder, "model.safetensors"), Encoding.Latin1.GetBytes(text));
-        var error = Assert.Throws<InvalidDataException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
-        Assert.Contains("'transformer.h.1.mlp.fc_in.bias' is missing", error.Message);
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
+        Assert.Equal("transformer.h.1.mlp.fc_in.bias", error.Tensor);
+        Assert.Equal(Path.Combine(folder, "model.safetensors"), error.File);
+        Assert.Contains("tensor 'transformer.h.1.mlp.fc_in.bias': is missing", error.Message);
     }
 
     [Fact]
@@ -172,8 +205,6 @@ public sealed class GptjLoadingTests : IDisposable
     private void WriteTorchArchive(byte[] pickle)
     {
         WriteConfig("""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_head": 4}""");
-        using var zip = ZipFile.Open(Path.Combine(folder, "pytorch_model.bin"), ZipArchiveMode.Create);
-        using var stream = zip.CreateEntry("archive/data.pkl", CompressionLevel.NoCompression).Open();
-        stream.Write(pickle);
+        File.WriteAllBytes(Path.Combine(folder, "pytorch_model.bin"), TorchArchive.Zip([("archive/data.pkl", pickle)]));
     }
 }
