@@ -1,16 +1,32 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Kubernetes;
 using Aspire.Hosting.Kubernetes.Resources;
 
 namespace GptjAspire.AppHost;
 
 /// <summary>What `aspire publish` adds to the generated Kubernetes workloads beyond Aspire's defaults (same choices as deploy/).</summary>
+/// <remarks>Compiled into the AppHost only in the opt-in build (-p:KubernetesPublishing=true); tests/KubernetesPublishing.Check
+/// compiles it in every build against the public API of Aspire.Hosting.Kubernetes that it uses.</remarks>
 public static class KubernetesPublishing
 {
     /// <summary>The PersistentVolumeClaim holding the Triton model repository (engine, config.pbtxt, tokenizer).</summary>
     public const string ModelRepositoryClaim = "model-repository";
 
-    /// <summary>The Preprocessor's Model__Path when the tokenizer comes from the model repository volume.</summary>
-    public const string TokenizerInModelRepository = TritonBackend.ModelRepositoryMount + "/gptj/tokenizer";
+    /// <summary>Adds the Kubernetes environment `k8s` and customizes the workload of each of the AppHost's three resources.</summary>
+    public static void PublishToKubernetes(this IDistributedApplicationBuilder builder, BackendKind backend)
+    {
+        builder.AddKubernetesEnvironment("k8s");
+        Customize(builder, "backend", backend == BackendKind.Triton ? TritonWorkload : SingleReplicaBackend);
+        Customize(builder, "preprocessor", StatelessService(ServicePorts.Preprocessor, readsModelRepository: backend == BackendKind.Triton));
+        Customize(builder, "gateway", StatelessService(ServicePorts.Gateway));
+    }
+
+    private static void Customize(IDistributedApplicationBuilder builder, string resourceName, Action<KubernetesResource> configure)
+    {
+        var resource = builder.Resources.OfType<IComputeResource>().Single(r => r.Name == resourceName);
+        builder.CreateResourceBuilder(resource).PublishAsKubernetesService(configure);
+    }
 
     /// <summary>Triton: one GPU, replaced without a surge so a one-GPU node can roll it, model repository from the claim, health probes.</summary>
     public static void TritonWorkload(KubernetesResource resource)
