@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace GptjAspire.Integration.Tests.Otlp;
+namespace GptjAspire.AppHost.Tests.Otlp;
 
 /// <summary>A minimal OTLP/HTTP receiver (protobuf encoding) on a loopback port: keeps every span the services export.</summary>
 /// <remarks>OTLP/HTTP: POST <c>/v1/traces</c> with an <c>ExportTraceServiceRequest</c>; an empty 200 is a full success.
@@ -54,11 +54,14 @@ public sealed class OtlpReceiver : IAsyncDisposable
         var export = ExportTraceServiceRequest.Parser.ParseFrom(body.ToArray());
         foreach (var resource in export.ResourceSpans)
         {
-            var service = resource.Resource?.Attributes.FirstOrDefault(a => a.Key == "service.name")?.Value.StringValue ?? "";
+            var service = ResourceAttribute(resource, "service.name");
+            var instance = ResourceAttribute(resource, "service.instance.id");
             foreach (var scope in resource.ScopeSpans)
                 foreach (var span in scope.Spans)
-                    _spans.Enqueue(new ReceivedSpan(service, Hex(span.TraceId), Hex(span.SpanId), scope.Scope?.Name ?? "", span.Name,
-                        span.Attributes.ToDictionary(a => a.Key, a => Text(a.Value)), span.Events.Select(e => e.Name).ToList()));
+                    _spans.Enqueue(new ReceivedSpan(service, instance, Hex(span.TraceId), Hex(span.SpanId), Hex(span.ParentSpanId),
+                        scope.Scope?.Name ?? "", span.Name,
+                        span.Attributes.ToDictionary(a => a.Key, a => Text(a.Value)), span.Events.Select(e => e.Name).ToList(),
+                        span.Status?.Code == StatusCode.Error ? span.Status.Message : null));
         }
         return Results.Bytes([], "application/x-protobuf");
     }
@@ -75,6 +78,9 @@ public sealed class OtlpReceiver : IAsyncDisposable
         }
         return Spans;
     }
+
+    static string ResourceAttribute(ResourceSpans resource, string key) =>
+        resource.Resource?.Attributes.FirstOrDefault(a => a.Key == key)?.Value.StringValue ?? "";
 
     static string Hex(ByteString bytes) => Convert.ToHexStringLower(bytes.Span);
 

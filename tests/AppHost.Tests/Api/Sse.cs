@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace GptjAspire.Integration.Tests;
+namespace GptjAspire.AppHost.Tests.Api;
 
 /// <summary>Reads a Server-Sent Events body byte-exactly, so each event's bytes can be checked as UTF-8 on their own.</summary>
 public static class Sse

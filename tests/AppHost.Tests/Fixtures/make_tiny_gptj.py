@@ -2,7 +2,7 @@
 Preprocessor tests' tiny byte-level tokenizer (264 ids, <|endoftext|> = 263), with a 2048-token
 context (GPT-J has no learned positions, so that costs no weights), and which never samples
 <|endoftext|>. The integration tests run the three services on it until they use the demo checkpoint. Run once:
-    /usr/bin/python3 tests/Integration.Tests/Fixtures/make_tiny_gptj.py
+    /usr/bin/python3 tests/AppHost.Tests/Fixtures/make_tiny_gptj.py
 """
 import json, os, shutil, sys
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace GptjAspire.Integration.Tests;
+namespace GptjAspire.AppHost.Tests.Api;
 
 /// <summary>JSON request bodies and response reading for the public API.</summary>
 public static class Json

@@ -1,9 +1,10 @@
 using System.Net;
+using GptjAspire.AppHost.Tests.Running;
 
-namespace GptjAspire.Integration.Tests;
+namespace GptjAspire.AppHost.Tests.Api;
 
-[Collection(RunningSystemCollection.Name)]
-public sealed class PublicApiTests(RunningSystem system)
+[Collection(AppCollection.Name)]
+public sealed class PublicApiTests(GptjApp system)
 {
     const string Prompt = "Xin chào Việt Nam, hôm nay trời đẹp";
 

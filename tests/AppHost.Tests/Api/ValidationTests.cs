@@ -2,14 +2,15 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using GptjAspire.Tokenizer;
+using GptjAspire.AppHost.Tests.Running;
 
-namespace GptjAspire.Integration.Tests;
+namespace GptjAspire.AppHost.Tests.Api;
 
 /// <summary>Every kind of bad request, through the real chain: the Gateway's own checks and the Preprocessor's context budget.</summary>
-[Collection(RunningSystemCollection.Name)]
-public sealed class ValidationTests(RunningSystem system)
+[Collection(AppCollection.Name)]
+public sealed class ValidationTests(GptjApp system)
 {
-    static readonly BpeTokenizer Tokenizer = BpeTokenizer.FromDirectory(RunningSystem.DemoModelPath);
+    static readonly BpeTokenizer Tokenizer = BpeTokenizer.FromDirectory(GptjApp.DemoModelPath);
 
     async Task<(HttpStatusCode Status, string? Param, string Message)> PostAsync(string path, HttpContent content)
     {
