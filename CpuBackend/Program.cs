@@ -13,9 +13,11 @@ app.MapInferenceServer();
 app.MapDefaultEndpoints();
 
 // A model that failed to load never will: exit non-zero so the supervisor (Aspire, Kubernetes) sees the failure
-// instead of a server that stays unready for good.
+// instead of a server that stays unready for good. Stopping waits until the host has started: a stop requested
+// while Kestrel is still binding (a checkpoint that fails in its first millisecond) aborts the host with an
+// unhandled TaskCanceledException instead of a clean exit.
 var model = app.Services.GetRequiredService<ModelHost>();
-model.LoadFailed.Register(app.Lifetime.StopApplication);
+app.Lifetime.ApplicationStarted.Register(() => model.LoadFailed.Register(app.Lifetime.StopApplication));
 
 app.Run();
 return model.Failure is null ? 0 : 1;

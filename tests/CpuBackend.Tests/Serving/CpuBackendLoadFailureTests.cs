@@ -1,6 +1,4 @@
-using System.Text;
 using GptjAspire.CpuBackend.Tests.Engine;
-using GptjAspire.LocalRun.Processes;
 
 namespace GptjAspire.CpuBackend.Tests.Serving;
 
@@ -23,15 +21,13 @@ public sealed class CpuBackendLoadFailureTests
                 // wrapped to 0, the view passed, and the host crashed with an AccessViolationException reading the weights.
                 : TorchArchive.Checkpoint([new("transformer.wte.weight", "0", 1L << 62, 0, [50, 32], [32, 1])], [("0", new byte[16])]));
 
-            var log = new StringBuilder();
-            string Log() { lock (log) return log.ToString(); }
-            await using var system = new LocalSystem((_, line) => { lock (log) log.AppendLine(line); }, new Dictionary<string, string> { ["Model__Path"] = folder });
-            system.StartBackend();
-            // Bounds on the waits so a host that never exits fails the test instead of hanging it; not speed assertions.
-            var exitCode = await system.Backend!.Exited.WaitAsync(TimeSpan.FromMinutes(2));
-            using var drained = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            while (!Log().Contains(expected, StringComparison.Ordinal) && !drained.IsCancellationRequested)
-                await Task.Delay(50, CancellationToken.None);
+            // One line per log entry, so the level ("fail:") and the message can be read together.
+            await using var backend = CpuBackendProcess.Launch(folder,
+                ("Logging__Console__FormatterName", "simple"), ("Logging__Console__FormatterOptions__SingleLine", "true"));
+            // A bound on the wait so a host that never exits fails the test instead of hanging it; not a speed assertion.
+            using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var exitCode = await backend.WaitForExitAsync(guard.Token);
+            string Log() => backend.Output;
 
             Assert.True(exitCode == 1, $"exit code {exitCode}\n{Log()}");
             var failure = Log().Split('\n').FirstOrDefault(l => l.Contains(expected, StringComparison.Ordinal));

@@ -35,6 +35,22 @@ public sealed class CpuBackendProcess : IAsyncDisposable
     /// fails with the process's own output when it exits or never gets there.</summary>
     public static async Task<CpuBackendProcess> StartAsync(string modelPath, params (string Name, string Value)[] environment)
     {
+        var backend = Launch(modelPath, environment);
+        try
+        {
+            await backend.WaitHealthyAsync();
+            return backend;
+        }
+        catch (Exception e)
+        {
+            await backend.DisposeAsync();
+            throw new InvalidOperationException($"CpuBackend did not become healthy: {e.Message}\n{backend.Output}", e);
+        }
+    }
+
+    /// <summary>Starts CpuBackend without waiting for it to become healthy: for a process that is expected to fail.</summary>
+    public static CpuBackendProcess Launch(string modelPath, params (string Name, string Value)[] environment)
+    {
         var (httpPort, grpcPort) = (FreePort(), FreePort());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "CpuBackend.dll"));
@@ -51,17 +67,24 @@ public sealed class CpuBackendProcess : IAsyncDisposable
         backend._process.Start();
         backend._process.BeginOutputReadLine();
         backend._process.BeginErrorReadLine();
-        try
+        return backend;
+    }
+
+    /// <summary>Everything the process wrote to stdout and stderr so far.</summary>
+    public string Output
+    {
+        get
         {
-            await backend.WaitHealthyAsync();
-            return backend;
+            lock (_output)
+                return _output.ToString();
         }
-        catch (Exception e)
-        {
-            await backend.DisposeAsync();
-            lock (backend._output)
-                throw new InvalidOperationException($"CpuBackend did not become healthy: {e.Message}\n{backend._output}", e);
-        }
+    }
+
+    /// <summary>Waits for the process to exit on its own (and for its output to be drained) and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
+    {
+        await _process.WaitForExitAsync(cancellationToken);
+        return _process.ExitCode;
     }
 
     private async Task WaitHealthyAsync()
