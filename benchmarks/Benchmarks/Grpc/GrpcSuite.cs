@@ -7,8 +7,8 @@ namespace GptjAspire.Benchmarks.Grpc;
 /// <summary>
 /// Suite `grpc`: on loopback, unary round-trip latency (p50/p99, one call in flight), unary calls/s with many in flight, and
 /// streamed messages/s on one ModelStreamInfer call (one token per response, as a generation streams), for each gRPC stack
-/// client → its own server, each server in its own process, all measured in the same run: GrpcTransport (ours),
-/// Grpc.AspNetCore with Grpc.Net.Client, and grpcio (C-core, the anchor).
+/// client → its own server, each server in its own process, all measured in the same run: Grpc.AspNetCore with
+/// Grpc.Net.Client, and grpcio (C-core, the anchor).
 /// Options: --rounds N (5) --calls N (5000) --concurrency N (32) --seconds S (3) --responses N (20000).
 /// </summary>
 public static class GrpcSuite
@@ -18,7 +18,6 @@ public static class GrpcSuite
     /// <summary>The .NET stacks: how to serve (in a child process started with `--serve NAME`) and how to connect.</summary>
     private static readonly (string Name, string Label, Func<Task> Serve, Func<Uri, IBenchClient> Connect)[] Stacks =
     [
-        ("transport", "GrpcTransport", TransportStack.ServeAsync, TransportStack.Connect),
         ("aspnetcore", "Grpc.AspNetCore + Grpc.Net.Client", AspNetCoreStack.ServeAsync, AspNetCoreStack.Connect),
     ];
 
