@@ -93,7 +93,10 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         }
     }
 
-    /// <summary>Ends the call: cleanly (half-close, then the server's status) when every request is answered, otherwise by cancelling it.</summary>
+    /// <summary>
+    /// Ends the call: cleanly when every request is answered (half-close; the server then ends the call and its
+    /// status is read in the background, off the caller's path), otherwise by cancelling it.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (!_abandoned && _failure is null)
@@ -101,8 +104,10 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             try
             {
                 await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
-                // The server ends the call once its request side is closed and its requests are answered.
-                await _reader.ConfigureAwait(false);
+                // Every answer is in: waiting for the trailers would add a round trip to the caller's latency. The reader
+                // reads them (the call's deadline and token still bound it), then the call is released.
+                _ = _reader.ContinueWith(_ => Release(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return;
             }
             catch (Exception error) when (error is RpcException or InvalidOperationException or OperationCanceledException)
             {
@@ -111,6 +116,12 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         }
         _call.Dispose();
         await _reader.ConfigureAwait(false);
+        Release();
+    }
+
+    private void Release()
+    {
+        _call.Dispose();
         _writeLock.Dispose();
     }
 
