@@ -7,7 +7,7 @@ using GptjAspire.Gateway.Errors;
 using GptjAspire.Gateway.Models;
 using GptjAspire.Gateway.Predict;
 using GptjAspire.Gateway.Preprocessing;
-using GptjAspire.GrpcTransport;
+using GptjAspire.ServiceDefaults;
 
 namespace GptjAspire.Gateway;
 
@@ -24,10 +24,13 @@ public static class GatewayApi
             // Vietnamese text stays readable in responses instead of \uXXXX escapes.
             options.SerializerOptions.Encoder = JavaScriptEncoder.Create(UnicodeRanges.All);
         });
-        var preprocessorAddress = builder.Configuration[PreprocessorClient.AddressKey]
-            ?? throw new InvalidOperationException(
+        if (builder.Configuration[PreprocessorClient.AddressKey] is null)
+        {
+            throw new InvalidOperationException(
                 $"Configuration '{PreprocessorClient.AddressKey}' (env services__preprocessor__grpc__0) must give the Preprocessor's gRPC address.");
-        builder.Services.AddSingleton(_ => GrpcChannel.ForAddress(preprocessorAddress));
+        }
+        builder.Services.AddGrpcClient<Gptj.V1.Preprocessor.PreprocessorClient>(options => options.Address = PreprocessorClient.Address)
+            .WithoutHttpResilience();
         builder.Services.AddSingleton<PreprocessorClient>();
         builder.Services.AddSingleton<AdmissionQueue>();
         builder.Services.AddHealthChecks().AddCheck<PreprocessorHealthCheck>(PreprocessorHealthCheck.Name);

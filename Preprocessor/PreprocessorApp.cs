@@ -1,34 +1,44 @@
-using GptjAspire.GrpcTransport;
 using GptjAspire.Preprocessor.Backend;
+using GptjAspire.ServiceDefaults;
 using GptjAspire.Preprocessor.Service;
 using GptjAspire.Preprocessor.Text;
 using GptjAspire.TritonClient;
+using GptjAspire.TritonClient.Protocol;
 
 namespace GptjAspire.Preprocessor;
 
-/// <summary>Registers the Preprocessor: the model's text side, the backend connection and its monitor, the gRPC service and its health.</summary>
+/// <summary>Registers the Preprocessor: the model's text side, the backend connection and its monitor, the gRPC service, its health and reflection.</summary>
 public static class PreprocessorApp
 {
+    /// <summary>The backend as service discovery names it: endpoint "grpc" of service "backend" (Aspire's <c>services__backend__grpc__0</c>).</summary>
+    public static readonly Uri BackendAddress = new("http://_grpc.backend");
+
     public static IHostApplicationBuilder AddPreprocessor(this IHostApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
         builder.Services.Configure<PreprocessorOptions>(configuration.GetSection(PreprocessorOptions.Section));
         builder.Services.AddSingleton(services => TextModel.Load(configuration, services.GetRequiredService<ILogger<TextModel>>()));
 
-        var backendAddress = configuration[BackendModel.AddressKey]
-            ?? throw new InvalidOperationException(
+        if (configuration[BackendModel.AddressKey] is null)
+        {
+            throw new InvalidOperationException(
                 $"Configuration '{BackendModel.AddressKey}' (env services__backend__grpc__0) must give the backend's gRPC address.");
-        builder.Services.AddSingleton(_ => GrpcChannel.ForAddress(backendAddress));
-        builder.Services.AddSingleton(services => new TritonInferenceClient(services.GetRequiredService<GrpcChannel>()));
+        }
+        builder.Services.AddGrpcClient<GRPCInferenceService.GRPCInferenceServiceClient>(options => options.Address = BackendAddress)
+            .ConfigureChannel(channel => channel.MaxReceiveMessageSize = TritonInferenceClient.MaxMessageBytes)
+            .WithoutHttpResilience();
+        builder.Services.AddSingleton(services => new TritonInferenceClient(services.GetRequiredService<GRPCInferenceService.GRPCInferenceServiceClient>()));
         builder.Services.AddSingleton(services => new BackendModel(
             services.GetRequiredService<TritonInferenceClient>(),
             configuration[TextModel.NameKey] ?? "gptj",
             services.GetRequiredService<ILogger<BackendModel>>()));
         builder.Services.AddHostedService<BackendMonitor>();
 
-        builder.Services.AddGrpcTransport();
-        builder.Services.AddSingleton<PreprocessorService>();
-        builder.Services.AddHealthChecks().AddCheck<BackendHealthCheck>("backend");
+        builder.Services.AddGrpc();
+        builder.Services.AddGrpcReflection();
+        // grpc.health.v1 answers from the same checks as /health: SERVING only while the backend's model is ready.
+        builder.Services.AddGrpcHealthChecks(options => options.Services.Map(Gptj.V1.Preprocessor.Descriptor.FullName, _ => true))
+            .AddCheck<BackendHealthCheck>("backend");
         return builder;
     }
 
@@ -36,7 +46,9 @@ public static class PreprocessorApp
     {
         // Load the tokenizer now: a bad model folder should stop the process at start, not fail the first request.
         app.Services.GetRequiredService<TextModel>();
-        app.MapGrpcService<PreprocessorService>(PreprocessorService.Bind);
+        app.MapGrpcService<PreprocessorService>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
         return app;
     }
 }

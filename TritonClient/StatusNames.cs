@@ -1,4 +1,4 @@
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 
 namespace GptjAspire.TritonClient;
 

@@ -1,11 +1,11 @@
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 
 namespace GptjAspire.TritonClient;
 
 /// <summary>A KServe call that failed: the gRPC status (code and server detail), the method and the model it was for.</summary>
 /// <remarks>Derives from <see cref="RpcException"/>, so code that handles transport errors handles these too.</remarks>
 public sealed class TritonException(string method, string? model, Status status, Metadata? trailers = null)
-    : RpcException(status, Describe(method, model, status), trailers)
+    : RpcException(status, trailers ?? Metadata.Empty, Describe(method, model, status))
 {
     /// <summary>The KServe method, e.g. "ModelInfer".</summary>
     public string MethodName { get; } = method;

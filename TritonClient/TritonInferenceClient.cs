@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using Google.Protobuf;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
+using Grpc.Net.Client;
 using GptjAspire.TritonClient.Protocol;
 using GptjAspire.TritonClient.Tensors;
 
@@ -14,64 +14,65 @@ namespace GptjAspire.TritonClient;
 /// </remarks>
 public sealed class TritonInferenceClient : IDisposable
 {
-    private readonly GrpcChannel _channel;
-    private readonly bool _ownsChannel;
+    /// <summary>Largest KServe message either side accepts (gRPC's default is 4 MiB; a batch of long prompts or outputs can exceed it).</summary>
+    public const int MaxMessageBytes = 64 * 1024 * 1024;
 
-    /// <summary>A client over an existing channel, which the caller keeps and disposes.</summary>
-    public TritonInferenceClient(GrpcChannel channel)
-        : this(channel, ownsChannel: false)
+    private readonly GRPCInferenceService.GRPCInferenceServiceClient _client;
+    private readonly GrpcChannel? _ownedChannel;
+
+    /// <summary>A client over a generated KServe client (as <c>AddGrpcClient</c> registers it), whose channel the caller owns.</summary>
+    public TritonInferenceClient(GRPCInferenceService.GRPCInferenceServiceClient client)
     {
+        _client = client;
     }
 
-    private TritonInferenceClient(GrpcChannel channel, bool ownsChannel)
+    private TritonInferenceClient(GrpcChannel channel)
+        : this(new GRPCInferenceService.GRPCInferenceServiceClient(channel))
     {
-        _channel = channel;
-        _ownsChannel = ownsChannel;
+        _ownedChannel = channel;
     }
 
     /// <summary>A client with its own channel to <paramref name="address"/> (e.g. "http://127.0.0.1:8001").</summary>
     public static TritonInferenceClient ForAddress(string address, GrpcChannelOptions? options = null) =>
-        new(GrpcChannel.ForAddress(address, options), ownsChannel: true);
-
-    /// <summary>The channel the calls go through.</summary>
-    public GrpcChannel Channel => _channel;
+        new(GrpcChannel.ForAddress(address, options ?? new GrpcChannelOptions { MaxReceiveMessageSize = MaxMessageBytes }));
 
     public async Task<bool> IsServerLiveAsync(DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        (await UnaryAsync(InferenceServiceMethods.ServerLive, new ServerLiveRequest(), null, deadline, cancellationToken).ConfigureAwait(false)).Live;
+        (await UnaryAsync("ServerLive", null, null, o => _client.ServerLiveAsync(new ServerLiveRequest(), o), deadline, cancellationToken).ConfigureAwait(false)).Live;
 
     public async Task<bool> IsServerReadyAsync(DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        (await UnaryAsync(InferenceServiceMethods.ServerReady, new ServerReadyRequest(), null, deadline, cancellationToken).ConfigureAwait(false)).Ready;
+        (await UnaryAsync("ServerReady", null, null, o => _client.ServerReadyAsync(new ServerReadyRequest(), o), deadline, cancellationToken).ConfigureAwait(false)).Ready;
 
     /// <summary>Whether the model can take requests; an empty version lets the server choose.</summary>
     public async Task<bool> IsModelReadyAsync(string model, string version = "", DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        (await UnaryAsync(InferenceServiceMethods.ModelReady, new ModelReadyRequest { Name = model, Version = version }, model, deadline, cancellationToken).ConfigureAwait(false)).Ready;
+        (await UnaryAsync("ModelReady", model, null, o => _client.ModelReadyAsync(new ModelReadyRequest { Name = model, Version = version }, o), deadline, cancellationToken).ConfigureAwait(false)).Ready;
 
     public Task<ServerMetadataResponse> GetServerMetadataAsync(DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        UnaryAsync(InferenceServiceMethods.ServerMetadata, new ServerMetadataRequest(), null, deadline, cancellationToken);
+        UnaryAsync("ServerMetadata", null, null, o => _client.ServerMetadataAsync(new ServerMetadataRequest(), o), deadline, cancellationToken);
 
     /// <summary>The model's inputs and outputs with KServe datatypes and full shapes (batch dimension included).</summary>
     public Task<ModelMetadataResponse> GetModelMetadataAsync(string model, string version = "", DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        UnaryAsync(InferenceServiceMethods.ModelMetadata, new ModelMetadataRequest { Name = model, Version = version }, model, deadline, cancellationToken);
+        UnaryAsync("ModelMetadata", model, null, o => _client.ModelMetadataAsync(new ModelMetadataRequest { Name = model, Version = version }, o), deadline, cancellationToken);
 
     /// <summary>The model's configuration (max_batch_size, inputs, outputs, decoupled transaction policy, ...).</summary>
     public async Task<ModelConfig> GetModelConfigAsync(string model, string version = "", DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        (await UnaryAsync(InferenceServiceMethods.ModelConfig, new ModelConfigRequest { Name = model, Version = version }, model, deadline, cancellationToken).ConfigureAwait(false)).Config;
+        (await UnaryAsync("ModelConfig", model, null, o => _client.ModelConfigAsync(new ModelConfigRequest { Name = model, Version = version }, o), deadline, cancellationToken).ConfigureAwait(false)).Config;
 
     /// <summary>The models the server knows, with their state; <paramref name="readyOnly"/> lists only ready ones.</summary>
     public Task<RepositoryIndexResponse> GetRepositoryIndexAsync(bool readyOnly = false, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        UnaryAsync(InferenceServiceMethods.RepositoryIndex, new RepositoryIndexRequest { Ready = readyOnly }, null, deadline, cancellationToken);
+        UnaryAsync("RepositoryIndex", null, null, o => _client.RepositoryIndexAsync(new RepositoryIndexRequest { Ready = readyOnly }, o), deadline, cancellationToken);
 
     /// <summary>One request, one response (ModelInfer). Build the request with <see cref="ModelInferRequestExtensions.AddInput{T}"/>.</summary>
     public Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        UnaryAsync(InferenceServiceMethods.ModelInfer, request, request.ModelName, deadline, cancellationToken, request.Id);
+        UnaryAsync("ModelInfer", request.ModelName, request.Id, o => _client.ModelInferAsync(request, o), deadline, cancellationToken);
 
     /// <summary>
     /// Sends one request on its own ModelStreamInfer call and yields its responses until the final one
     /// (for a decoupled model, the one marked <c>triton_final_response</c>).
     /// </summary>
     /// <remarks>
-    /// Stopping the enumeration early, cancelling or passing the deadline ends the call, which is how
-    /// KServe cancels work on a stream: the server sees the stream reset and drops the request.
+    /// After the final response the call ends cleanly: the client half-closes and waits for the server's
+    /// status. Stopping the enumeration early, cancelling or passing the deadline cancels the call instead,
+    /// which is how KServe cancels work on a stream: the server sees the stream reset and drops the request.
     /// An error the server reports for the request (<c>error_message</c>) throws <see cref="TritonException"/>.
     /// </remarks>
     public async IAsyncEnumerable<ModelInferResponse> StreamInferAsync(ModelInferRequest request, DateTime? deadline = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -84,34 +85,24 @@ public sealed class TritonInferenceClient : IDisposable
     }
 
     /// <summary>Opens a ModelStreamInfer call on which many requests can be in flight at once, their responses matched by request id.</summary>
-    public TritonInferenceStream OpenStream(DateTime? deadline = null, CancellationToken cancellationToken = default)
-    {
-        var call = _channel.AsyncDuplexStreamingCall(InferenceServiceMethods.ModelStreamInfer, new CallOptions(Deadline: deadline, CancellationToken: cancellationToken));
-        return new TritonInferenceStream(call);
-    }
+    public TritonInferenceStream OpenStream(DateTime? deadline = null, CancellationToken cancellationToken = default) =>
+        new(_client.ModelStreamInfer(deadline: deadline, cancellationToken: cancellationToken));
 
-    public void Dispose()
-    {
-        if (_ownsChannel)
-        {
-            _channel.Dispose();
-        }
-    }
+    public void Dispose() => _ownedChannel?.Dispose();
 
-    private async Task<TResponse> UnaryAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, string? model, DateTime? deadline, CancellationToken cancellationToken, string? requestId = null)
-        where TRequest : class, IMessage<TRequest>
-        where TResponse : class, IMessage<TResponse>
+    private static async Task<TResponse> UnaryAsync<TResponse>(
+        string method, string? model, string? requestId, Func<CallOptions, AsyncUnaryCall<TResponse>> call, DateTime? deadline, CancellationToken cancellationToken)
     {
-        using var activity = TritonTelemetry.Start(method.Name, model, requestId);
+        using var activity = TritonTelemetry.Start(method, model, requestId);
         try
         {
-            using var call = _channel.AsyncUnaryCall(method, request, new CallOptions(Deadline: deadline, CancellationToken: cancellationToken));
-            return await call.ResponseAsync.ConfigureAwait(false);
+            using var pending = call(new CallOptions(deadline: deadline, cancellationToken: cancellationToken));
+            return await pending.ResponseAsync.ConfigureAwait(false);
         }
         catch (RpcException error) when (error is not TritonException)
         {
             TritonTelemetry.Fail(activity, error);
-            throw new TritonException(method.Name, model, error.Status, error.Trailers);
+            throw new TritonException(method, model, error.Status, error.Trailers);
         }
     }
 }

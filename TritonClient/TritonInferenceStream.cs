@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using GptjAspire.TritonClient.Generation;
 using GptjAspire.TritonClient.Protocol;
 using GptjAspire.TritonClient.Tensors;
@@ -11,7 +11,9 @@ namespace GptjAspire.TritonClient;
 /// <summary>One open ModelStreamInfer call: requests go out as they come, responses are routed back to their request by id.</summary>
 /// <remarks>
 /// KServe streams carry no per-request cancellation: abandoning one request stops its
-/// enumeration here only; disposing the stream cancels every request on it at the server.
+/// enumeration here only; disposing the stream then cancels the call, and with it every request
+/// on it at the server. When every request reached its final response, disposing ends the call
+/// cleanly instead: half-close, then wait for the server's status (OK on both sides).
 /// </remarks>
 public sealed class TritonInferenceStream : IAsyncDisposable
 {
@@ -20,6 +22,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Task _reader;
     private Exception? _failure;
+    private volatile bool _abandoned;
 
     internal TritonInferenceStream(AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call)
     {
@@ -44,6 +47,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         }
         using var activity = TritonTelemetry.Start("ModelStreamInfer", request.ModelName, request.Id);
         var count = 0;
+        var final = false;
         try
         {
             if (_failure is not null)
@@ -68,7 +72,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
                 // ReadAllAsync hands out buffered responses without looking at the token again.
                 cancellationToken.ThrowIfCancellationRequested();
                 count++;
-                var final = IsLast(response);
+                final = IsLast(response);
                 // An empty final response only closes the request; there is nothing to hand out.
                 if (!(final && response.Outputs.Count == 0))
                 {
@@ -82,24 +86,42 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         }
         finally
         {
+            // Ended before its final response and without an error from the server: the server is still working on it.
+            _abandoned |= !final && !responses.Reader.Completion.IsCompleted;
             _pending.TryRemove(request.Id, out _);
             activity?.SetTag("triton.response_count", count);
         }
     }
 
-    /// <summary>Half-closes the request side, waits for the server to finish, and releases the call.</summary>
+    /// <summary>
+    /// Ends the call: cleanly when every request is answered (half-close; the server then ends the call and its
+    /// status is read in the background, off the caller's path), otherwise by cancelling it.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        try
+        if (!_abandoned && _failure is null)
         {
-            await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (Exception error) when (error is RpcException or InvalidOperationException or OperationCanceledException)
-        {
-            // The call already ended (failure, cancellation); nothing is left to half-close.
+            try
+            {
+                await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                // Every answer is in: waiting for the trailers would add a round trip to the caller's latency. The reader
+                // reads them (the call's deadline and token still bound it), then the call is released.
+                _ = _reader.ContinueWith(_ => Release(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return;
+            }
+            catch (Exception error) when (error is RpcException or InvalidOperationException or OperationCanceledException)
+            {
+                // The call already ended (failure, cancellation); nothing is left to half-close.
+            }
         }
         _call.Dispose();
         await _reader.ConfigureAwait(false);
+        Release();
+    }
+
+    private void Release()
+    {
+        _call.Dispose();
         _writeLock.Dispose();
     }
 
@@ -116,7 +138,10 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             {
                 Route(_call.ResponseStream.Current);
             }
-            Fail(new TritonException("ModelStreamInfer", null, new Status(StatusCode.Unavailable, "The server closed the stream before the request's final response.")));
+            if (!_pending.IsEmpty)
+            {
+                Fail(new TritonException("ModelStreamInfer", null, new Status(StatusCode.Unavailable, "The server closed the stream before the request's final response.")));
+            }
         }
         catch (RpcException error)
         {

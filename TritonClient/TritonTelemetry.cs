@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grpc.Core;
 
 namespace GptjAspire.TritonClient;
 
@@ -33,7 +34,7 @@ public static class TritonTelemetry
         {
             return;
         }
-        if (error is GrpcTransport.RpcException rpc)
+        if (error is RpcException rpc)
         {
             activity.SetTag("rpc.grpc.status_code", (int)rpc.StatusCode);
         }

@@ -1,6 +1,6 @@
 using GptjAspire.CpuBackend.Engine;
 using GptjAspire.CpuBackend.Generation;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using GptjAspire.TritonClient.Generation;
 using GptjAspire.TritonClient.Protocol;
 using GptjAspire.TritonClient.Tensors;

@@ -1,11 +1,12 @@
 using GptjAspire.CpuBackend.Generation;
-using GptjAspire.GrpcTransport;
 using GptjAspire.ServiceDefaults;
+using GptjAspire.TritonClient;
+using GptjAspire.TritonClient.Protocol;
 using Microsoft.Extensions.Options;
 
 namespace GptjAspire.CpuBackend.Serving;
 
-/// <summary>Registration and mapping of CpuBackend's KServe server: model host, scheduler options, gRPC inference and health services.</summary>
+/// <summary>Registration and mapping of CpuBackend's KServe server: model host, scheduler options, gRPC inference, health and reflection services.</summary>
 public static class InferenceServerExtensions
 {
     public static IHostApplicationBuilder AddInferenceServer(this IHostApplicationBuilder builder)
@@ -13,21 +14,24 @@ public static class InferenceServerExtensions
         builder.Services.Configure<ModelOptions>(builder.Configuration.GetSection(ModelOptions.SectionName));
         builder.Services.AddSingleton<IValidateOptions<GenerationOptions>, GenerationOptionsValidation>();
         builder.Services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.SectionName).ValidateOnStart();
-        builder.Services.AddGrpcTransport();
-        builder.Services.AddGrpcHealth();
+        builder.Services.AddGrpc(options => options.MaxReceiveMessageSize = TritonInferenceClient.MaxMessageBytes);
+        builder.Services.AddGrpcReflection();
         builder.Services.AddSingleton<ModelHost>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
-        builder.Services.AddSingleton<InferenceService>();
-        builder.Services.AddHealthChecks()
+        // grpc.health.v1 answers from the same checks as /health: the whole server ("") and the KServe service
+        // are SERVING only once the model is loaded and while the generation loop makes progress, so a gRPC
+        // health checker routes no traffic here before, nor to a wedged engine.
+        builder.Services.AddGrpcHealthChecks(options => options.Services.Map(GRPCInferenceService.Descriptor.FullName, _ => true))
             .AddCheck<ModelHealthCheck>("model")
-            .AddCheck<GenerationLivenessCheck>("generation-loop", tags: [ServiceDefaultsExtensions.LiveTag]);
+            .AddCheck<GenerationLivenessCheck>("generation-loop", tags: [Extensions.LiveTag]);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapInferenceServer(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGrpcService<InferenceService>(InferenceService.Bind);
-        endpoints.MapGrpcHealthService();
+        endpoints.MapGrpcService<InferenceService>();
+        endpoints.MapGrpcHealthChecksService();
+        endpoints.MapGrpcReflectionService();
         return endpoints;
     }
 }

@@ -1,56 +1,42 @@
 using System.Reflection;
 using GptjAspire.CpuBackend.Generation;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using GptjAspire.TritonClient.Protocol;
-using M = GptjAspire.TritonClient.Protocol.InferenceServiceMethods;
 
 namespace GptjAspire.CpuBackend.Serving;
 
 /// <summary>The KServe v2 <c>inference.GRPCInferenceService</c> over the GPT-J CPU engine, answering as Triton with the TensorRT-LLM backend does.</summary>
-public sealed partial class InferenceService(ModelHost host, ILogger<InferenceService> logger)
+public sealed partial class InferenceService(ModelHost host, ILogger<InferenceService> logger) : GRPCInferenceService.GRPCInferenceServiceBase
 {
     private static readonly string ServerVersion =
         typeof(InferenceService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
 
-    public static void Bind(GrpcServiceBinder<InferenceService> binder)
-    {
-        binder.AddUnaryMethod(M.ServerLive, (s, r, c) => s.ServerLive(r, c));
-        binder.AddUnaryMethod(M.ServerReady, (s, r, c) => s.ServerReady(r, c));
-        binder.AddUnaryMethod(M.ModelReady, (s, r, c) => s.ModelReady(r, c));
-        binder.AddUnaryMethod(M.ServerMetadata, (s, r, c) => s.ServerMetadata(r, c));
-        binder.AddUnaryMethod(M.ModelMetadata, (s, r, c) => s.ModelMetadata(r, c));
-        binder.AddUnaryMethod(M.ModelConfig, (s, r, c) => s.ModelConfig(r, c));
-        binder.AddUnaryMethod(M.RepositoryIndex, (s, r, c) => s.RepositoryIndex(r, c));
-        binder.AddUnaryMethod(M.ModelInfer, (s, r, c) => s.ModelInfer(r, c));
-        binder.AddDuplexStreamingMethod(M.ModelStreamInfer, (s, r, w, c) => s.ModelStreamInfer(r, w, c));
-    }
-
-    public Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
+    public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerLiveResponse { Live = true });
 
-    public Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
+    public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerReadyResponse { Ready = host.Loaded is not null });
 
-    public Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context) =>
+    public override Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context) =>
         Task.FromResult(new ModelReadyResponse { Ready = IsServed(request.Name, request.Version) && host.Loaded is not null });
 
-    public Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
+    public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerMetadataResponse { Name = "gptj-aspire-cpu-backend", Version = ServerVersion, Extensions = { "model_configuration", "model_repository" } });
 
-    public Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    public override Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
     {
         RequireModel(request.Name, request.Version);
         return Task.FromResult(ModelDescription.Metadata(host.ModelName));
     }
 
-    public Task<ModelConfigResponse> ModelConfig(ModelConfigRequest request, ServerCallContext context)
+    public override Task<ModelConfigResponse> ModelConfig(ModelConfigRequest request, ServerCallContext context)
     {
         var loaded = RequireModel(request.Name, request.Version);
         var config = ModelDescription.Config(host.ModelName, host.MaxBatchSize, host.MaxQueuedRequests, loaded.Config.ContextLength);
         return Task.FromResult(new ModelConfigResponse { Config = config });
     }
 
-    public Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context)
+    public override Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context)
     {
         var ready = host.Loaded is not null;
         var index = new RepositoryIndexResponse();
@@ -68,7 +54,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     }
 
     /// <summary>Generates the whole result in one response (a non-decoupled call on a decoupled model, which Triton would refuse; CpuBackend serves it).</summary>
-    public async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+    public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
     {
         try
         {
@@ -89,7 +75,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     }
 
     /// <summary>Serves every request arriving on the stream concurrently; responses are matched by request id, the last of each marked <c>triton_final_response</c>.</summary>
-    public async Task ModelStreamInfer(IAsyncStreamReader<ModelInferRequest> requestStream, IServerStreamWriter<ModelStreamInferResponse> responseStream, ServerCallContext context)
+    public override async Task ModelStreamInfer(IAsyncStreamReader<ModelInferRequest> requestStream, IServerStreamWriter<ModelStreamInferResponse> responseStream, ServerCallContext context)
     {
         var cancellation = context.CancellationToken;
         using var writeLock = new SemaphoreSlim(1, 1);

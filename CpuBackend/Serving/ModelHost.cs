@@ -2,19 +2,15 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using GptjAspire.CpuBackend.Engine;
 using GptjAspire.CpuBackend.Generation;
-using GptjAspire.GrpcTransport;
-using GptjAspire.TritonClient.Protocol;
 using Microsoft.Extensions.Options;
-using ServingStatus = GptjAspire.GrpcTransport.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace GptjAspire.CpuBackend.Serving;
 
-/// <summary>Loads the model in the background at start and owns it and its generation scheduler; reports the model's state to gRPC health.</summary>
+/// <summary>Loads the model in the background at start and owns it and its generation scheduler (its state reaches /health and gRPC health through <see cref="ModelHealthCheck"/>).</summary>
 public sealed partial class ModelHost(
     IOptions<ModelOptions> options,
     IOptions<GenerationOptions> generationOptions,
     IMeterFactory meterFactory,
-    GrpcHealthStatus health,
     ILoggerFactory loggerFactory) : BackgroundService
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<ModelHost>();
@@ -40,14 +36,6 @@ public sealed partial class ModelHost(
     /// <summary>Cancelled once loading has failed, which it then does for good: the process stops on it (Program.cs).</summary>
     public CancellationToken LoadFailed => _loadFailed.Token;
 
-    public override Task StartAsync(CancellationToken cancellationToken)
-    {
-        // Not serving until the weights are in: health checkers must not route traffic here yet.
-        health.SetStatus("", ServingStatus.NotServing);
-        health.SetStatus(InferenceServiceMethods.ServiceName, ServingStatus.NotServing);
-        return base.StartAsync(cancellationToken);
-    }
-
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() => Load(stoppingToken), stoppingToken);
 
     private void Load(CancellationToken stoppingToken)
@@ -69,8 +57,6 @@ public sealed partial class ModelHost(
             }
             var scheduler = new GenerationScheduler(model, generationOptions, meterFactory, loggerFactory.CreateLogger<GenerationScheduler>());
             _loaded = new LoadedModel(model, scheduler);
-            health.SetStatus("", ServingStatus.Serving);
-            health.SetStatus(InferenceServiceMethods.ServiceName, ServingStatus.Serving);
             var c = model.Config;
             LogLoaded(ModelName, Stopwatch.GetElapsedTime(started).TotalSeconds, c.LayerCount, c.EmbeddingSize, c.VocabSize, c.ContextLength);
         }

@@ -1,5 +1,5 @@
 using GptjAspire.CpuBackend.Generation;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Tensors;
 using C = GptjAspire.TritonClient.Generation.GenerationContract;

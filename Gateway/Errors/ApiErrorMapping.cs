@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 
 namespace GptjAspire.Gateway.Errors;
 
@@ -61,12 +61,12 @@ public static class ApiErrorMapping
         var detail = string.IsNullOrEmpty(error.Status.Detail) ? error.StatusCode.ToString() : error.Status.Detail;
         return error.StatusCode switch
         {
-            GrpcTransport.StatusCode.InvalidArgument or GrpcTransport.StatusCode.OutOfRange =>
+            Grpc.Core.StatusCode.InvalidArgument or Grpc.Core.StatusCode.OutOfRange =>
                 ApiException.Invalid(Field(error, fieldNames), Rename(detail, fieldNames)),
-            GrpcTransport.StatusCode.ResourceExhausted => new(ApiErrorKind.Overloaded, $"The server is busy: {detail}"),
-            GrpcTransport.StatusCode.Unavailable => new(ApiErrorKind.Unavailable, $"The model is not available right now: {detail}"),
-            GrpcTransport.StatusCode.DeadlineExceeded => new(ApiErrorKind.Timeout, "The generation did not finish within its deadline."),
-            GrpcTransport.StatusCode.NotFound => new(ApiErrorKind.ModelNotFound, detail),
+            Grpc.Core.StatusCode.ResourceExhausted => new(ApiErrorKind.Overloaded, $"The server is busy: {detail}"),
+            Grpc.Core.StatusCode.Unavailable => new(ApiErrorKind.Unavailable, $"The model is not available right now: {detail}"),
+            Grpc.Core.StatusCode.DeadlineExceeded => new(ApiErrorKind.Timeout, "The generation did not finish within its deadline."),
+            Grpc.Core.StatusCode.NotFound => new(ApiErrorKind.ModelNotFound, detail),
             _ => new(ApiErrorKind.UpstreamFailure, $"The model service failed ({error.StatusCode}): {detail}"),
         };
     }

@@ -1,23 +1,26 @@
 using System.Runtime.CompilerServices;
 using GptjAspire.Gateway.Errors;
 using GptjAspire.Gptj.V1;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using Microsoft.Extensions.Options;
 
 namespace GptjAspire.Gateway.Preprocessing;
 
 /// <summary>Calls the Preprocessor's gptj.v1 API and turns its gRPC failures into <see cref="ApiException"/>s in the caller's field names.</summary>
-public sealed class PreprocessorClient(GrpcChannel channel, IOptions<GatewayOptions> options)
+public sealed class PreprocessorClient(Gptj.V1.Preprocessor.PreprocessorClient client, IOptions<GatewayOptions> options)
 {
     /// <summary>Discovery key of the Preprocessor's gRPC endpoint (Aspire's <c>services__preprocessor__grpc__0</c>).</summary>
     public const string AddressKey = "services:preprocessor:grpc:0";
+
+    /// <summary>The Preprocessor as service discovery names it: endpoint "grpc" of service "preprocessor".</summary>
+    public static readonly Uri Address = new("http://_grpc.preprocessor");
 
     static readonly IReadOnlyDictionary<string, string> NoRenames = new Dictionary<string, string>();
 
     public async Task<GenerateResponse> GenerateAsync(
         GenerateRequest request, IReadOnlyDictionary<string, string> fieldNames, CancellationToken cancellationToken)
     {
-        using var call = channel.AsyncUnaryCall(PreprocessorMethods.Generate, request, Generation(cancellationToken));
+        using var call = client.GenerateAsync(request, Generation(cancellationToken));
         try
         {
             return await call.ResponseAsync;
@@ -33,7 +36,7 @@ public sealed class PreprocessorClient(GrpcChannel channel, IOptions<GatewayOpti
         GenerateRequest request, IReadOnlyDictionary<string, string> fieldNames,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var call = channel.AsyncServerStreamingCall(PreprocessorMethods.GenerateStream, request, Generation(cancellationToken));
+        using var call = client.GenerateStream(request, Generation(cancellationToken));
         while (true)
         {
             try
@@ -51,8 +54,8 @@ public sealed class PreprocessorClient(GrpcChannel channel, IOptions<GatewayOpti
 
     public async Task<ModelInfo> GetModelInfoAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var call = channel.AsyncUnaryCall(PreprocessorMethods.GetModelInfo, new GetModelInfoRequest(),
-            new CallOptions(Deadline: DateTime.UtcNow + timeout, CancellationToken: cancellationToken));
+        using var call = client.GetModelInfoAsync(new GetModelInfoRequest(),
+            new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken));
         try
         {
             return await call.ResponseAsync;
@@ -64,7 +67,7 @@ public sealed class PreprocessorClient(GrpcChannel channel, IOptions<GatewayOpti
     }
 
     CallOptions Generation(CancellationToken cancellationToken) =>
-        new(Deadline: DateTime.UtcNow + options.Value.RequestTimeout, CancellationToken: cancellationToken);
+        new(deadline: DateTime.UtcNow + options.Value.RequestTimeout, cancellationToken: cancellationToken);
 
     static Exception Translate(RpcException error, IReadOnlyDictionary<string, string> fieldNames, CancellationToken cancellationToken)
     {

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Generation;
 using GptjAspire.TritonClient.Protocol;

@@ -1,3 +1,5 @@
+using GptjAspire.ServiceDefaults;
+
 namespace GptjAspire.Preprocessor.Backend;
 
 /// <summary>Polls the backend's model readiness: often until ready, then less often, so a restarted backend is picked up without restarting the Preprocessor.</summary>
@@ -12,7 +14,12 @@ public sealed class BackendMonitor(BackendModel backend) : BackgroundService
         {
             try
             {
-                var state = await backend.RefreshAsync(TimeSpan.FromSeconds(5), stoppingToken);
+                BackendState state;
+                // A readiness poll every 2 s is a probe, not work: keep it out of the traces on both sides.
+                using (Extensions.StartUntraced("backend readiness poll"))
+                {
+                    state = await backend.RefreshAsync(TimeSpan.FromSeconds(5), stoppingToken);
+                }
                 await Task.Delay(state.Ready ? WhileReady : WhileNotReady, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using GptjAspire.Gptj.V1;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using GptjAspire.Preprocessor.Backend;
 using GptjAspire.Preprocessor.Generation;
 using GptjAspire.Preprocessor.Text;
@@ -11,18 +11,9 @@ namespace GptjAspire.Preprocessor.Service;
 /// <summary>The gptj.v1.Preprocessor gRPC service: text in, text out, the backend's tensors in between.</summary>
 public sealed class PreprocessorService(
     TextModel text, BackendModel backend, IOptions<PreprocessorOptions> options, ILogger<PreprocessorService> logger)
+    : Gptj.V1.Preprocessor.PreprocessorBase
 {
-    public static void Bind(GrpcServiceBinder<PreprocessorService> binder)
-    {
-        binder.AddUnaryMethod(PreprocessorMethods.Generate, (service, request, context) => service.Generate(request, context));
-        binder.AddServerStreamingMethod(PreprocessorMethods.GenerateStream,
-            (service, request, writer, context) => service.GenerateStream(request, writer, context));
-        binder.AddUnaryMethod(PreprocessorMethods.Tokenize, (service, request, context) => service.Tokenize(request, context));
-        binder.AddUnaryMethod(PreprocessorMethods.Detokenize, (service, request, context) => service.Detokenize(request, context));
-        binder.AddUnaryMethod(PreprocessorMethods.GetModelInfo, (service, request, context) => service.GetModelInfo(request, context));
-    }
-
-    public async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
+    public override async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
     {
         backend.RequireReady();
         var plan = Plan(request);
@@ -45,7 +36,7 @@ public sealed class PreprocessorService(
         return result;
     }
 
-    public async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GenerateStreamResponse> writer, ServerCallContext context)
+    public override async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GenerateStreamResponse> writer, ServerCallContext context)
     {
         backend.RequireReady();
         var plan = Plan(request);
@@ -83,7 +74,7 @@ public sealed class PreprocessorService(
         Log(plan, samples, started);
     }
 
-    public Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
+    public override Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
     {
         var normalized = request.Text.Normalize(System.Text.NormalizationForm.FormC);
         var response = new TokenizeResponse { NormalizedText = normalized };
@@ -98,7 +89,7 @@ public sealed class PreprocessorService(
         return Task.FromResult(response);
     }
 
-    public Task<DetokenizeResponse> Detokenize(DetokenizeRequest request, ServerCallContext context)
+    public override Task<DetokenizeResponse> Detokenize(DetokenizeRequest request, ServerCallContext context)
     {
         var vocabSize = text.Tokenizer.VocabSize;
         for (var i = 0; i < request.TokenIds.Count; i++)
@@ -108,7 +99,7 @@ public sealed class PreprocessorService(
         return Task.FromResult(new DetokenizeResponse { Text = text.Tokenizer.Decode(ids, request.SkipSpecialTokens) });
     }
 
-    public Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context)
+    public override Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context)
     {
         var state = backend.State;
         return Task.FromResult(new ModelInfo

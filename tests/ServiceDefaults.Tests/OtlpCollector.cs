@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
-using GptjAspire.GrpcTransport;
+using Google.Protobuf;
+using Grpc.AspNetCore.Server.Model;
+using Grpc.Core;
 using GptjAspire.ServiceDefaults.Tests.Otlp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -10,7 +12,7 @@ using Microsoft.Extensions.Logging;
 
 namespace GptjAspire.ServiceDefaults.Tests;
 
-/// <summary>An in-process OTLP/gRPC collector served by our own transport; it keeps what it receives, per signal.</summary>
+/// <summary>An in-process OTLP/gRPC collector on Grpc.AspNetCore; it keeps what it receives, per signal.</summary>
 public sealed class OtlpCollector : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -30,11 +32,12 @@ public sealed class OtlpCollector : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpcTransport();
+        builder.Services.AddGrpc();
         var received = new Received();
         builder.Services.AddSingleton(received);
+        builder.Services.AddSingleton<IServiceMethodProvider<Received>, ExportMethods>();
         var app = builder.Build();
-        app.MapGrpcService<Received>(Received.Bind);
+        app.MapGrpcService<Received>();
         await app.StartAsync();
         return new OtlpCollector(app, received);
     }
@@ -50,29 +53,38 @@ public sealed class OtlpCollector : IAsyncDisposable
     {
         private readonly ConcurrentDictionary<string, ConcurrentQueue<ExportRequest>> _bySignal = new();
 
-        public static void Bind(GrpcServiceBinder<Received> binder)
-        {
-            foreach (var (signal, service) in new[] { ("traces", "trace.v1.TraceService"), ("metrics", "metrics.v1.MetricsService"), ("logs", "logs.v1.LogsService") })
-            {
-                var method = new Method<ExportRequest, ExportResponse>(MethodType.Unary, $"opentelemetry.proto.collector.{service}", "Export", ExportRequest.Parser, ExportResponse.Parser);
-                binder.AddUnaryMethod(method, (received, request, context) => received.Add(signal, request));
-            }
-        }
-
         public IReadOnlyList<ExportRequest> Get(string signal) => _bySignal.TryGetValue(signal, out var queue) ? [.. queue] : [];
 
         /// <summary>service.name of every resource that sent this signal.</summary>
-        public ISet<string> ServiceNames(string signal) => Get(signal)
+        public ISet<string> ServiceNames(string signal) => ResourceValues(signal, "service.name");
+
+        /// <summary>The values of one resource attribute over every resource that sent this signal.</summary>
+        public ISet<string> ResourceValues(string signal, string key) => Get(signal)
             .SelectMany(r => r.Batches)
             .SelectMany(b => b.Resource?.Attributes ?? [])
-            .Where(a => a.Key == "service.name")
+            .Where(a => a.Key == key)
             .Select(a => a.Value.StringValue)
             .ToHashSet();
 
-        private Task<ExportResponse> Add(string signal, ExportRequest request)
+        internal Task<ExportResponse> Add(string signal, ExportRequest request)
         {
             _bySignal.GetOrAdd(signal, _ => new ConcurrentQueue<ExportRequest>()).Enqueue(request);
             return Task.FromResult(new ExportResponse());
+        }
+    }
+
+    /// <summary>The three OTLP Export methods, bound by hand: the subset .proto declares only their messages.</summary>
+    private sealed class ExportMethods : IServiceMethodProvider<Received>
+    {
+        public void OnServiceMethodDiscovery(ServiceMethodProviderContext<Received> context)
+        {
+            var request = Marshallers.Create(m => m.ToByteArray(), ExportRequest.Parser.ParseFrom);
+            var response = Marshallers.Create(m => m.ToByteArray(), ExportResponse.Parser.ParseFrom);
+            foreach (var (signal, service) in new[] { ("traces", "trace.v1.TraceService"), ("metrics", "metrics.v1.MetricsService"), ("logs", "logs.v1.LogsService") })
+            {
+                var method = new Method<ExportRequest, ExportResponse>(MethodType.Unary, $"opentelemetry.proto.collector.{service}", "Export", request, response);
+                context.AddUnaryMethod(method, [], (received, export, _) => received.Add(signal, export));
+            }
         }
     }
 }

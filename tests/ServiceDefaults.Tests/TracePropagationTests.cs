@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Net;
-using GptjAspire.GrpcTransport;
-using GptjAspire.GrpcTransport.Health.V1;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using GptjAspire.ServiceDefaults.Tests.Otlp;
+using GptjAspire.ServiceDefaults.Tests.Probe;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -11,109 +14,116 @@ using Microsoft.Extensions.Logging;
 namespace GptjAspire.ServiceDefaults.Tests;
 
 /// <summary>
-/// Two services in one process, each on its own Kestrel port with ServiceDefaults exporting to an OTLP collector:
-/// a trace started at the caller's edge continues in the callee through our gRPC transport, and both export it.
+/// Two services in one process, each on its own Kestrel port with ServiceDefaults exporting to an OTLP collector, as
+/// Aspire configures them: a trace started at the caller's edge continues through a gRPC client (addressed by service
+/// discovery) into the other service's handler, both export it under the service.instance.id they were given, no span
+/// of the successful call is an error, and probes (/health, gRPC health) are not traced.
 /// </summary>
 public sealed class TracePropagationTests
 {
-    private static readonly Method<HealthCheckRequest, HealthCheckResponse> ProbeMethod =
-        new(MethodType.Unary, "testing.TraceProbe", "Probe", HealthCheckRequest.Parser, HealthCheckResponse.Parser);
-
     [Fact]
-    public async Task Trace_id_from_the_callers_request_reaches_the_grpc_handler_of_another_service_and_both_export_it()
+    public async Task Trace_crosses_the_grpc_hop_under_the_given_instance_ids_and_probes_are_not_traced()
     {
         await using var collector = await OtlpCollector.StartAsync();
-        var probe = new TraceProbe();
+        var probe = new ProbeService();
 
         var backendBuilder = WebApplication.CreateSlimBuilder();
-        Configure(backendBuilder, collector.Endpoint, "backend", listen => listen.Protocols = HttpProtocols.Http2);
-        backendBuilder.Services.AddGrpcTransport();
+        Configure(backendBuilder, collector.Endpoint, "backend", "backend-instance-7", listen => listen.Protocols = HttpProtocols.Http2);
+        backendBuilder.Services.AddGrpc();
+        backendBuilder.Services.AddGrpcHealthChecks();
         backendBuilder.Services.AddSingleton(probe);
         var backend = backendBuilder.Build();
-        backend.MapGrpcService<TraceProbe>(binder => binder.AddUnaryMethod(ProbeMethod, (service, request, context) => service.Probe(request, context)));
+        backend.MapGrpcService<ProbeService>();
+        backend.MapGrpcHealthChecksService();
         await backend.StartAsync();
 
         var frontBuilder = WebApplication.CreateSlimBuilder();
-        Configure(frontBuilder, collector.Endpoint, "front", listen => listen.Protocols = HttpProtocols.Http1);
-        frontBuilder.Services.AddSingleton(_ => GrpcChannel.ForAddress(backend.Urls.Single()));
+        Configure(frontBuilder, collector.Endpoint, "front", "front-instance-3", listen => listen.Protocols = HttpProtocols.Http1);
+        frontBuilder.Configuration["services:backend:grpc:0"] = backend.Urls.Single();
+        frontBuilder.Services.AddGrpcClient<TraceProbe.TraceProbeClient>(options => options.Address = new Uri("http://_grpc.backend"))
+            .WithoutHttpResilience();
         var front = frontBuilder.Build();
-        front.MapGet("/relay", async (GrpcChannel channel) =>
+        front.MapGet("/relay", async (TraceProbe.TraceProbeClient client) =>
         {
-            await channel.AsyncUnaryCall(ProbeMethod, new HealthCheckRequest());
+            await client.ProbeAsync(new ProbeRequest());
             return "relayed";
         });
+        front.MapDefaultEndpoints();
         await front.StartAsync();
 
         var traceId = ActivityTraceId.CreateRandom();
         var callerSpan = ActivitySpanId.CreateRandom();
-        using (var client = new HttpClient())
-        using (var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(front.Urls.Single()), "/relay")))
+        // The caller's own trace context, not one this process's HttpClient instrumentation would put there.
+        using (var client = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = new Uri(front.Urls.Single()) })
         {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/alive")).StatusCode);
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/relay");
             request.Headers.Add("traceparent", $"00-{traceId}-{callerSpan}-01");
-            var response = await client.SendAsync(request);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(request)).StatusCode);
+        }
+        using (var channel = GrpcChannel.ForAddress(backend.Urls.Single()))
+        {
+            Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest())).Status);
         }
 
         var seen = await probe.Seen.Task;
         Assert.Equal(traceId, seen.TraceId);
-        // The handler runs inside our gRPC server span, below the front's spans rather than directly below the caller.
-        Assert.Equal(GrpcTelemetry.ActivitySourceName, seen.SourceName);
+        // The handler runs below the front's client span, not directly below the caller.
         Assert.NotEqual(callerSpan, seen.ParentSpanId);
 
         // Stopping the hosts flushes their exporters.
         await front.DisposeAsync();
         await backend.DisposeAsync();
 
-        var spans = SpansOf(collector.Data, traceId);
-        Assert.Contains(("front", "Microsoft.AspNetCore"), spans);
-        Assert.Contains(("front", GrpcTelemetry.ActivitySourceName), spans);
-        Assert.Contains(("backend", "Microsoft.AspNetCore"), spans);
-        Assert.Contains(("backend", GrpcTelemetry.ActivitySourceName), spans);
-        Assert.Superset(new HashSet<string> { "front", "backend" }, collector.Data.ServiceNames("metrics"));
-        Assert.Superset(new HashSet<string> { "front", "backend" }, collector.Data.ServiceNames("logs"));
+        var spans = Spans(collector.Data).ToList();
+        var trace = spans.Where(s => s.Span.TraceId.Span.SequenceEqual(Convert.FromHexString(traceId.ToHexString()))).ToList();
+        Assert.Contains(trace, s => s.Service == "front" && s.Span.Kind == ServerKind);
+        Assert.Contains(trace, s => s.Service == "front" && s.Span.Kind == ClientKind);
+        Assert.Contains(trace, s => s.Service == "backend" && s.Span.Kind == ServerKind);
+        Assert.All(trace, s => Assert.NotEqual(ErrorStatus, s.Span.Status?.Code ?? 0));
+        // Server side only: both hosts share this process, so each one's client instrumentation also sees the test's own calls.
+        Assert.DoesNotContain(spans, s => s.Span.Kind == ServerKind
+            && (s.Span.Name.Contains("health", StringComparison.OrdinalIgnoreCase) || s.Span.Name.Contains("alive", StringComparison.OrdinalIgnoreCase)));
+
+        Assert.Equal(new HashSet<string> { "front-instance-3", "backend-instance-7" }, collector.Data.ResourceValues("traces", "service.instance.id"));
+        Assert.Equal(new HashSet<string> { "front-instance-3", "backend-instance-7" }, collector.Data.ResourceValues("metrics", "service.instance.id"));
+        Assert.Contains("front", collector.Data.ServiceNames("logs"));
     }
 
-    /// <summary>(service.name, instrumentation scope) of every exported span in the trace.</summary>
-    private static HashSet<(string Service, string Scope)> SpansOf(OtlpCollector.Received data, ActivityTraceId traceId)
-    {
-        var wanted = Convert.FromHexString(traceId.ToHexString());
-        var spans = new HashSet<(string, string)>();
-        foreach (var batch in data.Get("traces").SelectMany(r => r.Batches))
-        {
-            var service = batch.Resource?.Attributes.FirstOrDefault(a => a.Key == "service.name")?.Value.StringValue ?? "";
-            foreach (var scope in batch.ScopeSpans)
-            {
-                if (scope.Spans.Any(s => s.TraceId.Span.SequenceEqual(wanted)))
-                {
-                    spans.Add((service, scope.Scope?.Name ?? ""));
-                }
-            }
-        }
-        return spans;
-    }
+    private const int ServerKind = 2;
+    private const int ClientKind = 3;
+    private const int ErrorStatus = 2;
 
-    private static void Configure(WebApplicationBuilder builder, Uri collector, string serviceName, Action<ListenOptions> listen)
+    private static IEnumerable<(string Service, Span Span)> Spans(OtlpCollector.Received data) =>
+        from batch in data.Get("traces").SelectMany(r => r.Batches)
+        let service = batch.Resource?.Attributes.FirstOrDefault(a => a.Key == "service.name")?.Value.StringValue ?? ""
+        from scope in batch.ScopeSpans
+        from span in scope.Spans
+        select (service, span);
+
+    /// <summary>What Aspire passes a service: the OTLP endpoint, its name and its instance id.</summary>
+    private static void Configure(WebApplicationBuilder builder, Uri collector, string serviceName, string instanceId, Action<ListenOptions> listen)
     {
         builder.Logging.ClearProviders();
         builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.ToString();
         builder.Configuration["OTEL_SERVICE_NAME"] = serviceName;
+        builder.Configuration["OTEL_RESOURCE_ATTRIBUTES"] = $"service.instance.id={instanceId}";
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen));
         builder.AddServiceDefaults();
     }
 
-    private sealed record SpanSeen(ActivityTraceId TraceId, ActivitySpanId ParentSpanId, string SourceName);
+    private sealed record SpanSeen(ActivityTraceId TraceId, ActivitySpanId ParentSpanId);
 
-    private sealed class TraceProbe
+    private sealed class ProbeService : TraceProbe.TraceProbeBase
     {
         public TaskCompletionSource<SpanSeen> Seen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Task<HealthCheckResponse> Probe(HealthCheckRequest request, ServerCallContext context)
+        public override Task<ProbeReply> Probe(ProbeRequest request, ServerCallContext context)
         {
             var current = Activity.Current;
-            Seen.TrySetResult(current is null
-                ? new SpanSeen(default, default, "")
-                : new SpanSeen(current.TraceId, current.ParentSpanId, current.Source.Name));
-            return Task.FromResult(new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving });
+            Seen.TrySetResult(current is null ? new SpanSeen(default, default) : new SpanSeen(current.TraceId, current.ParentSpanId));
+            return Task.FromResult(new ProbeReply());
         }
     }
 }

@@ -1,111 +1,134 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Text.Json;
-using GptjAspire.GrpcTransport;
-using GptjAspire.GrpcTransport.Health.V1;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace GptjAspire.Benchmarks.Grpc;
 
 /// <summary>
-/// Suite `grpc`: unary round-trip latency (p50/p99, one call in flight) and throughput (many calls in flight) on loopback,
-/// our client → our server against grpcio client → grpcio server (the anchor), in the same run, each server in its own process.
-/// Options: --rounds N (5) --calls N (5000) --concurrency N (32) --seconds S (3).
+/// Suite `grpc`: on loopback, unary round-trip latency (p50/p99, one call in flight), unary calls/s with many in flight, and
+/// streamed messages/s on one ModelStreamInfer call (one token per response, as a generation streams), for each gRPC stack
+/// client → its own server, each server in its own process, all measured in the same run: Grpc.AspNetCore with
+/// Grpc.Net.Client, and grpcio (C-core, the anchor).
+/// Options: --rounds N (5) --calls N (5000) --concurrency N (32) --seconds S (3) --responses N (20000).
 /// </summary>
 public static class GrpcSuite
 {
     private const string Python = "/usr/bin/python3";
-    private const string Payload = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 
-    private static readonly Method<HealthCheckRequest, HealthCheckResponse> Ping =
-        new(MethodType.Unary, "bench.Echo", "Ping", HealthCheckRequest.Parser, HealthCheckResponse.Parser);
+    /// <summary>The .NET stacks: how to serve (in a child process started with `--serve NAME`) and how to connect.</summary>
+    private static readonly (string Name, string Label, Func<Task> Serve, Func<Uri, IBenchClient> Connect)[] Stacks =
+    [
+        ("aspnetcore", "Grpc.AspNetCore + Grpc.Net.Client", AspNetCoreStack.ServeAsync, AspNetCoreStack.Connect),
+    ];
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (args.Contains("--serve"))
+        var serve = Array.IndexOf(args, "--serve");
+        if (serve >= 0)
         {
-            await ServeAsync();
+            await Stacks.Single(s => s.Name == args[serve + 1]).Serve();
             return 0;
         }
         var rounds = Option(args, "--rounds", 5);
         var calls = Option(args, "--calls", 5000);
         var concurrency = Option(args, "--concurrency", 32);
         var seconds = Option(args, "--seconds", 3);
+        var responses = Option(args, "--responses", 20000);
 
         var repo = RepositoryRoot();
         var stubs = Directory.CreateTempSubdirectory("gptj-grpc-bench-").FullName;
+        var servers = new List<ChildServer>();
         try
         {
-            await RunToEndAsync(Python, ["-m", "grpc_tools.protoc", $"-I{Path.Combine(repo, "GrpcTransport", "Protos", "grpc", "health", "v1")}", $"--python_out={stubs}", "health.proto"]);
+            var protos = Path.Combine(repo, "TritonClient", "Protos");
+            await RunToEndAsync(Python, ["-m", "grpc_tools.protoc", $"-I{protos}", $"--python_out={stubs}", $"--grpc_python_out={stubs}", "grpc_service.proto", "model_config.proto"]);
             var script = Path.Combine(repo, "benchmarks", "Benchmarks", "Grpc", "grpcio_bench.py");
-            using var ourServer = await ChildServer.StartAsync(SelfCommand(), [.. SelfArguments(), "grpc", "--serve"]);
-            using var grpcioServer = await ChildServer.StartAsync(Python, [script, "serve", stubs]);
-            using var channel = GrpcChannel.ForAddress(ourServer.Address);
+            var clients = new List<(string Label, IBenchClient Client)>();
+            foreach (var stack in Stacks)
+            {
+                var server = await ChildServer.StartAsync(SelfCommand(), [.. SelfArguments(), "grpc", "--serve", stack.Name]);
+                servers.Add(server);
+                clients.Add((stack.Label, stack.Connect(server.Address)));
+            }
+            var grpcioServer = await ChildServer.StartAsync(Python, [script, "serve", stubs]);
+            servers.Add(grpcioServer);
+            var target = $"127.0.0.1:{grpcioServer.Address.Port}";
+            string Arg(int value) => value.ToString(CultureInfo.InvariantCulture);
 
-            var ours = new List<Measurement>();
+            var results = clients.Select(_ => new List<Measurement>()).ToList();
             var anchor = new List<Measurement>();
             for (var round = 1; round <= rounds; round++)
             {
-                var (p50, p99) = await OurLatencyAsync(channel, calls);
-                var rate = await OurThroughputAsync(channel, concurrency, seconds);
-                ours.Add(new Measurement(p50, p99, rate));
-
-                var target = $"127.0.0.1:{grpcioServer.Address.Port}";
-                var latency = JsonDocument.Parse(await RunToEndAsync(Python, [script, "latency", stubs, target, calls.ToString(CultureInfo.InvariantCulture)])).RootElement;
-                var throughput = JsonDocument.Parse(await RunToEndAsync(Python, [script, "throughput", stubs, target, concurrency.ToString(CultureInfo.InvariantCulture), seconds.ToString(CultureInfo.InvariantCulture)])).RootElement;
+                for (var i = 0; i < clients.Count; i++)
+                {
+                    var client = clients[i].Client;
+                    var (p50, p99) = await LatencyAsync(client, calls);
+                    var rate = await ThroughputAsync(client, concurrency, seconds);
+                    var streamed = await StreamRateAsync(client, responses);
+                    results[i].Add(new Measurement(p50, p99, rate, streamed));
+                    Console.WriteLine($"round {round}/{rounds} {clients[i].Label}: {results[i][^1]}");
+                }
+                var latency = JsonDocument.Parse(await RunToEndAsync(Python, [script, "latency", stubs, target, Arg(calls)])).RootElement;
+                var throughput = JsonDocument.Parse(await RunToEndAsync(Python, [script, "throughput", stubs, target, Arg(concurrency), Arg(seconds)])).RootElement;
+                var stream = JsonDocument.Parse(await RunToEndAsync(Python, [script, "stream", stubs, target, Arg(responses)])).RootElement;
                 anchor.Add(new Measurement(latency.GetProperty("p50_us").GetDouble(), latency.GetProperty("p99_us").GetDouble(),
-                    throughput.GetProperty("calls").GetDouble() / throughput.GetProperty("seconds").GetDouble()));
-
-                Console.WriteLine($"round {round}/{rounds}: ours p50 {ours[^1].P50:F0} us, p99 {ours[^1].P99:F0} us, {ours[^1].CallsPerSecond:F0} calls/s | grpcio p50 {anchor[^1].P50:F0} us, p99 {anchor[^1].P99:F0} us, {anchor[^1].CallsPerSecond:F0} calls/s");
+                    throughput.GetProperty("calls").GetDouble() / throughput.GetProperty("seconds").GetDouble(),
+                    stream.GetProperty("messages").GetDouble() / stream.GetProperty("seconds").GetDouble()));
+                Console.WriteLine($"round {round}/{rounds} grpcio: {anchor[^1]}");
             }
 
-            var o = Measurement.Median(ours);
             var a = Measurement.Median(anchor);
             Console.WriteLine();
-            Console.WriteLine($"unary round trip on loopback, medians of {rounds} rounds ({calls} sequential calls; {concurrency} in flight for {seconds} s):");
-            Console.WriteLine($"  {"",-34} {"p50 us",8} {"p99 us",8} {"calls/s",9}");
-            Console.WriteLine($"  {"GptjAspire client -> server",-34} {o.P50,8:F0} {o.P99,8:F0} {o.CallsPerSecond,9:F0}");
-            Console.WriteLine($"  {"grpcio client -> server (anchor)",-34} {a.P50,8:F0} {a.P99,8:F0} {a.CallsPerSecond,9:F0}");
-            Console.WriteLine($"  ratio (>1 means ours is faster): p50 {a.P50 / o.P50:F2}x, p99 {a.P99 / o.P99:F2}x, throughput {o.CallsPerSecond / a.CallsPerSecond:F2}x");
+            Console.WriteLine($"loopback, medians of {rounds} rounds: unary latency over {calls} sequential calls; calls/s with {concurrency} in flight for {seconds} s; messages/s streamed on one ModelStreamInfer ({responses} responses)");
+            Console.WriteLine($"| {"client -> server",-36} | {"p50 us",7} | {"p99 us",7} | {"calls/s",8} | {"stream msg/s",12} | {"p50 vs grpcio",13} | {"calls/s vs grpcio",17} | {"msg/s vs grpcio",15} |");
+            Console.WriteLine($"| {new string('-', 36)} | {new string('-', 7)} | {new string('-', 7)} | {new string('-', 8)} | {new string('-', 12)} | {new string('-', 13)} | {new string('-', 17)} | {new string('-', 15)} |");
+            for (var i = 0; i < clients.Count; i++)
+            {
+                Row(clients[i].Label, Measurement.Median(results[i]), a);
+            }
+            Row("grpcio (anchor)", a, a);
+            Console.WriteLine("(ratios > 1 mean faster than grpcio)");
+            foreach (var (_, client) in clients)
+            {
+                client.Dispose();
+            }
             return 0;
         }
         finally
         {
+            foreach (var server in servers)
+            {
+                server.Dispose();
+            }
             Directory.Delete(stubs, recursive: true);
         }
     }
 
-    private static async Task<(double P50, double P99)> OurLatencyAsync(GrpcChannel channel, int calls)
+    private static void Row(string label, Measurement m, Measurement anchor) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {label,-36} | {m.P50,7:F0} | {m.P99,7:F0} | {m.CallsPerSecond,8:F0} | {m.StreamedPerSecond,12:F0} | {anchor.P50 / m.P50,12:F2}x | {m.CallsPerSecond / anchor.CallsPerSecond,16:F2}x | {m.StreamedPerSecond / anchor.StreamedPerSecond,14:F2}x |"));
+
+    private static async Task<(double P50, double P99)> LatencyAsync(IBenchClient client, int calls)
     {
-        var request = new HealthCheckRequest { Service = Payload };
         for (var i = 0; i < Math.Min(calls, 2000); i++)
         {
-            await channel.AsyncUnaryCall(Ping, request);
+            await client.PingAsync();
         }
         var samples = new double[calls];
         for (var i = 0; i < calls; i++)
         {
             var start = Stopwatch.GetTimestamp();
-            await channel.AsyncUnaryCall(Ping, request);
+            await client.PingAsync();
             samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }
         Array.Sort(samples);
         return (samples[calls / 2], samples[(int)(calls * 0.99)]);
     }
 
-    private static async Task<double> OurThroughputAsync(GrpcChannel channel, int concurrency, int seconds)
+    private static async Task<double> ThroughputAsync(IBenchClient client, int concurrency, int seconds)
     {
-        var request = new HealthCheckRequest { Service = Payload };
         for (var i = 0; i < 500; i++)
         {
-            await channel.AsyncUnaryCall(Ping, request);
+            await client.PingAsync();
         }
         var counts = new long[concurrency];
         var stopwatch = Stopwatch.StartNew();
@@ -114,39 +137,31 @@ public static class GrpcSuite
         {
             while (stopwatch.Elapsed < duration)
             {
-                await channel.AsyncUnaryCall(Ping, request);
+                await client.PingAsync();
                 counts[worker]++;
             }
         }));
         return counts.Sum() / stopwatch.Elapsed.TotalSeconds;
     }
 
-    /// <summary>The server half, run as a child process so each side's client and server are separate processes, as grpcio's are.</summary>
-    private static async Task ServeAsync()
+    private static async Task<double> StreamRateAsync(IBenchClient client, int responses)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpcTransport();
-        await using var app = builder.Build();
-        app.MapGrpcService<PingService>(binder => binder.AddUnaryMethod(Ping, (service, request, context) => service.Ping(request, context)));
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        Console.WriteLine(new Uri(address).Port);
-        await Console.In.ReadToEndAsync();
-        await app.StopAsync();
+        await client.StreamAsync(Math.Min(responses, 2000));
+        var start = Stopwatch.GetTimestamp();
+        var received = await client.StreamAsync(responses);
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return received == responses
+            ? received / elapsed
+            : throw new InvalidOperationException($"The stream delivered {received} of {responses} responses.");
     }
 
-    private sealed class PingService
-    {
-        public Task<HealthCheckResponse> Ping(HealthCheckRequest request, ServerCallContext context) =>
-            Task.FromResult(new HealthCheckResponse { Status = HealthCheckResponse.Types.ServingStatus.Serving });
-    }
-
-    private sealed record Measurement(double P50, double P99, double CallsPerSecond)
+    private sealed record Measurement(double P50, double P99, double CallsPerSecond, double StreamedPerSecond)
     {
         public static Measurement Median(List<Measurement> rounds) => new(
-            Middle(rounds.Select(r => r.P50)), Middle(rounds.Select(r => r.P99)), Middle(rounds.Select(r => r.CallsPerSecond)));
+            Middle(rounds.Select(r => r.P50)), Middle(rounds.Select(r => r.P99)), Middle(rounds.Select(r => r.CallsPerSecond)), Middle(rounds.Select(r => r.StreamedPerSecond)));
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+            $"p50 {P50:F0} us, p99 {P99:F0} us, {CallsPerSecond:F0} calls/s, {StreamedPerSecond:F0} streamed msg/s");
 
         private static double Middle(IEnumerable<double> values)
         {

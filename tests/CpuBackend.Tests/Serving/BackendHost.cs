@@ -31,6 +31,9 @@ internal sealed class BackendHost : IAsyncDisposable
 
     public ModelHost Model => _app.Services.GetRequiredService<ModelHost>();
 
+    /// <summary>The server's services (its meter factory, for one).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>Starts a server on a fresh tiny checkpoint (or on <paramref name="modelPath"/>) and, unless told otherwise, waits until the model is loaded.</summary>
     public static async Task<BackendHost> StartAsync(IDictionary<string, string?>? settings = null, string? modelPath = null, bool waitForModel = true)
     {

@@ -1,7 +1,8 @@
-using GptjAspire.GrpcTransport;
-using GptjAspire.GrpcTransport.Health;
-using GptjAspire.GrpcTransport.Health.V1;
-using ServingStatus = GptjAspire.GrpcTransport.Health.V1.HealthCheckResponse.Types.ServingStatus;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Grpc.Reflection.V1Alpha;
+using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Tensors;
 
@@ -38,8 +39,27 @@ public class BackendStateTests
         }
     }
 
-    private static async Task<ServingStatus> CheckAsync(BackendHost backend, string service) =>
-        (await backend.Client.Channel.AsyncUnaryCall(HealthService.CheckMethod, new HealthCheckRequest { Service = service }).ResponseAsync).Status;
+    private static async Task<ServingStatus> CheckAsync(BackendHost backend, string service)
+    {
+        using var channel = GrpcChannel.ForAddress(backend.Address);
+        return (await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest { Service = service })).Status;
+    }
+
+    [Fact]
+    public async Task Server_reflection_lists_the_KServe_and_health_services()
+    {
+        await using var backend = await BackendHost.StartAsync(modelPath: Path.Combine(Path.GetTempPath(), "no-such-model-" + Guid.NewGuid().ToString("N")), waitForModel: false);
+        using var channel = GrpcChannel.ForAddress(backend.Address);
+        using var call = new ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo();
+
+        await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+
+        var services = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+        Assert.Contains("inference.GRPCInferenceService", services);
+        Assert.Contains("grpc.health.v1.Health", services);
+    }
 
     [Fact]
     public async Task Full_queue_is_RESOURCE_EXHAUSTED()

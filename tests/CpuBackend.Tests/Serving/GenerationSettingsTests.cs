@@ -64,7 +64,7 @@ public class GenerationSettingsTests
         var checks = host.Services.GetRequiredService<IOptions<HealthCheckServiceOptions>>().Value.Registrations;
 
         var loop = Assert.Single(checks, c => c.Name == "generation-loop");
-        Assert.Contains(ServiceDefaultsExtensions.LiveTag, loop.Tags);
+        Assert.Contains(Extensions.LiveTag, loop.Tags);
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using GptjAspire.CpuBackend.Engine;
 using GptjAspire.CpuBackend.Serving;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using GptjAspire.TritonClient.Protocol;
 using GptjAspire.TritonClient.Tensors;
 using C = GptjAspire.TritonClient.Generation.GenerationContract;

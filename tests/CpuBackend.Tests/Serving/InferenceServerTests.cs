@@ -1,4 +1,4 @@
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Protocol;
 using GptjAspire.TritonClient.Tensors;

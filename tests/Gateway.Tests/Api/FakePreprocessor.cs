@@ -1,5 +1,7 @@
 using GptjAspire.Gptj.V1;
-using GptjAspire.GrpcTransport;
+using Google.Protobuf;
+using Grpc.AspNetCore.Server.Model;
+using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -44,15 +46,13 @@ public sealed class FakePreprocessor : IAsyncDisposable
         // One cleartext HTTP/2 endpoint on a free port (overriding the Gateway's appsettings.json, which is in this output folder too).
         builder.Configuration["Kestrel:Endpoints:http:Url"] = "http://127.0.0.1:0";
         builder.Configuration["Kestrel:Endpoints:http:Protocols"] = "Http2";
-        builder.Services.AddGrpcTransport();
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton<Service>();
+        builder.Services.AddSingleton<IServiceMethodProvider<Service>, ServiceMethods>();
         var app = builder.Build();
         var fake = new FakePreprocessor(app);
-        app.MapGrpcService<Service>(binder =>
-        {
-            binder.AddUnaryMethod(PreprocessorMethods.Generate, (_, request, _) => fake.OnGenerate(request));
-            binder.AddServerStreamingMethod(PreprocessorMethods.GenerateStream, (_, request, writer, context) => fake.OnStream(request, writer, context));
-            binder.AddUnaryMethod(PreprocessorMethods.GetModelInfo, (_, _, _) => Task.FromResult(fake.Info));
-        });
+        app.Services.GetRequiredService<Service>().Fake = fake;
+        app.MapGrpcService<Service>();
         await app.StartAsync();
         return fake;
     }
@@ -106,5 +106,27 @@ public sealed class FakePreprocessor : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    sealed class Service;
+    sealed class Service
+    {
+        public FakePreprocessor Fake { get; set; } = null!;
+    }
+
+    /// <summary>Binds the gptj.v1.Preprocessor methods the Gateway calls; the Gateway compiles only the client side of the .proto, so the fake declares them itself.</summary>
+    sealed class ServiceMethods : IServiceMethodProvider<Service>
+    {
+        public void OnServiceMethodDiscovery(ServiceMethodProviderContext<Service> context)
+        {
+            context.AddUnaryMethod(Method(MethodType.Unary, "Generate", GenerateRequest.Parser, GenerateResponse.Parser), [],
+                (service, request, _) => service.Fake.OnGenerate(request));
+            context.AddServerStreamingMethod(Method(MethodType.ServerStreaming, "GenerateStream", GenerateRequest.Parser, GenerateStreamResponse.Parser), [],
+                (service, request, writer, call) => service.Fake.OnStream(request, writer, call));
+            context.AddUnaryMethod(Method(MethodType.Unary, "GetModelInfo", GetModelInfoRequest.Parser, ModelInfo.Parser), [],
+                (service, _, _) => Task.FromResult(service.Fake.Info));
+        }
+
+        static Method<TRequest, TResponse> Method<TRequest, TResponse>(MethodType type, string name, MessageParser<TRequest> request, MessageParser<TResponse> response)
+            where TRequest : class, IMessage<TRequest>
+            where TResponse : class, IMessage<TResponse> =>
+            new(type, Preprocessor.Descriptor.FullName, name, Marshallers.Create(m => m.ToByteArray(), request.ParseFrom), Marshallers.Create(m => m.ToByteArray(), response.ParseFrom));
+    }
 }

@@ -1,6 +1,6 @@
 using System.Text;
 using GptjAspire.Gptj.V1;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using GptjAspire.Preprocessor.Generation;
 
 namespace GptjAspire.Preprocessor.Tests.Generation;
