@@ -23,4 +23,6 @@ public enum ApiErrorKind
     Timeout,
     /// <summary>A service behind the Gateway failed in a way the caller cannot fix.</summary>
     UpstreamFailure,
+    /// <summary>The Gateway itself failed (a bug); the details are in its log and trace, never in the response.</summary>
+    Internal,
 }

@@ -14,10 +14,10 @@ public static class Ranges
                 : $"'{name}' must be between {min} and {max}; got {value}.");
     }
 
-    /// <summary>A probability mass in (0, 1], as nucleus sampling needs.</summary>
+    /// <summary>A probability mass in (0, 1], as nucleus sampling needs; also above 0 once narrowed to the float32 it travels as.</summary>
     public static void CheckProbability(string name, double value)
     {
-        if (!(value > 0 && value <= 1))
+        if (!(value > 0 && value <= 1) || (float)value == 0f)
             throw ApiException.Invalid(name, $"'{name}' must be greater than 0 and at most 1; got {Format(value)}.");
     }
 
