@@ -34,6 +34,7 @@ public static class GatewayApi
         builder.Services.AddHealthChecks().AddCheck<PreprocessorHealthCheck>(PreprocessorHealthCheck.Name);
         builder.Services.AddOpenApi();
         builder.Services.AddCrossOrigin();
+        builder.Services.AddKestrelRejectionBodies();
         return builder;
     }
 

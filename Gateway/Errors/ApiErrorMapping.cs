@@ -14,7 +14,11 @@ public static class ApiErrorMapping
 
     public static int StatusCode(ApiErrorKind kind) => kind switch
     {
-        ApiErrorKind.InvalidRequest => StatusCodes.Status400BadRequest,
+        ApiErrorKind.InvalidRequest or ApiErrorKind.MalformedHttp => StatusCodes.Status400BadRequest,
+        ApiErrorKind.UriTooLong => StatusCodes.Status414UriTooLong,
+        ApiErrorKind.HeadersTooLarge => StatusCodes.Status431RequestHeaderFieldsTooLarge,
+        ApiErrorKind.RequestTimeout => StatusCodes.Status408RequestTimeout,
+        ApiErrorKind.HttpVersionNotSupported => StatusCodes.Status505HttpVersionNotsupported,
         ApiErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ApiErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ApiErrorKind.UnknownPath or ApiErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
@@ -31,7 +35,9 @@ public static class ApiErrorMapping
     public static string Type(ApiErrorKind kind) => kind switch
     {
         ApiErrorKind.InvalidRequest or ApiErrorKind.PayloadTooLarge or ApiErrorKind.UnsupportedMediaType
-            or ApiErrorKind.UnknownPath or ApiErrorKind.MethodNotAllowed or ApiErrorKind.ModelNotFound => "invalid_request_error",
+            or ApiErrorKind.UnknownPath or ApiErrorKind.MethodNotAllowed or ApiErrorKind.ModelNotFound
+            or ApiErrorKind.MalformedHttp or ApiErrorKind.UriTooLong or ApiErrorKind.HeadersTooLarge
+            or ApiErrorKind.RequestTimeout or ApiErrorKind.HttpVersionNotSupported => "invalid_request_error",
         ApiErrorKind.Overloaded => "rate_limit_error",
         ApiErrorKind.Timeout => "timeout_error",
         _ => "server_error",
@@ -40,6 +46,11 @@ public static class ApiErrorMapping
     static string Code(ApiErrorKind kind) => kind switch
     {
         ApiErrorKind.InvalidRequest => "invalid_value",
+        ApiErrorKind.MalformedHttp => "invalid_http",
+        ApiErrorKind.UriTooLong => "uri_too_long",
+        ApiErrorKind.HeadersTooLarge => "headers_too_large",
+        ApiErrorKind.RequestTimeout => "request_timeout",
+        ApiErrorKind.HttpVersionNotSupported => "http_version_not_supported",
         ApiErrorKind.PayloadTooLarge => "payload_too_large",
         ApiErrorKind.UnsupportedMediaType => "unsupported_media_type",
         ApiErrorKind.UnknownPath => "unknown_url",

@@ -244,3 +244,51 @@ public sealed class HostileInputTests
             (error.GetProperty("code").GetString(), error.GetProperty("message").GetString()));
     }
 }
+
+/// <summary>Requests Kestrel refuses before any application code runs (request line, headers, framing headers): still the JSON error body, with Kestrel's status.</summary>
+public sealed class MalformedHttpTests
+{
+    const string Body = """{"text": "a"}""";
+
+    public static TheoryData<string, string, int, string> Requests => new()
+    {
+        { "bad Content-Length", $"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{Body}", 400, "invalid_http" },
+        { "two Content-Lengths", $"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 13\r\nContent-Length: 14\r\n\r\n{Body}", 400, "invalid_http" },
+        { "no Host", $"POST /predict HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{Body}", 400, "invalid_http" },
+        { "bad Host", $"POST /predict HTTP/1.1\r\nHost: local host/\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{Body}", 400, "invalid_http" },
+        { "bad request line", "POST /predict HTTP/1.1 extra\r\nHost: localhost\r\n\r\n", 400, "invalid_http" },
+        { "not HTTP", "\u0001\u0002\u0003 hello\r\n\r\n", 400, "invalid_http" },
+        { "unknown HTTP version", "GET /v1/models HTTP/1.7\r\nHost: localhost\r\n\r\n", 505, "http_version_not_supported" },
+        { "URL of 9 KiB", $"GET /v1/models?q={new string('a', 9 * 1024)} HTTP/1.1\r\nHost: localhost\r\n\r\n", 414, "uri_too_long" },
+        { "headers of 40 KiB", $"GET /v1/models HTTP/1.1\r\nHost: localhost\r\nX-Big: {new string('a', 40 * 1024)}\r\n\r\n", 431, "headers_too_large" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Requests))]
+    public async Task Request_kestrel_refuses_gets_its_status_with_the_json_error_body(string problem, string request, int status, string code)
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        var response = await RawHttp.SendAsync(host.Client.BaseAddress!, request);
+
+        Assert.True(status == response.Status, $"{problem}: expected {status}, got {response.Status}");
+        var error = response.Error();
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
+        Assert.Empty(host.Preprocessor.Requests);
+    }
+
+    [Fact]
+    public async Task Connection_stays_usable_for_good_requests_after_many_responses()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        var request = $"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{Body}";
+        var pipelined = string.Concat(Enumerable.Repeat(request, 20)) + request.Replace("Host: localhost\r\n", "Host: localhost\r\nConnection: close\r\n", StringComparison.Ordinal);
+
+        var response = await RawHttp.SendAsync(host.Client.BaseAddress!, pipelined);
+
+        Assert.True(200 == response.Status, response.Body + string.Join(";", response.Headers));
+        Assert.Equal(21, host.Preprocessor.Requests.Count);
+    }
+}
