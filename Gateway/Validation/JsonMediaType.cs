@@ -15,13 +15,21 @@ public static class JsonMediaType
 
     public static void Require(HttpRequest request)
     {
+        if (Problem(request) is { } problem)
+            throw problem;
+    }
+
+    /// <summary>What is wrong with the request's Content-Type, or null when it is JSON in UTF-8.</summary>
+    public static ApiException? Problem(HttpRequest request)
+    {
         if (string.IsNullOrEmpty(request.ContentType))
-            throw Unsupported($"The request has no Content-Type; send the body as {Name}.");
+            return Unsupported($"The request has no Content-Type; send the body as {Name}.");
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
             || !mediaType.MediaType.Equals(Name, StringComparison.OrdinalIgnoreCase))
-            throw Unsupported($"Content-Type must be {Name}, not '{request.ContentType}'.");
+            return Unsupported($"Content-Type must be {Name}, not '{request.ContentType}'.");
         if (mediaType.Charset.HasValue && !mediaType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
-            throw Unsupported($"The JSON body must be UTF-8, not charset '{mediaType.Charset}'.");
+            return Unsupported($"The JSON body must be UTF-8, not charset '{mediaType.Charset}'.");
+        return null;
     }
 
     static ApiException Unsupported(string message) => new(ApiErrorKind.UnsupportedMediaType, message);
