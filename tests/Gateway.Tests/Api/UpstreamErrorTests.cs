@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using GptjAspire.GrpcTransport;
 using static GptjAspire.Gateway.Tests.Api.Http;
@@ -31,6 +32,34 @@ public sealed class UpstreamErrorTests
             var error = (await response.ReadJsonAsync()).GetProperty("error");
             Assert.Equal((code, message), (error.GetProperty("code").GetString(), error.GetProperty("message").GetString()));
         }
+    }
+
+    [Fact]
+    public async Task Upstream_text_is_the_error_status_of_the_request_span()
+    {
+        var failed = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.StatusDescription?.Contains("probe-7f3a", StringComparison.Ordinal) == true)
+                    lock (failed)
+                        failed.Add(activity);
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var host = await GatewayHost.StartAsync();
+        host.Preprocessor.Failure = new RpcException(new Status(StatusCode.Unavailable, Internals + " probe-7f3a"));
+
+        using var response = await host.Client.PostAsync("/predict", Json("""{"text": "a"}"""));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var span = Assert.Single(failed);
+        Assert.Equal(ActivityStatusCode.Error, span.Status);
+        Assert.Contains(Internals, span.StatusDescription);
+        Assert.Equal("Unavailable", span.GetTagItem("error.type"));
     }
 
     [Fact]
