@@ -15,8 +15,8 @@ public sealed class ApiErrorMiddleware(RequestDelegate next, ILogger<ApiErrorMid
         }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {
-            // Kestrel's checks on the body (its size limit, a malformed chunked body, a body shorter than its
-            // Content-Length) arrive as this; their messages describe the request, not the server.
+            // Kestrel's checks on the body (its size limit, a malformed chunked body) arrive as this; their
+            // messages describe the request, not the server.
             var kind = e.StatusCode == StatusCodes.Status413PayloadTooLarge ? ApiErrorKind.PayloadTooLarge : ApiErrorKind.InvalidRequest;
             await WriteAsync(context, new ApiException(kind, e.Message));
         }
