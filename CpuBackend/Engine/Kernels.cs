@@ -19,12 +19,12 @@ internal static unsafe class Kernels
     {
         int k = w.Cols, n = w.Rows;
         if (x.Length < rows * k || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
-        // Work items are bands of output rows; inside a band, tiles of weight rows small enough for L2 are
-        // reused across blocks of five activation rows (prefill) while decode streams each weight once.
-        var tile = Math.Clamp(131072 / w.RowBytes, 4, 64);
-        // Products too small to repay waking other threads (tiny test models) run on the calling thread.
-        var bands = (long)rows * n * k < SerialWork ? 1 : Math.Min((n + tile - 1) / tile, Environment.ProcessorCount * 4);
-        var band = (n + bands - 1) / bands;
+        if (w.Type == WeightType.Int8 && Int8Kernels.Best != Int8Path.Float)
+        {
+            Int8Kernels.MatMul(Int8Kernels.Best, x, rows, w, bias, y);
+            return;
+        }
+        var (tile, band) = Split(rows, w);
         var stride = (k + 7) & ~7;
         var packed = rows > 1 ? ArrayPool<float>.Shared.Rent(rows * stride) : null;
         try
@@ -50,6 +50,18 @@ internal static unsafe class Kernels
         {
             if (packed != null) ArrayPool<float>.Shared.Return(packed);
         }
+    }
+
+    /// <summary>How a product is cut up: work items are bands of output rows; inside a band, tiles of weight
+    /// rows small enough for L2 are reused across blocks of activation rows (prefill) while decode streams
+    /// each weight once.</summary>
+    internal static (int Tile, int Band) Split(int rows, Matrix w)
+    {
+        int k = w.Cols, n = w.Rows;
+        var tile = Math.Clamp(131072 / w.RowBytes, 4, 64);
+        // Products too small to repay waking other threads (tiny test models) run on the calling thread.
+        var bands = (long)rows * n * k < SerialWork ? 1 : Math.Min((n + tile - 1) / tile, Environment.ProcessorCount * 4);
+        return (tile, (n + bands - 1) / bands);
     }
 
     /// <summary>Copies the rows of x into blocks of up to five rows interleaved by eight columns: chunk c of a block
@@ -316,18 +328,20 @@ internal static unsafe class Kernels
     }
 
     /// <summary>A row count known to the JIT, so the kernels specialise on it.</summary>
-    private interface IRowCount
+    internal interface IRowCount
     {
         static abstract int Value { get; }
     }
 
-    private readonly struct Two : IRowCount { public static int Value => 2; }
+    internal readonly struct One : IRowCount { public static int Value => 1; }
 
-    private readonly struct Three : IRowCount { public static int Value => 3; }
+    internal readonly struct Two : IRowCount { public static int Value => 2; }
 
-    private readonly struct Four : IRowCount { public static int Value => 4; }
+    internal readonly struct Three : IRowCount { public static int Value => 3; }
 
-    private readonly struct Five : IRowCount { public static int Value => 5; }
+    internal readonly struct Four : IRowCount { public static int Value => 4; }
+
+    internal readonly struct Five : IRowCount { public static int Value => 5; }
 
     /// <summary>Weight rows [t0, t1) as floats (int8 scale applied) into <paramref name="target"/>.</summary>
     private static void Widen<T>(Matrix w, int t0, int t1, float* target) where T : struct, IWeightFormat
