@@ -89,9 +89,19 @@ internal static unsafe class Int8Kernels
                 var max = MathF.Abs(TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(row, k)));
                 var inverse = max == 0 ? 0 : 127f / max;
                 scales[r0 + j] = max / 127f;
+                var factor = Vector256.Create(inverse);
                 for (var c = 0; c < stride; c += Chunk)
                 {
                     var target = block + ((long)c * count + j * Chunk) * T.ElementSize;
+                    if (c + Chunk <= k)
+                    {
+                        // vcvtps2dq rounds to nearest even, as MathF.Round does below; |q| <= 127, so narrowing is exact.
+                        var q = row + c;
+                        T.Store32(target, Vector256.Narrow(
+                            Vector256.Narrow(Avx.ConvertToVector256Int32(Avx.LoadVector256(q) * factor), Avx.ConvertToVector256Int32(Avx.LoadVector256(q + 8) * factor)),
+                            Vector256.Narrow(Avx.ConvertToVector256Int32(Avx.LoadVector256(q + 16) * factor), Avx.ConvertToVector256Int32(Avx.LoadVector256(q + 24) * factor))));
+                        continue;
+                    }
                     for (var e = 0; e < Chunk; e++)
                         T.Store(target + e * T.ElementSize, c + e < k ? (int)MathF.Round(row[c + e] * inverse) : 0);
                 }
@@ -305,6 +315,9 @@ internal static unsafe class Int8Kernels
 
         static abstract void Store(byte* target, int q);
 
+        /// <summary>Stores 32 quantized activations.</summary>
+        static abstract void Store32(byte* target, Vector256<sbyte> q);
+
         /// <summary>A stored activation, offset included.</summary>
         static abstract int Load1(byte* source);
 
@@ -324,6 +337,9 @@ internal static unsafe class Int8Kernels
         public static int ElementSize => 1;
 
         public static void Store(byte* target, int q) => *target = (byte)(q + 128);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store32(byte* target, Vector256<sbyte> q) => (q.AsByte() ^ Vector256.Create((byte)0x80)).Store(target);
 
         public static int Load1(byte* source) => *source;
 
@@ -348,6 +364,14 @@ internal static unsafe class Int8Kernels
         public static int ElementSize => 2;
 
         public static void Store(byte* target, int q) => *(short*)target = (short)q;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store32(byte* target, Vector256<sbyte> q)
+        {
+            var (low, high) = Vector256.Widen(q);
+            low.Store((short*)target);
+            high.Store((short*)target + 16);
+        }
 
         public static int Load1(byte* source) => *(short*)source;
 

@@ -24,6 +24,13 @@ internal static unsafe class Kernels
             Int8Kernels.MatMul(Int8Kernels.Best, x, rows, w, bias, y);
             return;
         }
+        FloatMatMul(x, rows, w, bias, y);
+    }
+
+    /// <summary><see cref="MatMul"/> with weights of any type widened to floats against float activations.</summary>
+    internal static void FloatMatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
+    {
+        int k = w.Cols, n = w.Rows;
         var (tile, band) = Split(rows, w);
         var stride = (k + 7) & ~7;
         var packed = rows > 1 ? ArrayPool<float>.Shared.Rent(rows * stride) : null;

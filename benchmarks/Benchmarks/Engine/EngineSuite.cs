@@ -31,6 +31,8 @@ internal static class EngineSuite
         var logger = loggers.CreateLogger("engine");
 
         Console.WriteLine($"engine suite: {Environment.ProcessorCount} cores, load average {LoadAverage()}, threads {settings.Threads}");
+        Int8KernelComparison.Run();
+        if (args.Contains("--only-kernels")) return 0;
         Bandwidth bandwidth;
         // The probe's 1 GB of buffers is freed before the 6B run, whose resident memory is a result.
         using (var probe = new MemoryBandwidth())
