@@ -32,7 +32,13 @@ internal static class EngineSuite
 
         Console.WriteLine($"engine suite: {Environment.ProcessorCount} cores, load average {LoadAverage()}, threads {settings.Threads}");
         Int8KernelComparison.Run();
-        if (args.Contains("--only-kernels")) return 0;
+        if (args.Contains("--only-kernels"))
+        {
+            // In-cache multiply-add rates of the batched kernels, for A/B runs of one build under different DOTNET_Enable* switches.
+            foreach (var rows in new[] { settings.Batch, settings.PrefillTokens })
+                Console.WriteLine($"in-cache kernel rate at {rows} rows: " + string.Join(", ", Enum.GetValues<WeightType>().Select(t => $"{t} {KernelRate.MultiplyAddsPerSecond(t, rows) / 1e9:F1} G/s")));
+            return 0;
+        }
         Bandwidth bandwidth;
         // The probe's 1 GB of buffers is freed before the 6B run, whose resident memory is a result.
         using (var probe = new MemoryBandwidth())

@@ -19,6 +19,8 @@ public sealed class IsaSwitchTests
         // Without AVX-VNNI int8 runs on vpmaddwd; without AVX2 every type on the scalar float kernels.
         { "DOTNET_EnableAVXVNNI", Avx2.IsSupported ? nameof(Int8Path.Avx2) : nameof(Int8Path.Float), KernelTests + (Avx2.IsSupported ? IntegerTests : "") },
         { "DOTNET_EnableAVX2", nameof(Int8Path.Float), KernelTests },
+        // Without AVX-512 the batched float kernels use blocks of five rows instead of ten; AVX-VNNI is a VEX extension and stays.
+        { "DOTNET_EnableAVX512F", Int8Kernels.Best.ToString(), KernelTests + (Avx2.IsSupported ? IntegerTests : "") },
     };
 
     [Theory]
