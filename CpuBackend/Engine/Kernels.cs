@@ -11,6 +11,11 @@ internal static unsafe class Kernels
 {
     private static readonly bool Vectorized = Avx2.IsSupported && Fma.IsSupported;
 
+    /// <summary>Activation rows per register block of the batched kernel. Where AVX-512 is enabled the JIT has 32 vector
+    /// registers (EVEX encodes ymm16-31), so two weight rows against ten activation rows (20 accumulators) fit and each
+    /// weight pair is loaded and widened once for ten rows; with the sixteen AVX2 registers the block is five rows.</summary>
+    private static readonly int Block = Avx512F.IsSupported ? 10 : 5;
+
     /// <summary>Multiply-adds below which a product is not split across threads.</summary>
     private const long SerialWork = 1 << 17;
 
@@ -19,12 +24,19 @@ internal static unsafe class Kernels
     {
         int k = w.Cols, n = w.Rows;
         if (x.Length < rows * k || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
-        // Work items are bands of output rows; inside a band, tiles of weight rows small enough for L2 are
-        // reused across blocks of five activation rows (prefill) while decode streams each weight once.
-        var tile = Math.Clamp(131072 / w.RowBytes, 4, 64);
-        // Products too small to repay waking other threads (tiny test models) run on the calling thread.
-        var bands = (long)rows * n * k < SerialWork ? 1 : Math.Min((n + tile - 1) / tile, Environment.ProcessorCount * 4);
-        var band = (n + bands - 1) / bands;
+        if (w.Type == WeightType.Int8 && Int8Kernels.Best != Int8Path.Float)
+        {
+            Int8Kernels.MatMul(Int8Kernels.Best, x, rows, w, bias, y);
+            return;
+        }
+        FloatMatMul(x, rows, w, bias, y);
+    }
+
+    /// <summary><see cref="MatMul"/> with weights of any type widened to floats against float activations.</summary>
+    internal static void FloatMatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
+    {
+        int k = w.Cols, n = w.Rows;
+        var (tile, band) = Split(rows, w);
         var stride = (k + 7) & ~7;
         var packed = rows > 1 ? ArrayPool<float>.Shared.Rent(rows * stride) : null;
         try
@@ -52,16 +64,28 @@ internal static unsafe class Kernels
         }
     }
 
-    /// <summary>Copies the rows of x into blocks of up to five rows interleaved by eight columns: chunk c of a block
+    /// <summary>How a product is cut up: work items are bands of output rows; inside a band, tiles of weight
+    /// rows small enough for L2 are reused across blocks of activation rows (prefill) while decode streams
+    /// each weight once.</summary>
+    internal static (int Tile, int Band) Split(int rows, Matrix w)
+    {
+        int k = w.Cols, n = w.Rows;
+        var tile = Math.Clamp(131072 / w.RowBytes, 4, 64);
+        // Products too small to repay waking other threads (tiny test models) run on the calling thread.
+        var bands = (long)rows * n * k < SerialWork ? 1 : Math.Min((n + tile - 1) / tile, Environment.ProcessorCount * 4);
+        return (tile, (n + bands - 1) / bands);
+    }
+
+    /// <summary>Copies the rows of x into blocks of up to <see cref="Block"/> rows interleaved by eight columns: chunk c of a block
     /// holds columns 8c..8c+7 of each of its rows in turn, zero-padded to a multiple of eight.</summary>
     /// <remarks>The 2xN kernel then reads all its activation rows through one pointer at fixed offsets. With one
     /// pointer per row the JIT runs out of registers and reloads three of them from the stack on every step
     /// (prefill measured 8-15% slower). A block of one row is laid out exactly like the row itself.</remarks>
     private static void Pack(float* x, int rows, int k, int stride, float* packed)
     {
-        for (var r0 = 0; r0 < rows; r0 += 5)
+        for (var r0 = 0; r0 < rows; r0 += Block)
         {
-            var count = Math.Min(5, rows - r0);
+            var count = Math.Min(Block, rows - r0);
             var block = packed + (long)r0 * stride;
             for (var c = 0; c < stride; c += 8)
                 for (var j = 0; j < count; j++)
@@ -87,10 +111,10 @@ internal static unsafe class Kernels
     {
         int k = w.Cols, rowBytes = w.RowBytes;
         // With many activation rows, a tile of narrow weights is widened to floats once and then used by
-        // every block of rows, rather than widened again for each block of five. Int8 widens in two
+        // every block of rows, rather than widened again for each block. Int8 widens in two
         // instructions, so for decode batches redoing that beats a round trip through a float tile
         // (measured at 10 rows); f16/bf16 gain from the tile as soon as there are two blocks.
-        var widen = Vectorized && typeof(T) != typeof(F32) && rows > (typeof(T) == typeof(I8) ? 16 : 5);
+        var widen = Vectorized && typeof(T) != typeof(F32) && rows > (typeof(T) == typeof(I8) ? 16 : Block);
         if (widen && (widened == null || widened.Length < tile * k)) widened = new float[tile * k];
         fixed (float* scratch = widened)
         {
@@ -117,9 +141,9 @@ internal static unsafe class Kernels
     private static void Tile<T>(float* x, int rows, int stride, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1, bool fromMemory)
         where T : struct, IWeightFormat
     {
-        // Blocks of up to five activation rows: two weight rows against five keep ten accumulators, two
-        // widened weight vectors and one activation vector in the sixteen AVX registers.
-        for (var r = 0; r < rows; r += 5)
+        // Blocks of up to Block activation rows: two weight rows against five keep ten accumulators, two
+        // widened weight vectors and one activation vector in the sixteen AVX registers; ten keep twenty in the 32 of AVX-512.
+        for (var r = 0; r < rows; r += Block)
         {
             var xr = x + (long)r * stride;
             var yr = y + (long)r * n;
@@ -127,13 +151,18 @@ internal static unsafe class Kernels
             // page where the hardware prefetcher stops; prefetching the next pair while this one computes
             // measured 5-20% faster (f32/int8, 5 and 10 rows). Later blocks find the tile in L2.
             var prefetch = fromMemory && r == 0;
-            switch (Math.Min(5, rows - r))
+            switch (Math.Min(Block, rows - r))
             {
                 case 1: Tile1<T>(xr, weights, rowBytes, scales, bias, yr, k, t0, t1); break;
                 case 2: Tile2xN<T, Two>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
                 case 3: Tile2xN<T, Three>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
                 case 4: Tile2xN<T, Four>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
-                default: Tile2xN<T, Five>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 5: Tile2xN<T, Five>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 6: Tile2xN<T, Six>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 7: Tile2xN<T, Seven>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 8: Tile2xN<T, Eight>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 9: Tile2xN<T, Nine>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                default: Tile2xN<T, Ten>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
             }
         }
     }
@@ -167,11 +196,11 @@ internal static unsafe class Kernels
             y[o] = Dot1<T>(weights + (long)(o - t0) * rowBytes, x, k) * (scales == null ? 1f : scales[o - t0]) + (bias == null ? 0f : bias[o]);
     }
 
-    /// <summary>N (2 to 5) activation rows: pairs of weight rows, each widened once for all N rows.</summary>
+    /// <summary>N (2 to <see cref="Block"/>) activation rows: pairs of weight rows, each widened once for all N rows.</summary>
     private static void Tile2xN<T, N>(float* x, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1, bool prefetch)
         where T : struct, IWeightFormat where N : struct, IRowCount
     {
-        var pair = stackalloc float[10];
+        var pair = stackalloc float[20];
         for (var o = t0; o < t1; o += 2)
         {
             // An odd last weight row goes through the same kernel paired with itself.
@@ -183,7 +212,7 @@ internal static unsafe class Kernels
             {
                 var scale = scales == null ? 1f : scales[o + j - t0];
                 var add = bias == null ? 0f : bias[o + j];
-                for (var i = 0; i < N.Value; i++) y[(long)i * n + o + j] = pair[j * 5 + i] * scale + add;
+                for (var i = 0; i < N.Value; i++) y[(long)i * n + o + j] = pair[j * 10 + i] * scale + add;
             }
         }
     }
@@ -191,7 +220,7 @@ internal static unsafe class Kernels
     /// <summary><see cref="Dot2xN"/> without AVX2/FMA (other CPUs, or DOTNET_EnableAVX2=0).</summary>
     private static void ScalarDot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result) where T : struct, IWeightFormat where N : struct, IRowCount
     {
-        new Span<float>(result, 10).Clear();
+        new Span<float>(result, 20).Clear();
         for (var i = 0; i < k; i++)
         {
             float v = T.Load1(w0, i), u = T.Load1(w1, i);
@@ -199,7 +228,7 @@ internal static unsafe class Kernels
             for (var r = 0; r < N.Value; r++)
             {
                 result[r] += v * chunk[r * 8 + (i & 7)];
-                result[5 + r] += u * chunk[r * 8 + (i & 7)];
+                result[10 + r] += u * chunk[r * 8 + (i & 7)];
             }
         }
     }
@@ -246,14 +275,16 @@ internal static unsafe class Kernels
         }
     }
 
-    /// <summary>Dot products of two weight rows with N packed activation rows (see <see cref="Pack"/>); result[j * 5 + i] = w_j · x_i.</summary>
+    /// <summary>Dot products of two weight rows with N packed activation rows (see <see cref="Pack"/>); result[j * 10 + i] = w_j · x_i.</summary>
     /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next pair).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Dot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result, long ahead) where T : struct, IWeightFormat where N : struct, IRowCount
     {
         // N is a type, so the JIT compiles one loop per row count with the unused accumulators gone.
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+        Vector256<float> a5 = default, a6 = default, a7 = default, a8 = default, a9 = default;
         Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default;
+        Vector256<float> b5 = default, b6 = default, b7 = default, b8 = default, b9 = default;
         var i = 0;
         var chunk = x;
         for (; i + 8 <= k; i += 8, chunk += N.Value * 8)
@@ -265,44 +296,37 @@ internal static unsafe class Kernels
             }
             var v = T.Load8(w0, i);
             var u = T.Load8(w1, i);
-            var xv = Avx.LoadVector256(chunk);
-            a0 = Fma.MultiplyAdd(v, xv, a0);
-            b0 = Fma.MultiplyAdd(u, xv, b0);
-            if (N.Value > 1)
-            {
-                xv = Avx.LoadVector256(chunk + 8);
-                a1 = Fma.MultiplyAdd(v, xv, a1);
-                b1 = Fma.MultiplyAdd(u, xv, b1);
-            }
-            if (N.Value > 2)
-            {
-                xv = Avx.LoadVector256(chunk + 16);
-                a2 = Fma.MultiplyAdd(v, xv, a2);
-                b2 = Fma.MultiplyAdd(u, xv, b2);
-            }
-            if (N.Value > 3)
-            {
-                xv = Avx.LoadVector256(chunk + 24);
-                a3 = Fma.MultiplyAdd(v, xv, a3);
-                b3 = Fma.MultiplyAdd(u, xv, b3);
-            }
-            if (N.Value > 4)
-            {
-                xv = Avx.LoadVector256(chunk + 32);
-                a4 = Fma.MultiplyAdd(v, xv, a4);
-                b4 = Fma.MultiplyAdd(u, xv, b4);
-            }
+            Step(v, u, chunk, ref a0, ref b0);
+            if (N.Value > 1) Step(v, u, chunk + 8, ref a1, ref b1);
+            if (N.Value > 2) Step(v, u, chunk + 16, ref a2, ref b2);
+            if (N.Value > 3) Step(v, u, chunk + 24, ref a3, ref b3);
+            if (N.Value > 4) Step(v, u, chunk + 32, ref a4, ref b4);
+            if (N.Value > 5) Step(v, u, chunk + 40, ref a5, ref b5);
+            if (N.Value > 6) Step(v, u, chunk + 48, ref a6, ref b6);
+            if (N.Value > 7) Step(v, u, chunk + 56, ref a7, ref b7);
+            if (N.Value > 8) Step(v, u, chunk + 64, ref a8, ref b8);
+            if (N.Value > 9) Step(v, u, chunk + 72, ref a9, ref b9);
         }
         result[0] = Vector256.Sum(a0);
         result[1] = Vector256.Sum(a1);
         result[2] = Vector256.Sum(a2);
         result[3] = Vector256.Sum(a3);
         result[4] = Vector256.Sum(a4);
-        result[5] = Vector256.Sum(b0);
-        result[6] = Vector256.Sum(b1);
-        result[7] = Vector256.Sum(b2);
-        result[8] = Vector256.Sum(b3);
-        result[9] = Vector256.Sum(b4);
+        result[5] = Vector256.Sum(a5);
+        result[6] = Vector256.Sum(a6);
+        result[7] = Vector256.Sum(a7);
+        result[8] = Vector256.Sum(a8);
+        result[9] = Vector256.Sum(a9);
+        result[10] = Vector256.Sum(b0);
+        result[11] = Vector256.Sum(b1);
+        result[12] = Vector256.Sum(b2);
+        result[13] = Vector256.Sum(b3);
+        result[14] = Vector256.Sum(b4);
+        result[15] = Vector256.Sum(b5);
+        result[16] = Vector256.Sum(b6);
+        result[17] = Vector256.Sum(b7);
+        result[18] = Vector256.Sum(b8);
+        result[19] = Vector256.Sum(b9);
         // The last, zero-padded chunk holds columns k & ~7 .. k - 1 of each row.
         for (; i < k; i++)
         {
@@ -310,24 +334,45 @@ internal static unsafe class Kernels
             for (var r = 0; r < N.Value; r++)
             {
                 result[r] += v * chunk[r * 8 + (i & 7)];
-                result[5 + r] += u * chunk[r * 8 + (i & 7)];
+                result[10 + r] += u * chunk[r * 8 + (i & 7)];
             }
         }
     }
 
+    /// <summary>Both weight rows of a pair against one packed activation row's eight columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step(Vector256<float> v, Vector256<float> u, float* x, ref Vector256<float> a, ref Vector256<float> b)
+    {
+        var xv = Avx.LoadVector256(x);
+        a = Fma.MultiplyAdd(v, xv, a);
+        b = Fma.MultiplyAdd(u, xv, b);
+    }
+
     /// <summary>A row count known to the JIT, so the kernels specialise on it.</summary>
-    private interface IRowCount
+    internal interface IRowCount
     {
         static abstract int Value { get; }
     }
 
-    private readonly struct Two : IRowCount { public static int Value => 2; }
+    internal readonly struct One : IRowCount { public static int Value => 1; }
 
-    private readonly struct Three : IRowCount { public static int Value => 3; }
+    internal readonly struct Two : IRowCount { public static int Value => 2; }
 
-    private readonly struct Four : IRowCount { public static int Value => 4; }
+    internal readonly struct Three : IRowCount { public static int Value => 3; }
 
-    private readonly struct Five : IRowCount { public static int Value => 5; }
+    internal readonly struct Four : IRowCount { public static int Value => 4; }
+
+    internal readonly struct Five : IRowCount { public static int Value => 5; }
+
+    internal readonly struct Six : IRowCount { public static int Value => 6; }
+
+    internal readonly struct Seven : IRowCount { public static int Value => 7; }
+
+    internal readonly struct Eight : IRowCount { public static int Value => 8; }
+
+    internal readonly struct Nine : IRowCount { public static int Value => 9; }
+
+    internal readonly struct Ten : IRowCount { public static int Value => 10; }
 
     /// <summary>Weight rows [t0, t1) as floats (int8 scale applied) into <paramref name="target"/>.</summary>
     private static void Widen<T>(Matrix w, int t0, int t1, float* target) where T : struct, IWeightFormat

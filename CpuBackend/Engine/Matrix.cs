@@ -9,13 +9,14 @@ internal sealed unsafe class Matrix : IDisposable
     private readonly bool owned;
     private bool disposed;
 
-    private Matrix(int rows, int cols, WeightType type, byte* data, float* scales, bool owned)
+    private Matrix(int rows, int cols, WeightType type, byte* data, float* scales, int* rowSums, bool owned)
     {
         Rows = rows;
         Cols = cols;
         Type = type;
         Data = data;
         Scales = scales;
+        RowSums = rowSums;
         this.owned = owned;
     }
 
@@ -31,12 +32,16 @@ internal sealed unsafe class Matrix : IDisposable
     /// <summary>Int8 only: one scale per row (w = q * scale); null otherwise.</summary>
     public float* Scales { get; }
 
+    /// <summary>Int8 only: the sum of each row's stored integers, which the integer kernels subtract once per
+    /// dot product to undo the +128 that makes activations unsigned (see <see cref="Int8Kernels"/>); null otherwise.</summary>
+    public int* RowSums { get; }
+
     /// <summary>True when the bytes are the checkpoint's own mapped pages.</summary>
     public bool Mapped => !owned;
 
     public int RowBytes => Cols * ElementSize(Type);
 
-    public long ByteCount => (long)Rows * RowBytes + (Scales == null ? 0 : Rows * sizeof(float));
+    public long ByteCount => (long)Rows * RowBytes + (Scales == null ? 0 : Rows * sizeof(float)) + (RowSums == null ? 0 : Rows * sizeof(int));
 
     public static int ElementSize(WeightType type) => type switch
     {
@@ -52,14 +57,15 @@ internal sealed unsafe class Matrix : IDisposable
         var target = storage ?? source;
         if (target == source)
         {
-            var m = new Matrix(rows, cols, source, (byte*)tensor.Data, null, owned: false);
+            var m = new Matrix(rows, cols, source, (byte*)tensor.Data, null, null, owned: false);
             m.Prefault();
             return m;
         }
 
         var data = (byte*)NativeMemory.AlignedAlloc((nuint)((long)rows * cols * ElementSize(target)), 64);
         var scales = target == WeightType.Int8 ? (float*)NativeMemory.AlignedAlloc((nuint)(rows * sizeof(float)), 64) : null;
-        var converted = new Matrix(rows, cols, target, data, scales, owned: true);
+        var sums = target == WeightType.Int8 ? (int*)NativeMemory.AlignedAlloc((nuint)(rows * sizeof(int)), 64) : null;
+        var converted = new Matrix(rows, cols, target, data, scales, sums, owned: true);
         var sourceRowBytes = cols * ElementSize(source);
         Parallel.For(0, rows, () => new float[cols], (row, _, scratch) =>
         {
@@ -122,7 +128,13 @@ internal sealed unsafe class Matrix : IDisposable
                 var scale = max != 0 ? MathF.Abs(max) / 127f : 1f;
                 Scales[row] = scale;
                 var q = (sbyte*)target;
-                for (var i = 0; i < Cols; i++) q[i] = (sbyte)Math.Clamp(MathF.Round(values[i] / scale), -127, 127);
+                var sum = 0;
+                for (var i = 0; i < Cols; i++)
+                {
+                    q[i] = (sbyte)Math.Clamp(MathF.Round(values[i] / scale), -127, 127);
+                    sum += q[i];
+                }
+                RowSums[row] = sum;
                 break;
         }
     }
@@ -142,5 +154,6 @@ internal sealed unsafe class Matrix : IDisposable
         disposed = true;
         NativeMemory.AlignedFree(Data);
         if (Scales != null) NativeMemory.AlignedFree(Scales);
+        if (RowSums != null) NativeMemory.AlignedFree(RowSums);
     }
 }

@@ -31,6 +31,14 @@ internal static class EngineSuite
         var logger = loggers.CreateLogger("engine");
 
         Console.WriteLine($"engine suite: {Environment.ProcessorCount} cores, load average {LoadAverage()}, threads {settings.Threads}");
+        Int8KernelComparison.Run();
+        if (args.Contains("--only-kernels"))
+        {
+            // In-cache multiply-add rates of the batched kernels, for A/B runs of one build under different DOTNET_Enable* switches.
+            foreach (var rows in new[] { settings.Batch, settings.PrefillTokens })
+                Console.WriteLine($"in-cache kernel rate at {rows} rows: " + string.Join(", ", Enum.GetValues<WeightType>().Select(t => $"{t} {KernelRate.MultiplyAddsPerSecond(t, rows) / 1e9:F1} G/s")));
+            return 0;
+        }
         Bandwidth bandwidth;
         // The probe's 1 GB of buffers is freed before the 6B run, whose resident memory is a result.
         using (var probe = new MemoryBandwidth())
@@ -67,10 +75,14 @@ internal static class EngineSuite
                           $"decode b{settings.Batch} {torch.DecodeBatchTokensPerSecond:F2} tok/s");
 
         var rows = new List<string>();
+        var seedRows = new List<string>();
         foreach (var storage in new[] { WeightType.F32, WeightType.F16, WeightType.Int8 })
         {
             using var model = GptjModel.Load(directory, storage, logger);
             var t = Measure(model, settings, probe);
+            var seed = SeedRequest.Run(model, probe.Measure(3).Copy, SeedRequest.DecodeSteps);
+            seedRows.Add($"| {shape.Name} | {storage} | {seed.Seconds:F2} | {seed.RooflineSeconds:F2} ({seed.RooflineSeconds / seed.Seconds:P0}) | all {seed.TimedSteps} |");
+            Console.WriteLine(seedRows[^1]);
             // Compute roofline of the batch: tokens/s if every multiply-add ran at the kernel's in-cache rate.
             var kernel = KernelRate.MultiplyAddsPerSecond(storage, settings.Batch);
             var multiplyAddsPerToken = (double)model.WeightMultiplyAddsPerToken;
@@ -88,12 +100,27 @@ internal static class EngineSuite
         Console.WriteLine($"| dtype | weights/step | decode b1 tok/s | decode b{settings.Batch} tok/s | prefill {settings.PrefillTokens} tok/s |");
         Console.WriteLine("|---|---|---|---|---|");
         foreach (var row in rows) Console.WriteLine(row);
+        PrintSeedTable(seedRows);
+    }
+
+    private static void PrintSeedTable(List<string> rows)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"seed workload per request: {SeedRequest.PromptTokens}-token prompt, {SeedRequest.Samples} samples x {SeedRequest.NewTokens} new tokens, top-k 50 / top-p 0.9");
+        Console.WriteLine("| model | storage | seconds/request | memory roofline s (fraction) | decode steps timed |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var row in rows) Console.WriteLine(row);
     }
 
     private static void FullSize(string work, Bandwidth bandwidth, ILogger logger, bool keep, int layers)
     {
         var shape = GptjShape.Gptj6B with { Layers = layers, Name = layers == 28 ? "gptj-6b" : $"gptj-6b-{layers}-layers" };
         var directory = Path.Combine(work, shape.Name);
+        // A shape cut to fewer layers (a machine short of memory) has its times and rooflines scaled by the
+        // ratio of weight multiply-adds per token, the full 28 layers over these (lm_head included in both).
+        var scale = (double)GptjShape.Gptj6B.WeightMultiplyAdds / shape.WeightMultiplyAdds;
+        var scaled = layers == 28 ? "" : $", scaled x{scale:F2} from {layers} layers";
+        var seedRows = new List<string>();
         try
         {
             if (!File.Exists(Path.Combine(directory, "model.safetensors")))
@@ -102,34 +129,47 @@ internal static class EngineSuite
                 RandomGptjCheckpoint.Write(directory, shape, WeightType.F16);
                 Console.WriteLine($"wrote random f16 {shape.Name} ({new FileInfo(Path.Combine(directory, "model.safetensors")).Length / 1e9:F1} GB) in {writing.Elapsed.TotalSeconds:F0}s");
             }
-            var clock = Stopwatch.StartNew();
-            using var model = GptjModel.Load(directory, null, logger);
-            var loadSeconds = clock.Elapsed.TotalSeconds;
-            var residentAfterLoad = Environment.WorkingSet;
-
-            var cache = model.CreateCache();
-            var logits = new float[model.Config.VocabSize];
-            var prompt = Enumerable.Range(0, 8).Select(i => 1000 + i).ToArray();
-            model.Prefill(prompt, cache, logits);
-            var steps = new List<double>();
-            var token = ArgMax(logits);
-            for (var i = 0; i < 5; i++)
+            foreach (var storage in new WeightType?[] { null, WeightType.Int8 })
             {
-                clock.Restart();
-                model.Decode([token], [cache], logits);
-                steps.Add(clock.Elapsed.TotalSeconds);
-                token = ArgMax(logits);
+                var clock = Stopwatch.StartNew();
+                using var model = GptjModel.Load(directory, storage, logger);
+                var loadSeconds = clock.Elapsed.TotalSeconds;
+                var residentAfterLoad = Environment.WorkingSet;
+                var perToken = DecodeOneSeconds(model) * scale;
+                double copyRoofline = model.WeightBytesPerStep * scale / bandwidth.Copy, readRoofline = model.WeightBytesPerStep * scale / bandwidth.Read;
+                var name = storage == null ? "f16 (mapped in place)" : "int8 (converted at load)";
+                Console.WriteLine($"{shape.Name} {name}: load {loadSeconds:F1}s, resident {residentAfterLoad / 1e9:F2} GB after load, " +
+                                  $"{Environment.WorkingSet / 1e9:F2} GB after decoding; {perToken:F2} s/token{scaled}; weights/step {model.WeightBytesPerStep * scale / 1e9:F2} GB; " +
+                                  $"roofline {copyRoofline:F2} s/token copy ({copyRoofline / perToken:P0}), {readRoofline:F2} s/token read ({readRoofline / perToken:P0})");
+                // A batch-10 step of the 6B shape takes seconds here: a few are timed, the rest counted at their median.
+                var seed = SeedRequest.Run(model, bandwidth.Copy, 3);
+                seedRows.Add($"| {shape.Name} | {storage?.ToString() ?? "F16"} | {seed.Seconds * scale:F1}{scaled} | {seed.RooflineSeconds * scale:F1} ({seed.RooflineSeconds / seed.Seconds:P0}) | {seed.TimedSteps} of {SeedRequest.DecodeSteps} |");
+                Console.WriteLine(seedRows[^1]);
             }
-            var perToken = MemoryBandwidth.Median(steps);
-            double copyRoofline = model.WeightBytesPerStep / bandwidth.Copy, readRoofline = model.WeightBytesPerStep / bandwidth.Read;
-            Console.WriteLine($"{shape.Name} f16 (mapped in place): load {loadSeconds:F1}s, resident {residentAfterLoad / 1e9:F2} GB after load, " +
-                              $"{Environment.WorkingSet / 1e9:F2} GB after decoding; {perToken:F2} s/token (median of {steps.Count}); weights/step {model.WeightBytesPerStep / 1e9:F2} GB; " +
-                              $"roofline {copyRoofline:F2} s/token copy ({copyRoofline / perToken:P0}), {readRoofline:F2} s/token read ({readRoofline / perToken:P0})");
+            PrintSeedTable(seedRows);
         }
         finally
         {
             if (!keep && Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>Median seconds of five batch-1 decode steps after an 8-token prompt.</summary>
+    private static double DecodeOneSeconds(GptjModel model)
+    {
+        var cache = model.CreateCache();
+        var logits = new float[model.Config.VocabSize];
+        model.Prefill(Enumerable.Range(0, 8).Select(i => 1000 + i).ToArray(), cache, logits);
+        var steps = new List<double>();
+        var token = ArgMax(logits);
+        for (var i = 0; i < 5; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            model.Decode([token], [cache], logits);
+            steps.Add(clock.Elapsed.TotalSeconds);
+            token = ArgMax(logits);
+        }
+        return MemoryBandwidth.Median(steps);
     }
 
     private static EngineTimings Measure(GptjModel model, EngineRunSettings s, MemoryBandwidth probe)

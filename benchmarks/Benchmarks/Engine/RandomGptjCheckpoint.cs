@@ -12,6 +12,9 @@ internal sealed record GptjShape(string Name, int Layers, int Width, int Heads, 
     public static readonly GptjShape Small = new("gptj-4x512", 4, 512, 8, 64, 2048, 50400, 2048);
     public static readonly GptjShape MidSize = new("gptj-8x1024", 8, 1024, 16, 64, 4096, 50400, 2048);
     public static readonly GptjShape Gptj6B = new("gptj-6b", 28, 4096, 16, 64, 16384, 50400, 2048);
+
+    /// <summary>Multiply-adds of the weight matrices per token (q, k, v, out, fc_in, fc_out per layer; lm_head).</summary>
+    public long WeightMultiplyAdds => Layers * (4L * Width * Width + 2L * Width * Inner) + (long)Width * Vocab;
 }
 
 /// <summary>Writes a random GPT-J checkpoint (config.json + model.safetensors) of a given shape to disk, for speed runs only.</summary>

@@ -1,0 +1,389 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace GptjAspire.CpuBackend.Engine;
+
+/// <summary>How int8 weights are multiplied.</summary>
+public enum Int8Path
+{
+    /// <summary>Widened to floats against float activations by <see cref="Kernels"/>' generic kernels (CPUs without AVX2).</summary>
+    Float,
+
+    /// <summary>Integer products with vpmaddwd on weights and activations sign-extended to 16 bits.</summary>
+    Avx2,
+
+    /// <summary>Integer products with vpdpbusd (AVX-VNNI): 32 byte products summed into eight int32 lanes by one instruction.</summary>
+    AvxVnni,
+}
+
+/// <summary>Products of int8 weights with activations quantized to int8 per row at the start of each product:
+/// y[r, o] = scale_w[o] · scale_x[r] · Σ q_w[o, i] · q_x[r, i] + bias[o], the sum exact in int32.</summary>
+/// <remarks>One scale per activation row, max|x| / 127, is what the integer sum allows without converting each block's
+/// partial sum to float (Q8_0's blocks of 32 would cost a conversion and an FMA per 32 products, as much as the f32 kernel).
+/// It adds at most scale_x / 2 · Σ|w| to each output; the parity tests bound the effect on the logits.
+/// .NET 10 exposes VNNI only on 256-bit vectors (AvxVnni), so AVX-512 machines use it at that width too.</remarks>
+internal static unsafe class Int8Kernels
+{
+    /// <summary>The fastest path this CPU (and its DOTNET_Enable* switches) allows.</summary>
+    public static readonly Int8Path Best = AvxVnni.IsSupported ? Int8Path.AvxVnni : Avx2.IsSupported ? Int8Path.Avx2 : Int8Path.Float;
+
+    /// <summary>Activation elements per chunk of the packed layout: one vector of bytes (VNNI) or two of int16 (AVX2).</summary>
+    private const int Chunk = 32;
+
+    public static bool IsSupported(Int8Path path) => path switch
+    {
+        Int8Path.AvxVnni => AvxVnni.IsSupported,
+        Int8Path.Avx2 => Avx2.IsSupported,
+        _ => true,
+    };
+
+    /// <summary>y[r, o] = Σ_i x[r, i] · w[o, i] (+ bias[o]) on one of the integer paths.</summary>
+    public static void MatMul(Int8Path path, ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
+    {
+        if (w.Type != WeightType.Int8) throw new ArgumentException($"integer kernels need int8 weights, not {w.Type}", nameof(w));
+        if (x.Length < rows * w.Cols || y.Length < rows * w.Rows) throw new ArgumentException("matrix product operands are too small");
+        if (path == Int8Path.Float || !IsSupported(path)) throw new ArgumentException($"{path} is not an integer path of this CPU", nameof(path));
+        if (path == Int8Path.AvxVnni) Run<Vnni>(x, rows, w, bias, y);
+        else Run<Words>(x, rows, w, bias, y);
+    }
+
+    private static void Run<T>(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y) where T : struct, IIntegerIsa
+    {
+        int k = w.Cols, n = w.Rows;
+        var (tile, band) = Kernels.Split(rows, w);
+        var stride = (k + Chunk - 1) / Chunk * Chunk;
+        var packed = ArrayPool<byte>.Shared.Rent(rows * stride * T.ElementSize);
+        var scales = ArrayPool<float>.Shared.Rent(rows);
+        try
+        {
+            fixed (float* xp = x, yp = y, bp = bias, sp = scales)
+            fixed (byte* pp = packed)
+            {
+                Quantize<T>(xp, rows, k, stride, pp, sp);
+                nint xa = (nint)pp, sa = (nint)sp, ya = (nint)yp, ba = (nint)bp;
+                KernelThreads.For((n + band - 1) / band, b =>
+                    Band<T>((byte*)xa, (float*)sa, rows, stride, w, (float*)ba, (float*)ya, b * band, Math.Min(n, (b + 1) * band), tile));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(packed);
+            ArrayPool<float>.Shared.Return(scales);
+        }
+    }
+
+    /// <summary>Quantizes each row (q = round(x · 127 / max|x|), scale = max|x| / 127) into blocks of up to five rows
+    /// interleaved by chunks of 32 elements, as <see cref="Kernels"/> packs floats: one pointer reaches every row of a block.</summary>
+    private static void Quantize<T>(float* x, int rows, int k, int stride, byte* packed, float* scales) where T : struct, IIntegerIsa
+    {
+        for (var r0 = 0; r0 < rows; r0 += 5)
+        {
+            var count = Math.Min(5, rows - r0);
+            var block = packed + (long)r0 * stride * T.ElementSize;
+            for (var j = 0; j < count; j++)
+            {
+                var row = x + (long)(r0 + j) * k;
+                var max = MathF.Abs(TensorPrimitives.MaxMagnitude(new ReadOnlySpan<float>(row, k)));
+                var inverse = max == 0 ? 0 : 127f / max;
+                scales[r0 + j] = max / 127f;
+                var factor = Vector256.Create(inverse);
+                for (var c = 0; c < stride; c += Chunk)
+                {
+                    var target = block + ((long)c * count + j * Chunk) * T.ElementSize;
+                    if (c + Chunk <= k)
+                    {
+                        // vcvtps2dq rounds to nearest even, as MathF.Round does below; |q| <= 127, so narrowing is exact.
+                        var q = row + c;
+                        T.Store32(target, Vector256.Narrow(
+                            Vector256.Narrow(Avx.ConvertToVector256Int32(Avx.LoadVector256(q) * factor), Avx.ConvertToVector256Int32(Avx.LoadVector256(q + 8) * factor)),
+                            Vector256.Narrow(Avx.ConvertToVector256Int32(Avx.LoadVector256(q + 16) * factor), Avx.ConvertToVector256Int32(Avx.LoadVector256(q + 24) * factor))));
+                        continue;
+                    }
+                    for (var e = 0; e < Chunk; e++)
+                        T.Store(target + e * T.ElementSize, c + e < k ? (int)MathF.Round(row[c + e] * inverse) : 0);
+                }
+            }
+        }
+    }
+
+    private static void Band<T>(byte* x, float* xs, int rows, int stride, Matrix w, float* bias, float* y, int o0, int o1, int tile)
+        where T : struct, IIntegerIsa
+    {
+        if (rows == 1)
+        {
+            Tile1<T>(x, xs[0], w, bias, y, o0, o1);
+            return;
+        }
+        var n = w.Rows;
+        for (var t0 = o0; t0 < o1; t0 += tile)
+        {
+            var t1 = Math.Min(o1, t0 + tile);
+            for (var r = 0; r < rows; r += 5)
+            {
+                var xr = x + (long)r * stride * T.ElementSize;
+                // As in the float kernels: the first block brings the tile from memory, prefetching the next row pair.
+                var prefetch = r == 0;
+                switch (Math.Min(5, rows - r))
+                {
+                    case 1: Tile2xN<T, Kernels.One>(xr, xs + r, w, bias, y + (long)r * n, t0, t1, prefetch); break;
+                    case 2: Tile2xN<T, Kernels.Two>(xr, xs + r, w, bias, y + (long)r * n, t0, t1, prefetch); break;
+                    case 3: Tile2xN<T, Kernels.Three>(xr, xs + r, w, bias, y + (long)r * n, t0, t1, prefetch); break;
+                    case 4: Tile2xN<T, Kernels.Four>(xr, xs + r, w, bias, y + (long)r * n, t0, t1, prefetch); break;
+                    default: Tile2xN<T, Kernels.Five>(xr, xs + r, w, bias, y + (long)r * n, t0, t1, prefetch); break;
+                }
+            }
+        }
+    }
+
+    /// <summary>The float result of an integer dot product: undo the activation offset, apply both scales, add the bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Finish<T>(int dot, Matrix w, int o, float xScale, float* bias) where T : struct, IIntegerIsa =>
+        (dot - T.Offset * w.RowSums[o]) * (w.Scales[o] * xScale) + (bias == null ? 0f : bias[o]);
+
+    /// <summary>One activation row: four streams a quarter of the band apart, as the float decode kernel reads them.</summary>
+    private static void Tile1<T>(byte* x, float xScale, Matrix w, float* bias, float* y, int o0, int o1) where T : struct, IIntegerIsa
+    {
+        var four = stackalloc int[4];
+        var k = w.Cols;
+        var o = o0;
+        if (o1 - o0 >= 4)
+        {
+            var quarter = (o1 - o0) / 4;
+            for (; o < o0 + quarter; o++)
+            {
+                Dot4x1<T>((sbyte*)w.Data + (long)o * k, (long)quarter * k, x, k, four);
+                for (var j = 0; j < 4; j++) y[o + j * quarter] = Finish<T>(four[j], w, o + j * quarter, xScale, bias);
+            }
+            o = o0 + 4 * quarter;
+        }
+        // The last rows (fewer than four) go through the same kernel, each as four copies of itself.
+        for (; o < o1; o++)
+        {
+            Dot4x1<T>((sbyte*)w.Data + (long)o * k, 0, x, k, four);
+            y[o] = Finish<T>(four[0], w, o, xScale, bias);
+        }
+    }
+
+    /// <summary>N (1 to 5) packed activation rows against pairs of weight rows, each loaded (and widened) once for all N.</summary>
+    private static void Tile2xN<T, N>(byte* x, float* xs, Matrix w, float* bias, float* y, int t0, int t1, bool prefetch)
+        where T : struct, IIntegerIsa where N : struct, Kernels.IRowCount
+    {
+        var pair = stackalloc int[10];
+        int k = w.Cols, n = w.Rows;
+        for (var o = t0; o < t1; o += 2)
+        {
+            var wr = (sbyte*)w.Data + (long)o * k;
+            var pairs = Math.Min(2, t1 - o);
+            Dot2xN<T, N>(wr, pairs == 2 ? wr + k : wr, x, k, pair, prefetch && o + 3 < t1 ? 2L * k : 0);
+            for (var j = 0; j < pairs; j++)
+                for (var i = 0; i < N.Value; i++)
+                    y[(long)i * n + o + j] = Finish<T>(pair[j * 5 + i], w, o + j, xs[i], bias);
+        }
+    }
+
+    /// <summary>Four weight rows <paramref name="rowStep"/> bytes apart against one activation row; two accumulators per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot4x1<T>(sbyte* w, long rowStep, byte* x, int k, int* result) where T : struct, IIntegerIsa
+    {
+        sbyte* w0 = w, w1 = w + rowStep, w2 = w + 2 * rowStep, w3 = w + 3 * rowStep;
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<int> b0 = default, b1 = default, b2 = default, b3 = default;
+        var i = 0;
+        for (; i + 2 * Chunk <= k; i += 2 * Chunk)
+        {
+            var xv = T.LoadActivations(x + i * T.ElementSize);
+            a0 = T.MultiplyAdd(a0, T.LoadWeights(w0 + i), xv);
+            a1 = T.MultiplyAdd(a1, T.LoadWeights(w1 + i), xv);
+            a2 = T.MultiplyAdd(a2, T.LoadWeights(w2 + i), xv);
+            a3 = T.MultiplyAdd(a3, T.LoadWeights(w3 + i), xv);
+            xv = T.LoadActivations(x + (i + Chunk) * T.ElementSize);
+            b0 = T.MultiplyAdd(b0, T.LoadWeights(w0 + i + Chunk), xv);
+            b1 = T.MultiplyAdd(b1, T.LoadWeights(w1 + i + Chunk), xv);
+            b2 = T.MultiplyAdd(b2, T.LoadWeights(w2 + i + Chunk), xv);
+            b3 = T.MultiplyAdd(b3, T.LoadWeights(w3 + i + Chunk), xv);
+        }
+        for (; i + Chunk <= k; i += Chunk)
+        {
+            var xv = T.LoadActivations(x + i * T.ElementSize);
+            a0 = T.MultiplyAdd(a0, T.LoadWeights(w0 + i), xv);
+            a1 = T.MultiplyAdd(a1, T.LoadWeights(w1 + i), xv);
+            a2 = T.MultiplyAdd(a2, T.LoadWeights(w2 + i), xv);
+            a3 = T.MultiplyAdd(a3, T.LoadWeights(w3 + i), xv);
+        }
+        result[0] = Vector256.Sum(a0 + b0);
+        result[1] = Vector256.Sum(a1 + b1);
+        result[2] = Vector256.Sum(a2 + b2);
+        result[3] = Vector256.Sum(a3 + b3);
+        // A row of one block is laid out like the row itself, so element i of the tail is at i.
+        for (; i < k; i++)
+        {
+            var xe = T.Load1(x + i * T.ElementSize);
+            result[0] += w0[i] * xe;
+            result[1] += w1[i] * xe;
+            result[2] += w2[i] * xe;
+            result[3] += w3[i] * xe;
+        }
+    }
+
+    /// <summary>result[j * 5 + r] = w_j · x_r for two weight rows and N packed activation rows.</summary>
+    /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next pair).</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot2xN<T, N>(sbyte* w0, sbyte* w1, byte* x, int k, int* result, long ahead)
+        where T : struct, IIntegerIsa where N : struct, Kernels.IRowCount
+    {
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+        Vector256<int> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default;
+        var row = Chunk * T.ElementSize;
+        var chunk = x;
+        var i = 0;
+        for (; i + Chunk <= k; i += Chunk, chunk += N.Value * row)
+        {
+            if (ahead != 0)
+            {
+                Sse.Prefetch0(w0 + ahead + i);
+                Sse.Prefetch0(w1 + ahead + i);
+            }
+            var v = T.LoadWeights(w0 + i);
+            var u = T.LoadWeights(w1 + i);
+            var xv = T.LoadActivations(chunk);
+            a0 = T.MultiplyAdd(a0, v, xv);
+            b0 = T.MultiplyAdd(b0, u, xv);
+            if (N.Value > 1)
+            {
+                xv = T.LoadActivations(chunk + row);
+                a1 = T.MultiplyAdd(a1, v, xv);
+                b1 = T.MultiplyAdd(b1, u, xv);
+            }
+            if (N.Value > 2)
+            {
+                xv = T.LoadActivations(chunk + 2 * row);
+                a2 = T.MultiplyAdd(a2, v, xv);
+                b2 = T.MultiplyAdd(b2, u, xv);
+            }
+            if (N.Value > 3)
+            {
+                xv = T.LoadActivations(chunk + 3 * row);
+                a3 = T.MultiplyAdd(a3, v, xv);
+                b3 = T.MultiplyAdd(b3, u, xv);
+            }
+            if (N.Value > 4)
+            {
+                xv = T.LoadActivations(chunk + 4 * row);
+                a4 = T.MultiplyAdd(a4, v, xv);
+                b4 = T.MultiplyAdd(b4, u, xv);
+            }
+        }
+        result[0] = Vector256.Sum(a0);
+        result[1] = Vector256.Sum(a1);
+        result[2] = Vector256.Sum(a2);
+        result[3] = Vector256.Sum(a3);
+        result[4] = Vector256.Sum(a4);
+        result[5] = Vector256.Sum(b0);
+        result[6] = Vector256.Sum(b1);
+        result[7] = Vector256.Sum(b2);
+        result[8] = Vector256.Sum(b3);
+        result[9] = Vector256.Sum(b4);
+        // The last, partly filled chunk holds elements k & ~31 .. k - 1 of each row.
+        for (; i < k; i++)
+            for (var r = 0; r < N.Value; r++)
+            {
+                var xe = T.Load1(chunk + (r * Chunk + i % Chunk) * T.ElementSize);
+                result[r] += w0[i] * xe;
+                result[5 + r] += w1[i] * xe;
+            }
+    }
+
+    /// <summary>32 weights or activations as an integer path holds them in registers (VNNI uses <see cref="Low"/> only).</summary>
+    private readonly struct Operand(Vector256<byte> low, Vector256<byte> high)
+    {
+        public Vector256<byte> Low { get; } = low;
+
+        public Vector256<byte> High { get; } = high;
+    }
+
+    /// <summary>How an integer path stores quantized activations and multiplies 32 of them by 32 weights.</summary>
+    private interface IIntegerIsa
+    {
+        /// <summary>Added to each stored activation (its sum against a weight row is subtracted again in <see cref="Finish"/>).</summary>
+        static abstract int Offset { get; }
+
+        /// <summary>Bytes per stored activation.</summary>
+        static abstract int ElementSize { get; }
+
+        static abstract void Store(byte* target, int q);
+
+        /// <summary>Stores 32 quantized activations.</summary>
+        static abstract void Store32(byte* target, Vector256<sbyte> q);
+
+        /// <summary>A stored activation, offset included.</summary>
+        static abstract int Load1(byte* source);
+
+        static abstract Operand LoadWeights(sbyte* w);
+
+        static abstract Operand LoadActivations(byte* x);
+
+        static abstract Vector256<int> MultiplyAdd(Vector256<int> sum, Operand w, Operand x);
+    }
+
+    /// <summary>vpdpbusd multiplies unsigned by signed bytes, so activations are stored as q + 128 (0..255) and the weights
+    /// stay signed; Σ (q + 128)·w = Σ q·w + 128·Σ w, and Σ w is the matrix's precomputed row sum.</summary>
+    private readonly struct Vnni : IIntegerIsa
+    {
+        public static int Offset => 128;
+
+        public static int ElementSize => 1;
+
+        public static void Store(byte* target, int q) => *target = (byte)(q + 128);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store32(byte* target, Vector256<sbyte> q) => (q.AsByte() ^ Vector256.Create((byte)0x80)).Store(target);
+
+        public static int Load1(byte* source) => *source;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Operand LoadWeights(sbyte* w) => new(Avx.LoadVector256((byte*)w), default);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Operand LoadActivations(byte* x) => new(Avx.LoadVector256(x), default);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> MultiplyAdd(Vector256<int> sum, Operand w, Operand x) =>
+            AvxVnni.MultiplyWideningAndAdd(sum, x.Low, w.Low.AsSByte());
+    }
+
+    /// <summary>vpmaddwd on 16-bit values: weights sign-extended once per chunk, activations stored as int16. vpmaddubsw
+    /// on bytes would saturate its 16-bit pair sums (2 · 127 · 255 > 32767) unless each pair's signs were fixed up first,
+    /// which costs the instruction it saves.</summary>
+    private readonly struct Words : IIntegerIsa
+    {
+        public static int Offset => 0;
+
+        public static int ElementSize => 2;
+
+        public static void Store(byte* target, int q) => *(short*)target = (short)q;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Store32(byte* target, Vector256<sbyte> q)
+        {
+            var (low, high) = Vector256.Widen(q);
+            low.Store((short*)target);
+            high.Store((short*)target + 16);
+        }
+
+        public static int Load1(byte* source) => *(short*)source;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Operand LoadWeights(sbyte* w) =>
+            new(Avx2.ConvertToVector256Int16(w).AsByte(), Avx2.ConvertToVector256Int16(w + 16).AsByte());
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Operand LoadActivations(byte* x) => new(Avx.LoadVector256(x), Avx.LoadVector256(x + 32));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> MultiplyAdd(Vector256<int> sum, Operand w, Operand x) =>
+            sum + Avx2.MultiplyAddAdjacent(w.Low.AsInt16(), x.Low.AsInt16()) + Avx2.MultiplyAddAdjacent(w.High.AsInt16(), x.High.AsInt16());
+    }
+}

@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using GptjAspire.CpuBackend.Engine;
+using GptjAspire.CpuBackend.Generation;
+
+namespace GptjAspire.Benchmarks.Engine;
+
+/// <summary>Seconds of one request of the seed's default workload in the engine alone: a 20-token prompt prefilled once,
+/// forked into 10 samples, 236 new tokens each drawn with top-k 50 / top-p 0.9 (235 decode steps of 10 sequences).</summary>
+/// <param name="Seconds">Prefill, sampling and decode steps; steps beyond those timed counted at the median timed step.</param>
+/// <param name="RooflineSeconds">The same work if it did nothing but read every weight once per forward pass (prefill
+/// and each decode step) at the measured copy bandwidth; the KV cache's reads are left out (about 1% here).</param>
+internal sealed record SeedRequest(double Seconds, double RooflineSeconds, int TimedSteps)
+{
+    public const int PromptTokens = 20, Samples = 10, NewTokens = 236;
+
+    /// <summary>Decode steps of one request: the first new tokens come from the prefill's logits.</summary>
+    public const int DecodeSteps = NewTokens - 1;
+
+    private static readonly SamplingParameters Parameters = new(TopK: 50, TopP: 0.9f);
+
+    /// <param name="timedSteps">Decode steps to run and time (at most <see cref="DecodeSteps"/>).</param>
+    public static SeedRequest Run(GptjModel model, double copyBandwidth, int timedSteps)
+    {
+        var vocab = model.Config.VocabSize;
+        var random = new Random(1);
+        var prompt = Enumerable.Range(0, PromptTokens).Select(_ => random.Next(vocab)).ToArray();
+        var logits = new float[Samples * vocab];
+        var clock = Stopwatch.StartNew();
+
+        var cache = model.CreateCache();
+        model.Prefill(prompt, cache, logits);
+        var caches = Enumerable.Range(0, Samples).Select(_ => cache.Fork()).ToArray();
+        var samplers = Enumerable.Range(0, Samples).Select(s => new Sampler(Parameters, [], 42, s)).ToArray();
+        var contexts = Enumerable.Range(0, Samples).Select(_ => new List<int>(prompt)).ToArray();
+        var tokens = new int[Samples];
+        for (var s = 0; s < Samples; s++) logits.AsSpan(0, vocab).CopyTo(logits.AsSpan(s * vocab, vocab));
+        var steps = new List<double>();
+        for (var step = 0; ; step++)
+        {
+            for (var s = 0; s < Samples; s++)
+            {
+                tokens[s] = samplers[s].Next(logits.AsSpan(s * vocab, vocab), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(contexts[s])).TokenId;
+                contexts[s].Add(tokens[s]);
+            }
+            if (step == timedSteps) break;
+            var stepClock = Stopwatch.StartNew();
+            model.Decode(tokens, caches, logits);
+            steps.Add(stepClock.Elapsed.TotalSeconds);
+        }
+        var seconds = clock.Elapsed.TotalSeconds + (DecodeSteps - timedSteps) * MemoryBandwidth.Median(steps);
+        return new SeedRequest(seconds, (1 + DecodeSteps) * model.WeightBytesPerStep / copyBandwidth, timedSteps);
+    }
+}

@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics.X86;
+using GptjAspire.CpuBackend.Engine;
+
+namespace GptjAspire.CpuBackend.Tests.Engine;
+
+/// <summary>The kernel and int8 parity tests again in a child test run with instruction sets switched off by the
+/// runtime's DOTNET_Enable* settings, so the fallbacks of a CPU without them stay tested on this one.</summary>
+public sealed class IsaSwitchTests
+{
+    private const string KernelTests =
+        "FullyQualifiedName~Engine.MatMulTests|FullyQualifiedName~Best_is_the_fastest_path|FullyQualifiedName~Int8_storage_stays_within";
+
+    // Without AVX2 there is no integer path, so the integer product theory would have no cases.
+    private const string IntegerTests = "|FullyQualifiedName~Integer_product_equals";
+
+    public static TheoryData<string, string, string> Switches() => new()
+    {
+        // Without AVX-VNNI int8 runs on vpmaddwd; without AVX2 every type on the scalar float kernels.
+        { "DOTNET_EnableAVXVNNI", Avx2.IsSupported ? nameof(Int8Path.Avx2) : nameof(Int8Path.Float), KernelTests + (Avx2.IsSupported ? IntegerTests : "") },
+        { "DOTNET_EnableAVX2", nameof(Int8Path.Float), KernelTests },
+        // Without AVX-512 the batched float kernels use blocks of five rows instead of ten; AVX-VNNI is a VEX extension and stays.
+        { "DOTNET_EnableAVX512F", Int8Kernels.Best.ToString(), KernelTests + (Avx2.IsSupported ? IntegerTests : "") },
+    };
+
+    [Theory]
+    [MemberData(nameof(Switches))]
+    public async Task Kernel_tests_pass_with_an_instruction_set_switched_off(string variable, string expectedInt8Path, string filter)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { "test", typeof(IsaSwitchTests).Assembly.Location, "--filter", filter, "--logger", "console;verbosity=normal" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { [variable] = "0", [Int8KernelTests.ExpectedPathVariable] = expectedInt8Path },
+        };
+        using var child = Process.Start(start)!;
+        var output = child.StandardOutput.ReadToEndAsync();
+        var errors = child.StandardError.ReadToEndAsync();
+        // A bound so a wedged child fails the test instead of hanging it; not a speed assertion.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        await child.WaitForExitAsync(timeout.Token);
+        var log = await output + await errors;
+        Assert.True(child.ExitCode == 0, $"{variable}=0: child test run failed\n{log}");
+        Assert.Contains("Best_is_the_fastest_path_the_cpu_and_its_switches_allow", log);
+        Assert.Contains("Int8_storage_stays_within", log);
+        // The switched-off path has no cases in the child, the remaining ones do.
+        if (variable == "DOTNET_EnableAVXVNNI") Assert.DoesNotContain("(path: AvxVnni", log);
+        if (expectedInt8Path == nameof(Int8Path.Avx2)) Assert.Contains("(path: Avx2", log);
+    }
+}
