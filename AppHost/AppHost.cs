@@ -1,14 +1,10 @@
 using GptjAspire.AppHost;
 
 // The deployment diagram: backend (Triton on a GPU, or CpuBackend) -> Preprocessor -> Gateway.
-// Every service is configured through the environment variables a plain local run uses
-// (Kestrel__Endpoints__*, services__*__grpc__0, Model__Path, OTEL_*), so nothing here is
-// needed to run the system; it only makes running, watching and publishing it one step.
-// References inject only the services__ form (not Aspire's extra BACKEND_GRPC variables).
+// Every service is configured through the environment variables a service run alone uses
+// (Kestrel__Endpoints__*, services__*__grpc__0, Model__Path, OTEL_*); references inject only the
+// services__ form (not Aspire's extra BACKEND_GRPC variables).
 var builder = DistributedApplication.CreateBuilder(args);
-
-// `aspire publish` turns this model into Kubernetes manifests (a Helm chart).
-builder.AddKubernetesEnvironment("k8s");
 
 var backendKind = BackendChoice.From(builder.Configuration);
 var models = ModelLocations.From(builder);
@@ -19,8 +15,7 @@ IResourceBuilder<IResourceWithEndpoints> backend = backendKind switch
     _ => builder.AddProject<Projects.CpuBackend>("backend", ServiceEndpoints.FromAppHostOnly)
         .WithServiceEndpoints(ServicePorts.CpuBackend)
         .WithModelPath(models.CpuModel)
-        .WithHttpHealthCheck("/health", endpointName: "http")
-        .PublishAsKubernetesService(KubernetesPublishing.SingleReplicaBackend),
+        .WithHttpHealthCheck("/health", endpointName: "http"),
 };
 
 var preprocessor = builder.AddProject<Projects.Preprocessor>("preprocessor", ServiceEndpoints.FromAppHostOnly)
@@ -29,17 +24,20 @@ var preprocessor = builder.AddProject<Projects.Preprocessor>("preprocessor", Ser
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ServiceDiscovery)
     .WithReference(backend.GetEndpoint("grpc"))
     .WaitFor(backend)
-    .WithHttpHealthCheck("/health", endpointName: "http")
-    .PublishAsKubernetesService(KubernetesPublishing.StatelessService(ServicePorts.Preprocessor,
-        readsModelRepository: backendKind == BackendKind.Triton));
+    .WithHttpHealthCheck("/health", endpointName: "http");
 
 builder.AddProject<Projects.Gateway>("gateway", ServiceEndpoints.FromAppHostOnly)
-    .WithServiceEndpoints(ServicePorts.Gateway)
+    .WithServiceEndpoints(ServicePorts.Gateway, hostPort: PublicEndpoint.GatewayPort(builder.Configuration))
     .WithExternalHttpEndpoints()
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ServiceDiscovery)
     .WithReference(preprocessor.GetEndpoint("grpc"))
     .WaitFor(preprocessor)
     .WithHttpHealthCheck("/health", endpointName: "http")
-    .PublishAsKubernetesService(KubernetesPublishing.StatelessService(ServicePorts.Gateway));
+    .WithReadyBanner();
+
+#if KUBERNETES_PUBLISHING
+// Opt-in build (-p:KubernetesPublishing=true): `aspire publish` turns this model into a Helm chart.
+builder.PublishToKubernetes(backendKind);
+#endif
 
 builder.Build().Run();

@@ -14,7 +14,7 @@ public sealed record ModelLocations(string TritonRepository, string? CpuModel, s
         var repository = Resolve(builder.Configuration["Triton:ModelRepository"] ?? Path.Combine("..", "model_repository"));
         if (builder.ExecutionContext.IsPublishMode)
         {
-            return new ModelLocations(repository, CpuModel: null, KubernetesPublishing.TokenizerInModelRepository);
+            return new ModelLocations(repository, CpuModel: null, TritonBackend.TokenizerInModelRepository);
         }
 
         var model = builder.Configuration["Model:Path"];

@@ -25,9 +25,10 @@ public static class ServiceEndpoints
     /// <summary>
     /// Adds endpoints `http` and (for gRPC services) `grpc` and sets Kestrel__Endpoints__{name}__Url for
     /// each, with Protocols=Http2 on `grpc`: cleartext gRPC is HTTP/2 with prior knowledge, which
-    /// Kestrel only accepts on an Http2-only endpoint.
+    /// Kestrel only accepts on an Http2-only endpoint. <paramref name="hostPort"/> fixes the port the
+    /// `http` endpoint has on this machine when run locally; without it Aspire picks a free one.
     /// </summary>
-    public static IResourceBuilder<ProjectResource> WithServiceEndpoints(this IResourceBuilder<ProjectResource> project, ServicePorts ports)
+    public static IResourceBuilder<ProjectResource> WithServiceEndpoints(this IResourceBuilder<ProjectResource> project, ServicePorts ports, int? hostPort = null)
     {
         var publishing = project.ApplicationBuilder.ExecutionContext.IsPublishMode;
 
@@ -35,7 +36,7 @@ public static class ServiceEndpoints
         // Kestrel endpoints below are the services' only listening configuration.
         project.WithEndpointsInEnvironment(_ => false);
 
-        project.WithHttpEndpoint(targetPort: publishing ? ports.Http : null, name: "http");
+        project.WithHttpEndpoint(port: publishing ? null : hostPort, targetPort: publishing ? ports.Http : null, name: "http");
         project.WithKestrelUrl("http", publishing);
 
         if (ports.Grpc is { } grpcPort)

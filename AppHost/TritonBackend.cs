@@ -18,6 +18,9 @@ public static class TritonBackend
     /// <summary>Where the model repository is mounted in the container (config.pbtxt's gpt_model_path is under it).</summary>
     public const string ModelRepositoryMount = "/models";
 
+    /// <summary>The tokenizer folder that build_engine.sh puts beside the engine, as a published Preprocessor sees it in the model volume.</summary>
+    public const string TokenizerInModelRepository = ModelRepositoryMount + "/gptj/tokenizer";
+
     // Run through a shell so the OTLP endpoint Aspire puts in the environment reaches Triton's
     // OpenTelemetry exporter, which takes its URL only on the command line and speaks OTLP/HTTP
     // only. Triton reads the exporter's headers (the dashboard's API key) from OTEL_EXPORTER_OTLP_HEADERS.
@@ -48,11 +51,10 @@ public static class TritonBackend
             .WithContainerRuntimeArgs(GpuArguments(builder.Configuration["ASPIRE_CONTAINER_RUNTIME"]))
             // TensorRT-LLM's recommended container limits: shared memory for inter-process
             // tensors, unlimited locked memory, a large stack.
-            .WithContainerRuntimeArgs("--shm-size=2g", "--ulimit", "memlock=-1", "--ulimit", "stack=67108864")
-            .PublishAsKubernetesService(KubernetesPublishing.TritonWorkload);
+            .WithContainerRuntimeArgs("--shm-size=2g", "--ulimit", "memlock=-1", "--ulimit", "stack=67108864");
 
         // Kubernetes has no bind mounts: the published workload mounts the model-repository
-        // PersistentVolumeClaim instead (KubernetesPublishing.TritonWorkload).
+        // PersistentVolumeClaim instead (Publishing/KubernetesPublishing.cs).
         if (builder.ExecutionContext.IsRunMode)
         {
             triton.WithBindMount(modelRepository, ModelRepositoryMount, isReadOnly: true);

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
-using GptjAspire.LocalRun.Processes;
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
 using GptjAspire.Tokenizer;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Generation;
@@ -23,16 +24,14 @@ public static class GatewaySuite
         var maxTokens = Option(args, "--max-tokens", 16);
         var requests = Option(args, "--requests", 256);
 
-        Console.WriteLine("Starting backend, preprocessor and gateway (LocalRun's launcher, demo checkpoint)...");
-        await using var services = new LocalSystem((_, _) => { });
-        services.Start();
-        await services.WaitHealthyAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
+        Console.WriteLine("Starting backend, preprocessor and gateway (the AppHost through Aspire.Hosting.Testing, demo checkpoint)...");
+        await using var app = await StartAppAsync();
 
-        var modelFolder = Path.Combine(Path.GetDirectoryName(ServiceBinaries.PathOf(ServiceBinaries.Preprocessor))!, "models", "gptj-vi-demo");
+        var modelFolder = Path.GetFullPath(Path.Combine(Projects.AppHost.ProjectPath, "..", "models", "gptj-vi-demo"));
         var tokenizer = BpeTokenizer.FromDirectory(modelFolder);
         var promptIds = tokenizer.Encode(Prompt);
-        using var backend = TritonInferenceClient.ForAddress(services.BackendGrpcUrl.ToString().TrimEnd('/'));
-        using var gateway = new HttpClient { BaseAddress = services.GatewayUrl, Timeout = TimeSpan.FromMinutes(5) };
+        using var backend = TritonInferenceClient.ForAddress(app.GetEndpoint("backend", "grpc").ToString().TrimEnd('/'));
+        using var gateway = new HttpClient { BaseAddress = app.GetEndpoint("gateway", "http"), Timeout = TimeSpan.FromMinutes(5) };
 
         Func<Task> direct = () => backend.InferAsync(DirectRequest(promptIds, maxTokens, tokenizer.EndOfTextId));
         Func<Task> throughGateway = async () =>
@@ -59,6 +58,17 @@ public static class GatewaySuite
                 $"{clients,7}  added    {path.P50 - anchor.P50,7:F2}  {path.P99 - anchor.P99,7:F2}   throughput ratio gateway/direct {path.PerSecond / anchor.PerSecond:F3}"));
         }
         return 0;
+    }
+
+    // The whole AppHost on the CPU backend, every service healthy; the Gateway on a port Aspire picks (Gateway:Port empty).
+    static async Task<DistributedApplication> StartAppAsync()
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["Backend=cpu", "Gateway:Port="]);
+        var app = await builder.BuildAsync();
+        await app.StartAsync();
+        foreach (var service in new[] { "backend", "preprocessor", "gateway" })
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(service);
+        return app;
     }
 
     // The tensors the Preprocessor sends for the Gateway request above (GenerationTensors.Request): top_p and temperature 1,

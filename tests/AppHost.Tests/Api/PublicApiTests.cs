@@ -1,0 +1,118 @@
+using System.Net;
+using GptjAspire.AppHost.Tests.Running;
+
+namespace GptjAspire.AppHost.Tests.Api;
+
+[Collection(AppCollection.Name)]
+public sealed class PublicApiTests(GptjApp system)
+{
+    const string Prompt = "Xin chào Việt Nam, hôm nay trời đẹp";
+
+    async Task<Dictionary<int, (string Text, string? Finish)>> CompleteAsync(string body)
+    {
+        using var response = await system.Gateway.PostAsync("/v1/completions", Json.Body(body));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return Json.Choices(await response.ReadJsonAsync());
+    }
+
+    async Task<(List<(string? Event, string Data)> Events, Dictionary<int, (string Text, string? Finish)> Choices)> StreamAsync(string body)
+    {
+        using var response = await system.Gateway.PostAsync("/v1/completions", Json.Body(body));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var events = Sse.Events(await response.Content.ReadAsByteArrayAsync());
+        return (events, Sse.Choices(events));
+    }
+
+    [Fact]
+    public async Task Predict_with_vietnamese_text_returns_n_samples_texts_that_start_with_the_prompt()
+    {
+        using var response = await system.Gateway.PostAsync("/predict", Json.Body($$"""{"text": "{{Prompt}}", "n_samples": 4}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var texts = (await response.ReadJsonAsync()).GetProperty("generated_texts").EnumerateArray().Select(t => t.GetString()!).ToList();
+        Assert.Equal(4, texts.Count);
+        Assert.All(texts, text => Assert.StartsWith(Prompt, text));
+        Assert.Contains(texts, text => text.Length > Prompt.Length);
+    }
+
+    [Fact]
+    public async Task Predict_with_defaults_returns_ten_samples()
+    {
+        using var response = await system.Gateway.PostAsync("/predict", Json.Body("""{"text": "Hà Nội"}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(10, (await response.ReadJsonAsync()).GetProperty("generated_texts").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Streaming_and_non_streaming_completions_give_the_same_text_for_the_same_seed()
+    {
+        const string request = $$"""{"prompt": "{{Prompt}}", "max_tokens": 24, "n": 3, "seed": 1234, "top_k": 0, "temperature": 1.0""";
+
+        var whole = await CompleteAsync(request + "}");
+        var (events, streamed) = await StreamAsync(request + """, "stream": true}""");
+
+        Assert.Equal("[DONE]", events[^1].Data);
+        Assert.Equal(3, whole.Count);
+        Assert.Equal(whole, streamed);
+        Assert.Contains(whole.Values, choice => choice.Text.Length > 0);
+    }
+
+    [Fact]
+    public async Task Every_streamed_event_is_valid_utf8_and_the_pieces_concatenate_to_the_final_text()
+    {
+        const string request = $$"""{"prompt": "{{Prompt}}", "max_tokens": 48, "n": 2, "seed": 99, "echo": true""";
+
+        // Sse.Events decodes each event's bytes strictly: a piece ending inside a UTF-8 sequence throws there.
+        var (events, streamed) = await StreamAsync(request + """, "stream": true}""");
+        var whole = await CompleteAsync(request + "}");
+
+        Assert.True(events.Count > 4, $"expected one event per piece, got {events.Count}");
+        Assert.Equal(whole, streamed);
+        Assert.All(streamed.Values, choice => Assert.StartsWith(Prompt, choice.Text));
+    }
+
+    [Fact]
+    public async Task Stop_sequence_ends_the_completion_where_it_first_appears()
+    {
+        const string request = """{"prompt": "Một hai ba", "max_tokens": 40, "seed": 5""";
+        var (free, _) = (await CompleteAsync(request + "}"))[0];
+        Assert.True(free.Length >= 8, $"the model produced too little text to cut: '{free}'");
+        var stop = free.Substring(free.Length / 2, 2);
+        var expected = free[..free.IndexOf(stop, StringComparison.Ordinal)];
+        var withStop = $$""", "stop": [{{System.Text.Json.JsonSerializer.Serialize(stop)}}]""";
+
+        var whole = (await CompleteAsync(request + withStop + "}"))[0];
+        var (_, streamed) = await StreamAsync(request + withStop + """, "stream": true}""");
+
+        Assert.Equal((expected, "stop"), whole);
+        Assert.Equal((expected, "stop"), streamed[0]);
+    }
+
+    [Fact]
+    public async Task Completion_reports_usage_and_length_finish()
+    {
+        using var response = await system.Gateway.PostAsync("/v1/completions",
+            Json.Body("""{"prompt": "Hà Nội", "max_tokens": 5, "n": 2, "seed": 3}"""));
+
+        var body = await response.ReadJsonAsync();
+        var usage = body.GetProperty("usage");
+        var promptTokens = usage.GetProperty("prompt_tokens").GetInt32();
+        var completionTokens = usage.GetProperty("completion_tokens").GetInt32();
+        Assert.InRange(promptTokens, 1, "Hà Nội"u8.Length);
+        Assert.InRange(completionTokens, 0, 10);
+        Assert.Equal(promptTokens + completionTokens, usage.GetProperty("total_tokens").GetInt32());
+        Assert.All(Json.Choices(body).Values, c => Assert.Contains(c.Finish, new[] { "length", "stop" }));
+    }
+
+    [Fact]
+    public async Task Models_lists_the_served_model()
+    {
+        using var response = await system.Gateway.GetAsync("/v1/models");
+
+        var model = Assert.Single((await response.ReadJsonAsync()).GetProperty("data").EnumerateArray());
+        Assert.Equal("gptj", model.GetProperty("id").GetString());
+        Assert.Equal(512, model.GetProperty("context_length").GetInt32());
+    }
+}

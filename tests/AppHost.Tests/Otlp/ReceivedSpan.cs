@@ -1,0 +1,7 @@
+namespace GptjAspire.AppHost.Tests.Otlp;
+
+/// <summary>One span as a service exported it: who sent it (service and instance), its trace and parent, its name,
+/// attributes, event names and status (error with its message, or null when not an error).</summary>
+public sealed record ReceivedSpan(
+    string Service, string ServiceInstanceId, string TraceId, string SpanId, string ParentSpanId, string Scope, string Name,
+    IReadOnlyDictionary<string, string> Attributes, IReadOnlyList<string> Events, string? Error);
