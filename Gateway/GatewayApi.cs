@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Unicode;
 using GptjAspire.Gateway.Admission;
 using GptjAspire.Gateway.Completions;
+using GptjAspire.Gateway.CrossOrigin;
 using GptjAspire.Gateway.Errors;
 using GptjAspire.Gateway.Models;
 using GptjAspire.Gateway.Predict;
@@ -32,6 +33,8 @@ public static class GatewayApi
         builder.Services.AddSingleton<AdmissionQueue>();
         builder.Services.AddHealthChecks().AddCheck<PreprocessorHealthCheck>(PreprocessorHealthCheck.Name);
         builder.Services.AddOpenApi();
+        builder.Services.AddCrossOrigin();
+        builder.Services.AddKestrelRejectionBodies();
         return builder;
     }
 
@@ -39,6 +42,7 @@ public static class GatewayApi
     {
         app.UseStatusCodePages(FrameworkErrors.WriteAsync);
         app.UseMiddleware<ApiErrorMiddleware>();
+        app.UseCors();
         app.MapOpenApi();
         app.MapPredict();
         app.MapCompletions();

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using GptjAspire.TritonClient.Generation;
 
 namespace GptjAspire.CpuBackend.Generation;
 
@@ -74,8 +75,9 @@ public sealed class Sampler
             throw new ArgumentOutOfRangeException("Sampling.TopP", parameters.TopP, "TopP must be within [0, 1] (1 = off).");
         if (!(parameters.Temperature >= 0f) || float.IsPositiveInfinity(parameters.Temperature))
             throw new ArgumentOutOfRangeException("Sampling.Temperature", parameters.Temperature, "Temperature must be finite and not negative (0 = greedy).");
-        if (!(parameters.RepetitionPenalty > 0f) || float.IsPositiveInfinity(parameters.RepetitionPenalty))
-            throw new ArgumentOutOfRangeException("Sampling.RepetitionPenalty", parameters.RepetitionPenalty, "RepetitionPenalty must be finite and positive (1 = off).");
+        if (!(parameters.RepetitionPenalty >= GenerationContract.MinRepetitionPenalty) || float.IsPositiveInfinity(parameters.RepetitionPenalty))
+            throw new ArgumentOutOfRangeException("Sampling.RepetitionPenalty", parameters.RepetitionPenalty,
+                $"RepetitionPenalty must be finite and at least {GenerationContract.MinRepetitionPenalty} (1 = off).");
     }
 
     /// <summary>Inverse-CDF draw over the token ids in ascending order: the first token whose running probability exceeds u.</summary>

@@ -1,3 +1,5 @@
+using GptjAspire.TritonClient.Generation;
+
 namespace GptjAspire.CpuBackend.Generation;
 
 /// <summary>How the next token is chosen, with Hugging Face <c>generate()</c> meanings: top-k 0 and top-p 1 are off, and top-k 1 or temperature 0 mean greedy.</summary>
@@ -8,6 +10,6 @@ public sealed record SamplingParameters(
     float RepetitionPenalty = 1f,
     ulong? Seed = null)
 {
-    /// <summary>True when the choice is the arg-max (HF greedy search) instead of a draw.</summary>
-    public bool IsGreedy => TopK == 1 || Temperature == 0f;
+    /// <summary>True when the choice is the arg-max (HF greedy search) instead of a draw; a temperature too small to divide logits by counts as 0.</summary>
+    public bool IsGreedy => TopK == 1 || Temperature < GenerationContract.GreedyTemperatureBelow;
 }

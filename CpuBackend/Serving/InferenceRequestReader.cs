@@ -1,3 +1,4 @@
+using System.Globalization;
 using GptjAspire.CpuBackend.Engine;
 using GptjAspire.CpuBackend.Generation;
 using GptjAspire.GrpcTransport;
@@ -145,8 +146,9 @@ internal static class InferenceRequestReader
             var sampling = new SamplingParameters(
                 TopK: Checked(C.RuntimeTopK, row, topK?[row] ?? 0, k => k >= 0, "at least 0 (0 = off)"),
                 TopP: Checked(C.RuntimeTopP, row, topP?[row] ?? 1f, p => p > 0f && p <= 1f, "in (0, 1]"),
-                Temperature: Checked(C.Temperature, row, temperature?[row] ?? 1f, t => t >= 0f && float.IsFinite(t), "at least 0 (0 = greedy)"),
-                RepetitionPenalty: Checked(C.RepetitionPenalty, row, penalty?[row] ?? 1f, r => r > 0f && float.IsFinite(r), "greater than 0 (1 = off)"),
+                Temperature: Checked(C.Temperature, row, temperature?[row] ?? 1f, t => t >= 0f && float.IsFinite(t), string.Create(CultureInfo.InvariantCulture, $"finite and at least 0 (below {C.GreedyTemperatureBelow} = greedy)")),
+                RepetitionPenalty: Checked(C.RepetitionPenalty, row, penalty?[row] ?? 1f, r => r >= C.MinRepetitionPenalty && float.IsFinite(r),
+                    $"at least {C.MinRepetitionPenalty.ToString(CultureInfo.InvariantCulture)} (1 = off)"),
                 Seed: seed?[row]);
             var count = Checked(C.NumReturnSequences, row, samples?[row] ?? 1, n => n >= 1, "at least 1");
             // Without end_id, generation stops at the model's end-of-text token, as HF generate() does.

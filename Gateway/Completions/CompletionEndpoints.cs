@@ -23,7 +23,7 @@ public static class CompletionEndpoints
 
     static async Task CompleteAsync(
         HttpContext http, PreprocessorClient preprocessor, AdmissionQueue queue,
-        IOptions<GatewayOptions> options, IOptions<JsonOptions> json, IConfiguration configuration)
+        IOptions<GatewayOptions> options, IOptions<JsonOptions> json, IConfiguration configuration, ILogger<CompletionStream> logger)
     {
         var cancellationToken = http.RequestAborted;
         var body = await JsonBody.ReadObjectAsync(http.Request, options.Value.MaxRequestBodyBytes, cancellationToken);
@@ -34,7 +34,7 @@ public static class CompletionEndpoints
 
         if (request.Stream)
         {
-            await new CompletionStream(request, id, created, preprocessor, json.Value.SerializerOptions).WriteAsync(http.Response, cancellationToken);
+            await new CompletionStream(request, id, created, preprocessor, json.Value.SerializerOptions, logger).WriteAsync(http.Response, cancellationToken);
             return;
         }
 

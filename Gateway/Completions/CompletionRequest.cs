@@ -106,11 +106,9 @@ public sealed record CompletionRequest(
 
     public GenerateRequest ToGenerateRequest(int promptIndex)
     {
-        // OpenAI's temperature 0 means greedy decoding: keep only the most likely token.
-        var greedy = Temperature == 0;
-        var sampling = new SamplingParameters { TopK = greedy ? 1 : TopK, TopP = (float)TopP };
-        if (!greedy)
-            sampling.Temperature = (float)Temperature;
+        // Temperature 0 (and anything too small to divide logits by) is greedy decoding; the Preprocessor owns that
+        // boundary (GenerationContract.GreedyTemperatureBelow), so the caller's value goes through as it is.
+        var sampling = new SamplingParameters { TopK = TopK, TopP = (float)TopP, Temperature = (float)Temperature };
         if (RepetitionPenalty != 1)
             sampling.RepetitionPenalty = (float)RepetitionPenalty;
         if (Seed is { } seed)

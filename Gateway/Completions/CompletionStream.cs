@@ -12,7 +12,7 @@ namespace GptjAspire.Gateway.Completions;
 /// HTTP error; a failure after that becomes one <c>event: error</c> carrying the OpenAI error body.
 /// </remarks>
 public sealed class CompletionStream(
-    CompletionRequest request, string id, long created, PreprocessorClient preprocessor, JsonSerializerOptions json)
+    CompletionRequest request, string id, long created, PreprocessorClient preprocessor, JsonSerializerOptions json, ILogger logger)
 {
     static readonly byte[] Done = "[DONE]"u8.ToArray();
 
@@ -55,6 +55,7 @@ public sealed class CompletionStream(
                 var error = _failure;
                 if (!sse.Started)
                     throw error;
+                ApiErrorLog.Record(logger, response.HttpContext.Request, error);
                 await sse.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(ApiErrorMapping.Body(error), json), "error", cancellationToken);
                 return;
             }
@@ -91,7 +92,8 @@ public sealed class CompletionStream(
         }
         catch (Exception e)
         {
-            var error = e as ApiException ?? new ApiException(ApiErrorKind.UpstreamFailure, $"The generation failed: {e.Message}");
+            var error = e as ApiException ?? new ApiException(ApiErrorKind.UpstreamFailure,
+                ApiErrorMapping.StableMessage(ApiErrorKind.UpstreamFailure), detail: e.ToString());
             Interlocked.CompareExchange(ref _failure, error, null);
             _events.Writer.TryComplete();
         }

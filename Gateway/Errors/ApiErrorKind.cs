@@ -3,6 +3,16 @@ namespace GptjAspire.Gateway.Errors;
 /// <summary>Every way a public API request can fail; <see cref="ApiErrorMapping"/> turns each into one HTTP status.</summary>
 public enum ApiErrorKind
 {
+    /// <summary>Kestrel refused the request line, a header or the framing before the request reached the API.</summary>
+    MalformedHttp,
+    /// <summary>The request line is longer than Kestrel accepts.</summary>
+    UriTooLong,
+    /// <summary>The request headers are larger than Kestrel accepts.</summary>
+    HeadersTooLarge,
+    /// <summary>The request headers did not arrive within Kestrel's time limit.</summary>
+    RequestTimeout,
+    /// <summary>The request line names an HTTP version Kestrel does not serve.</summary>
+    HttpVersionNotSupported,
     /// <summary>A field is missing, has the wrong type or is out of range; the body is not JSON or not UTF-8.</summary>
     InvalidRequest,
     /// <summary>The body exceeds the configured size limit.</summary>
@@ -23,4 +33,6 @@ public enum ApiErrorKind
     Timeout,
     /// <summary>A service behind the Gateway failed in a way the caller cannot fix.</summary>
     UpstreamFailure,
+    /// <summary>The Gateway itself failed (a bug); the details are in its log and trace, never in the response.</summary>
+    Internal,
 }

@@ -14,7 +14,11 @@ public static class ApiErrorMapping
 
     public static int StatusCode(ApiErrorKind kind) => kind switch
     {
-        ApiErrorKind.InvalidRequest => StatusCodes.Status400BadRequest,
+        ApiErrorKind.InvalidRequest or ApiErrorKind.MalformedHttp => StatusCodes.Status400BadRequest,
+        ApiErrorKind.UriTooLong => StatusCodes.Status414UriTooLong,
+        ApiErrorKind.HeadersTooLarge => StatusCodes.Status431RequestHeaderFieldsTooLarge,
+        ApiErrorKind.RequestTimeout => StatusCodes.Status408RequestTimeout,
+        ApiErrorKind.HttpVersionNotSupported => StatusCodes.Status505HttpVersionNotsupported,
         ApiErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ApiErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ApiErrorKind.UnknownPath or ApiErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
@@ -23,6 +27,7 @@ public static class ApiErrorMapping
         ApiErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         ApiErrorKind.Timeout => StatusCodes.Status504GatewayTimeout,
         ApiErrorKind.UpstreamFailure => StatusCodes.Status502BadGateway,
+        ApiErrorKind.Internal => StatusCodes.Status500InternalServerError,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -30,7 +35,9 @@ public static class ApiErrorMapping
     public static string Type(ApiErrorKind kind) => kind switch
     {
         ApiErrorKind.InvalidRequest or ApiErrorKind.PayloadTooLarge or ApiErrorKind.UnsupportedMediaType
-            or ApiErrorKind.UnknownPath or ApiErrorKind.MethodNotAllowed or ApiErrorKind.ModelNotFound => "invalid_request_error",
+            or ApiErrorKind.UnknownPath or ApiErrorKind.MethodNotAllowed or ApiErrorKind.ModelNotFound
+            or ApiErrorKind.MalformedHttp or ApiErrorKind.UriTooLong or ApiErrorKind.HeadersTooLarge
+            or ApiErrorKind.RequestTimeout or ApiErrorKind.HttpVersionNotSupported => "invalid_request_error",
         ApiErrorKind.Overloaded => "rate_limit_error",
         ApiErrorKind.Timeout => "timeout_error",
         _ => "server_error",
@@ -39,6 +46,11 @@ public static class ApiErrorMapping
     static string Code(ApiErrorKind kind) => kind switch
     {
         ApiErrorKind.InvalidRequest => "invalid_value",
+        ApiErrorKind.MalformedHttp => "invalid_http",
+        ApiErrorKind.UriTooLong => "uri_too_long",
+        ApiErrorKind.HeadersTooLarge => "headers_too_large",
+        ApiErrorKind.RequestTimeout => "request_timeout",
+        ApiErrorKind.HttpVersionNotSupported => "http_version_not_supported",
         ApiErrorKind.PayloadTooLarge => "payload_too_large",
         ApiErrorKind.UnsupportedMediaType => "unsupported_media_type",
         ApiErrorKind.UnknownPath => "unknown_url",
@@ -47,6 +59,7 @@ public static class ApiErrorMapping
         ApiErrorKind.Overloaded => "overloaded",
         ApiErrorKind.Unavailable => "unavailable",
         ApiErrorKind.Timeout => "timeout",
+        ApiErrorKind.Internal => "internal_error",
         _ => "upstream_error",
     };
 
@@ -63,13 +76,28 @@ public static class ApiErrorMapping
         {
             GrpcTransport.StatusCode.InvalidArgument or GrpcTransport.StatusCode.OutOfRange =>
                 ApiException.Invalid(Field(error, fieldNames), Rename(detail, fieldNames)),
-            GrpcTransport.StatusCode.ResourceExhausted => new(ApiErrorKind.Overloaded, $"The server is busy: {detail}"),
-            GrpcTransport.StatusCode.Unavailable => new(ApiErrorKind.Unavailable, $"The model is not available right now: {detail}"),
-            GrpcTransport.StatusCode.DeadlineExceeded => new(ApiErrorKind.Timeout, "The generation did not finish within its deadline."),
-            GrpcTransport.StatusCode.NotFound => new(ApiErrorKind.ModelNotFound, detail),
-            _ => new(ApiErrorKind.UpstreamFailure, $"The model service failed ({error.StatusCode}): {detail}"),
+            // Anything else is not the caller's to fix: a stable message for them, the status text (which can name
+            // hosts, ports and exception types) only for the log and the trace.
+            GrpcTransport.StatusCode.ResourceExhausted => Stable(ApiErrorKind.Overloaded, error),
+            GrpcTransport.StatusCode.Unavailable => Stable(ApiErrorKind.Unavailable, error),
+            GrpcTransport.StatusCode.DeadlineExceeded => Stable(ApiErrorKind.Timeout, error),
+            GrpcTransport.StatusCode.NotFound => new(ApiErrorKind.ModelNotFound, "The requested model is not served here.", "model", $"NotFound: {detail}"),
+            _ => Stable(ApiErrorKind.UpstreamFailure, error),
         };
     }
+
+    /// <summary>The message a caller gets for a failure that is not theirs, whatever caused it.</summary>
+    public static string StableMessage(ApiErrorKind kind) => kind switch
+    {
+        ApiErrorKind.Overloaded => "The server is busy; retry later.",
+        ApiErrorKind.Unavailable => "The model is not available right now; retry later.",
+        ApiErrorKind.Timeout => "The generation did not finish within its deadline.",
+        ApiErrorKind.UpstreamFailure => "The model service failed to answer this request.",
+        _ => "The server failed to answer this request.",
+    };
+
+    static ApiException Stable(ApiErrorKind kind, RpcException error) =>
+        new(kind, StableMessage(kind), detail: $"{error.StatusCode}: {error.Status.Detail}");
 
     static string? Field(RpcException error, IReadOnlyDictionary<string, string> fieldNames)
     {

@@ -11,20 +11,31 @@ public sealed class ApiErrorMiddleware(RequestDelegate next, ILogger<ApiErrorMid
         }
         catch (ApiException e) when (!context.Response.HasStarted)
         {
-            logger.LogInformation("{Method} {Path} rejected: {Kind} {Param}: {Message}",
-                context.Request.Method, context.Request.Path, e.Kind, e.Param, e.Message);
-            await e.ToResult().ExecuteAsync(context);
+            await WriteAsync(context, e);
         }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {
-            // Kestrel's own checks (e.g. its body size limit, a malformed chunked body) arrive as this.
+            // Kestrel's checks on the body (its size limit, a malformed chunked body) arrive as this; their
+            // messages describe the request, not the server.
             var kind = e.StatusCode == StatusCodes.Status413PayloadTooLarge ? ApiErrorKind.PayloadTooLarge : ApiErrorKind.InvalidRequest;
-            await new ApiException(kind, e.Message).ToResult().ExecuteAsync(context);
+            await WriteAsync(context, new ApiException(kind, e.Message));
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client disconnected; the generation behind it was cancelled through the same token.
             logger.LogInformation("{Method} {Path} cancelled by the client", context.Request.Method, context.Request.Path);
         }
+        catch (Exception e) when (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+        {
+            // A bug: the caller still gets the one error body, the exception only the log and the trace.
+            await WriteAsync(context, new ApiException(ApiErrorKind.Internal, ApiErrorMapping.StableMessage(ApiErrorKind.Internal),
+                detail: e.ToString()));
+        }
+    }
+
+    async Task WriteAsync(HttpContext context, ApiException error)
+    {
+        ApiErrorLog.Record(logger, context.Request, error);
+        await error.ToResult().ExecuteAsync(context);
     }
 }

@@ -1,9 +1,13 @@
 namespace GptjAspire.Gateway.Errors;
 
 /// <summary>A request failure with its kind, the offending field (if any) and a message meant for the caller.</summary>
-public sealed class ApiException(ApiErrorKind kind, string message, string? param = null) : Exception(message)
+/// <param name="detail">What went wrong behind the Gateway (upstream status text, exception); logged and traced, never sent.</param>
+public sealed class ApiException(ApiErrorKind kind, string message, string? param = null, string? detail = null) : Exception(message)
 {
     public ApiErrorKind Kind { get; } = kind;
+
+    /// <summary>Diagnostic text for the log and the trace only: it may name hosts, ports and exception types.</summary>
+    public string? Detail { get; } = detail;
 
     /// <summary>The request field the error is about, named as the caller spelled it (OpenAI's <c>param</c>).</summary>
     public string? Param { get; } = param;

@@ -1,3 +1,4 @@
+using GptjAspire.Gateway.Validation;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace GptjAspire.Gateway.Errors;
@@ -13,8 +14,8 @@ public static class FrameworkErrors
         {
             StatusCodes.Status404NotFound => new(ApiErrorKind.UnknownPath, $"Unknown path: {request}."),
             StatusCodes.Status405MethodNotAllowed => new(ApiErrorKind.MethodNotAllowed, $"Method not allowed: {request}."),
-            StatusCodes.Status415UnsupportedMediaType => new(ApiErrorKind.UnsupportedMediaType,
-                $"Content-Type must be application/json, not '{http.Request.ContentType}'."),
+            StatusCodes.Status415UnsupportedMediaType => JsonMediaType.Problem(http.Request)
+                ?? new(ApiErrorKind.UnsupportedMediaType, $"Content-Type must be {JsonMediaType.Name}."),
             _ => null,
         };
         return error is null ? Task.CompletedTask : error.ToResult().ExecuteAsync(http);

@@ -23,11 +23,12 @@ public static class PredictEndpoints
     }
 
     static async Task<IResult> PredictAsync(
-        HttpContext http, PreprocessorClient preprocessor, AdmissionQueue queue, IOptions<GatewayOptions> options)
+        HttpContext http, PreprocessorClient preprocessor, AdmissionQueue queue, IOptions<GatewayOptions> options,
+        ILogger<PredictRequest> logger)
     {
         var limits = options.Value;
         var body = await JsonBody.ReadObjectAsync(http.Request, limits.MaxRequestBodyBytes, http.RequestAborted);
-        var request = PredictRequest.Parse(body, limits);
+        var request = PredictRequest.Parse(body, limits, logger);
         using var slot = await queue.EnterAsync(http.RequestAborted);
         var response = await preprocessor.GenerateAsync(request.ToGenerateRequest(limits), PredictRequest.FieldNames, http.RequestAborted);
         return Results.Ok(new PredictResponse(response.Completions.OrderBy(c => c.Index).Select(c => c.Text).ToList()));

@@ -17,14 +17,16 @@ public sealed record PredictRequest(string Text, int TopK = 50, double TopP = 0.
         ["top_p"] = "top_p",
     };
 
-    public static PredictRequest Parse(JsonElement body, GatewayOptions options)
+    /// <remarks>Fields it does not know are ignored (logged at debug), as the original service's pydantic model did.</remarks>
+    public static PredictRequest Parse(JsonElement body, GatewayOptions options, ILogger logger)
     {
         var fields = new RequestFields(body);
         var text = fields.String("text");
         var topK = fields.Integer("top_k") ?? 50;
         var topP = fields.Number("top_p") ?? 0.9;
         var samples = fields.Integer("n_samples") ?? 10;
-        fields.RejectUnknown();
+        if (fields.Unknown() is { Count: > 0 } ignored && logger.IsEnabled(LogLevel.Debug))
+            logger.LogDebug("/predict ignores unknown fields {Fields}", ignored);
 
         if (text is null)
             throw ApiException.Invalid("text", "'text' is required.");

@@ -5,13 +5,12 @@ using GptjAspire.Gateway.Errors;
 
 namespace GptjAspire.Gateway.Validation;
 
-/// <summary>Reads a request body as one JSON object, enforcing the size limit, UTF-8 (RFC 8259 §8.1) and JSON syntax with errors that say which.</summary>
+/// <summary>Reads a request body as one JSON object, enforcing the media type, the size limit, UTF-8 (RFC 8259 §8.1), JSON syntax and Unicode text with errors that say which.</summary>
 public static class JsonBody
 {
     public static async Task<JsonElement> ReadObjectAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
-        if (request.ContentType is { } contentType && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
-            throw new ApiException(ApiErrorKind.UnsupportedMediaType, $"Content-Type must be application/json, not '{contentType}'.");
+        JsonMediaType.Require(request);
         if (request.ContentLength > maxBytes)
             throw TooLarge(maxBytes);
 
@@ -34,6 +33,7 @@ public static class JsonBody
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw ApiException.Invalid(null, $"The request body must be a JSON object, not {Describe(document.RootElement)}.");
+            JsonText.RequireValidUnicode(document.RootElement);
             return document.RootElement.Clone();
         }
     }
@@ -48,7 +48,17 @@ public static class JsonBody
         while (true)
         {
             var memory = buffer.GetMemory(16 * 1024);
-            var read = await body.ReadAsync(memory, cancellationToken);
+            int read;
+            try
+            {
+                read = await body.ReadAsync(memory, cancellationToken);
+            }
+            catch (IOException e) when (e is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+            {
+                // Kestrel reports some framing errors as a bare IOException (a chunk size beyond 64 bits overflows
+                // inside its parser); with the client still connected they are the client's malformed request.
+                throw ApiException.Invalid(null, "The request body's chunked transfer encoding is malformed.");
+            }
             if (read == 0)
                 return buffer.WrittenSpan.ToArray();
             buffer.Advance(read);

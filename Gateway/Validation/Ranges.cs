@@ -8,16 +8,17 @@ public static class Ranges
 {
     public static void Check(string name, long value, long min, long max)
     {
+        // int.MaxValue stands for "no limit of ours", which goes unsaid unless the value is beyond it.
+        if (value < min && max == int.MaxValue)
+            throw ApiException.Invalid(name, $"'{name}' must be at least {min}; got {value}.");
         if (value < min || value > max)
-            throw ApiException.Invalid(name, max == int.MaxValue
-                ? $"'{name}' must be at least {min}; got {value}."
-                : $"'{name}' must be between {min} and {max}; got {value}.");
+            throw ApiException.Invalid(name, $"'{name}' must be between {min} and {max}; got {value}.");
     }
 
-    /// <summary>A probability mass in (0, 1], as nucleus sampling needs.</summary>
+    /// <summary>A probability mass in (0, 1], as nucleus sampling needs; also above 0 once narrowed to the float32 it travels as.</summary>
     public static void CheckProbability(string name, double value)
     {
-        if (!(value > 0 && value <= 1))
+        if (!(value > 0 && value <= 1) || (float)value == 0f)
             throw ApiException.Invalid(name, $"'{name}' must be greater than 0 and at most 1; got {Format(value)}.");
     }
 

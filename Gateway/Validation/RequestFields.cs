@@ -4,7 +4,7 @@ using GptjAspire.Gateway.Errors;
 namespace GptjAspire.Gateway.Validation;
 
 /// <summary>Typed access to the fields of a JSON request object; a wrong type or an unknown field is a 400 naming the field.</summary>
-/// <remarks>JSON <c>null</c> counts as absent, as OpenAI's API treats it.</remarks>
+/// <remarks>JSON <c>null</c> counts as absent, as OpenAI's API treats it. Strings and names are known to be Unicode text (<see cref="JsonText"/>).</remarks>
 public sealed class RequestFields(JsonElement body)
 {
     readonly HashSet<string> _known = new(StringComparer.Ordinal);
@@ -19,20 +19,7 @@ public sealed class RequestFields(JsonElement body)
     {
         if (Get(name) is not { } value)
             return null;
-        return value.ValueKind == JsonValueKind.String ? Text(name, value) : throw WrongType(name, "a string", value);
-    }
-
-    // JSON can spell an unpaired UTF-16 surrogate as an escape (\ud800), which is not text.
-    static string Text(string name, JsonElement value)
-    {
-        try
-        {
-            return value.GetString()!;
-        }
-        catch (InvalidOperationException)
-        {
-            throw ApiException.Invalid(name, $"'{name}' contains an escaped unpaired UTF-16 surrogate, which is not valid Unicode text.");
-        }
+        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw WrongType(name, "a string", value);
     }
 
     public bool? Boolean(string name)
@@ -78,7 +65,11 @@ public sealed class RequestFields(JsonElement body)
             return null;
         if (value.ValueKind != JsonValueKind.Number)
             throw WrongType(name, "a number", value);
-        return value.GetDouble();
+        // A literal beyond double's range (1e400) reads as infinity.
+        var number = value.GetDouble();
+        return double.IsFinite(number)
+            ? number
+            : throw ApiException.Invalid(name, $"'{name}' must be a finite number; got {value.GetRawText()}.");
     }
 
     /// <summary>A string or an array of strings (OpenAI's <c>prompt</c> and <c>stop</c>).</summary>
@@ -87,7 +78,7 @@ public sealed class RequestFields(JsonElement body)
         if (Get(name) is not { } value)
             return null;
         if (value.ValueKind == JsonValueKind.String)
-            return [Text(name, value)];
+            return [value.GetString()!];
         if (value.ValueKind != JsonValueKind.Array)
             throw WrongType(name, "a string or an array of strings", value);
         var items = new List<string>();
@@ -96,7 +87,7 @@ public sealed class RequestFields(JsonElement body)
         {
             if (item.ValueKind != JsonValueKind.String)
                 throw ApiException.Invalid(name, $"'{name}[{index}]' must be a string, not {JsonBody.Describe(item)}.");
-            items.Add(Text($"{name}[{index}]", item));
+            items.Add(item.GetString()!);
             index++;
         }
         return items;
@@ -105,12 +96,15 @@ public sealed class RequestFields(JsonElement body)
     /// <summary>The raw value of a field this server accepts only with its neutral value.</summary>
     public JsonElement? Raw(string name) => Get(name);
 
+    /// <summary>The names of the fields no accessor asked for.</summary>
+    public IReadOnlyList<string> Unknown() =>
+        body.EnumerateObject().Select(property => property.Name).Where(name => !_known.Contains(name)).ToList();
+
     /// <summary>Rejects fields that no accessor asked for, so a misspelt parameter is not silently ignored.</summary>
     public void RejectUnknown()
     {
-        foreach (var property in body.EnumerateObject())
-            if (!_known.Contains(property.Name))
-                throw ApiException.Invalid(property.Name, $"Unrecognized request field '{property.Name}'.");
+        if (Unknown() is [var first, ..])
+            throw ApiException.Invalid(first, $"Unrecognized request field '{first}'.");
     }
 
     static ApiException WrongType(string name, string expected, JsonElement value) =>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using GptjAspire.Gptj.V1;
 using GptjAspire.Tokenizer;
+using GptjAspire.TritonClient.Generation;
 
 namespace GptjAspire.Preprocessor.Generation;
 
@@ -34,6 +35,7 @@ public sealed record GenerationPlan(
             throw InvalidArgument.For("max_total_tokens", $"max_total_tokens must be at least 1; got {request.MaxTotalTokens}.");
         var sampling = request.Sampling ?? new SamplingParameters();
         CheckSampling(sampling);
+        sampling = GreedyBelowEpsilon(sampling);
         if (request.Stop.Count > MaxStopSequences)
             throw InvalidArgument.For("stop", $"at most {MaxStopSequences} stop sequences are allowed; got {request.Stop.Count}.");
         if (request.Stop.Any(s => s.Length == 0))
@@ -79,15 +81,29 @@ public sealed record GenerationPlan(
         return Math.Min(room, request.MaxNewTokens);
     }
 
+    // A temperature of (nearly) 0 is greedy decoding; on the tensor contract that is runtime_top_k 1 with no
+    // temperature, which every backend (TensorRT-LLM included) reads as arg-max instead of dividing by ~0.
+    static SamplingParameters GreedyBelowEpsilon(SamplingParameters sampling)
+    {
+        if (!sampling.HasTemperature || sampling.Temperature >= GenerationContract.GreedyTemperatureBelow)
+            return sampling;
+        var greedy = sampling.Clone();
+        greedy.ClearTemperature();
+        greedy.TopK = 1;
+        return greedy;
+    }
+
     static void CheckSampling(SamplingParameters sampling)
     {
         if (sampling.TopK < 0)
             throw InvalidArgument.For("top_k", $"top_k must be 0 (off) or positive; got {sampling.TopK}.");
         if (sampling.HasTopP && !(sampling.TopP > 0 && sampling.TopP <= 1))
             throw InvalidArgument.For("top_p", $"top_p must be in (0, 1]; got {sampling.TopP.ToString(CultureInfo.InvariantCulture)}.");
-        if (sampling.HasTemperature && !(sampling.Temperature > 0 && float.IsFinite(sampling.Temperature)))
-            throw InvalidArgument.For("temperature", $"temperature must be positive; got {sampling.Temperature.ToString(CultureInfo.InvariantCulture)}.");
-        if (sampling.HasRepetitionPenalty && !(sampling.RepetitionPenalty > 0 && float.IsFinite(sampling.RepetitionPenalty)))
-            throw InvalidArgument.For("repetition_penalty", $"repetition_penalty must be positive; got {sampling.RepetitionPenalty.ToString(CultureInfo.InvariantCulture)}.");
+        if (sampling.HasTemperature && !(sampling.Temperature >= 0 && float.IsFinite(sampling.Temperature)))
+            throw InvalidArgument.For("temperature",
+                $"temperature must be a finite number, at least 0 (0 = greedy); got {sampling.Temperature.ToString(CultureInfo.InvariantCulture)}.");
+        if (sampling.HasRepetitionPenalty && !(sampling.RepetitionPenalty >= GenerationContract.MinRepetitionPenalty && float.IsFinite(sampling.RepetitionPenalty)))
+            throw InvalidArgument.For("repetition_penalty", string.Create(CultureInfo.InvariantCulture,
+                $"repetition_penalty must be a finite number, at least {GenerationContract.MinRepetitionPenalty} (1 = off); got {sampling.RepetitionPenalty}."));
     }
 }

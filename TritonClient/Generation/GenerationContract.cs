@@ -49,6 +49,15 @@ public static class GenerationContract
     /// <summary>Request parameter (bool) asking Triton to send an empty response when a decoupled model signals completion without data.</summary>
     public const string EnableEmptyFinalResponseParameter = "triton_enable_empty_final_response";
 
+    /// <summary>A <c>temperature</c> below this is greedy decoding (arg-max), as temperature 0 is in Hugging Face
+    /// <c>generate()</c>: dividing float32 logits by anything smaller can overflow to infinity and turn the softmax
+    /// into NaN. The same epsilon as vLLM's sampling parameters.</summary>
+    public const float GreedyTemperatureBelow = 1e-5f;
+
+    /// <summary>Smallest <c>repetition_penalty</c> accepted: dividing a logit by a smaller one can overflow float32
+    /// (HF only requires a positive penalty; below 1 it rewards repetition, and 0.01 already makes it near certain).</summary>
+    public const float MinRepetitionPenalty = 0.01f;
+
     public const string InputIds = "input_ids";
     public const string InputLengths = "input_lengths";
     public const string RequestOutputLen = "request_output_len";

@@ -90,6 +90,23 @@ public sealed class PublicApiTests(GptjApp system)
         Assert.Equal((expected, "stop"), streamed[0]);
     }
 
+    [Theory]
+    [InlineData("1e-40")] // a float32 subnormal
+    [InlineData("1e-50")] // zero as float32
+    [InlineData("0.000001")]
+    public async Task Temperature_too_small_to_divide_by_gives_the_greedy_text(string temperature)
+    {
+        const string request = $$"""{"prompt": "{{Prompt}}", "max_tokens": 12, "top_k": 0, "temperature": """;
+
+        var greedy = await CompleteAsync(request + "0}");
+        var tiny = await CompleteAsync(request + temperature + """, "seed": 5}""");
+        var (_, streamed) = await StreamAsync(request + temperature + """, "seed": 6, "stream": true}""");
+
+        Assert.Equal(greedy, tiny);
+        Assert.Equal(greedy, streamed);
+        Assert.NotEqual("", greedy[0].Text);
+    }
+
     [Fact]
     public async Task Completion_reports_usage_and_length_finish()
     {

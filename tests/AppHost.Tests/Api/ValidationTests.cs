@@ -27,7 +27,7 @@ public sealed class ValidationTests(GptjApp system)
     [InlineData("/predict", """{"text": "a", "top_k": "many"}""", "top_k")]
     [InlineData("/predict", """{"text": "a", "top_p": 2}""", "top_p")]
     [InlineData("/predict", """{"text": "a", "n_samples": 1000}""", "n_samples")]
-    [InlineData("/predict", """{"txt": "a"}""", "txt")]
+    [InlineData("/predict", """{"txt": "a"}""", "text")] // unknown fields are ignored on /predict, so text is missing
     [InlineData("/v1/completions", """{"prompt": ["a", 1]}""", "prompt")]
     [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": -5}""", "max_tokens")]
     [InlineData("/v1/completions", """{"prompt": "a", "temperature": "hot"}""", "temperature")]
@@ -39,6 +39,10 @@ public sealed class ValidationTests(GptjApp system)
     [InlineData("/v1/completions", """{"prompt": "a", "top_k": -1}""", "top_k")]
     [InlineData("/v1/completions", """{"prompt": "a", "repetition_penalty": -1}""", "repetition_penalty")]
     [InlineData("/v1/completions", """{"prompt": "a", "top_p": 0}""", "top_p")]
+    [InlineData("/v1/completions", """{"prompt": "a", "repetition_penalty": 0.001}""", "repetition_penalty")] // the Preprocessor's floor
+    [InlineData("/v1/completions", """{"prompt": "a", "temperature": 1e400}""", "temperature")]
+    [InlineData("/v1/completions", """{"prompt": "a", "suffix": "\ud800"}""", "suffix")]
+    [InlineData("/v1/completions", """{"prompt": "a", "stream": true, "stream_options": {"\ud800": true}}""", "stream_options")]
     public async Task Bad_field_is_400_naming_it(string path, string body, string param)
     {
         var (status, named, _) = await PostAsync(path, Json.Body(body));

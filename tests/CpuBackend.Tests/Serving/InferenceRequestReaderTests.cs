@@ -122,6 +122,37 @@ public class InferenceRequestReaderTests
         Assert.Contains("'runtime_top_p'", Rejected(request).Status.Detail);
     }
 
+    [Theory]
+    [InlineData(C.Temperature, float.NaN)]
+    [InlineData(C.Temperature, float.PositiveInfinity)]
+    [InlineData(C.Temperature, -1f)]
+    [InlineData(C.RuntimeTopP, float.NaN)]
+    [InlineData(C.RuntimeTopP, float.NegativeInfinity)]
+    [InlineData(C.RuntimeTopP, 0f)]
+    [InlineData(C.RepetitionPenalty, float.NaN)]
+    [InlineData(C.RepetitionPenalty, float.PositiveInfinity)]
+    [InlineData(C.RepetitionPenalty, -2f)]
+    [InlineData(C.RepetitionPenalty, 1e-40f)]
+    public void Sampling_tensor_that_is_not_a_usable_number_is_rejected_by_tensor_name(string tensor, float value)
+    {
+        var request = Requests.Generate([5], 2).AddInput<float>(tensor, [1, 1], [value]);
+
+        Assert.Contains($"'{tensor}'", Rejected(request).Status.Detail);
+    }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(1e-40f)]
+    [InlineData(9e-6f)]
+    public void Temperature_below_the_greedy_epsilon_is_read_as_greedy(float temperature)
+    {
+        var request = Requests.Generate([5], 2, topK: null).AddInput<float>(C.Temperature, [1, 1], [temperature]);
+
+        var row = Assert.Single(InferenceRequestReader.Read(request, "gptj", 4, Config).Rows);
+
+        Assert.True(row.Sampling.IsGreedy);
+    }
+
     [Fact]
     public void Batch_above_max_batch_size_is_rejected()
     {

@@ -25,7 +25,8 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<GatewayHost> StartAsync(Dictionary<string, string>? settings = null)
+    /// <param name="mapExtra">Maps endpoints of the test's own next to the Gateway's (e.g. one that fails).</param>
+    public static async Task<GatewayHost> StartAsync(Dictionary<string, string>? settings = null, Action<WebApplication>? mapExtra = null)
     {
         var preprocessor = await FakePreprocessor.StartAsync();
         var builder = WebApplication.CreateBuilder();
@@ -41,7 +42,18 @@ public sealed class GatewayHost : IAsyncDisposable
         var app = builder.Build();
         app.MapGatewayApi();
         app.MapDefaultEndpoints();
-        await app.StartAsync();
+        mapExtra?.Invoke(app);
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            // A setting refused at startup: nothing of this host may outlive the test.
+            await app.DisposeAsync();
+            await preprocessor.DisposeAsync();
+            throw;
+        }
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         return new GatewayHost(preprocessor, app, new Uri(address));

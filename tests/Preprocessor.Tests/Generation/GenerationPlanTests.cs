@@ -87,13 +87,50 @@ public sealed class GenerationPlanTests
     [InlineData(-1, 1f, 1f, 1f, "top_k")]
     [InlineData(0, 0f, 1f, 1f, "top_p")]
     [InlineData(0, 1.5f, 1f, 1f, "top_p")]
-    [InlineData(0, 1f, 0f, 1f, "temperature")]
+    [InlineData(0, float.NaN, 1f, 1f, "top_p")]
+    [InlineData(0, float.PositiveInfinity, 1f, 1f, "top_p")]
+    [InlineData(0, -0.5f, 1f, 1f, "top_p")]
+    [InlineData(0, 1f, -0.1f, 1f, "temperature")]
+    [InlineData(0, 1f, float.NaN, 1f, "temperature")]
+    [InlineData(0, 1f, float.PositiveInfinity, 1f, "temperature")]
+    [InlineData(0, 1f, float.NegativeInfinity, 1f, "temperature")]
     [InlineData(0, 1f, 1f, -1f, "repetition_penalty")]
+    [InlineData(0, 1f, 1f, 0f, "repetition_penalty")]
+    [InlineData(0, 1f, 1f, 1e-40f, "repetition_penalty")]
+    [InlineData(0, 1f, 1f, float.NaN, "repetition_penalty")]
+    [InlineData(0, 1f, 1f, float.PositiveInfinity, "repetition_penalty")]
     public void Bad_sampling_parameter_is_invalid_argument_naming_it(int topK, float topP, float temperature, float penalty, string expected)
     {
         var sampling = new SamplingParameters { TopK = topK, TopP = topP, Temperature = temperature, RepetitionPenalty = penalty };
 
         Assert.Equal(expected, Rejection(new GenerateRequest { Prompt = "a", Sampling = sampling }).Field);
+    }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(1e-40f)] // subnormal: what temperature 1e-40 becomes on its way through float32
+    [InlineData(float.Epsilon)]
+    [InlineData(9.99e-6f)]
+    public void Temperature_below_the_greedy_epsilon_becomes_greedy_decoding(float temperature)
+    {
+        var sampling = new SamplingParameters { TopK = 50, TopP = 0.9f, Temperature = temperature };
+
+        var plan = Create(new GenerateRequest { Prompt = "a", Sampling = sampling });
+
+        Assert.Equal(1, plan.Sampling.TopK);
+        Assert.False(plan.Sampling.HasTemperature);
+        Assert.Equal(0.9f, plan.Sampling.TopP);
+        Assert.Equal(temperature, sampling.Temperature); // the caller's message is left as it was
+    }
+
+    [Fact]
+    public void Temperature_at_the_greedy_epsilon_is_sampled_as_given()
+    {
+        var sampling = new SamplingParameters { TopK = 50, Temperature = TritonClient.Generation.GenerationContract.GreedyTemperatureBelow };
+
+        var plan = Create(new GenerateRequest { Prompt = "a", Sampling = sampling });
+
+        Assert.Equal((50, TritonClient.Generation.GenerationContract.GreedyTemperatureBelow), (plan.Sampling.TopK, plan.Sampling.Temperature));
     }
 
     [Fact]
