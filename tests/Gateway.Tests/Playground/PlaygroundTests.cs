@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using GptjAspire.Gateway.Tests.Api;
+using GptjAspire.Gptj.V1;
+using GptjAspire.GrpcTransport;
 
 namespace GptjAspire.Gateway.Tests.Playground;
 
@@ -65,11 +67,27 @@ public sealed class PlaygroundTests
         Assert.True(before.GetProperty("stopEnabled").GetBoolean());
         Assert.Equal(" Việt Nam", before.GetProperty("samples")[0].GetProperty("completion").GetString());
         // ... and Stop ended it in the page and, through the Gateway, at the Preprocessor.
+        Assert.Equal("net::ERR_ABORTED", page.GetProperty("failure").GetString());
         Assert.Equal("Đã dừng.", page.GetProperty("status").GetString());
         Assert.Equal(JsonValueKind.Null, page.GetProperty("error").ValueKind);
         Assert.True(page.GetProperty("generateEnabled").GetBoolean());
         Assert.False(page.GetProperty("stopEnabled").GetBoolean());
         await host.Preprocessor.StreamCancelled.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task Stream_that_breaks_keeps_the_text_so_far_and_shows_the_error_event_message()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        host.Preprocessor.Stream = _ => [new GenerateStreamResponse { Delta = new TextDelta { Index = 0, Text = " là thủ đô" } }];
+        host.Preprocessor.Failure = new RpcException(new Status(StatusCode.Unavailable, "backend connection lost"));
+
+        var page = await PlaygroundBrowser.RunAsync("broken", host.Client.BaseAddress!);
+
+        Assert.Equal("The model is not available right now; retry later.", page.GetProperty("error").GetString());
+        Assert.Equal("Lỗi.", page.GetProperty("status").GetString());
+        Assert.Equal("Hà Nội là thủ đô", Assert.Single(page.GetProperty("samples").EnumerateArray()).GetProperty("text").GetString());
+        Assert.True(page.GetProperty("generateEnabled").GetBoolean());
     }
 
     [Fact]

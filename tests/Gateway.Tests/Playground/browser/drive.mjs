@@ -51,13 +51,25 @@ const scenarios = {
 
   // A generation that never ends on its own: the first text arrives, then Stop aborts the request.
   async stop(page) {
+    let failure = null;
+    page.on("requestfailed", request => {
+      if (request.url().endsWith("/v1/completions")) failure = request.failure()?.errorText ?? null;
+    });
     await page.getByLabel("Lời nhắc").fill("Kể một câu chuyện dài");
     await page.getByRole("button", { name: "Tạo" }).click();
     await page.locator(".sample .completion", { hasText: "Nam" }).first().waitFor({ timeout: hangGuard });
     const beforeStop = await state(page);
     await page.getByRole("button", { name: "Dừng" }).click();
     await page.locator("#status", { hasText: "Đã dừng." }).waitFor({ timeout: hangGuard });
-    return { ...await state(page), beforeStop };
+    return { ...await state(page), beforeStop, failure };
+  },
+
+  // The stream breaks after its first text (an SSE `event: error`): the text so far stays, the message shows.
+  async broken(page) {
+    await page.getByLabel("Lời nhắc").fill("Hà Nội");
+    await page.getByRole("button", { name: "Tạo" }).click();
+    await page.getByRole("alert").waitFor({ timeout: hangGuard });
+    return state(page);
   },
 
   // An out-of-range temperature: the API's 400 message is shown; then the page switches to English.
