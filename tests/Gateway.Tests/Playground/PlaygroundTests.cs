@@ -46,6 +46,8 @@ public sealed class PlaygroundTests
         Assert.True(page.GetProperty("generateEnabled").GetBoolean());
         Assert.False(page.GetProperty("stopEnabled").GetBoolean());
 
+        // Nothing from elsewhere (no CDN): the page works offline.
+        Assert.Equal([host.Client.BaseAddress!.GetLeftPart(UriPartial.Authority)], page.GetProperty("origins").EnumerateArray().Select(o => o.GetString()));
         var sent = page.GetProperty("sent");
         Assert.Equal("Bearer sk-playground", sent.GetProperty("authorization").GetString());
         var request = Assert.Single(host.Preprocessor.Requests);

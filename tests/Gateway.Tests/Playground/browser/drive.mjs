@@ -94,8 +94,11 @@ if (!scenarios[scenario] || !address) {
   process.exit(2);
 }
 const result = await withPage(async page => {
+  // Every request the page makes, so a test can see that it needs nothing but the Gateway (works offline).
+  const origins = new Set();
+  page.on("request", request => origins.add(new URL(request.url()).origin));
   page.setDefaultTimeout(hangGuard);
   await page.goto(address);
-  return scenarios[scenario](page);
+  return { ...await scenarios[scenario](page), origins: [...origins] };
 });
 console.log(JSON.stringify(result));
