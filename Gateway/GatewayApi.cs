@@ -12,7 +12,7 @@ using GptjAspire.ServiceDefaults;
 
 namespace GptjAspire.Gateway;
 
-/// <summary>Registers and maps the public API: <c>/predict</c>, <c>/healthz</c>, <c>/v1/completions</c>, <c>/v1/models</c>, <c>/openapi/v1.json</c>.</summary>
+/// <summary>Registers and maps the public API: <c>/predict</c>, <c>/healthz</c>, <c>/v1/completions</c>, <c>/v1/models</c>, <c>/openapi/v1.json</c>, and the playground page at <c>/</c> (wwwroot).</summary>
 public static class GatewayApi
 {
     public static IHostApplicationBuilder AddGatewayApi(this IHostApplicationBuilder builder)
@@ -46,6 +46,9 @@ public static class GatewayApi
         app.UseStatusCodePages(FrameworkErrors.WriteAsync);
         app.UseMiddleware<ApiErrorMiddleware>();
         app.UseCors();
+        // The playground (wwwroot/index.html at /): plain files, no build step.
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
         app.MapOpenApi();
         app.MapPredict();
         app.MapCompletions();
