@@ -160,6 +160,55 @@ public sealed class ChatCompletionsTests
     }
 
     [Fact]
+    public async Task Stream_failure_after_the_first_delta_is_an_error_event_without_done()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        host.Preprocessor.Stream = _ => [new GenerateStreamResponse { Delta = new TextDelta { Index = 0, Text = "Hà" } }];
+        host.Preprocessor.Failure = new RpcException(new Status(StatusCode.Unavailable, "backend connection lost"));
+
+        using var response = await host.Client.PostAsync("/v1/chat/completions", Json("""{"messages": [{"role": "user", "content": "a"}], "stream": true}"""));
+
+        var events = ParseEvents(await response.Content.ReadAsStringAsync());
+        Assert.Equal(2, events.Count);
+        Assert.Equal("Hà", JsonDocument.Parse(events[0].Data).RootElement.GetProperty("choices")[0].GetProperty("delta").GetProperty("content").GetString());
+        Assert.Equal("error", events[1].Event);
+        Assert.Equal("unavailable", JsonDocument.Parse(events[1].Data).RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Client_that_disconnects_mid_stream_cancels_the_preprocessor_call()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        host.Preprocessor.Stream = _ => [new GenerateStreamResponse { Delta = new TextDelta { Index = 0, Text = "Hà" } }];
+        host.Preprocessor.HangAfterStream = true;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = Json("""{"messages": [{"role": "user", "content": "a"}], "stream": true}"""),
+        };
+
+        using (var response = await host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            Assert.StartsWith("data: ", await reader.ReadLineAsync());
+        }
+
+        await host.Preprocessor.StreamCancelled.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task Openapi_document_describes_the_chat_endpoint_and_its_messages()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.GetAsync("/openapi/v1.json");
+
+        var document = (await response.ReadJsonAsync()).GetRawText();
+        Assert.Contains("\"/v1/chat/completions\"", document);
+        Assert.Contains("\"ChatCompletionBody\"", document);
+        Assert.Contains("\"max_completion_tokens\"", document);
+    }
+
+    [Fact]
     public void Template_ends_a_conversation_that_ends_with_the_assistant_by_opening_a_new_assistant_turn()
     {
         var prompt = ChatTemplate.Render([new ChatMessage(ChatRoles.Developer, "Ngắn gọn."), new ChatMessage(ChatRoles.Assistant, "Chào!")]);
