@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
 using GptjAspire.Gateway.Admission;
+using GptjAspire.Gateway.Chat;
 using GptjAspire.Gateway.Completions;
 using GptjAspire.Gateway.CrossOrigin;
 using GptjAspire.Gateway.Errors;
@@ -12,7 +13,7 @@ using GptjAspire.ServiceDefaults;
 
 namespace GptjAspire.Gateway;
 
-/// <summary>Registers and maps the public API: <c>/predict</c>, <c>/healthz</c>, <c>/v1/completions</c>, <c>/v1/models</c>, <c>/openapi/v1.json</c>, and the playground page at <c>/</c> (wwwroot).</summary>
+/// <summary>Registers and maps the public API: <c>/predict</c>, <c>/healthz</c>, <c>/v1/completions</c>, <c>/v1/chat/completions</c>, <c>/v1/models</c>, <c>/openapi/v1.json</c>, and the playground page at <c>/</c> (wwwroot).</summary>
 public static class GatewayApi
 {
     public static IHostApplicationBuilder AddGatewayApi(this IHostApplicationBuilder builder)
@@ -52,6 +53,7 @@ public static class GatewayApi
         app.MapOpenApi();
         app.MapPredict();
         app.MapCompletions();
+        app.MapChatCompletions();
         app.MapModels();
         return app;
     }

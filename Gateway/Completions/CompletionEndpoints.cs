@@ -21,20 +21,28 @@ public static class CompletionEndpoints
         return app;
     }
 
-    static async Task CompleteAsync(
-        HttpContext http, PreprocessorClient preprocessor, AdmissionQueue queue,
-        IOptions<GatewayOptions> options, IOptions<JsonOptions> json, IConfiguration configuration, ILogger<CompletionStream> logger)
+    static async Task CompleteAsync(HttpContext http, IOptions<GatewayOptions> options, IConfiguration configuration)
     {
-        var cancellationToken = http.RequestAborted;
-        var body = await JsonBody.ReadObjectAsync(http.Request, options.Value.MaxRequestBodyBytes, cancellationToken);
+        var body = await JsonBody.ReadObjectAsync(http.Request, options.Value.MaxRequestBodyBytes, http.RequestAborted);
         var request = CompletionRequest.Parse(body, options.Value, ServedModel.Name(configuration));
-        using var slot = await queue.EnterAsync(cancellationToken);
-        var id = $"cmpl-{Guid.NewGuid():N}";
+        await RespondAsync(http, request, new TextCompletionShape());
+    }
+
+    /// <summary>Queues a checked request, generates every prompt × n samples and answers in <paramref name="shape"/>, whole or streamed.</summary>
+    public static async Task RespondAsync(HttpContext http, CompletionRequest request, ICompletionShape shape)
+    {
+        var services = http.RequestServices;
+        var preprocessor = services.GetRequiredService<PreprocessorClient>();
+        var cancellationToken = http.RequestAborted;
+        using var slot = await services.GetRequiredService<AdmissionQueue>().EnterAsync(cancellationToken);
+        var id = $"{shape.IdPrefix}{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
 
         if (request.Stream)
         {
-            await new CompletionStream(request, id, created, preprocessor, json.Value.SerializerOptions, logger).WriteAsync(http.Response, cancellationToken);
+            var logger = services.GetRequiredService<ILogger<CompletionStream>>();
+            await new CompletionStream(request, shape, id, created, preprocessor, json, logger).WriteAsync(http.Response, cancellationToken);
             return;
         }
 
@@ -47,7 +55,7 @@ public static class CompletionEndpoints
         var promptTokens = responses.Sum(r => r.Usage.PromptTokens);
         var completionTokens = responses.Sum(r => r.Usage.CompletionTokens);
         var usage = new CompletionUsage(promptTokens, completionTokens, promptTokens + completionTokens);
-        await Results.Ok(new CompletionResponse(id, "text_completion", created, request.Model, choices, usage)).ExecuteAsync(http);
+        await Results.Json(shape.Whole(id, created, request.Model, choices, usage), json).ExecuteAsync(http);
     }
 
     // One Preprocessor call per prompt, concurrently; the first failure cancels the rest and is the one reported.
@@ -60,7 +68,7 @@ public static class CompletionEndpoints
         {
             try
             {
-                return await preprocessor.GenerateAsync(request.ToGenerateRequest(prompt), CompletionRequest.FieldNames, stop.Token);
+                return await preprocessor.GenerateAsync(request.ToGenerateRequest(prompt), request.UpstreamFieldNames, stop.Token);
             }
             catch (ApiException e)
             {

@@ -9,7 +9,7 @@ namespace GptjAspire.Gateway.Completions;
 public sealed record CompletionRequest(
     string Model,
     IReadOnlyList<string> Prompt,
-    int MaxTokens = 16,
+    int MaxTokens = CompletionRequest.DefaultMaxTokens,
     double Temperature = 1,
     double TopP = 1,
     int N = 1,
@@ -21,12 +21,18 @@ public sealed record CompletionRequest(
     double RepetitionPenalty = 1,
     bool IncludeUsage = false)
 {
-    /// <summary>The Preprocessor's field names as OpenAI's API calls them.</summary>
-    public static readonly IReadOnlyDictionary<string, string> FieldNames = new Dictionary<string, string>
+    /// <summary>OpenAI's default <c>max_tokens</c> for <c>/v1/completions</c>, used by every endpoint here.</summary>
+    public const int DefaultMaxTokens = 16;
+
+    /// <summary>The Preprocessor's field names as <c>/v1/completions</c> calls them.</summary>
+    public static readonly IReadOnlyDictionary<string, string> TextFieldNames = new Dictionary<string, string>
     {
         ["max_new_tokens"] = "max_tokens",
         ["max_total_tokens"] = "max_tokens",
     };
+
+    /// <summary>The Preprocessor's field names as the endpoint that made this request calls them, for its errors.</summary>
+    public IReadOnlyDictionary<string, string> UpstreamFieldNames { get; init; } = TextFieldNames;
 
     // OpenAI parameters this server does not implement; accepted only with their neutral value, which
     // common clients send by default.
@@ -34,6 +40,10 @@ public sealed record CompletionRequest(
     {
         ["best_of"] = "1",
         ["logprobs"] = "0",
+    };
+
+    static readonly Dictionary<string, string> SharedNeutralOnly = new()
+    {
         ["presence_penalty"] = "0",
         ["frequency_penalty"] = "0",
     };
@@ -41,41 +51,56 @@ public sealed record CompletionRequest(
     public static CompletionRequest Parse(JsonElement body, GatewayOptions options, string servedModel)
     {
         var fields = new RequestFields(body);
-        var model = fields.String("model") ?? servedModel;
         var prompt = fields.StringOrStrings("prompt");
-        var maxTokens = fields.Integer("max_tokens") ?? 16;
+        var maxTokens = fields.Integer("max_tokens");
+        var echo = fields.Boolean("echo") ?? false;
+        RequireNeutral(fields, NeutralOnly);
+        if (fields.Raw("suffix") is { } suffix && !(suffix.ValueKind == JsonValueKind.String && suffix.GetString() == ""))
+            throw ApiException.Invalid("suffix", "'suffix' is not supported by this server.");
+
+        return Parse(fields, options, servedModel, ("max_tokens", maxTokens), echo, () =>
+        {
+            if (prompt is null)
+                throw ApiException.Invalid("prompt", "'prompt' is required.");
+            if (prompt.Count == 0)
+                throw ApiException.Invalid("prompt", "'prompt' must not be an empty array.");
+            if (prompt.Count > options.MaxPrompts)
+                throw ApiException.Invalid("prompt", $"'prompt' may hold at most {options.MaxPrompts} prompts; got {prompt.Count}.");
+            for (var i = 0; i < prompt.Count; i++)
+                if (prompt[i].Length == 0)
+                    throw ApiException.Invalid(prompt.Count == 1 ? "prompt" : $"prompt[{i}]", "The prompt must not be empty.");
+            return prompt;
+        });
+    }
+
+    /// <summary>
+    /// Reads and checks the parameters every OpenAI generation endpoint shares, once the endpoint has read its own fields
+    /// (so that anything left is unknown); <paramref name="prompts"/> then checks the endpoint's input and gives the prompts.
+    /// </summary>
+    public static CompletionRequest Parse(
+        RequestFields fields, GatewayOptions options, string servedModel,
+        (string Name, long? Value) maxTokens, bool echo, Func<IReadOnlyList<string>> prompts)
+    {
+        var model = fields.String("model") ?? servedModel;
         var temperature = fields.Number("temperature") ?? 1;
         var topP = fields.Number("top_p") ?? 1;
         var n = fields.Integer("n") ?? 1;
         var stop = fields.StringOrStrings("stop") ?? [];
         var seed = fields.UnsignedInteger("seed");
         var stream = fields.Boolean("stream") ?? false;
-        var echo = fields.Boolean("echo") ?? false;
         var topK = fields.Integer("top_k") ?? 0;
         var repetitionPenalty = fields.Number("repetition_penalty") ?? 1;
         var includeUsage = StreamOptions(fields, stream);
         _ = fields.String("user");
-        foreach (var (name, neutral) in NeutralOnly)
-            if (fields.Raw(name) is { } value && value.GetRawText() is var raw && raw != neutral && raw != neutral + ".0")
-                throw ApiException.Invalid(name, $"'{name}' is not supported by this server (only {neutral} is accepted); got {raw}.");
+        RequireNeutral(fields, SharedNeutralOnly);
         if (fields.Raw("logit_bias") is { } bias && (bias.ValueKind != JsonValueKind.Object || bias.EnumerateObject().Any()))
             throw ApiException.Invalid("logit_bias", "'logit_bias' is not supported by this server (only {} is accepted).");
-        if (fields.Raw("suffix") is { } suffix && !(suffix.ValueKind == JsonValueKind.String && suffix.GetString() == ""))
-            throw ApiException.Invalid("suffix", "'suffix' is not supported by this server.");
         fields.RejectUnknown();
 
-        if (prompt is null)
-            throw ApiException.Invalid("prompt", "'prompt' is required.");
+        var prompt = prompts();
         if (model != servedModel)
             throw new ApiException(ApiErrorKind.ModelNotFound, $"The model '{model}' does not exist; this server serves '{servedModel}'.", "model");
-        if (prompt.Count == 0)
-            throw ApiException.Invalid("prompt", "'prompt' must not be an empty array.");
-        if (prompt.Count > options.MaxPrompts)
-            throw ApiException.Invalid("prompt", $"'prompt' may hold at most {options.MaxPrompts} prompts; got {prompt.Count}.");
-        for (var i = 0; i < prompt.Count; i++)
-            if (prompt[i].Length == 0)
-                throw ApiException.Invalid(prompt.Count == 1 ? "prompt" : $"prompt[{i}]", "The prompt must not be empty.");
-        Ranges.Check("max_tokens", maxTokens, 1, int.MaxValue);
+        Ranges.Check(maxTokens.Name, maxTokens.Value ?? DefaultMaxTokens, 1, int.MaxValue);
         Ranges.Check("temperature", temperature, 0, 2);
         Ranges.CheckProbability("top_p", topP);
         Ranges.Check("n", n, 1, options.MaxSamples);
@@ -86,8 +111,15 @@ public sealed record CompletionRequest(
         Ranges.Check("top_k", topK, 0, int.MaxValue);
         Ranges.Check("repetition_penalty", repetitionPenalty, 0, 100, minExclusive: true);
 
-        return new CompletionRequest(model, prompt, (int)maxTokens, temperature, topP, (int)n, stop, seed, stream, echo,
+        return new CompletionRequest(model, prompt, (int)(maxTokens.Value ?? DefaultMaxTokens), temperature, topP, (int)n, stop, seed, stream, echo,
             (int)topK, repetitionPenalty, includeUsage);
+    }
+
+    static void RequireNeutral(RequestFields fields, Dictionary<string, string> neutralOnly)
+    {
+        foreach (var (name, neutral) in neutralOnly)
+            if (fields.Raw(name) is { } value && value.GetRawText() is var raw && raw != neutral && raw != neutral + ".0")
+                throw ApiException.Invalid(name, $"'{name}' is not supported by this server (only {neutral} is accepted); got {raw}.");
     }
 
     static bool StreamOptions(RequestFields fields, bool stream)

@@ -6,13 +6,13 @@ using GptjAspire.Gptj.V1;
 
 namespace GptjAspire.Gateway.Completions;
 
-/// <summary>Streams a completion request as OpenAI's SSE chunks, merging the streams of several prompts, ending with <c>data: [DONE]</c>.</summary>
+/// <summary>Streams a completion request as OpenAI's SSE chunks (in the endpoint's shape), merging the streams of several prompts, ending with <c>data: [DONE]</c>.</summary>
 /// <remarks>
 /// Nothing is sent until the first delta arrives, so a request the Preprocessor rejects still gets a plain
 /// HTTP error; a failure after that becomes one <c>event: error</c> carrying the OpenAI error body.
 /// </remarks>
 public sealed class CompletionStream(
-    CompletionRequest request, string id, long created, PreprocessorClient preprocessor, JsonSerializerOptions json, ILogger logger)
+    CompletionRequest request, ICompletionShape shape, string id, long created, PreprocessorClient preprocessor, JsonSerializerOptions json, ILogger logger)
 {
     static readonly byte[] Done = "[DONE]"u8.ToArray();
 
@@ -77,7 +77,7 @@ public sealed class CompletionStream(
     {
         try
         {
-            await foreach (var message in preprocessor.GenerateStreamAsync(request.ToGenerateRequest(prompt), CompletionRequest.FieldNames, cancellationToken))
+            await foreach (var message in preprocessor.GenerateStreamAsync(request.ToGenerateRequest(prompt), request.UpstreamFieldNames, cancellationToken))
                 await _events.Writer.WriteAsync((prompt, message), cancellationToken);
             if (Interlocked.Decrement(ref _running) == 0)
                 _events.Writer.TryComplete();
@@ -101,7 +101,7 @@ public sealed class CompletionStream(
 
     Task WriteChunkAsync(ServerSentEvents sse, IReadOnlyList<CompletionChoice> choices, CompletionUsage? usage, CancellationToken cancellationToken)
     {
-        var chunk = new CompletionResponse(id, "text_completion", created, request.Model, choices, usage);
-        return sse.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, json), cancellationToken: cancellationToken);
+        var chunk = shape.Chunk(id, created, request.Model, choices, usage);
+        return sse.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, chunk.GetType(), json), cancellationToken: cancellationToken);
     }
 }

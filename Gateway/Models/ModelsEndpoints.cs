@@ -6,12 +6,16 @@ namespace GptjAspire.Gateway.Models;
 /// <summary><c>GET /v1/models</c>: the one model served, as the Preprocessor describes it.</summary>
 public static class ModelsEndpoints
 {
+    /// <summary>Tells clients what they are talking to: chat requests work, but through a transcript, not a chat-tuned model.</summary>
+    public const string Description = "GPT-J 6B, a base language model: it is not instruction- or chat-tuned. /v1/chat/completions "
+        + "renders the messages as a plain-text 'User: ... / Assistant:' transcript for the model to continue.";
+
     public static IEndpointRouteBuilder MapModels(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/models", async (PreprocessorClient preprocessor, CancellationToken cancellationToken) =>
             {
                 var info = await preprocessor.GetModelInfoAsync(TimeSpan.FromSeconds(10), cancellationToken);
-                return Results.Ok(new ModelList("list", [new ModelCard(info.Name, "model", 0, "gptj-aspire", info.ContextLength)]));
+                return Results.Ok(new ModelList("list", [new ModelCard(info.Name, "model", 0, "gptj-aspire", info.ContextLength, Description)]));
             })
             .WithSummary("Lists the served model.")
             .Produces<ModelList>()

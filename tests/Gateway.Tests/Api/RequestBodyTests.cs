@@ -101,11 +101,11 @@ public sealed class RequestBodyTests
     {
         await using var host = await GatewayHost.StartAsync();
 
-        using var unknown = await host.Client.PostAsync("/v1/chat/completions", Json("{}"));
+        using var unknown = await host.Client.PostAsync("/v1/embeddings", Json("{}"));
         using var wrongMethod = await host.Client.GetAsync("/predict");
 
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
-        Assert.Equal("Unknown path: POST /v1/chat/completions.", (await unknown.ReadJsonAsync()).GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal("Unknown path: POST /v1/embeddings.", (await unknown.ReadJsonAsync()).GetProperty("error").GetProperty("message").GetString());
         Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
         Assert.Equal("method_not_allowed", (await wrongMethod.ReadJsonAsync()).GetProperty("error").GetProperty("code").GetString());
     }

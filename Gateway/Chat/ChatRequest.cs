@@ -1,0 +1,36 @@
+using System.Text.Json;
+using GptjAspire.Gateway.Completions;
+using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Validation;
+
+namespace GptjAspire.Gateway.Chat;
+
+/// <summary>Checks an OpenAI <c>/v1/chat/completions</c> request and turns it into the completion request of its rendered transcript.</summary>
+public static class ChatRequest
+{
+    public static CompletionRequest Parse(JsonElement body, GatewayOptions options, string servedModel)
+    {
+        var fields = new RequestFields(body);
+        var messages = fields.Raw("messages");
+        var maxCompletionTokens = fields.Integer("max_completion_tokens");
+        var maxTokens = fields.Integer("max_tokens");
+        if (maxCompletionTokens is not null && maxTokens is not null)
+            throw ApiException.Invalid("max_tokens", "Give 'max_completion_tokens' or its older name 'max_tokens', not both.");
+        if (fields.Boolean("logprobs") == true)
+            throw ApiException.Invalid("logprobs", "'logprobs' is not supported by this server (only false is accepted).");
+        var maxTokensField = maxTokens is null ? "max_completion_tokens" : "max_tokens";
+
+        var request = CompletionRequest.Parse(fields, options, servedModel, (maxTokensField, maxCompletionTokens ?? maxTokens), echo: false,
+            () => [ChatTemplate.Render(ChatMessages.Parse(messages))]);
+        return request with
+        {
+            Stop = [.. request.Stop ?? [], ChatTemplate.NextUserTurn],
+            UpstreamFieldNames = new Dictionary<string, string>
+            {
+                ["prompt"] = "messages",
+                ["max_new_tokens"] = maxTokensField,
+                ["max_total_tokens"] = maxTokensField,
+            },
+        };
+    }
+}
