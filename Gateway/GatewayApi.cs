@@ -8,6 +8,8 @@ using GptjAspire.Gateway.Errors;
 using GptjAspire.Gateway.Models;
 using GptjAspire.Gateway.Predict;
 using GptjAspire.Gateway.Preprocessing;
+using GptjAspire.Gateway.RateLimiting;
+using GptjAspire.Gateway.Security;
 using GptjAspire.GrpcTransport;
 
 namespace GptjAspire.Gateway;
@@ -35,6 +37,8 @@ public static class GatewayApi
         builder.Services.AddOpenApi();
         builder.Services.AddCrossOrigin();
         builder.Services.AddKestrelRejectionBodies();
+        builder.Services.AddApiKeys();
+        builder.Services.AddCallerLimits();
         return builder;
     }
 
@@ -43,10 +47,14 @@ public static class GatewayApi
         app.UseStatusCodePages(FrameworkErrors.WriteAsync);
         app.UseMiddleware<ApiErrorMiddleware>();
         app.UseCors();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapOpenApi();
-        app.MapPredict();
-        app.MapCompletions();
-        app.MapModels();
+        // Every API route needs a key (when keys are configured) and counts against its caller's limits.
+        var api = app.MapGroup("").RequireApiKey().RequireCallerLimits();
+        api.MapPredict();
+        api.MapCompletions();
+        api.MapModels();
         return app;
     }
 }

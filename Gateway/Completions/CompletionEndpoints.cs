@@ -1,6 +1,7 @@
 using GptjAspire.Gateway.Admission;
 using GptjAspire.Gateway.Errors;
 using GptjAspire.Gateway.Preprocessing;
+using GptjAspire.Gateway.RateLimiting;
 using GptjAspire.Gateway.Validation;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -28,6 +29,7 @@ public static class CompletionEndpoints
         var cancellationToken = http.RequestAborted;
         var body = await JsonBody.ReadObjectAsync(http.Request, options.Value.MaxRequestBodyBytes, cancellationToken);
         var request = CompletionRequest.Parse(body, options.Value, ServedModel.Name(configuration));
+        http.ChargeGeneratedTokens((long)request.Prompt.Count * request.N * request.MaxTokens, "max_tokens");
         using var slot = await queue.EnterAsync(cancellationToken);
         var id = $"cmpl-{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
