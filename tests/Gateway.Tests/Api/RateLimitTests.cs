@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Options;
 using static GptjAspire.Gateway.Tests.Api.Http;
 
 namespace GptjAspire.Gateway.Tests.Api;
@@ -113,5 +114,16 @@ public sealed class RateLimitTests
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         Assert.False(health.Headers.Contains("x-ratelimit-limit-requests"));
         await AssertRateLimitedAsync(second, "requests");
+    }
+
+    [Theory]
+    [InlineData("RequestsPerMinute")]
+    [InlineData("TokensPerMinute")]
+    public async Task Negative_limit_stops_the_gateway_at_startup_naming_it(string limit)
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() =>
+            GatewayHost.StartAsync(new() { [$"Gateway:RateLimits:{limit}"] = "-1" }));
+
+        Assert.Contains(limit, error.Message);
     }
 }
