@@ -33,6 +33,7 @@ builder.AddProject<Projects.Gateway>("gateway", ServiceEndpoints.FromAppHostOnly
     .WithReference(preprocessor.GetEndpoint("grpc"))
     .WaitFor(preprocessor)
     .WithHttpHealthCheck("/health", endpointName: "http")
+    .WithPublishedApiKey()
     .WithReadyBanner();
 
 #if KUBERNETES_PUBLISHING

@@ -9,6 +9,8 @@ using GptjAspire.Gateway.Errors;
 using GptjAspire.Gateway.Models;
 using GptjAspire.Gateway.Predict;
 using GptjAspire.Gateway.Preprocessing;
+using GptjAspire.Gateway.RateLimiting;
+using GptjAspire.Gateway.Security;
 using GptjAspire.ServiceDefaults;
 
 namespace GptjAspire.Gateway;
@@ -39,6 +41,8 @@ public static class GatewayApi
         builder.Services.AddOpenApi();
         builder.Services.AddCrossOrigin();
         builder.Services.AddKestrelRejectionBodies();
+        builder.Services.AddApiKeys();
+        builder.Services.AddCallerLimits();
         return builder;
     }
 
@@ -47,14 +51,18 @@ public static class GatewayApi
         app.UseStatusCodePages(FrameworkErrors.WriteAsync);
         app.UseMiddleware<ApiErrorMiddleware>();
         app.UseCors();
-        // The playground (wwwroot/index.html at /): plain files, no build step.
+        // The playground (wwwroot/index.html at /): plain files, no build step, open like the health endpoints.
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapOpenApi();
-        app.MapPredict();
-        app.MapCompletions();
-        app.MapChatCompletions();
-        app.MapModels();
+        // Every API route needs a key (when keys are configured) and counts against its caller's limits.
+        var api = app.MapGroup("").RequireApiKey().RequireCallerLimits();
+        api.MapPredict();
+        api.MapCompletions();
+        api.MapChatCompletions();
+        api.MapModels();
         return app;
     }
 }

@@ -1,6 +1,7 @@
 using GptjAspire.Gateway.Admission;
 using GptjAspire.Gateway.Errors;
 using GptjAspire.Gateway.Preprocessing;
+using GptjAspire.Gateway.RateLimiting;
 using GptjAspire.Gateway.Validation;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -34,6 +35,8 @@ public static class CompletionEndpoints
         var services = http.RequestServices;
         var preprocessor = services.GetRequiredService<PreprocessorClient>();
         var cancellationToken = http.RequestAborted;
+        // The caller's token allowance pays for the most this request can generate, before it waits in the queue.
+        http.ChargeGeneratedTokens((long)request.Prompt.Count * request.N * request.MaxTokens, request.UpstreamFieldNames["max_new_tokens"]);
         using var slot = await services.GetRequiredService<AdmissionQueue>().EnterAsync(cancellationToken);
         var id = $"{shape.IdPrefix}{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();

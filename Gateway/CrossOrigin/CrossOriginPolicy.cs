@@ -1,3 +1,4 @@
+using GptjAspire.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.Options;
 
@@ -24,7 +25,8 @@ public static class CrossOriginPolicy
                 else
                     policy.WithOrigins([.. origins]);
                 // OpenAI's browser clients send Authorization and their own x- headers; no cookies are involved.
-                policy.WithMethods(HttpMethods.Get, HttpMethods.Post).AllowAnyHeader().WithExposedHeaders("Retry-After");
+                policy.WithMethods(HttpMethods.Get, HttpMethods.Post).AllowAnyHeader()
+                    .WithExposedHeaders(["Retry-After", .. RateLimitHeaders.Names]);
             });
         });
         return services;

@@ -25,6 +25,12 @@ public enum ApiErrorKind
     MethodNotAllowed,
     /// <summary>The requested model is not the one served here.</summary>
     ModelNotFound,
+    /// <summary>API keys are configured and the request carries none of them.</summary>
+    InvalidApiKey,
+    /// <summary>The caller (API key, or client address without keys) used up its requests per minute.</summary>
+    RequestRateLimited,
+    /// <summary>The caller used up its generated tokens per minute.</summary>
+    TokenRateLimited,
     /// <summary>Too many requests are queued (here or behind us); retry later.</summary>
     Overloaded,
     /// <summary>The Preprocessor or the backend is down or not ready; retry later.</summary>

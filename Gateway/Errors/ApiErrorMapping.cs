@@ -23,7 +23,8 @@ public static class ApiErrorMapping
         ApiErrorKind.UnsupportedMediaType => StatusCodes.Status415UnsupportedMediaType,
         ApiErrorKind.UnknownPath or ApiErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
         ApiErrorKind.MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
-        ApiErrorKind.Overloaded => StatusCodes.Status429TooManyRequests,
+        ApiErrorKind.InvalidApiKey => StatusCodes.Status401Unauthorized,
+        ApiErrorKind.Overloaded or ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited => StatusCodes.Status429TooManyRequests,
         ApiErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         ApiErrorKind.Timeout => StatusCodes.Status504GatewayTimeout,
         ApiErrorKind.UpstreamFailure => StatusCodes.Status502BadGateway,
@@ -37,7 +38,11 @@ public static class ApiErrorMapping
         ApiErrorKind.InvalidRequest or ApiErrorKind.PayloadTooLarge or ApiErrorKind.UnsupportedMediaType
             or ApiErrorKind.UnknownPath or ApiErrorKind.MethodNotAllowed or ApiErrorKind.ModelNotFound
             or ApiErrorKind.MalformedHttp or ApiErrorKind.UriTooLong or ApiErrorKind.HeadersTooLarge
-            or ApiErrorKind.RequestTimeout or ApiErrorKind.HttpVersionNotSupported => "invalid_request_error",
+            or ApiErrorKind.RequestTimeout or ApiErrorKind.HttpVersionNotSupported
+            or ApiErrorKind.InvalidApiKey => "invalid_request_error",
+        // OpenAI names the exhausted limit in the type of its rate_limit_exceeded errors.
+        ApiErrorKind.RequestRateLimited => "requests",
+        ApiErrorKind.TokenRateLimited => "tokens",
         ApiErrorKind.Overloaded => "rate_limit_error",
         ApiErrorKind.Timeout => "timeout_error",
         _ => "server_error",
@@ -56,6 +61,8 @@ public static class ApiErrorMapping
         ApiErrorKind.UnknownPath => "unknown_url",
         ApiErrorKind.MethodNotAllowed => "method_not_allowed",
         ApiErrorKind.ModelNotFound => "model_not_found",
+        ApiErrorKind.InvalidApiKey => "invalid_api_key",
+        ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited => "rate_limit_exceeded",
         ApiErrorKind.Overloaded => "overloaded",
         ApiErrorKind.Unavailable => "unavailable",
         ApiErrorKind.Timeout => "timeout",
@@ -63,7 +70,8 @@ public static class ApiErrorMapping
         _ => "upstream_error",
     };
 
-    public static bool HasRetryAfter(ApiErrorKind kind) => kind is ApiErrorKind.Overloaded or ApiErrorKind.Unavailable;
+    public static bool HasRetryAfter(ApiErrorKind kind) =>
+        kind is ApiErrorKind.Overloaded or ApiErrorKind.Unavailable or ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited;
 
     public static ErrorResponse Body(ApiException error) =>
         new(new ErrorBody(error.Message, Type(error.Kind), error.Param, Code(error.Kind)));

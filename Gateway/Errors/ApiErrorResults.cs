@@ -6,14 +6,18 @@ public static class ApiErrorResults
     public static IResult ToResult(this ApiException error)
     {
         var result = Results.Json(ApiErrorMapping.Body(error), statusCode: ApiErrorMapping.StatusCode(error.Kind));
-        return ApiErrorMapping.HasRetryAfter(error.Kind) ? new WithRetryAfter(result) : result;
+        if (!ApiErrorMapping.HasRetryAfter(error.Kind))
+            return result;
+        // Retry-After is whole seconds (RFC 9110 §10.2.3): round up, so a client that waits that long gets through.
+        var seconds = error.RetryAfter is { } wait ? (long)Math.Ceiling(wait.TotalSeconds) : ApiErrorMapping.RetryAfterSeconds;
+        return new WithRetryAfter(result, Math.Max(seconds, 1));
     }
 
-    sealed class WithRetryAfter(IResult inner) : IResult
+    sealed class WithRetryAfter(IResult inner, long seconds) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
-            httpContext.Response.Headers.RetryAfter = ApiErrorMapping.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return inner.ExecuteAsync(httpContext);
         }
     }

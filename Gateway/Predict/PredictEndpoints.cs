@@ -1,7 +1,9 @@
 using GptjAspire.Gateway.Admission;
 using GptjAspire.Gateway.Errors;
 using GptjAspire.Gateway.Preprocessing;
+using GptjAspire.Gateway.RateLimiting;
 using GptjAspire.Gateway.Validation;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -18,7 +20,9 @@ public static class PredictEndpoints
             .Produces<PredictResponse>()
             .ProducesErrors();
         app.MapGet("/healthz", HealthzAsync)
-            .WithSummary("200 {\"status\":\"ok\"} once the model can serve, 503 before.");
+            .WithSummary("200 {\"status\":\"ok\"} once the model can serve, 503 before.")
+            .AllowAnonymous()
+            .DisableRateLimiting();
         return app;
     }
 
@@ -29,6 +33,7 @@ public static class PredictEndpoints
         var limits = options.Value;
         var body = await JsonBody.ReadObjectAsync(http.Request, limits.MaxRequestBodyBytes, http.RequestAborted);
         var request = PredictRequest.Parse(body, limits, logger);
+        http.ChargeGeneratedTokens((long)request.NSamples * limits.PredictMaxLength, "n_samples");
         using var slot = await queue.EnterAsync(http.RequestAborted);
         var response = await preprocessor.GenerateAsync(request.ToGenerateRequest(limits), PredictRequest.FieldNames, http.RequestAborted);
         return Results.Ok(new PredictResponse(response.Completions.OrderBy(c => c.Index).Select(c => c.Text).ToList()));

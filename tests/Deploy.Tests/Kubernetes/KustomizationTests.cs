@@ -144,6 +144,25 @@ public sealed class KustomizationTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public async Task Gateway_reads_its_api_keys_from_the_generated_secret_mounted_read_only(string overlay)
+    {
+        var manifests = await RenderOverlayAsync(overlay);
+
+        var secret = manifests.OfKind("Secret").Single(s => Scalar(s, "metadata", "name")!.StartsWith("gateway-api-keys-", StringComparison.Ordinal));
+        var secretName = Scalar(secret, "metadata", "name");
+        Assert.NotNull(At(secret, "data", "keys"));
+        var gateway = manifests.Single("Deployment", "gateway");
+        var volumes = (YamlSequenceNode)At(gateway, "spec", "template", "spec", "volumes")!;
+        var volume = volumes.Children.Single(v => Scalar(v, "secret", "secretName") == secretName);
+        var container = Containers(gateway).Single();
+        var mount = ((YamlSequenceNode)At(container, "volumeMounts")!).Children.Single(m => Scalar(m, "name") == Scalar(volume, "name"));
+        Assert.Equal("true", Scalar(mount, "readOnly"));
+        var file = ((YamlSequenceNode)At(container, "env")!).Children.Single(e => Scalar(e, "name") == "Gateway__ApiKeysFile");
+        Assert.Equal($"{Scalar(mount, "mountPath")}/keys", Scalar(file, "value"));
+    }
+
     public static TheoryData<string> Overlays => new() { "gpu", "cpu" };
 
     private static async Task<RenderedManifests> RenderOverlayAsync(string overlay) =>

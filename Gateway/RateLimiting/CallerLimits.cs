@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Threading.RateLimiting;
+using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Security;
+using Microsoft.Extensions.Options;
+
+namespace GptjAspire.Gateway.RateLimiting;
+
+/// <summary>Each caller's requests and generated tokens per minute, one <see cref="PerMinuteBucket"/> per caller and limit.</summary>
+public sealed class CallerLimits : IDisposable
+{
+    readonly Limit? _requests;
+    readonly Limit? _tokens;
+
+    public CallerLimits(IOptions<RateLimitOptions> options, TimeProvider time)
+    {
+        _requests = Limit.Create("requests", options.Value.RequestsPerMinute, ApiErrorKind.RequestRateLimited, time);
+        _tokens = Limit.Create("tokens", options.Value.TokensPerMinute, ApiErrorKind.TokenRateLimited, time);
+    }
+
+    /// <summary>Counts one request against its caller; throws the 429 when the caller has none left this minute.</summary>
+    public void ChargeRequest(HttpContext http)
+    {
+        _tokens?.WriteHeaders(http, Caller(http));
+        _requests?.Charge(http, Caller(http), 1, "requests");
+    }
+
+    /// <summary>Counts the most tokens a request can generate; throws the 429 when they do not fit in what is left.</summary>
+    public void ChargeTokens(HttpContext http, long tokens, string param)
+    {
+        if (_tokens is null)
+            return;
+        if (tokens > _tokens.PerMinute)
+            throw ApiException.Invalid(param,
+                $"This request may generate {tokens} tokens, more than the {_tokens.PerMinute} allowed per minute; ask for fewer.");
+        _tokens.Charge(http, Caller(http), (int)tokens, "tokens");
+    }
+
+    public void Dispose()
+    {
+        _requests?.Dispose();
+        _tokens?.Dispose();
+    }
+
+    static string Caller(HttpContext http) =>
+        http.User.FindFirstValue(ApiKeyAuthentication.CallerClaim)
+        ?? throw new InvalidOperationException("Rate limits apply only to endpoints that require the API key policy.");
+
+    sealed class Limit(string name, int perMinute, ApiErrorKind kind, PartitionedRateLimiter<string> buckets) : IDisposable
+    {
+        public int PerMinute => perMinute;
+
+        public static Limit? Create(string name, int perMinute, ApiErrorKind kind, TimeProvider time) => perMinute == 0 ? null
+            : new(name, perMinute, kind, PartitionedRateLimiter.Create<string, string>(caller =>
+                RateLimitPartition.Get(caller, _ => new PerMinuteBucket(perMinute, time))));
+
+        public void Charge(HttpContext http, string caller, int permits, string unit)
+        {
+            using var lease = buckets.AttemptAcquire(caller, permits);
+            Write(http, lease);
+            if (!lease.IsAcquired)
+            {
+                lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter);
+                throw new ApiException(kind,
+                    $"Rate limit reached: {perMinute} {unit} per minute for this caller. Retry after {Math.Ceiling(retryAfter.TotalSeconds)} s.")
+                { RetryAfter = retryAfter };
+            }
+        }
+
+        /// <summary>The headers without charging anything (a zero-permit attempt only reads the bucket).</summary>
+        public void WriteHeaders(HttpContext http, string caller)
+        {
+            using var lease = buckets.AttemptAcquire(caller, 0);
+            Write(http, lease);
+        }
+
+        void Write(HttpContext http, RateLimitLease lease)
+        {
+            lease.TryGetMetadata(RateLimitMetadata.Remaining, out var remaining);
+            lease.TryGetMetadata(RateLimitMetadata.Reset, out var reset);
+            var headers = http.Response.Headers;
+            headers[$"x-ratelimit-limit-{name}"] = perMinute.ToString(CultureInfo.InvariantCulture);
+            headers[$"x-ratelimit-remaining-{name}"] = remaining.ToString(CultureInfo.InvariantCulture);
+            headers[$"x-ratelimit-reset-{name}"] = RateLimitHeaders.Duration(reset);
+        }
+
+        public void Dispose() => buckets.Dispose();
+    }
+}

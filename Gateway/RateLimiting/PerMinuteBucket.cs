@@ -1,0 +1,104 @@
+using System.Threading.RateLimiting;
+
+namespace GptjAspire.Gateway.RateLimiting;
+
+/// <summary>A token bucket holding one minute's allowance that refills continuously (limit / 60 per second), as OpenAI's limits behave.</summary>
+/// <remarks>
+/// The built-in TokenBucketRateLimiter refills in steps and does not say when it will be full again, which the
+/// x-ratelimit-reset-* headers need; this one computes both from its state. Every lease carries
+/// <see cref="RateLimitMetadata.Remaining"/> and <see cref="RateLimitMetadata.Reset"/>; a refused one also
+/// <see cref="MetadataName.RetryAfter"/>. No queueing: a request that does not fit is refused at once.
+/// </remarks>
+public sealed class PerMinuteBucket(int limit, TimeProvider time) : RateLimiter
+{
+    static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+    readonly Lock _lock = new();
+    readonly double _perTick = (double)limit / (Window.TotalSeconds * time.TimestampFrequency);
+    double _available = limit;
+    long _updated = time.GetTimestamp();
+
+    public int Limit => limit;
+
+    protected override RateLimitLease AttemptAcquireCore(int permitCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(permitCount, limit);
+        lock (_lock)
+        {
+            Refill();
+            var granted = _available >= permitCount;
+            if (granted)
+                _available -= permitCount;
+            var retryAfter = granted ? TimeSpan.Zero : Until(permitCount);
+            return new Lease(granted, (long)Math.Floor(_available), Until(limit), retryAfter);
+        }
+    }
+
+    protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(AttemptAcquireCore(permitCount));
+
+    public override RateLimiterStatistics GetStatistics()
+    {
+        lock (_lock)
+        {
+            Refill();
+            return new RateLimiterStatistics { CurrentAvailablePermits = (long)Math.Floor(_available) };
+        }
+    }
+
+    /// <summary>How long the bucket has been full; PartitionedRateLimiter drops a partition idle long enough, which loses nothing.</summary>
+    public override TimeSpan? IdleDuration
+    {
+        get
+        {
+            lock (_lock)
+            {
+                Refill();
+                return _available >= limit ? time.GetElapsedTime(_updated) : null;
+            }
+        }
+    }
+
+    // Caller holds _lock. A full bucket keeps _updated at the moment it filled up, which IdleDuration measures from.
+    void Refill()
+    {
+        if (_available >= limit)
+            return;
+        var now = time.GetTimestamp();
+        var filled = _available + (now - _updated) * _perTick;
+        if (filled >= limit)
+        {
+            _updated = now - (long)Math.Ceiling((filled - limit) / _perTick);
+            _available = limit;
+        }
+        else
+        {
+            _updated = now;
+            _available = filled;
+        }
+    }
+
+    // Caller holds _lock, after Refill.
+    TimeSpan Until(double permits) =>
+        permits <= _available ? TimeSpan.Zero : TimeSpan.FromSeconds((permits - _available) / _perTick / time.TimestampFrequency);
+
+    sealed class Lease(bool granted, long remaining, TimeSpan reset, TimeSpan retryAfter) : RateLimitLease
+    {
+        public override bool IsAcquired => granted;
+
+        public override IEnumerable<string> MetadataNames =>
+            granted ? [RateLimitMetadata.Remaining.Name, RateLimitMetadata.Reset.Name]
+                : [RateLimitMetadata.Remaining.Name, RateLimitMetadata.Reset.Name, MetadataName.RetryAfter.Name];
+
+        public override bool TryGetMetadata(string metadataName, out object? metadata)
+        {
+            metadata = metadataName switch
+            {
+                _ when metadataName == RateLimitMetadata.Remaining.Name => remaining,
+                _ when metadataName == RateLimitMetadata.Reset.Name => reset,
+                _ when metadataName == MetadataName.RetryAfter.Name && !granted => retryAfter,
+                _ => null,
+            };
+            return metadata is not null;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using static GptjAspire.Gateway.Tests.Api.Http;
+
+namespace GptjAspire.Gateway.Tests.Api;
+
+/// <summary>Per-caller limits: a caller over its requests or tokens per minute gets 429 with Retry-After; other callers do not notice.</summary>
+public sealed class RateLimitTests
+{
+    static HttpRequestMessage Completion(string key, int maxTokens = 4, int n = 1) =>
+        new(HttpMethod.Post, "/v1/completions")
+        {
+            Content = Json($$"""{"prompt": "a", "max_tokens": {{maxTokens}}, "n": {{n}}}"""),
+            Headers = { { "Authorization", $"Bearer {key}" } },
+        };
+
+    static Dictionary<string, string> TwoKeys(int requestsPerMinute, int tokensPerMinute) => new()
+    {
+        ["Gateway:ApiKeys:0"] = "sk-a",
+        ["Gateway:ApiKeys:1"] = "sk-b",
+        ["Gateway:RateLimits:RequestsPerMinute"] = requestsPerMinute.ToString(),
+        ["Gateway:RateLimits:TokensPerMinute"] = tokensPerMinute.ToString(),
+    };
+
+    static async Task AssertRateLimitedAsync(HttpResponseMessage response, string type)
+    {
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.True(response.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
+        var error = (await response.ReadJsonAsync()).GetProperty("error");
+        Assert.Equal("rate_limit_exceeded", error.GetProperty("code").GetString());
+        Assert.Equal(type, error.GetProperty("type").GetString());
+    }
+
+    static string Header(HttpResponseMessage response, string name) => response.Headers.GetValues(name).Single();
+
+    [Fact]
+    public async Task Key_over_its_requests_per_minute_gets_429_while_another_key_passes()
+    {
+        // One request a minute refills in 60 s: far longer than these requests take.
+        await using var host = await GatewayHost.StartAsync(TwoKeys(requestsPerMinute: 2, tokensPerMinute: 0));
+
+        using var first = await host.Client.SendAsync(Completion("sk-a"));
+        using var second = await host.Client.SendAsync(Completion("sk-a"));
+        using var third = await host.Client.SendAsync(Completion("sk-a"));
+        using var otherKey = await host.Client.SendAsync(Completion("sk-b"));
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("2", Header(first, "x-ratelimit-limit-requests"));
+        Assert.Equal("1", Header(first, "x-ratelimit-remaining-requests"));
+        Assert.EndsWith("s", Header(first, "x-ratelimit-reset-requests"));
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal("0", Header(second, "x-ratelimit-remaining-requests"));
+        await AssertRateLimitedAsync(third, "requests");
+        Assert.Equal("0", Header(third, "x-ratelimit-remaining-requests"));
+        Assert.Equal(HttpStatusCode.OK, otherKey.StatusCode);
+        Assert.Equal("1", Header(otherKey, "x-ratelimit-remaining-requests"));
+        Assert.Equal(3, host.Preprocessor.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Tokens_are_charged_at_their_most_and_a_key_over_its_tokens_gets_429()
+    {
+        await using var host = await GatewayHost.StartAsync(TwoKeys(requestsPerMinute: 0, tokensPerMinute: 100));
+
+        using var first = await host.Client.SendAsync(Completion("sk-a", maxTokens: 30, n: 2));
+        using var second = await host.Client.SendAsync(Completion("sk-a", maxTokens: 100));
+        using var otherKey = await host.Client.SendAsync(Completion("sk-b", maxTokens: 41));
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("100", Header(first, "x-ratelimit-limit-tokens"));
+        Assert.Equal("40", Header(first, "x-ratelimit-remaining-tokens"));
+        await AssertRateLimitedAsync(second, "tokens");
+        Assert.Equal(HttpStatusCode.OK, otherKey.StatusCode);
+        Assert.Equal("59", Header(otherKey, "x-ratelimit-remaining-tokens"));
+        Assert.False(first.Headers.Contains("x-ratelimit-limit-requests"));
+    }
+
+    [Fact]
+    public async Task Request_that_could_exceed_a_whole_minute_of_tokens_is_400_naming_the_field()
+    {
+        await using var host = await GatewayHost.StartAsync(TwoKeys(requestsPerMinute: 0, tokensPerMinute: 100));
+
+        using var response = await host.Client.SendAsync(Completion("sk-a", maxTokens: 101));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("max_tokens", (await response.ReadJsonAsync()).GetProperty("error").GetProperty("param").GetString());
+    }
+
+    [Fact]
+    public async Task Predict_is_charged_n_samples_times_its_length_cap()
+    {
+        await using var host = await GatewayHost.StartAsync(new()
+        {
+            ["Gateway:RateLimits:TokensPerMinute"] = "1000",
+            ["Gateway:PredictMaxLength"] = "100",
+        });
+
+        using var response = await host.Client.PostAsync("/predict", Json("""{"text": "a", "n_samples": 3}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("700", Header(response, "x-ratelimit-remaining-tokens"));
+    }
+
+    [Fact]
+    public async Task Without_keys_callers_are_limited_by_address_and_health_is_not_counted()
+    {
+        await using var host = await GatewayHost.StartAsync(new() { ["Gateway:RateLimits:RequestsPerMinute"] = "1" });
+
+        using var first = await host.Client.GetAsync("/v1/models");
+        using var health = await host.Client.GetAsync("/healthz");
+        using var second = await host.Client.GetAsync("/v1/models");
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.False(health.Headers.Contains("x-ratelimit-limit-requests"));
+        await AssertRateLimitedAsync(second, "requests");
+    }
+
+    [Theory]
+    [InlineData("RequestsPerMinute")]
+    [InlineData("TokensPerMinute")]
+    public async Task Negative_limit_stops_the_gateway_at_startup_naming_it(string limit)
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() =>
+            GatewayHost.StartAsync(new() { [$"Gateway:RateLimits:{limit}"] = "-1" }));
+
+        Assert.Contains(limit, error.Message);
+    }
+}
