@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using GptjAspire.Gateway.Chat;
 using GptjAspire.Gptj.V1;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 using static GptjAspire.Gateway.Tests.Api.Http;
 
 namespace GptjAspire.Gateway.Tests.Api;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json;
 using GptjAspire.Gateway.Tests.Api;
 using GptjAspire.Gptj.V1;
-using GptjAspire.GrpcTransport;
+using Grpc.Core;
 
 namespace GptjAspire.Gateway.Tests.Playground;
 
