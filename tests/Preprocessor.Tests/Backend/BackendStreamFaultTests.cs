@@ -28,10 +28,12 @@ public sealed class BackendStreamFaultTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
-    [Fact]
-    public async Task Triton_queue_full_text_is_resource_exhausted_and_the_backend_stays_ready()
+    [Theory]
+    [InlineData(StreamAnswer.QueueFull)]
+    [InlineData(StreamAnswer.QueueFullStatus)]
+    public async Task Triton_queue_full_text_is_resource_exhausted_and_the_backend_stays_ready(StreamAnswer refusal)
     {
-        _server.Script(StreamAnswer.QueueFull);
+        _server.Script(refusal);
 
         var error = await Assert.ThrowsAnyAsync<RpcException>(() => CollectAsync());
 

@@ -20,6 +20,8 @@ public enum StreamAnswer
     Complete,
     /// <summary>Triton's in-band refusal for a full scheduler queue; the stream stays open.</summary>
     QueueFull,
+    /// <summary>The same refusal as the call's status, with the code Triton gives it (UNAVAILABLE).</summary>
+    QueueFullStatus,
     /// <summary>One non-final response, then the call ends with OK: no final response ever comes.</summary>
     EndEarly,
 }
@@ -88,10 +90,12 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
                     // Triton's own wording, request id included, with the response naming the request.
                     await responseStream.WriteAsync(new ModelStreamInferResponse
                     {
-                        ErrorMessage = $"[request id: {request.Id}] Exceeds maximum queue size",
+                        ErrorMessage = QueueFullText(request.Id),
                         InferResponse = new ModelInferResponse { Id = request.Id, ModelName = ModelName },
                     });
                     break;
+                case StreamAnswer.QueueFullStatus:
+                    throw new RpcException(new Status(StatusCode.Unavailable, QueueFullText(request.Id)));
                 case StreamAnswer.EndEarly:
                     await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
                     return;
@@ -102,6 +106,9 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
             }
         }
     }
+
+    // Written out rather than built from StatusNames.TritonQueueFullText: the test checks that constant against Triton's wording.
+    private static string QueueFullText(string requestId) => $"[request id: {requestId}] Exceeds maximum queue size";
 
     private static ModelInferResponse Response(string id, bool final, bool withOutput)
     {
