@@ -40,7 +40,7 @@ public static class StatusNames
         _ => "UNKNOWN",
     };
 
-    /// <summary>Splits "CODE: detail" into its status; text without a known code prefix (as real Triton sends) is UNKNOWN with the whole text, unless <see cref="Classify"/> recognises it.</summary>
+    /// <summary>Splits "CODE: detail" into its status; text without a known code prefix (as real Triton sends) is UNKNOWN with the whole text; either way <see cref="Classify"/> has the last word.</summary>
     public static Status ParseStreamError(string errorMessage)
     {
         var colon = errorMessage.IndexOf(": ", StringComparison.Ordinal);
@@ -51,7 +51,7 @@ public static class StatusNames
             {
                 if (code != StatusCode.OK && Of(code) == prefix)
                 {
-                    return new Status(code, errorMessage[(colon + 2)..]);
+                    return Classify(new Status(code, errorMessage[(colon + 2)..]));
                 }
             }
         }
