@@ -18,6 +18,9 @@ namespace GptjAspire.TritonClient;
 public sealed class TritonInferenceStream : IAsyncDisposable
 {
     private readonly AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> _call;
+    /// <summary>The detail of a request whose stream ended normally before its final response.</summary>
+    public const string EndedEarlyMessage = "The backend ended the stream before the request's final response.";
+
     private readonly ConcurrentDictionary<string, Channel<ModelInferResponse>> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Task _reader;
@@ -140,7 +143,9 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             }
             if (!_pending.IsEmpty)
             {
-                Fail(new TritonException("ModelStreamInfer", null, new Status(StatusCode.Unavailable, "The server closed the stream before the request's final response.")));
+                // The call itself ended normally, so the backend is reachable: this is a fault of the requests on
+                // this stream, not a lost backend (only the readiness probe and a failed connection say that).
+                Fail(new TritonException("ModelStreamInfer", null, new Status(StatusCode.Internal, EndedEarlyMessage)));
             }
         }
         catch (RpcException error)

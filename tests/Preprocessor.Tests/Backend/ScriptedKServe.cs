@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using GptjAspire.TritonClient.Generation;
+using GptjAspire.TritonClient.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace GptjAspire.Preprocessor.Tests.Backend;
+
+/// <summary>How the scripted backend answers one streamed request.</summary>
+public enum StreamAnswer
+{
+    /// <summary>One response with an output, then an empty final response (Triton with triton_enable_empty_final_response).</summary>
+    Complete,
+    /// <summary>Triton's in-band refusal for a full scheduler queue; the stream stays open.</summary>
+    QueueFull,
+    /// <summary>The same refusal as the call's status, with the code Triton gives it (UNAVAILABLE).</summary>
+    QueueFullStatus,
+    /// <summary>One non-final response, then the call ends with OK: no final response ever comes.</summary>
+    EndEarly,
+}
+
+/// <summary>
+/// A KServe server in this process on the real gRPC stack (Kestrel, HTTP/2 on a free loopback port) that answers like
+/// Triton with a decoupled model: always ready, metadata with the generation contract's inputs, and streamed requests
+/// answered as the test scripts them, in order (unscripted requests complete).
+/// </summary>
+internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceServiceBase, IAsyncDisposable
+{
+    public const string ModelName = GenerationContract.DefaultModelName;
+
+    private readonly ConcurrentQueue<StreamAnswer> _script = new();
+    private WebApplication? _app;
+
+    public string Address { get; private set; } = "";
+
+    /// <summary>Answers to the next streamed requests, in order.</summary>
+    public void Script(params StreamAnswer[] answers)
+    {
+        foreach (var answer in answers)
+            _script.Enqueue(answer);
+    }
+
+    public static async Task<ScriptedKServe> StartAsync()
+    {
+        var server = new ScriptedKServe();
+        var builder = WebApplication.CreateSlimBuilder();
+        // The Preprocessor's appsettings.json sits in the test output with its own Kestrel endpoints: none of it applies here.
+        builder.Configuration.Sources.Clear();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(server);
+        server._app = builder.Build();
+        server._app.MapGrpcService<ScriptedKServe>();
+        await server._app.StartAsync();
+        server.Address = server._app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        return server;
+    }
+
+    public override Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context) =>
+        Task.FromResult(new ModelReadyResponse { Ready = request.Name == ModelName });
+
+    public override Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    {
+        var metadata = new ModelMetadataResponse { Name = ModelName, Platform = "tensorrt_llm" };
+        foreach (var input in GenerationContract.Inputs)
+            metadata.Inputs.Add(new ModelMetadataResponse.Types.TensorMetadata { Name = input.Name, Datatype = input.Datatype, Shape = { input.Shape } });
+        return Task.FromResult(metadata);
+    }
+
+    public override Task<ModelConfigResponse> ModelConfig(ModelConfigRequest request, ServerCallContext context) =>
+        Task.FromResult(new ModelConfigResponse { Config = new ModelConfig { Name = ModelName, MaxBatchSize = 8 } });
+
+    public override async Task ModelStreamInfer(IAsyncStreamReader<ModelInferRequest> requestStream, IServerStreamWriter<ModelStreamInferResponse> responseStream, ServerCallContext context)
+    {
+        while (await requestStream.MoveNext(context.CancellationToken))
+        {
+            var request = requestStream.Current;
+            var answer = _script.TryDequeue(out var scripted) ? scripted : StreamAnswer.Complete;
+            switch (answer)
+            {
+                case StreamAnswer.QueueFull:
+                    // Triton's own wording, request id included, with the response naming the request.
+                    await responseStream.WriteAsync(new ModelStreamInferResponse
+                    {
+                        ErrorMessage = QueueFullText(request.Id),
+                        InferResponse = new ModelInferResponse { Id = request.Id, ModelName = ModelName },
+                    });
+                    break;
+                case StreamAnswer.QueueFullStatus:
+                    throw new RpcException(new Status(StatusCode.Unavailable, QueueFullText(request.Id)));
+                case StreamAnswer.EndEarly:
+                    await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
+                    return;
+                default:
+                    await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
+                    await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: true, withOutput: false) });
+                    break;
+            }
+        }
+    }
+
+    // Written out rather than built from StatusNames.TritonQueueFullText: the test checks that constant against Triton's wording.
+    private static string QueueFullText(string requestId) => $"[request id: {requestId}] Exceeds maximum queue size";
+
+    private static ModelInferResponse Response(string id, bool final, bool withOutput)
+    {
+        var response = new ModelInferResponse { Id = id, ModelName = ModelName };
+        response.Parameters[GenerationContract.FinalResponseParameter] = new InferParameter { BoolParam = final };
+        if (withOutput)
+        {
+            response.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor { Name = GenerationContract.OutputIds, Datatype = "INT32", Shape = { 1, 1, 1 } });
+            response.RawOutputContents.Add(Google.Protobuf.ByteString.CopyFrom(BitConverter.GetBytes(7)));
+        }
+        return response;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
