@@ -18,6 +18,7 @@ sealed partial class BackendWatch : IAsyncDisposable
 
     readonly DistributedApplication _app;
     readonly int _pid;
+    readonly string _instance; // the name Aspire keys the backend's logs by (its DCP resource), not "backend"
     readonly long _started = Stopwatch.GetTimestamp();
     readonly CancellationTokenSource _stop = new();
     readonly ConcurrentQueue<(double AtSeconds, int Tokens)> _finished = new();
@@ -31,6 +32,7 @@ sealed partial class BackendWatch : IAsyncDisposable
         _app = app;
         if (!app.ResourceNotifications.TryGetCurrentState("backend", out var backend))
             throw new InvalidOperationException("Aspire reports no resource 'backend'");
+        _instance = backend.ResourceId;
         _pid = Convert.ToInt32(backend.Snapshot.Properties.Single(p => p.Name == "executable.pid").Value, CultureInfo.InvariantCulture);
         _tasks.Add(ReadLogsAsync());
         _tasks.Add(PollAsync());
@@ -59,7 +61,7 @@ sealed partial class BackendWatch : IAsyncDisposable
         var logs = _app.Services.GetRequiredService<ResourceLoggerService>();
         try
         {
-            await foreach (var batch in logs.WatchAsync("backend").WithCancellation(_stop.Token))
+            await foreach (var batch in logs.WatchAsync(_instance).WithCancellation(_stop.Token))
                 foreach (var line in batch)
                 {
                     if (Finished().Match(line.Content) is { Success: true } finished)

@@ -62,7 +62,7 @@ public static class PredictLoadSuite
         var loadEnded = watch.SecondsSinceStart;
         var all = perClient.SelectMany(o => o).ToList();
 
-        Report(all, wall.Elapsed, watch, loadStarted, loadEnded, weightBytes, out var verdict);
+        Report(all, duration, wall.Elapsed, watch, loadStarted, loadEnded, weightBytes, out var verdict);
         return verdict ? 0 : 1;
     }
 
@@ -94,7 +94,7 @@ public static class PredictLoadSuite
         }
     }
 
-    static void Report(List<Outcome> all, TimeSpan wall, BackendWatch watch, double loadStarted, double loadEnded, long weightBytes, out bool verdict)
+    static void Report(List<Outcome> all, TimeSpan duration, TimeSpan wall, BackendWatch watch, double loadStarted, double loadEnded, long weightBytes, out bool verdict)
     {
         static string Count(IEnumerable<Outcome> outcomes, Kind kind) => outcomes.Count(o => o.Kind == kind).ToString(CultureInfo.InvariantCulture);
         string Latency(Kind kind)
@@ -104,7 +104,9 @@ public static class PredictLoadSuite
                 $"p50 {GatewaySuite.Percentile(sorted, 0.50):F0} ms, p99 {GatewaySuite.Percentile(sorted, 0.99):F0} ms");
         }
         var failures = all.Where(o => o.Kind is Kind.RefusedWithoutRetryAfter or Kind.OtherStatus or Kind.Timeout or Kind.Error).ToList();
-        var (lastRequests, lastTokens) = watch.FinishedBetween(Math.Max(loadStarted, loadEnded - ProgressWindow.TotalSeconds), loadEnded);
+        // The last minute of the load itself, before the clients stop sending (their last requests may run on up to the timeout).
+        var loadStopped = loadStarted + duration.TotalSeconds;
+        var (lastRequests, lastTokens) = watch.FinishedBetween(Math.Max(loadStarted, loadStopped - ProgressWindow.TotalSeconds), loadStopped);
         var (runRequests, runTokens) = watch.FinishedBetween(loadStarted, loadEnded);
         const double MiB = 1024 * 1024;
         var budget = watch.KvBudgetBytes is { } kv ? kv + weightBytes : (long?)null;
