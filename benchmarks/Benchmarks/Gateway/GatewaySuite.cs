@@ -61,7 +61,7 @@ public static class GatewaySuite
     }
 
     // The whole AppHost on the CPU backend, every service healthy; the Gateway on a port Aspire picks (Gateway:Port empty).
-    static async Task<DistributedApplication> StartAppAsync()
+    internal static async Task<DistributedApplication> StartAppAsync()
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["Backend=cpu", "Gateway:Port="]);
         var app = await builder.BuildAsync();
@@ -116,12 +116,12 @@ public static class GatewaySuite
         return new Result(Percentile(latencies, 0.50), Percentile(latencies, 0.99), requests / wall.Elapsed.TotalSeconds);
     }
 
-    static double Percentile(double[] sorted, double p) => sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(p * sorted.Length) - 1)];
+    internal static double Percentile(double[] sorted, double p) => sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(p * sorted.Length) - 1)];
 
     static void Print(int clients, string path, Result result) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clients,7}  {path,-8} {result.P50,7:F2}  {result.P99,7:F2}  {result.PerSecond,7:F1}"));
 
-    static int Option(string[] args, string name, int fallback)
+    internal static int Option(string[] args, string name, int fallback)
     {
         var at = Array.IndexOf(args, name);
         return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
