@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using GptjAspire.Tokenizer;
 using GptjAspire.TritonClient;
@@ -64,6 +65,12 @@ public static class GatewaySuite
     internal static async Task<DistributedApplication> StartAppAsync()
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["Backend=cpu", "Gateway:Port="]);
+        // Every benchmark client comes from 127.0.0.1, one caller to the per-caller rate limits: they would measure
+        // the limiter, not the serving path, so they are off here (0 = off).
+        var gateway = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "gateway");
+        builder.CreateResourceBuilder(gateway)
+            .WithEnvironment("Gateway__RateLimits__RequestsPerMinute", "0")
+            .WithEnvironment("Gateway__RateLimits__TokensPerMinute", "0");
         var app = await builder.BuildAsync();
         await app.StartAsync();
         foreach (var service in new[] { "backend", "preprocessor", "gateway" })
