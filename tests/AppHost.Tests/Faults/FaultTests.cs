@@ -72,6 +72,9 @@ public sealed class FaultTests(TinyModelApp app) : IClassFixture<TinyModelApp>
         var started = await app.App.ResourceCommands.ExecuteCommandAsync(app.Resource(GptjApp.BackendResource), KnownResourceCommands.StartCommand, guard.Token);
         Assert.True(started.Success, started.Message);
         await app.WaitHealthyAsync(GptjApp.Services, guard.Token);
+        // Aspire's view of the Preprocessor can be a health result from before the kill; the Gateway's readiness
+        // reads the Preprocessor's current view of the backend (its monitor polls every 0.5 s while the backend is down).
+        await WaitForGatewayHealthAsync(HttpStatusCode.OK, guard.Token);
 
         using var after = await app.Gateway.PostAsync("/v1/completions", Json.Body("""{"prompt": "Xin chào", "max_tokens": 4}"""), guard.Token);
         Assert.True(after.StatusCode == HttpStatusCode.OK, await after.Content.ReadAsStringAsync(guard.Token));
