@@ -89,7 +89,9 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         var promptA = TinyModel.Prompt(8, salt: 6);
         var promptB = TinyModel.Prompt(10, salt: 7);
         using var cancelA = new CancellationTokenSource();
-        probe.PauseAfterStep(size => size == 2);
+        // A runs alone first and the loop is held after its first step, so B always joins while A has most of its
+        // tokens to go (on a loaded machine B could otherwise finish before A's task even started).
+        probe.PauseAfterStep(size => size == 1);
 
         var receivedA = new List<GenerationStep>();
         var a = Task.Run(async () =>
@@ -97,7 +99,10 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
             await foreach (var step in probe.Scheduler.Generate(Request(promptA, 60, Greedy), cancelA.Token).ConfigureAwait(false))
                 receivedA.Add(step);
         });
+        await probe.WaitUntilPausedAsync();
         var b = Collect(probe.Scheduler.Generate(Request(promptB, 20, Greedy), CancellationToken.None));
+        probe.PauseAfterStep(size => size == 2);
+        probe.Resume();
         await probe.WaitUntilPausedAsync(); // both are in the batch
         var stepsBeforeCancel = probe.BatchSizes.Count;
         cancelA.Cancel();

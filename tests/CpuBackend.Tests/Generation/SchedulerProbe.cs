@@ -72,7 +72,12 @@ public sealed class SchedulerProbe : IDisposable
     public async Task WaitUntilPausedAsync() =>
         Assert.True(await Task.Run(() => _paused.Wait(TimeSpan.FromMinutes(2))), "the loop never reached the step to pause at");
 
-    public void Resume() => _resume.Set();
+    /// <summary>Lets a held loop go on; a pause set before this call can hold it again.</summary>
+    public void Resume()
+    {
+        _paused.Reset();
+        _resume.Set();
+    }
 
     /// <summary>Holds the loop (once) when <paramref name="when"/> is set and accepts <paramref name="value"/>.</summary>
     private void HoldIf<T>(ref Func<T, bool>? when, T value)
@@ -83,6 +88,7 @@ public sealed class SchedulerProbe : IDisposable
         when = null;
         _paused.Set();
         _resume.Wait(TimeSpan.FromMinutes(2)); // a safety net for a broken test, never reached when it works
+        _resume.Reset();
     }
 
     public void Dispose()
