@@ -52,10 +52,14 @@ public sealed class DisconnectTests
         var request = Requests.Generate([5, 6, 7], MaxNewTokens, samples: Samples, streaming: streaming, topK: 50, seed: 1, id: id);
 
         var running = call(backend, request, disconnect.Token);
-        await counts.Tokens(at: 4 * Samples);
+        await counts.HoldAfter(tokens: 4 * Samples);
         var (stepsAtReset, tokensAtReset) = counts.Now;
         await disconnect.CancelAsync();
         await Assert.ThrowsAnyAsync<Exception>(() => running);
+        // The loop stays held while the reset crosses loopback to the server (Kestrel's threads, not the loop's), so the
+        // steps counted below measure how soon the loop acts on a cancellation, not how busy the machine is.
+        await Task.Delay(TimeSpan.FromMilliseconds(200));
+        counts.Release();
         // The scheduler ends the request's span when the request leaves it; a bound so a leak fails instead of hanging.
         await finished.Task.WaitAsync(TimeSpan.FromMinutes(2));
 
@@ -70,6 +74,7 @@ public sealed class DisconnectTests
     {
         private readonly MeterListener _listener = new();
         private readonly List<(long Tokens, TaskCompletionSource Reached)> _waiters = [];
+        private readonly ManualResetEventSlim _release = new();
         private long _steps;
         private long _tokens;
 
@@ -100,22 +105,23 @@ public sealed class DisconnectTests
             }
         }
 
-        public Task Tokens(long at)
+        /// <summary>Completes once the loop has generated <paramref name="tokens"/> tokens, and holds the loop there (its
+        /// meter callbacks run on the loop's thread) until <see cref="Release"/>.</summary>
+        public Task HoldAfter(long tokens)
         {
             var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             lock (_waiters)
             {
-                if (_tokens >= at)
-                {
-                    return Task.CompletedTask;
-                }
-                _waiters.Add((at, reached));
+                _waiters.Add((tokens, reached));
             }
             return reached.Task.WaitAsync(TimeSpan.FromMinutes(2));
         }
 
+        public void Release() => _release.Set();
+
         private void Add(ref long counter, long value)
         {
+            var hold = false;
             lock (_waiters)
             {
                 counter += value;
@@ -123,10 +129,20 @@ public sealed class DisconnectTests
                 {
                     waiter.Reached.TrySetResult();
                     _waiters.Remove(waiter);
+                    hold = true;
                 }
+            }
+            if (hold)
+            {
+                _release.Wait(TimeSpan.FromMinutes(2)); // a safety net for a broken test, never reached when it works
             }
         }
 
-        public void Dispose() => _listener.Dispose();
+        public void Dispose()
+        {
+            _release.Set();
+            _listener.Dispose();
+            _release.Dispose();
+        }
     }
 }
