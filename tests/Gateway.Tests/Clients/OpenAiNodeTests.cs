@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using GptjAspire.Gateway.Tests.Support;
 using GptjAspire.Gateway.Tests.Api;
 
 namespace GptjAspire.Gateway.Tests.Clients;
@@ -36,7 +37,7 @@ public sealed class OpenAiNodeTests
 
     static async Task<JsonElement> RunReportAsync(string gateway)
     {
-        var folder = Path.Combine(RepositoryRoot(), "tests", "OpenAiNode");
+        var folder = Path.Combine(RepositoryPaths.Root(), "tests", "OpenAiNode");
         Assert.True(Directory.Exists(Path.Combine(folder, "node_modules", "openai")), $"Run 'npm ci --prefix {folder}' first (.ci/run does).");
         var start = new ProcessStartInfo("node", ["report.mjs", gateway])
         {
@@ -58,13 +59,5 @@ public sealed class OpenAiNodeTests
         Assert.True(process.ExitCode == 0, $"node report.mjs failed: {await errors}");
         using var report = JsonDocument.Parse(await output);
         return report.RootElement.Clone();
-    }
-
-    static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "GptjAspire.sln")))
-                return dir.FullName;
-        throw new InvalidOperationException($"GptjAspire.sln not found above {AppContext.BaseDirectory}");
     }
 }

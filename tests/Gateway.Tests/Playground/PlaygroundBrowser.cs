@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using GptjAspire.Gateway.Tests.Support;
 
 namespace GptjAspire.Gateway.Tests.Playground;
 
@@ -11,7 +12,7 @@ public static class PlaygroundBrowser
     // A guard against a hung browser, not a speed requirement: past it the node process tree is killed and the test fails.
     static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
 
-    static readonly string Folder = Path.Combine(RepositoryRoot(), "tests", "Gateway.Tests", "Playground", "browser");
+    static readonly string Folder = Path.Combine(RepositoryPaths.Root(), "tests", "Gateway.Tests", "Playground", "browser");
 
     public static async Task<JsonElement> RunAsync(string scenario, Uri gateway)
     {
@@ -44,13 +45,5 @@ public static class PlaygroundBrowser
             if (!node.HasExited)
                 node.Kill(entireProcessTree: true);
         }
-    }
-
-    static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "GptjAspire.sln")))
-                return dir.FullName;
-        throw new InvalidOperationException($"GptjAspire.sln not found above {AppContext.BaseDirectory}");
     }
 }
