@@ -35,7 +35,7 @@ internal static class KernelThreads
         // loop started from inside a body) uses the framework's pool instead.
         if (Interlocked.CompareExchange(ref busy, 1, 0) != 0)
         {
-            Parallel.For(0, count, body);
+            ForOnThreadPool(count, body);
             return;
         }
         try
@@ -57,6 +57,25 @@ internal static class KernelThreads
             Volatile.Write(ref current, null);
             Volatile.Write(ref busy, 0);
         }
+    }
+
+    /// <summary>The same contract on the framework's pool: Parallel.For alone stops handing out items after a body
+    /// throws, so the other items would not all run.</summary>
+    private static void ForOnThreadPool(int count, Action<int> body)
+    {
+        Exception? failure = null;
+        Parallel.For(0, count, i =>
+        {
+            try
+            {
+                body(i);
+            }
+            catch (Exception error)
+            {
+                Interlocked.CompareExchange(ref failure, error, null);
+            }
+        });
+        if (failure != null) throw new AggregateException(failure);
     }
 
     private static Worker[] CreateWorkers()
