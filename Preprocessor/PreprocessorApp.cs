@@ -1,4 +1,5 @@
 using GptjAspire.Preprocessor.Backend;
+using GptjAspire.Preprocessor.Errors;
 using GptjAspire.ServiceDefaults;
 using GptjAspire.Preprocessor.Service;
 using GptjAspire.Preprocessor.Text;
@@ -34,7 +35,8 @@ public static class PreprocessorApp
             services.GetRequiredService<ILogger<BackendModel>>()));
         builder.Services.AddHostedService<BackendMonitor>();
 
-        builder.Services.AddGrpc();
+        // Every failure gets its status by meaning, in one place (Errors/BackendFailures).
+        builder.Services.AddGrpc(options => options.Interceptors.Add<ErrorInterceptor>());
         builder.Services.AddGrpcReflection();
         // grpc.health.v1 answers from the same checks as /health: SERVING only while the backend's model is ready.
         builder.Services.AddGrpcHealthChecks(options => options.Services.Map(Gptj.V1.Preprocessor.Descriptor.FullName, _ => true))

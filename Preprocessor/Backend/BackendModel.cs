@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Grpc.Core;
+using GptjAspire.Preprocessor.Errors;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Generation;
 using GptjAspire.TritonClient.Protocol;
@@ -18,11 +19,11 @@ public sealed class BackendModel(TritonInferenceClient client, string modelName,
 
     public BackendState State => _state;
 
-    /// <summary>Throws UNAVAILABLE unless the model was ready at the last check, so callers fail fast with a reason.</summary>
+    /// <summary>Throws UNAVAILABLE with retry info unless the model was ready at the last check, so callers fail fast; the reason is in the log.</summary>
     public BackendState RequireReady()
     {
         var state = _state;
-        return state.Ready ? state : throw new RpcException(new Status(StatusCode.Unavailable, $"model '{modelName}' is not ready: {state.Detail}"));
+        return state.Ready ? state : throw BackendFailures.NotReady();
     }
 
     /// <summary>Asks the backend whether the model is ready and, on the way to ready, checks its metadata against the generation contract.</summary>

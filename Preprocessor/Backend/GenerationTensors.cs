@@ -50,6 +50,10 @@ public static class GenerationTensors
         var width = (int)ids.Shape[2];
         var lengths = response.FindOutput<int>(GenerationContract.SequenceLength);
         var sequenceIndex = response.FindOutput<int>(GenerationContract.SequenceIndex);
+        if (lengths is not null && lengths.Data.Length < rows)
+            throw new TensorFormatException(GenerationContract.SequenceLength, $"sequence_length holds {lengths.Data.Length} lengths for {rows} rows of output_ids.");
+        if (sequenceIndex is { Data.Length: 0 })
+            throw new TensorFormatException(GenerationContract.SequenceIndex, "sequence_index is empty.");
         for (var row = 0; row < rows; row++)
         {
             var sample = sequenceIndex is null ? row : sequenceIndex.Data[0] + row;

@@ -25,21 +25,21 @@ public sealed record GenerationPlan(
     public static GenerationPlan Create(GenerateRequest request, BpeTokenizer tokenizer, int contextLength, int maxSamples)
     {
         if (string.IsNullOrEmpty(request.Prompt))
-            throw InvalidArgument.For("prompt", "prompt must not be empty.");
+            throw InvalidArgument.For("prompt", "The prompt must not be empty.");
         var samples = request.N == 0 ? 1 : request.N;
         if (samples < 1 || samples > maxSamples)
-            throw InvalidArgument.For("n", $"n must be between 1 and {maxSamples}; got {request.N}.");
+            throw InvalidArgument.For("n", $"The number of samples must be between 1 and {maxSamples}; got {request.N}.");
         if (request.HasMaxNewTokens && request.MaxNewTokens < 1)
-            throw InvalidArgument.For("max_new_tokens", $"max_new_tokens must be at least 1; got {request.MaxNewTokens}.");
+            throw InvalidArgument.For("max_new_tokens", $"The number of new tokens must be at least 1; got {request.MaxNewTokens}.");
         if (request.HasMaxTotalTokens && request.MaxTotalTokens < 1)
-            throw InvalidArgument.For("max_total_tokens", $"max_total_tokens must be at least 1; got {request.MaxTotalTokens}.");
+            throw InvalidArgument.For("max_total_tokens", $"The total length must be at least 1 token; got {request.MaxTotalTokens}.");
         var sampling = request.Sampling ?? new SamplingParameters();
         CheckSampling(sampling);
         sampling = GreedyBelowEpsilon(sampling);
         if (request.Stop.Count > MaxStopSequences)
-            throw InvalidArgument.For("stop", $"at most {MaxStopSequences} stop sequences are allowed; got {request.Stop.Count}.");
+            throw InvalidArgument.For("stop", $"At most {MaxStopSequences} stop sequences are allowed; got {request.Stop.Count}.");
         if (request.Stop.Any(s => s.Length == 0))
-            throw InvalidArgument.For("stop", "stop sequences must not be empty.");
+            throw InvalidArgument.For("stop", "Stop sequences must not be empty.");
 
         // Vietnamese typed on some systems arrives decomposed (NFD); the vocabulary was learnt on NFC text.
         var prompt = request.Prompt.Normalize(NormalizationForm.FormC);
@@ -50,7 +50,7 @@ public sealed record GenerationPlan(
         }
         catch (InvalidTextException e)
         {
-            throw InvalidArgument.For("prompt", $"prompt is not valid text at character {e.Position}: {e.Message}");
+            throw InvalidArgument.For("prompt", $"The prompt is not valid text at character {e.Position}: {e.Message}");
         }
 
         var maxNewTokens = Budget(request, ids.Length, contextLength);
@@ -64,20 +64,23 @@ public sealed record GenerationPlan(
     {
         if (promptTokens >= contextLength)
             throw InvalidArgument.For("prompt",
-                $"prompt is {promptTokens} tokens; the model's context is {contextLength} tokens, which leaves no room for new tokens.");
+                $"The prompt is {promptTokens} tokens; the model's context is {contextLength} tokens, which leaves no room for new tokens.",
+                ErrorReason.ContextLengthExceeded);
         var room = contextLength - promptTokens;
         if (request.HasMaxTotalTokens)
         {
             if (promptTokens >= request.MaxTotalTokens)
                 throw InvalidArgument.For("prompt",
-                    $"prompt is {promptTokens} tokens; the total length is capped at {request.MaxTotalTokens} tokens, which leaves no room for new tokens.");
+                    $"The prompt is {promptTokens} tokens; the total length is capped at {request.MaxTotalTokens} tokens, which leaves no room for new tokens.",
+                    ErrorReason.ContextLengthExceeded);
             room = Math.Min(room, request.MaxTotalTokens - promptTokens);
         }
         if (!request.HasMaxNewTokens)
             return room;
         if (request.MaxNewTokens > contextLength - promptTokens)
             throw InvalidArgument.For("max_new_tokens", string.Create(CultureInfo.InvariantCulture,
-                $"prompt ({promptTokens} tokens) + max_new_tokens ({request.MaxNewTokens}) exceeds the model's context of {contextLength} tokens; max_new_tokens can be at most {contextLength - promptTokens} for this prompt."));
+                $"The prompt ({promptTokens} tokens) plus {request.MaxNewTokens} new tokens exceeds the model's context of {contextLength} tokens; at most {contextLength - promptTokens} new tokens fit after this prompt."),
+                ErrorReason.ContextLengthExceeded);
         return Math.Min(room, request.MaxNewTokens);
     }
 
@@ -96,14 +99,14 @@ public sealed record GenerationPlan(
     static void CheckSampling(SamplingParameters sampling)
     {
         if (sampling.TopK < 0)
-            throw InvalidArgument.For("top_k", $"top_k must be 0 (off) or positive; got {sampling.TopK}.");
+            throw InvalidArgument.For("top_k", $"Top-k must be 0 (off) or positive; got {sampling.TopK}.");
         if (sampling.HasTopP && !(sampling.TopP > 0 && sampling.TopP <= 1))
-            throw InvalidArgument.For("top_p", $"top_p must be in (0, 1]; got {sampling.TopP.ToString(CultureInfo.InvariantCulture)}.");
+            throw InvalidArgument.For("top_p", $"Top-p must be in (0, 1]; got {sampling.TopP.ToString(CultureInfo.InvariantCulture)}.");
         if (sampling.HasTemperature && !(sampling.Temperature >= 0 && float.IsFinite(sampling.Temperature)))
             throw InvalidArgument.For("temperature",
-                $"temperature must be a finite number, at least 0 (0 = greedy); got {sampling.Temperature.ToString(CultureInfo.InvariantCulture)}.");
+                $"The temperature must be a finite number, at least 0 (0 = greedy); got {sampling.Temperature.ToString(CultureInfo.InvariantCulture)}.");
         if (sampling.HasRepetitionPenalty && !(sampling.RepetitionPenalty >= GenerationContract.MinRepetitionPenalty && float.IsFinite(sampling.RepetitionPenalty)))
             throw InvalidArgument.For("repetition_penalty", string.Create(CultureInfo.InvariantCulture,
-                $"repetition_penalty must be a finite number, at least {GenerationContract.MinRepetitionPenalty} (1 = off); got {sampling.RepetitionPenalty}."));
+                $"The repetition penalty must be a finite number, at least {GenerationContract.MinRepetitionPenalty} (1 = off); got {sampling.RepetitionPenalty}."));
     }
 }

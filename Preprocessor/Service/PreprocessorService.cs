@@ -84,7 +84,7 @@ public sealed class PreprocessorService(
         }
         catch (Tokenizer.InvalidTextException e)
         {
-            throw InvalidArgument.For("text", $"text is not valid at character {e.Position}: {e.Message}");
+            throw InvalidArgument.For("text", $"The text is not valid at character {e.Position}: {e.Message}");
         }
         return Task.FromResult(response);
     }
@@ -94,7 +94,7 @@ public sealed class PreprocessorService(
         var vocabSize = text.Tokenizer.VocabSize;
         for (var i = 0; i < request.TokenIds.Count; i++)
             if (request.TokenIds[i] < 0 || request.TokenIds[i] >= vocabSize)
-                throw InvalidArgument.For("token_ids", $"token_ids[{i}] = {request.TokenIds[i]} is outside the vocabulary [0, {vocabSize}).");
+                throw InvalidArgument.For($"token_ids[{i}]", $"Token id {request.TokenIds[i]} is outside the vocabulary [0, {vocabSize}).");
         var ids = request.TokenIds.ToArray();
         return Task.FromResult(new DetokenizeResponse { Text = text.Tokenizer.Decode(ids, request.SkipSpecialTokens) });
     }
