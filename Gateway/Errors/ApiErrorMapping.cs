@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using GptjAspire.Gptj.V1;
 using Grpc.Core;
 
 namespace GptjAspire.Gateway.Errors;
@@ -9,8 +9,8 @@ public static class ApiErrorMapping
     /// <summary>Seconds a client should wait before retrying after 429/503.</summary>
     public const int RetryAfterSeconds = 1;
 
-    /// <summary>Trailer in which the Preprocessor names the request field an INVALID_ARGUMENT is about.</summary>
-    public const string FieldTrailer = "gptj-field";
+    /// <summary>OpenAI's <c>code</c> for a prompt that, with the tokens asked for, does not fit the model's context.</summary>
+    public const string ContextLengthExceededCode = "context_length_exceeded";
 
     public static int StatusCode(ApiErrorKind kind) => kind switch
     {
@@ -74,23 +74,32 @@ public static class ApiErrorMapping
         kind is ApiErrorKind.Overloaded or ApiErrorKind.Unavailable or ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited;
 
     public static ErrorResponse Body(ApiException error) =>
-        new(new ErrorBody(error.Message, Type(error.Kind), error.Param, Code(error.Kind)));
+        new(new ErrorBody(error.Message, Type(error.Kind), error.Param, error.Code ?? Code(error.Kind)));
 
-    /// <summary>Translates a failed Preprocessor call; <paramref name="fieldNames"/> renames its fields to the caller's API.</summary>
+    /// <summary>
+    /// Translates a failed Preprocessor call by its status code and its <c>google.rpc.Status</c> details, never its text:
+    /// a <c>BadRequest</c> field violation names the Preprocessor's field, which <paramref name="fieldNames"/> renames to
+    /// the caller's API (names it lacks are the same in both); the <c>ErrorInfo</c> reason picks the <c>code</c> where
+    /// OpenAI has one; <c>RetryInfo</c> becomes Retry-After.
+    /// </summary>
     public static ApiException FromRpc(RpcException error, IReadOnlyDictionary<string, string> fieldNames)
     {
-        var detail = string.IsNullOrEmpty(error.Status.Detail) ? error.StatusCode.ToString() : error.Status.Detail;
+        var details = PreprocessorErrorDetails.Read(error);
         return error.StatusCode switch
         {
+            // Only the caller's own mistakes carry their text through: it describes their request, in words true for every API.
             Grpc.Core.StatusCode.InvalidArgument or Grpc.Core.StatusCode.OutOfRange =>
-                ApiException.Invalid(Field(error, fieldNames), Rename(detail, fieldNames)),
+                new ApiException(ApiErrorKind.InvalidRequest, error.Status.Detail, details.Field is { } field ? fieldNames.GetValueOrDefault(field, field) : null)
+                {
+                    Code = details.Reason == ErrorReason.ContextLengthExceeded ? ContextLengthExceededCode : null,
+                },
             // Anything else is not the caller's to fix: a stable message for them, the status text (which can name
             // hosts, ports and exception types) only for the log and the trace.
-            Grpc.Core.StatusCode.ResourceExhausted => Stable(ApiErrorKind.Overloaded, error),
-            Grpc.Core.StatusCode.Unavailable => Stable(ApiErrorKind.Unavailable, error),
-            Grpc.Core.StatusCode.DeadlineExceeded => Stable(ApiErrorKind.Timeout, error),
-            Grpc.Core.StatusCode.NotFound => new(ApiErrorKind.ModelNotFound, "The requested model is not served here.", "model", $"NotFound: {detail}"),
-            _ => Stable(ApiErrorKind.UpstreamFailure, error),
+            Grpc.Core.StatusCode.ResourceExhausted => Stable(ApiErrorKind.Overloaded, error, details),
+            Grpc.Core.StatusCode.Unavailable => Stable(ApiErrorKind.Unavailable, error, details),
+            Grpc.Core.StatusCode.DeadlineExceeded => Stable(ApiErrorKind.Timeout, error, details),
+            Grpc.Core.StatusCode.NotFound => new(ApiErrorKind.ModelNotFound, "The requested model is not served here.", "model", Describe(error, details)),
+            _ => Stable(ApiErrorKind.UpstreamFailure, error, details),
         };
     }
 
@@ -104,21 +113,9 @@ public static class ApiErrorMapping
         _ => "The server failed to answer this request.",
     };
 
-    static ApiException Stable(ApiErrorKind kind, RpcException error) =>
-        new(kind, StableMessage(kind), detail: $"{error.StatusCode}: {error.Status.Detail}");
+    static ApiException Stable(ApiErrorKind kind, RpcException error, PreprocessorErrorDetails details) =>
+        new(kind, StableMessage(kind), detail: Describe(error, details)) { RetryAfter = details.RetryDelay };
 
-    static string? Field(RpcException error, IReadOnlyDictionary<string, string> fieldNames)
-    {
-        var field = error.Trailers.GetValue(FieldTrailer);
-        return field is null ? null : fieldNames.GetValueOrDefault(field, field);
-    }
-
-    // The Preprocessor's messages name its own fields (e.g. max_new_tokens); say them in the caller's words,
-    // replacing whole words only ("n" is a field, the n in "tokens" is not).
-    static string Rename(string detail, IReadOnlyDictionary<string, string> fieldNames)
-    {
-        foreach (var (inner, outer) in fieldNames)
-            detail = Regex.Replace(detail, $@"(?<![\w]){Regex.Escape(inner)}(?![\w])", outer, RegexOptions.CultureInvariant);
-        return detail;
-    }
+    static string Describe(RpcException error, PreprocessorErrorDetails details) =>
+        details.Reason is { } reason ? $"{error.StatusCode} ({reason}): {error.Status.Detail}" : $"{error.StatusCode}: {error.Status.Detail}";
 }

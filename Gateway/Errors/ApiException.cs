@@ -12,7 +12,10 @@ public sealed class ApiException(ApiErrorKind kind, string message, string? para
     /// <summary>The request field the error is about, named as the caller spelled it (OpenAI's <c>param</c>).</summary>
     public string? Param { get; } = param;
 
-    /// <summary>When the caller may retry, if known better than <see cref="ApiErrorMapping.RetryAfterSeconds"/> (a rate limit's refill time).</summary>
+    /// <summary>OpenAI's <c>code</c> when more precise than the kind's (e.g. <c>context_length_exceeded</c>).</summary>
+    public string? Code { get; init; }
+
+    /// <summary>When the caller may retry, if known better than <see cref="ApiErrorMapping.RetryAfterSeconds"/> (a rate limit's refill time, the RetryInfo of the service behind).</summary>
     public TimeSpan? RetryAfter { get; init; }
 
     public static ApiException Invalid(string? param, string message) => new(ApiErrorKind.InvalidRequest, message, param);

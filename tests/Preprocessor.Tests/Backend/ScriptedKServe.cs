@@ -24,6 +24,18 @@ public enum StreamAnswer
     QueueFullStatus,
     /// <summary>One non-final response, then the call ends with OK: no final response ever comes.</summary>
     EndEarly,
+    /// <summary>An in-band refusal of the request's tensors, "INVALID_ARGUMENT: Input 'input_ids' ..." as CpuBackend words it.</summary>
+    InvalidArgument,
+    /// <summary>The same refusal as the call's status (INVALID_ARGUMENT).</summary>
+    InvalidArgumentStatus,
+    /// <summary>The call fails with RESOURCE_EXHAUSTED (CpuBackend's full queue).</summary>
+    ResourceExhaustedStatus,
+    /// <summary>The call fails with UNAVAILABLE (a backend shutting down).</summary>
+    UnavailableStatus,
+    /// <summary>A response whose output_ids has two dimensions instead of [batch, samples, length].</summary>
+    MalformedShape,
+    /// <summary>A response with sequence_length but no output_ids.</summary>
+    MissingOutputIds,
 }
 
 /// <summary>
@@ -96,6 +108,24 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
                     break;
                 case StreamAnswer.QueueFullStatus:
                     throw new RpcException(new Status(StatusCode.Unavailable, QueueFullText(request.Id)));
+                case StreamAnswer.InvalidArgument:
+                    await responseStream.WriteAsync(new ModelStreamInferResponse
+                    {
+                        ErrorMessage = $"INVALID_ARGUMENT: {InvalidInputText}",
+                        InferResponse = new ModelInferResponse { Id = request.Id, ModelName = ModelName },
+                    });
+                    break;
+                case StreamAnswer.InvalidArgumentStatus:
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, InvalidInputText));
+                case StreamAnswer.ResourceExhaustedStatus:
+                    throw new RpcException(new Status(StatusCode.ResourceExhausted, "Request queue is full (64 requests waiting)."));
+                case StreamAnswer.UnavailableStatus:
+                    throw new RpcException(new Status(StatusCode.Unavailable, "The server is shutting down."));
+                case StreamAnswer.MalformedShape:
+                case StreamAnswer.MissingOutputIds:
+                    await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Malformed(request.Id, answer) });
+                    await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: true, withOutput: false) });
+                    break;
                 case StreamAnswer.EndEarly:
                     await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
                     return;
@@ -109,6 +139,21 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
 
     // Written out rather than built from StatusNames.TritonQueueFullText: the test checks that constant against Triton's wording.
     private static string QueueFullText(string requestId) => $"[request id: {requestId}] Exceeds maximum queue size";
+
+    /// <summary>What a backend says about a tensor of a request the Preprocessor built: names that mean nothing to its callers.</summary>
+    public const string InvalidInputText = "Input 'input_ids' has shape [1,0]; model 'gptj' expects [-1,-1] (batch first).";
+
+    private static ModelInferResponse Malformed(string id, StreamAnswer answer)
+    {
+        var response = new ModelInferResponse { Id = id, ModelName = ModelName };
+        response.Parameters[GenerationContract.FinalResponseParameter] = new InferParameter { BoolParam = false };
+        var (name, shape) = answer == StreamAnswer.MalformedShape
+            ? (GenerationContract.OutputIds, new long[] { 1, 1 })
+            : (GenerationContract.SequenceLength, new long[] { 1, 1 });
+        response.Outputs.Add(new ModelInferResponse.Types.InferOutputTensor { Name = name, Datatype = "INT32", Shape = { shape } });
+        response.RawOutputContents.Add(Google.Protobuf.ByteString.CopyFrom(BitConverter.GetBytes(7)));
+        return response;
+    }
 
     private static ModelInferResponse Response(string id, bool final, bool withOutput)
     {

@@ -14,7 +14,8 @@ public sealed class GenerationPlanTests
     {
         var error = Assert.Throws<RpcException>(() => Create(request));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-        return (error.Trailers.GetValue(InvalidArgument.FieldTrailer)!, error.Status.Detail);
+        var violation = Assert.Single(error.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations);
+        return (violation.Field, error.Status.Detail);
     }
 
     [Fact]
@@ -41,7 +42,7 @@ public sealed class GenerationPlanTests
         var (field, message) = Rejection(new GenerateRequest { Prompt = "abcd", MaxNewTokens = 29 });
 
         Assert.Equal("max_new_tokens", field);
-        Assert.Equal("prompt (4 tokens) + max_new_tokens (29) exceeds the model's context of 32 tokens; max_new_tokens can be at most 28 for this prompt.", message);
+        Assert.Equal("The prompt (4 tokens) plus 29 new tokens exceeds the model's context of 32 tokens; at most 28 new tokens fit after this prompt.", message);
     }
 
     [Fact]
@@ -50,7 +51,7 @@ public sealed class GenerationPlanTests
         var (field, message) = Rejection(new GenerateRequest { Prompt = new string('a', 32) });
 
         Assert.Equal("prompt", field);
-        Assert.Equal("prompt is 32 tokens; the model's context is 32 tokens, which leaves no room for new tokens.", message);
+        Assert.Equal("The prompt is 32 tokens; the model's context is 32 tokens, which leaves no room for new tokens.", message);
     }
 
     [Fact]

@@ -1,0 +1,79 @@
+extern alias gateway;
+using GptjAspire.Preprocessor.Backend;
+using GptjAspire.Preprocessor.Tests.Backend;
+using GptjAspire.Preprocessor.Text;
+using GptjAspire.ServiceDefaults;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using PreprocessorClient = gateway::GptjAspire.Gptj.V1.Preprocessor.PreprocessorClient;
+
+namespace GptjAspire.Preprocessor.Tests.Service;
+
+/// <summary>
+/// The Preprocessor's application, composed as its Program.cs does, on a free loopback port (HTTP/2) with the tiny
+/// fixture tokenizer, wired through the discovery key Aspire sets to a <see cref="ScriptedKServe"/> backend; called
+/// with the Gateway's own generated client.
+/// </summary>
+internal sealed class PreprocessorHost : IAsyncDisposable
+{
+    readonly WebApplication _app;
+    readonly GrpcChannel _channel;
+
+    PreprocessorHost(ScriptedKServe backend, WebApplication app, string address)
+    {
+        Backend = backend;
+        _app = app;
+        Address = address;
+        _channel = GrpcChannel.ForAddress(address);
+        Client = new PreprocessorClient(_channel);
+    }
+
+    public ScriptedKServe Backend { get; }
+
+    public string Address { get; }
+
+    public PreprocessorClient Client { get; }
+
+    public static async Task<PreprocessorHost> StartAsync()
+    {
+        var backend = await ScriptedKServe.StartAsync();
+        var builder = WebApplication.CreateBuilder();
+        // Only what Aspire would set: the appsettings.json files in the test output are the services' own.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [TextModel.PathKey] = TinyModel.Directory,
+            [BackendModel.AddressKey] = backend.Address,
+        });
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Logging.ClearProviders();
+        builder.AddServiceDefaults();
+        builder.AddPreprocessor();
+        var app = builder.Build();
+        app.MapPreprocessor();
+        app.MapDefaultEndpoints();
+        await app.StartAsync();
+        // Ready now, rather than at the monitor's next poll.
+        var state = await app.Services.GetRequiredService<BackendModel>().RefreshAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+        if (!state.Ready)
+            throw new InvalidOperationException($"The scripted backend is not ready: {state.Detail}");
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        return new PreprocessorHost(backend, app, address);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await Backend.DisposeAsync();
+    }
+}
