@@ -128,7 +128,7 @@ public sealed class ChatCompletionsTests
     public async Task Preprocessor_rejection_names_the_chat_field(string upstreamField, string body, string param)
     {
         await using var host = await GatewayHost.StartAsync();
-        host.Preprocessor.Failure = new RpcException(new Status(StatusCode.InvalidArgument, "too long"), new Metadata { { "gptj-field", upstreamField } });
+        host.Preprocessor.Failure = PreprocessorFailures.Invalid(upstreamField, "too long");
 
         using var response = await host.Client.PostAsync("/v1/chat/completions", Json(body));
 

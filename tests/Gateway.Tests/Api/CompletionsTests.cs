@@ -97,16 +97,14 @@ public sealed class CompletionsTests
     {
         await using var host = await GatewayHost.StartAsync();
         host.Preprocessor.Stream = _ => [];
-        host.Preprocessor.Failure = new RpcException(
-            new Status(StatusCode.InvalidArgument, "prompt (10 tokens) + max_new_tokens (4000) exceeds the model's context of 2048 tokens"),
-            new Metadata { { "gptj-field", "max_new_tokens" } });
+        host.Preprocessor.Failure = PreprocessorFailures.Invalid("max_new_tokens", "The prompt (10 tokens) plus 4000 new tokens exceeds the model's context of 2048 tokens.");
 
         using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "stream": true, "max_tokens": 4000}"""));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = (await response.ReadJsonAsync()).GetProperty("error");
         Assert.Equal("max_tokens", error.GetProperty("param").GetString());
-        Assert.Equal("prompt (10 tokens) + max_tokens (4000) exceeds the model's context of 2048 tokens", error.GetProperty("message").GetString());
+        Assert.Equal("The prompt (10 tokens) plus 4000 new tokens exceeds the model's context of 2048 tokens.", error.GetProperty("message").GetString());
     }
 
     [Fact]
