@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Numerics.Tensors;
 using GptjAspire.TritonClient.Generation;
 
@@ -66,18 +67,18 @@ public sealed class Sampler
         return new SampledToken(chosen, (float)logProb);
     }
 
-    /// <summary>Throws an <see cref="ArgumentOutOfRangeException"/> naming the first invalid parameter.</summary>
+    /// <summary>Throws an <see cref="InvalidGenerationRequestException"/> naming the first invalid parameter.</summary>
     public static void ThrowIfInvalid(SamplingParameters parameters)
     {
         if (parameters.TopK < 0)
-            throw new ArgumentOutOfRangeException("Sampling.TopK", parameters.TopK, "TopK must be 0 (off) or positive.");
+            throw new InvalidGenerationRequestException("Sampling.TopK", $"Top-k must be 0 (off) or positive; got {parameters.TopK}.");
         if (!(parameters.TopP >= 0f && parameters.TopP <= 1f))
-            throw new ArgumentOutOfRangeException("Sampling.TopP", parameters.TopP, "TopP must be within [0, 1] (1 = off).");
+            throw new InvalidGenerationRequestException("Sampling.TopP", $"Top-p must be within [0, 1] (1 = off); got {parameters.TopP.ToString(CultureInfo.InvariantCulture)}.");
         if (!(parameters.Temperature >= 0f) || float.IsPositiveInfinity(parameters.Temperature))
-            throw new ArgumentOutOfRangeException("Sampling.Temperature", parameters.Temperature, "Temperature must be finite and not negative (0 = greedy).");
+            throw new InvalidGenerationRequestException("Sampling.Temperature", $"The temperature must be finite and not negative (0 = greedy); got {parameters.Temperature.ToString(CultureInfo.InvariantCulture)}.");
         if (!(parameters.RepetitionPenalty >= GenerationContract.MinRepetitionPenalty) || float.IsPositiveInfinity(parameters.RepetitionPenalty))
-            throw new ArgumentOutOfRangeException("Sampling.RepetitionPenalty", parameters.RepetitionPenalty,
-                $"RepetitionPenalty must be finite and at least {GenerationContract.MinRepetitionPenalty} (1 = off).");
+            throw new InvalidGenerationRequestException("Sampling.RepetitionPenalty", string.Create(CultureInfo.InvariantCulture,
+                $"The repetition penalty must be finite and at least {GenerationContract.MinRepetitionPenalty} (1 = off); got {parameters.RepetitionPenalty}."));
     }
 
     /// <summary>Inverse-CDF draw over the token ids in ascending order: the first token whose running probability exceeds u.</summary>

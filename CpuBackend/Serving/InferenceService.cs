@@ -70,7 +70,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
         {
             var status = ServingErrors.ToStatus(error, context.Deadline);
             Log(error, request.Id, "ModelInfer", status);
-            throw new RpcException(status);
+            throw status.ToRpcException();
         }
     }
 
@@ -223,15 +223,15 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     }
 
     // A client's mistake is a warning without a stack; a fault of ours is an error with one.
-    private void Log(Exception error, string requestId, string method, Status status)
+    private void Log(Exception error, string requestId, string method, Google.Rpc.Status status)
     {
-        if (status.StatusCode == StatusCode.Internal)
+        if (status.Code == (int)StatusCode.Internal)
         {
             LogFault(error, requestId, method);
         }
         else
         {
-            LogRejected(requestId, method, status.StatusCode, status.Detail);
+            LogRejected(requestId, method, (StatusCode)status.Code, status.Message);
         }
     }
 

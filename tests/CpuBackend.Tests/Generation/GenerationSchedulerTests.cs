@@ -264,7 +264,7 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         using var probe = new SchedulerProbe(tiny, maxBatchSequences: 4);
         var prompt = TinyModel.Prompt(5, salt: 16);
         string? Field(GenerationRequest request) =>
-            Assert.ThrowsAny<ArgumentException>(() => probe.Scheduler.Generate(request, CancellationToken.None)).ParamName;
+            Assert.Throws<InvalidGenerationRequestException>(() => probe.Scheduler.Generate(request, CancellationToken.None)).Field;
 
         Assert.Equal("PromptIds", Field(Request([], 5, Greedy)));
         Assert.Equal("PromptIds", Field(Request([1, 1000], 5, Greedy)));

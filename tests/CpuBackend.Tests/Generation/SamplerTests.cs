@@ -118,9 +118,9 @@ public class SamplerTests
     [InlineData(0, 1f, 1f, 0f, "Sampling.RepetitionPenalty")]
     public void Invalid_parameter_is_refused_by_name(int topK, float topP, float temperature, float penalty, string field)
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+        var error = Assert.Throws<InvalidGenerationRequestException>(() =>
             new Sampler(new SamplingParameters(topK, topP, temperature, penalty), [], seed: 0, sequence: 0));
-        Assert.Equal(field, error.ParamName);
+        Assert.Equal(field, error.Field);
     }
 
     private static int[] DrawMany(ulong seed, int sequence)

@@ -58,9 +58,9 @@ public class SamplingBoundaryTests
     {
         var parameters = new SamplingParameters(TopP: topP, Temperature: temperature, RepetitionPenalty: penalty);
 
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(parameters, [], 1, 0));
+        var error = Assert.Throws<InvalidGenerationRequestException>(() => new Sampler(parameters, [], 1, 0));
 
-        Assert.Equal(name, error.ParamName);
+        Assert.Equal(name, error.Field);
     }
 
     [Fact]

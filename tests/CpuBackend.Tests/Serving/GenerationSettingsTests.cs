@@ -72,7 +72,7 @@ public class GenerationSettingsTests
     {
         var status = ServingErrors.ToStatus(new KvCacheBudgetExceededException(300, 200, 3, 16), DateTime.MaxValue);
 
-        Assert.Equal("ResourceExhausted", status.StatusCode.ToString());
-        Assert.Contains("budget is 200 bytes", status.Detail);
+        Assert.Equal(Grpc.Core.StatusCode.ResourceExhausted, (Grpc.Core.StatusCode)status.Code);
+        Assert.Contains("budget is 200 bytes", status.Message);
     }
 }

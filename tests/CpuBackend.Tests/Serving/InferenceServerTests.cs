@@ -177,6 +177,18 @@ public sealed class InferenceServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refused_request_over_the_wire_carries_a_field_violation_naming_the_tensor()
+    {
+        // More samples than the scheduler's batch holds: refused by the scheduler, not by the tensor reader.
+        var error = await Assert.ThrowsAsync<TritonException>(() => Client.InferAsync(Requests.Generate([5], 2, samples: 1000)));
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.StartsWith($"Input '{C.NumReturnSequences}': The number of sequences must be between 1 and", error.Status.Detail);
+        var violation = Assert.Single(error.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations);
+        Assert.Equal(C.NumReturnSequences, violation.Field);
+    }
+
+    [Fact]
     public async Task Invalid_tensor_over_the_wire_is_INVALID_ARGUMENT_naming_it()
     {
         var request = Requests.Generate([5], 2, topK: null).AddInput<float>(C.RuntimeTopK, [1, 1], [1f]);
