@@ -58,7 +58,7 @@ public sealed class ValidationTests(GptjApp system)
         var (status, param, message) = await PostAsync("/v1/completions", Json.Body("""{"prompt": "Xin chào", "max_tokens": 5000}"""));
 
         Assert.Equal((HttpStatusCode.BadRequest, "max_tokens"), (status, param));
-        Assert.Equal($"prompt ({tokens} tokens) + max_tokens (5000) exceeds the model's context of 512 tokens; max_tokens can be at most {512 - tokens} for this prompt.", message);
+        Assert.Equal($"The prompt ({tokens} tokens) plus 5000 new tokens exceeds the model's context of 512 tokens; at most {512 - tokens} new tokens fit after this prompt.", message);
     }
 
     [Fact]
