@@ -1,8 +1,10 @@
 extern alias gateway;
+using System.Diagnostics;
 using Google.Rpc;
 using GptjAspire.Preprocessor.Errors;
 using GptjAspire.Preprocessor.Tests.Backend;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using GenerateRequest = gateway::GptjAspire.Gptj.V1.GenerateRequest;
 
 namespace GptjAspire.Preprocessor.Tests.Service;
@@ -57,6 +59,36 @@ public sealed class BackendErrorMappingTests : IAsyncLifetime
         Assert.Null(status.GetDetail<BadRequest>());
         foreach (var leak in new[] { "input_ids", "Exceeds maximum queue size", "queue is full", "shutting down", "output_ids", "sequence_length", "Exception" })
             Assert.DoesNotContain(leak, status.ToString());
+    }
+
+    [Fact]
+    public async Task Backend_text_goes_to_the_log_and_the_span_of_the_call()
+    {
+        var failed = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.Status == ActivityStatusCode.Error)
+                    lock (failed)
+                        failed.Add(activity);
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        _host.Backend.Script(StreamAnswer.InvalidArgument);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => CallAsync(streamed: false));
+
+        Assert.DoesNotContain("input_ids", error.Status.Detail);
+        Assert.Contains(_host.Log.Lines, line => line.Level == LogLevel.Warning && line.Message.Contains(ScriptedKServe.InvalidInputText, StringComparison.Ordinal));
+        // The server span ends just after the call's trailers are sent.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline && failed.Count == 0)
+            await Task.Delay(10);
+        lock (failed)
+            Assert.Contains(failed, span => span.StatusDescription?.Contains(ScriptedKServe.InvalidInputText, StringComparison.Ordinal) == true);
     }
 
     [Theory]

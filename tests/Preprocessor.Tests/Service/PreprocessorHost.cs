@@ -27,8 +27,9 @@ internal sealed class PreprocessorHost : IAsyncDisposable
     readonly WebApplication _app;
     readonly GrpcChannel _channel;
 
-    PreprocessorHost(ScriptedKServe backend, WebApplication app, string address)
+    PreprocessorHost(ScriptedKServe backend, WebApplication app, string address, LogRecorder log)
     {
+        Log = log;
         Backend = backend;
         _app = app;
         Address = address;
@@ -37,6 +38,9 @@ internal sealed class PreprocessorHost : IAsyncDisposable
     }
 
     public ScriptedKServe Backend { get; }
+
+    /// <summary>What the Preprocessor logged.</summary>
+    public LogRecorder Log { get; }
 
     public string Address { get; }
 
@@ -54,7 +58,9 @@ internal sealed class PreprocessorHost : IAsyncDisposable
             [BackendModel.AddressKey] = backend.Address,
         });
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        var log = new LogRecorder();
         builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(log);
         builder.AddServiceDefaults();
         builder.AddPreprocessor();
         var app = builder.Build();
@@ -66,7 +72,7 @@ internal sealed class PreprocessorHost : IAsyncDisposable
         if (!state.Ready)
             throw new InvalidOperationException($"The scripted backend is not ready: {state.Detail}");
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        return new PreprocessorHost(backend, app, address);
+        return new PreprocessorHost(backend, app, address, log);
     }
 
     public async ValueTask DisposeAsync()
