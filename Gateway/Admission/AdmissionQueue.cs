@@ -97,11 +97,11 @@ public sealed class AdmissionQueue
     double ExpectedSeconds(long work) => (_outstanding + work) / _rate.UnitsPerSecond;
 
     // Retry when enough has drained for this request to fit under the bound again; never later than the bound itself,
-    // by which time everything admitted now was expected to be done.
+    // by which time everything admitted now was expected to be done; never sooner than 1 s, Retry-After's unit.
     ApiException Refusal(double expectedSeconds, string message)
     {
         var bound = _options.MaxQueueWait.TotalSeconds;
-        var retry = Math.Clamp(expectedSeconds - bound, 1, bound);
+        var retry = Math.Max(Math.Min(expectedSeconds - bound, bound), 1);
         return new ApiException(ApiErrorKind.Overloaded, message) { RetryAfter = TimeSpan.FromSeconds(retry) };
     }
 
