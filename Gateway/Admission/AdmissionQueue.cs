@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 namespace GptjAspire.Gateway.Admission;
 
 /// <summary>Admits a request only when the work admitted before it, its own included, is expected to drain within
-/// <see cref="AdmissionOptions.MaxQueueWait"/>; refuses the rest at once with 429 and a Retry-After computed from the
-/// drain rate (TGI's admission step). Admitted requests take one of a fixed number of slots in arrival order.</summary>
+/// <see cref="AdmissionOptions.MaxQueueWait"/> (at the measured <see cref="Admission.DrainRate"/>, stretched by the
+/// <see cref="PredictionMargin"/>); refuses the rest at once with 429 and a Retry-After computed from the same estimate
+/// (TGI's admission step). Admitted requests take one of a fixed number of slots in arrival order.</summary>
 /// <remarks>An idle Gateway admits any request, however large: it would otherwise be refused forever, and the rate it
 /// drains at could never be measured. A request still waiting for a slot when the bound expires is refused then.</remarks>
 public sealed class AdmissionQueue
@@ -14,6 +15,7 @@ public sealed class AdmissionQueue
     readonly AdmissionOptions _options;
     readonly TimeProvider _time;
     readonly DrainRate _rate;
+    readonly PredictionMargin _margin = new();
     readonly Lock _lock = new();
     readonly LinkedList<TaskCompletionSource> _waiting = new();
     int _running;
@@ -38,6 +40,9 @@ public sealed class AdmissionQueue
     /// <summary>The current estimate of work units drained per second.</summary>
     public double DrainRate { get { lock (_lock) return _rate.UnitsPerSecond; } }
 
+    /// <summary>The factor by which predicted times are stretched, learned from how long admitted requests took.</summary>
+    public double Margin { get { lock (_lock) return _margin.Factor; } }
+
     /// <summary>Admits <paramref name="work"/> units (<see cref="RequestWork"/>) and waits for a slot, or throws the 429.
     /// Call <see cref="Admission.Completed"/> when the generation succeeded, and dispose the result to free the slot.</summary>
     public async ValueTask<Admission> EnterAsync(long work, CancellationToken cancellationToken)
@@ -46,9 +51,12 @@ public sealed class AdmissionQueue
         cancellationToken.ThrowIfCancellationRequested();
         var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         LinkedListNode<TaskCompletionSource> place;
+        Ticket ticket;
         lock (_lock)
         {
-            var expected = ExpectedSeconds(work);
+            var predicted = PredictedSeconds(work);
+            ticket = new Ticket(work, _time.GetTimestamp(), predicted);
+            var expected = predicted * _margin.Factor;
             if (_outstanding > 0 && expected > _options.MaxQueueWait.TotalSeconds)
                 throw Refusal(expected, string.Create(CultureInfo.InvariantCulture,
                     $"The server is busy: this request would take about {expected:F0} s behind the work already admitted, more than the {_options.MaxQueueWait.TotalSeconds:F0} s allowed."));
@@ -56,7 +64,7 @@ public sealed class AdmissionQueue
             {
                 Admit(work);
                 _running++;
-                return new Admission(this, work);
+                return new Admission(this, ticket);
             }
             if (_waiting.Count >= _options.MaxQueuedRequests)
                 throw Refusal(expected, $"The server is busy: {_options.MaxQueuedRequests} requests already wait for a generation slot.");
@@ -81,20 +89,21 @@ public sealed class AdmissionQueue
                 }
                 else if (e is OperationCanceledException)
                 {
-                    ReleaseHeld(work, drained: false);
+                    ReleaseHeld(ticket, drained: false);
                 }
 
                 if (e is OperationCanceledException)
                     throw;
                 if (!granted)
-                    throw Refusal(ExpectedSeconds(work), string.Create(CultureInfo.InvariantCulture,
+                    throw Refusal(PredictedSeconds(work) * _margin.Factor, string.Create(CultureInfo.InvariantCulture,
                         $"The server is busy: this request waited {_options.MaxQueueWait.TotalSeconds:F0} s for a generation slot."));
             }
         }
-        return new Admission(this, work);
+        return new Admission(this, ticket);
     }
 
-    double ExpectedSeconds(long work) => (_outstanding + work) / _rate.UnitsPerSecond;
+    // When the admitted work and this request's would have drained at the measured rate, before the margin.
+    double PredictedSeconds(long work) => (_outstanding + work) / _rate.UnitsPerSecond;
 
     // Retry when enough has drained for this request to fit under the bound again; never later than the bound itself,
     // by which time everything admitted now was expected to be done; never sooner than 1 s, Retry-After's unit.
@@ -119,18 +128,24 @@ public sealed class AdmissionQueue
             _rate.SetBusy(false);
     }
 
-    void Release(long work, bool drained)
+    void Release(Ticket ticket, bool drained)
     {
         lock (_lock)
-            ReleaseHeld(work, drained);
+            ReleaseHeld(ticket, drained);
     }
 
     // Under the lock.
-    void ReleaseHeld(long work, bool drained)
+    void ReleaseHeld(Ticket ticket, bool drained)
     {
         if (drained)
-            _rate.Drained(work);
-        Withdraw(work);
+        {
+            _rate.Drained(ticket.Work);
+            // Only predictions made under load teach the margin: a request admitted into a quiet Gateway takes its own
+            // generation time, which no drain rate predicts, and it was never close to the bound.
+            if (ticket.PredictedSeconds >= _options.MaxQueueWait.TotalSeconds / 4)
+                _margin.Observe(ticket.PredictedSeconds, _time.GetElapsedTime(ticket.AdmittedAt).TotalSeconds);
+        }
+        Withdraw(ticket.Work);
         // The slot passes straight to the longest waiter, so arrival order holds and no newcomer overtakes it.
         if (_waiting.First is { } next)
         {
@@ -143,18 +158,21 @@ public sealed class AdmissionQueue
         }
     }
 
+    /// <summary>What the queue remembers of an admitted request: its work, when it was admitted and when it was predicted to finish.</summary>
+    internal readonly record struct Ticket(long Work, long AdmittedAt, double PredictedSeconds);
+
     /// <summary>One admitted request's slot and work; disposing it frees both.</summary>
     public sealed class Admission : IDisposable
     {
         readonly AdmissionQueue _queue;
-        readonly long _work;
+        readonly Ticket _ticket;
         bool _drained;
         int _released;
 
-        internal Admission(AdmissionQueue queue, long work)
+        internal Admission(AdmissionQueue queue, Ticket ticket)
         {
             _queue = queue;
-            _work = work;
+            _ticket = ticket;
         }
 
         /// <summary>Marks the generation as finished, so that its work counts towards the measured drain rate (a failed
@@ -164,7 +182,7 @@ public sealed class AdmissionQueue
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
-                _queue.Release(_work, _drained);
+                _queue.Release(_ticket, _drained);
         }
     }
 }

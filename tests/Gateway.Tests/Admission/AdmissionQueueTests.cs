@@ -71,18 +71,41 @@ public sealed class AdmissionQueueTests
     public async Task Retry_after_follows_the_measured_drain_rate()
     {
         var queue = Queue();
-        var done = await queue.EnterAsync(900, CancellationToken.None);
+        // Predicted 2 s, below a quarter of the bound: it teaches the rate, not the margin.
+        var done = await queue.EnterAsync(200, CancellationToken.None);
         using var running = await queue.EnterAsync(100, CancellationToken.None);
         _time.Advance(TimeSpan.FromSeconds(1));
         done.Completed();
         done.Dispose();
         var rate = queue.DrainRate;
 
-        var refused = await Assert.ThrowsAsync<ApiException>(async () => await queue.EnterAsync(10_000, CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<ApiException>(async () => await queue.EnterAsync(2_500, CancellationToken.None));
 
-        Assert.True(rate > 400, $"rate {rate}: 900 units in 1 s must outweigh the seed of 100/s");
-        var expected = (100 + 10_000) / rate - 10;
+        Assert.True(rate > 110, $"rate {rate}: 200 units in 1 s must raise the seed of 100/s");
+        Assert.Equal(1, queue.Margin);
+        var expected = (100 + 2_500) / rate - 10;
         Assert.Equal(expected, refused.RetryAfter!.Value.TotalSeconds, 6);
+    }
+
+    [Fact]
+    public async Task Requests_that_took_longer_than_predicted_make_admission_stricter()
+    {
+        var queue = Queue();
+        // Predicted 3 s (300 units at 100/s, under load by the margin's measure: at least a quarter of the bound), done after 6 s.
+        var slow = await queue.EnterAsync(300, CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(6));
+        slow.Completed();
+        slow.Dispose();
+        var rate = queue.DrainRate;
+        var margin = queue.Margin;
+        using var held = await queue.EnterAsync(1, CancellationToken.None);
+
+        // 8 s at the measured rate: under the bound of 10 s, but not once stretched by the margin.
+        var refused = await Assert.ThrowsAsync<ApiException>(async () => await queue.EnterAsync((long)(8 * rate) - 1, CancellationToken.None));
+
+        Assert.True(margin > 1.25, $"margin {margin}");
+        Assert.Equal(ApiErrorKind.Overloaded, refused.Kind);
+        Assert.Equal(Math.Max(1, 8 * margin - 10), refused.RetryAfter!.Value.TotalSeconds, 1);
     }
 
     [Fact]

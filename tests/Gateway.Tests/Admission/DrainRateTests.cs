@@ -81,3 +81,34 @@ public sealed class DrainRateTests
         Assert.True(rate.UnitsPerSecond < 10, $"rate {rate.UnitsPerSecond}");
     }
 }
+
+public sealed class PredictionMarginTests
+{
+    [Fact]
+    public void Margin_starts_at_one()
+    {
+        Assert.Equal(1, new PredictionMargin().Factor);
+    }
+
+    [Fact]
+    public void Requests_that_take_longer_than_predicted_stretch_later_predictions_beyond_their_mean()
+    {
+        var margin = new PredictionMargin();
+
+        for (var i = 0; i < 200; i++)
+            margin.Observe(20, i % 2 == 0 ? 22 : 26); // 1.1 and 1.3 times the prediction
+
+        Assert.InRange(margin.Factor, 1.3, 1.45);
+    }
+
+    [Fact]
+    public void Requests_that_finish_early_never_shrink_predictions()
+    {
+        var margin = new PredictionMargin();
+
+        for (var i = 0; i < 200; i++)
+            margin.Observe(20, 10);
+
+        Assert.Equal(1, margin.Factor);
+    }
+}
