@@ -6,8 +6,10 @@ namespace GptjAspire.Gateway.Admission;
 /// <remarks>Both sums decay by e^(-Δt/window) as busy time passes, so the estimate follows a backend that speeds up or
 /// slows down within about one window. Idle time neither counts nor decays: a backend with nothing to do is not slow.
 /// Completions are bursty (a batch of long requests finishes together), and a ratio of decayed sums absorbs a burst
-/// smoothly where an average of per-request rates would swing. With no completion at all the estimate falls towards
-/// zero, which is what a backend that stopped draining deserves.</remarks>
+/// smoothly where an average of per-request rates would swing. Until the first request finishes the estimate is the
+/// seed: the busy time before it is no evidence of slowness, only of requests longer than the time so far (counted all
+/// the same, it would have a cold Gateway refuse nearly everything behind its first long requests). After that, a long
+/// stretch without any completion drives the estimate towards zero, which a backend that stopped draining deserves.</remarks>
 public sealed class DrainRate
 {
     // The seed weighs as a tenth of a window of measurement: enough to start from, gone after the first few requests.
@@ -15,6 +17,8 @@ public sealed class DrainRate
 
     readonly double _windowSeconds;
     readonly TimeProvider _time;
+    readonly double _seed;
+    bool _measured;
     double _work;
     double _busySeconds;
     long _since;
@@ -24,6 +28,7 @@ public sealed class DrainRate
     {
         _windowSeconds = window.TotalSeconds;
         _time = time;
+        _seed = initialUnitsPerSecond;
         _busySeconds = SeedWeight * _windowSeconds;
         _work = initialUnitsPerSecond * _busySeconds;
         _since = time.GetTimestamp();
@@ -35,7 +40,7 @@ public sealed class DrainRate
         get
         {
             Advance();
-            return _work / _busySeconds;
+            return _measured ? _work / _busySeconds : _seed;
         }
     }
 
@@ -51,6 +56,7 @@ public sealed class DrainRate
     {
         Advance();
         _work += units;
+        _measured = true;
     }
 
     void Advance()

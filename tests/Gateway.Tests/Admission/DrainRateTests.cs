@@ -70,11 +70,39 @@ public sealed class DrainRateTests
     }
 
     [Fact]
+    public void Estimate_holds_the_seed_until_the_first_request_finishes()
+    {
+        var time = new FakeTimeProvider();
+        var rate = new DrainRate(1_000, Window, time);
+        rate.SetBusy(true);
+
+        time.Advance(Window * 5);
+
+        Assert.Equal(1_000, rate.UnitsPerSecond, 9);
+    }
+
+    [Fact]
+    public void The_busy_time_before_the_first_finished_request_counts_once_it_finishes()
+    {
+        var time = new FakeTimeProvider();
+        var rate = new DrainRate(1_000, Window, time);
+        rate.SetBusy(true);
+        time.Advance(TimeSpan.FromSeconds(20));
+
+        rate.Drained(2_000);
+
+        // The decayed sums hold about one window of busy time: 2,000 units over some 9 s, with what is left of the seed.
+        Assert.InRange(rate.UnitsPerSecond, 100, 250);
+    }
+
+    [Fact]
     public void A_backend_that_stops_draining_drives_the_estimate_towards_zero()
     {
         var time = new FakeTimeProvider();
         var rate = new DrainRate(1_000, Window, time);
         rate.SetBusy(true);
+        time.Advance(TimeSpan.FromSeconds(1));
+        rate.Drained(1_000);
 
         time.Advance(Window * 5);
 
