@@ -59,7 +59,7 @@ public sealed class AdmissionQueue
             var expected = predicted * _margin.Factor;
             if (_outstanding > 0 && expected > _options.MaxQueueWait.TotalSeconds)
                 throw Refusal(expected, string.Create(CultureInfo.InvariantCulture,
-                    $"The server is busy: this request would take about {expected:F0} s behind the work already admitted, more than the {_options.MaxQueueWait.TotalSeconds:F0} s allowed."));
+                    $"The server is busy: this request would take about {expected:F1} s behind the work already admitted, more than the {_options.MaxQueueWait.TotalSeconds:F0} s allowed."));
             if (_running < _options.MaxConcurrentRequests && _waiting.Count == 0)
             {
                 Admit(work);
@@ -142,7 +142,7 @@ public sealed class AdmissionQueue
             _rate.Drained(ticket.Work);
             // Only predictions made under load teach the margin: a request admitted into a quiet Gateway takes its own
             // generation time, which no drain rate predicts, and it was never close to the bound.
-            if (ticket.PredictedSeconds >= _options.MaxQueueWait.TotalSeconds / 4)
+            if (ticket.PredictedSeconds >= _options.MaxQueueWait.TotalSeconds / 4 && double.IsFinite(ticket.PredictedSeconds))
                 _margin.Observe(ticket.PredictedSeconds, _time.GetElapsedTime(ticket.AdmittedAt).TotalSeconds);
         }
         Withdraw(ticket.Work);
