@@ -36,7 +36,7 @@ public static class GatewayApi
         builder.Services.AddGrpcClient<Gptj.V1.Preprocessor.PreprocessorClient>(options => options.Address = PreprocessorClient.Address)
             .WithoutHttpResilience();
         builder.Services.AddSingleton<PreprocessorClient>();
-        builder.Services.AddSingleton<AdmissionQueue>();
+        builder.Services.AddAdmission();
         builder.Services.AddHealthChecks().AddCheck<PreprocessorHealthCheck>(PreprocessorHealthCheck.Name);
         builder.Services.AddOpenApi();
         builder.Services.AddCrossOrigin();

@@ -20,12 +20,6 @@ public sealed class GatewayOptions
     /// <summary><c>/predict</c>'s cap on prompt + generated tokens, as the original service's <c>generate(max_length=256)</c>.</summary>
     public int PredictMaxLength { get; set; } = 256;
 
-    /// <summary>Generations in flight at once; further requests wait in the queue.</summary>
-    public int MaxConcurrentRequests { get; set; } = 64;
-
-    /// <summary>Requests allowed to wait; beyond that the Gateway answers 429.</summary>
-    public int MaxQueuedRequests { get; set; } = 256;
-
     /// <summary>Deadline of one generation, carried to the Preprocessor and the backend as the gRPC deadline.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(5);
 }

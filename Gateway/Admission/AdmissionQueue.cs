@@ -1,48 +1,188 @@
+using System.Globalization;
 using GptjAspire.Gateway.Errors;
 using Microsoft.Extensions.Options;
 
 namespace GptjAspire.Gateway.Admission;
 
-/// <summary>Bounds the generations in flight and the requests waiting for a slot; a full queue is a 429 at once (TGI's admission step).</summary>
-public sealed class AdmissionQueue(IOptions<GatewayOptions> options) : IDisposable
+/// <summary>Admits a request only when the work admitted before it, its own included, is expected to drain within
+/// <see cref="AdmissionOptions.MaxQueueWait"/> (at the measured <see cref="Admission.DrainRate"/>, stretched by the
+/// <see cref="PredictionMargin"/>); refuses the rest at once with 429 and a Retry-After computed from the same estimate
+/// (TGI's admission step). Admitted requests take one of a fixed number of slots in arrival order.</summary>
+/// <remarks>An idle Gateway admits any request, however large: it would otherwise be refused forever, and the rate it
+/// drains at could never be measured. A request still waiting for a slot when the bound expires is refused then.</remarks>
+public sealed class AdmissionQueue
 {
-    readonly SemaphoreSlim _slots = new(options.Value.MaxConcurrentRequests, options.Value.MaxConcurrentRequests);
-    readonly int _maxWaiting = options.Value.MaxQueuedRequests;
-    int _waiting;
+    readonly AdmissionOptions _options;
+    readonly TimeProvider _time;
+    readonly DrainRate _rate;
+    readonly PredictionMargin _margin = new();
+    readonly Lock _lock = new();
+    readonly LinkedList<TaskCompletionSource> _waiting = new();
+    int _running;
+    long _outstanding;
 
-    /// <summary>Waits for a generation slot; dispose the result to give it back.</summary>
-    public async ValueTask<IDisposable> EnterAsync(CancellationToken cancellationToken)
+    public AdmissionQueue(IOptions<AdmissionOptions> options, TimeProvider time)
     {
-        if (!_slots.Wait(0))
-        {
-            if (Interlocked.Increment(ref _waiting) > _maxWaiting)
-            {
-                Interlocked.Decrement(ref _waiting);
-                throw new ApiException(ApiErrorKind.Overloaded,
-                    $"Too many requests are waiting ({_maxWaiting}); retry after {ApiErrorMapping.RetryAfterSeconds} s.");
-            }
-            try
-            {
-                await _slots.WaitAsync(cancellationToken);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _waiting);
-            }
-        }
-        return new Slot(_slots);
+        _options = options.Value;
+        _time = time;
+        _rate = new DrainRate(_options.InitialDrainRate, _options.DrainRateWindow, time);
     }
 
-    public void Dispose() => _slots.Dispose();
+    /// <summary>Generations holding a slot.</summary>
+    public int Running { get { lock (_lock) return _running; } }
 
-    sealed class Slot(SemaphoreSlim slots) : IDisposable
+    /// <summary>Admitted requests waiting for a slot.</summary>
+    public int Waiting { get { lock (_lock) return _waiting.Count; } }
+
+    /// <summary>Work units admitted and not yet finished, running and waiting.</summary>
+    public long OutstandingWork { get { lock (_lock) return _outstanding; } }
+
+    /// <summary>The current estimate of work units drained per second.</summary>
+    public double DrainRate { get { lock (_lock) return _rate.UnitsPerSecond; } }
+
+    /// <summary>The factor by which predicted times are stretched, learned from how long admitted requests took.</summary>
+    public double Margin { get { lock (_lock) return _margin.Factor; } }
+
+    /// <summary>Admits <paramref name="work"/> units (<see cref="RequestWork"/>) and waits for a slot, or throws the 429.
+    /// Call <see cref="Admission.Completed"/> when the generation succeeded, and dispose the result to free the slot.</summary>
+    public async ValueTask<Admission> EnterAsync(long work, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(work, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        LinkedListNode<TaskCompletionSource> place;
+        Ticket ticket;
+        lock (_lock)
+        {
+            var predicted = PredictedSeconds(work);
+            ticket = new Ticket(work, _time.GetTimestamp(), predicted);
+            var expected = predicted * _margin.Factor;
+            if (_outstanding > 0 && expected > _options.MaxQueueWait.TotalSeconds)
+                throw Refusal(expected, string.Create(CultureInfo.InvariantCulture,
+                    $"The server is busy: this request would take about {expected:F1} s behind the work already admitted, more than the {_options.MaxQueueWait.TotalSeconds:F0} s allowed."));
+            if (_running < _options.MaxConcurrentRequests && _waiting.Count == 0)
+            {
+                Admit(work);
+                _running++;
+                return new Admission(this, ticket);
+            }
+            if (_waiting.Count >= _options.MaxQueuedRequests)
+                throw Refusal(expected, $"The server is busy: {_options.MaxQueuedRequests} requests already wait for a generation slot.");
+            Admit(work);
+            place = _waiting.AddLast(waiter);
+        }
+
+        try
+        {
+            await waiter.Task.WaitAsync(_options.MaxQueueWait, _time, cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            lock (_lock)
+            {
+                // Handed a slot between the timer firing and this lock: the request goes ahead, unless its caller left.
+                var granted = place.List is null;
+                if (!granted)
+                {
+                    _waiting.Remove(place);
+                    Withdraw(work);
+                }
+                else if (e is OperationCanceledException)
+                {
+                    ReleaseHeld(ticket, drained: false);
+                }
+
+                if (e is OperationCanceledException)
+                    throw;
+                if (!granted)
+                    throw Refusal(PredictedSeconds(work) * _margin.Factor, string.Create(CultureInfo.InvariantCulture,
+                        $"The server is busy: this request waited {_options.MaxQueueWait.TotalSeconds:F0} s for a generation slot."));
+            }
+        }
+        return new Admission(this, ticket);
+    }
+
+    // When the admitted work and this request's would have drained at the measured rate, before the margin.
+    double PredictedSeconds(long work) => (_outstanding + work) / _rate.UnitsPerSecond;
+
+    // Retry when enough has drained for this request to fit under the bound again; never later than the bound itself,
+    // by which time everything admitted now was expected to be done; never sooner than 1 s, Retry-After's unit.
+    ApiException Refusal(double expectedSeconds, string message)
+    {
+        var bound = _options.MaxQueueWait.TotalSeconds;
+        var retry = Math.Max(Math.Min(expectedSeconds - bound, bound), 1);
+        return new ApiException(ApiErrorKind.Overloaded, message) { RetryAfter = TimeSpan.FromSeconds(retry) };
+    }
+
+    void Admit(long work)
+    {
+        if (_outstanding == 0)
+            _rate.SetBusy(true);
+        _outstanding += work;
+    }
+
+    void Withdraw(long work)
+    {
+        _outstanding -= work;
+        if (_outstanding == 0)
+            _rate.SetBusy(false);
+    }
+
+    void Release(Ticket ticket, bool drained)
+    {
+        lock (_lock)
+            ReleaseHeld(ticket, drained);
+    }
+
+    // Under the lock.
+    void ReleaseHeld(Ticket ticket, bool drained)
+    {
+        if (drained)
+        {
+            _rate.Drained(ticket.Work);
+            // Only predictions made under load teach the margin: a request admitted into a quiet Gateway takes its own
+            // generation time, which no drain rate predicts, and it was never close to the bound.
+            if (ticket.PredictedSeconds >= _options.MaxQueueWait.TotalSeconds / 4 && double.IsFinite(ticket.PredictedSeconds))
+                _margin.Observe(ticket.PredictedSeconds, _time.GetElapsedTime(ticket.AdmittedAt).TotalSeconds);
+        }
+        Withdraw(ticket.Work);
+        // The slot passes straight to the longest waiter, so arrival order holds and no newcomer overtakes it.
+        if (_waiting.First is { } next)
+        {
+            _waiting.RemoveFirst();
+            next.Value.TrySetResult();
+        }
+        else
+        {
+            _running--;
+        }
+    }
+
+    /// <summary>What the queue remembers of an admitted request: its work, when it was admitted and when it was predicted to finish.</summary>
+    internal readonly record struct Ticket(long Work, long AdmittedAt, double PredictedSeconds);
+
+    /// <summary>One admitted request's slot and work; disposing it frees both.</summary>
+    public sealed class Admission : IDisposable
+    {
+        readonly AdmissionQueue _queue;
+        readonly Ticket _ticket;
+        bool _drained;
         int _released;
+
+        internal Admission(AdmissionQueue queue, Ticket ticket)
+        {
+            _queue = queue;
+            _ticket = ticket;
+        }
+
+        /// <summary>Marks the generation as finished, so that its work counts towards the measured drain rate (a failed
+        /// or cancelled one does not: counting work that failed fast would overstate the rate).</summary>
+        public void Completed() => _drained = true;
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
-                slots.Release();
+                _queue.Release(_ticket, _drained);
         }
     }
 }

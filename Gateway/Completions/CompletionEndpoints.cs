@@ -37,7 +37,8 @@ public static class CompletionEndpoints
         var cancellationToken = http.RequestAborted;
         // The caller's token allowance pays for the most this request can generate, before it waits in the queue.
         http.ChargeGeneratedTokens((long)request.Prompt.Count * request.N * request.MaxTokens, request.UpstreamFieldNames["max_new_tokens"]);
-        using var slot = await services.GetRequiredService<AdmissionQueue>().EnterAsync(cancellationToken);
+        using var admission = await services.GetRequiredService<AdmissionQueue>()
+            .EnterAsync(RequestWork.ForCompletion(request.Prompt, request.N, request.MaxTokens), cancellationToken);
         var id = $"{shape.IdPrefix}{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
@@ -45,11 +46,13 @@ public static class CompletionEndpoints
         if (request.Stream)
         {
             var logger = services.GetRequiredService<ILogger<CompletionStream>>();
-            await new CompletionStream(request, shape, id, created, preprocessor, json, logger).WriteAsync(http.Response, cancellationToken);
+            if (await new CompletionStream(request, shape, id, created, preprocessor, json, logger).WriteAsync(http.Response, cancellationToken))
+                admission.Completed();
             return;
         }
 
         var responses = await GenerateAllAsync(request, preprocessor, cancellationToken);
+        admission.Completed();
         var choices = responses
             .SelectMany((response, prompt) => response.Completions.Select(c =>
                 new CompletionChoice(prompt * request.N + c.Index, c.Text, null, FinishReasons.ToOpenAi(c.FinishReason))))

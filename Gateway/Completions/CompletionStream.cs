@@ -21,7 +21,8 @@ public sealed class CompletionStream(
     ApiException? _failure;
     int _running;
 
-    public async Task WriteAsync(HttpResponse response, CancellationToken cancellationToken)
+    /// <summary>Streams every prompt's generation as events; true when all of them finished, false when one failed (after its error event).</summary>
+    public async Task<bool> WriteAsync(HttpResponse response, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _running = request.Prompt.Count;
@@ -57,13 +58,14 @@ public sealed class CompletionStream(
                     throw error;
                 ApiErrorLog.Record(logger, response.HttpContext.Request, error);
                 await sse.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(ApiErrorMapping.Body(error), json), "error", cancellationToken);
-                return;
+                return false;
             }
             if (!sse.Started)
                 await sse.StartAsync();
             if (request.IncludeUsage)
                 await WriteChunkAsync(sse, [], new CompletionUsage(promptTokens, completionTokens, promptTokens + completionTokens), cancellationToken);
             await sse.WriteAsync(Done, cancellationToken: cancellationToken);
+            return true;
         }
         finally
         {

@@ -34,8 +34,9 @@ public static class PredictEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request, limits.MaxRequestBodyBytes, http.RequestAborted);
         var request = PredictRequest.Parse(body, limits, logger);
         http.ChargeGeneratedTokens((long)request.NSamples * limits.PredictMaxLength, "n_samples");
-        using var slot = await queue.EnterAsync(http.RequestAborted);
+        using var admission = await queue.EnterAsync(RequestWork.ForPredict(request.NSamples, limits.PredictMaxLength), http.RequestAborted);
         var response = await preprocessor.GenerateAsync(request.ToGenerateRequest(limits), PredictRequest.FieldNames, http.RequestAborted);
+        admission.Completed();
         return Results.Ok(new PredictResponse(response.Completions.OrderBy(c => c.Index).Select(c => c.Text).ToList()));
     }
 

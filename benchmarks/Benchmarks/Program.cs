@@ -6,6 +6,7 @@ var suites = new SortedDictionary<string, Func<string[], Task<int>>>(StringCompa
     ["engine"] = GptjAspire.Benchmarks.Engine.EngineSuite.RunAsync,
     ["gateway"] = GptjAspire.Benchmarks.Gateway.GatewaySuite.RunAsync,
     ["load"] = GptjAspire.Benchmarks.Gateway.PredictLoadSuite.RunAsync,
+    ["overload"] = GptjAspire.Benchmarks.Gateway.OverloadSuite.RunAsync,
     ["grpc"] = GptjAspire.Benchmarks.Grpc.GrpcSuite.RunAsync,
     ["scheduler"] = GptjAspire.Benchmarks.Scheduler.ChunkedPrefillSuite.RunAsync,
     ["tokenizer"] = GptjAspire.Benchmarks.Tokenizer.TokenizerBenchmark.RunAsync,

@@ -61,8 +61,9 @@ public static class GatewaySuite
         return 0;
     }
 
-    // The whole AppHost on the CPU backend, every service healthy; the Gateway on a port Aspire picks (Gateway:Port empty).
-    internal static async Task<DistributedApplication> StartAppAsync()
+    // The whole AppHost on the CPU backend, every service healthy; the Gateway on a port Aspire picks (Gateway:Port empty),
+    // with the given environment variables on top (a suite's Gateway settings).
+    internal static async Task<DistributedApplication> StartAppAsync(IReadOnlyDictionary<string, string>? gatewayEnvironment = null)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["Backend=cpu", "Gateway:Port="]);
         // Every benchmark client comes from 127.0.0.1, one caller to the per-caller rate limits: they would measure
@@ -71,6 +72,8 @@ public static class GatewaySuite
         builder.CreateResourceBuilder(gateway)
             .WithEnvironment("Gateway__RateLimits__RequestsPerMinute", "0")
             .WithEnvironment("Gateway__RateLimits__TokensPerMinute", "0");
+        foreach (var (name, value) in gatewayEnvironment ?? new Dictionary<string, string>())
+            builder.CreateResourceBuilder(gateway).WithEnvironment(name, value);
         var app = await builder.BuildAsync();
         await app.StartAsync();
         foreach (var service in new[] { "backend", "preprocessor", "gateway" })

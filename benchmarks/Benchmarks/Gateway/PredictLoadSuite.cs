@@ -16,12 +16,14 @@ namespace GptjAspire.Benchmarks.Gateway;
 /// waits the Retry-After it was given, as a well-behaved client would. Exit code 0 only when the verdict is all yes.</remarks>
 public static class PredictLoadSuite
 {
-    const string Prompt = "Hà Nội là thủ đô của Việt Nam, nơi";
+    internal const string Prompt = "Hà Nội là thủ đô của Việt Nam, nơi";
     static readonly TimeSpan ProgressWindow = TimeSpan.FromMinutes(1);
 
-    enum Kind { Answered, Refused, RefusedWithoutRetryAfter, OtherStatus, Timeout, Error }
+    /// <summary>How one request ended, as the client saw it.</summary>
+    internal enum Kind { Answered, Refused, RefusedWithoutRetryAfter, OtherStatus, Timeout, Error }
 
-    readonly record struct Outcome(Kind Kind, double LatencyMs, string Detail);
+    /// <summary>One request's ending and latency; <c>Detail</c> holds the Retry-After seconds of a refusal, else what failed.</summary>
+    internal readonly record struct Outcome(Kind Kind, double LatencyMs, string Detail);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -66,7 +68,8 @@ public static class PredictLoadSuite
         return verdict ? 0 : 1;
     }
 
-    static async Task<Outcome> SendAsync(HttpClient http, Dictionary<string, object> body, TimeSpan timeout)
+    /// <summary>Sends one <c>/predict</c> and classifies its ending; never throws for what the server or the timeout does.</summary>
+    internal static async Task<Outcome> SendAsync(HttpClient http, Dictionary<string, object> body, TimeSpan timeout)
     {
         using var deadline = new CancellationTokenSource(timeout);
         var sent = Stopwatch.GetTimestamp();
@@ -125,5 +128,5 @@ public static class PredictLoadSuite
         Console.WriteLine($"verdict: progress {YesNo(progress)}; every request answered or refused {YesNo(everyRequest)}; memory under KV budget + weights {YesNo(memory)}");
     }
 
-    static string YesNo(bool value) => value ? "yes" : "no";
+    internal static string YesNo(bool value) => value ? "yes" : "no";
 }

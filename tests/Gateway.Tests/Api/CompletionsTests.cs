@@ -232,7 +232,7 @@ public sealed class AdmissionTests
     [Fact]
     public async Task Request_beyond_the_queue_is_429_with_retry_after_while_generations_hold_every_slot()
     {
-        await using var host = await GatewayHost.StartAsync(new() { ["Gateway:MaxConcurrentRequests"] = "1", ["Gateway:MaxQueuedRequests"] = "0" });
+        await using var host = await GatewayHost.StartAsync(new() { ["Gateway:Admission:MaxConcurrentRequests"] = "1", ["Gateway:Admission:MaxQueuedRequests"] = "0" });
         host.Preprocessor.Stream = _ => [new Gptj.V1.GenerateStreamResponse { Delta = new Gptj.V1.TextDelta { Index = 0, Text = "Hà" } }];
         host.Preprocessor.HangAfterStream = true;
         using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = Http.Json("""{"prompt": "a", "stream": true}""") };

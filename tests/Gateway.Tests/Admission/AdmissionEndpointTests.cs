@@ -1,0 +1,44 @@
+using System.Net;
+using GptjAspire.Gateway.Tests.Api;
+using Microsoft.Extensions.Options;
+
+namespace GptjAspire.Gateway.Tests.Admission;
+
+/// <summary>Admission through the public API: refusals carry the estimate's Retry-After, bad settings stop the Gateway.</summary>
+public sealed class AdmissionEndpointTests
+{
+    [Fact]
+    public async Task Overload_is_refused_at_once_with_a_retry_after_computed_from_the_drain_rate()
+    {
+        // A seed of 100 units/s that weighs an hour, so the few seconds of this test barely move it.
+        await using var host = await GatewayHost.StartAsync(new()
+        {
+            ["Gateway:Admission:MaxQueueWait"] = "00:00:20",
+            ["Gateway:Admission:InitialDrainRate"] = "100",
+            ["Gateway:Admission:DrainRateWindow"] = "01:00:00",
+        });
+        host.Preprocessor.Stream = _ => [new Gptj.V1.GenerateStreamResponse { Delta = new Gptj.V1.TextDelta { Index = 0, Text = "Hà" } }];
+        host.Preprocessor.HangAfterStream = true;
+        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = Http.Json("""{"prompt": "a", "stream": true}""") };
+        using var holding = await host.Client.SendAsync(first, HttpCompletionOption.ResponseHeadersRead);
+
+        // 1 × (1 + 16) units held + 10 samples × 256 positions = 2,577 units: about 25.8 s at 100/s, 5.8 s past the bound.
+        using var refused = await host.Client.PostAsync("/predict", Http.Json("""{"text": "b"}"""));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.InRange(refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 6, 20);
+        Assert.Equal("overloaded", (await refused.ReadJsonAsync()).GetProperty("error").GetProperty("code").GetString());
+        Assert.Single(host.Preprocessor.Requests); // the held stream only
+    }
+
+    [Theory]
+    [InlineData("Gateway:Admission:MaxQueueWait", "00:00:00")]
+    [InlineData("Gateway:Admission:InitialDrainRate", "0")]
+    [InlineData("Gateway:Admission:MaxConcurrentRequests", "0")]
+    public async Task A_bad_admission_setting_stops_the_gateway_at_startup_naming_it(string key, string value)
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => GatewayHost.StartAsync(new() { [key] = value }));
+
+        Assert.Contains(key, error.Message);
+    }
+}
