@@ -7,8 +7,10 @@ namespace GptjAspire.Preprocessor.Tests.Generation;
 
 public sealed class GenerationPlanTests
 {
+    static readonly ModelLimits Limits = ModelLimits.Resolve(TinyModel.ContextLength, new PreprocessorOptions { MaxSamples = 8 }, null);
+
     static GenerationPlan Create(GenerateRequest request) =>
-        GenerationPlan.Create(request, TinyModel.Tokenizer, TinyModel.ContextLength, maxSamples: 8);
+        GenerationPlan.Create(request, TinyModel.Tokenizer, Limits);
 
     static (string Field, string Message) Rejection(GenerateRequest request)
     {
