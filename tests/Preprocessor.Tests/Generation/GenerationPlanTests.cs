@@ -20,6 +20,26 @@ public sealed class GenerationPlanTests
     }
 
     [Fact]
+    public void Limits_tighter_than_the_context_cap_the_prompt_and_the_new_tokens()
+    {
+        var limits = ModelLimits.Resolve(TinyModel.ContextLength, new PreprocessorOptions { MaxNewTokens = 5, MaxPromptTokens = 6 }, null);
+
+        Assert.Equal(5, GenerationPlan.Create(new GenerateRequest { Prompt = "abcd" }, TinyModel.Tokenizer, limits).MaxNewTokens);
+        var tooMany = Assert.Throws<RpcException>(() => GenerationPlan.Create(new GenerateRequest { Prompt = "abcd", MaxNewTokens = 6 }, TinyModel.Tokenizer, limits));
+        Assert.Equal("max_new_tokens", tooMany.Trailers.GetValue(InvalidArgument.FieldTrailer));
+        var tooLong = Assert.Throws<RpcException>(() => GenerationPlan.Create(new GenerateRequest { Prompt = "abcdefg" }, TinyModel.Tokenizer, limits));
+        Assert.Equal(("prompt", "prompt is 7 tokens; at most 6 are allowed."), (tooLong.Trailers.GetValue(InvalidArgument.FieldTrailer), tooLong.Status.Detail));
+    }
+
+    [Fact]
+    public void Each_stop_is_also_tokenized_on_its_own_for_the_backend()
+    {
+        var request = new GenerateRequest { Prompt = "abcd", Stop = { "x", "yz" } };
+
+        Assert.Equal([TinyModel.Tokenizer.Encode("x"), TinyModel.Tokenizer.Encode("yz")], Create(request).StopTokenIds);
+    }
+
+    [Fact]
     public void Without_max_new_tokens_the_rest_of_the_context_is_the_budget()
     {
         var plan = Create(new GenerateRequest { Prompt = "abcd" });
