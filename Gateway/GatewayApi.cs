@@ -20,8 +20,7 @@ public static class GatewayApi
 {
     public static IHostApplicationBuilder AddGatewayApi(this IHostApplicationBuilder builder)
     {
-        var gateway = builder.Configuration.GetSection(GatewayOptions.Section);
-        builder.Services.Configure<GatewayOptions>(gateway);
+        builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.ConfigureHttpJsonOptions(options =>
         {
             options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
@@ -36,6 +35,7 @@ public static class GatewayApi
         builder.Services.AddGrpcClient<Gptj.V1.Preprocessor.PreprocessorClient>(options => options.Address = PreprocessorClient.Address)
             .WithoutHttpResilience();
         builder.Services.AddSingleton<PreprocessorClient>();
+        builder.Services.AddSingleton<ServedModel>();
         builder.Services.AddAdmission();
         builder.Services.AddHealthChecks().AddCheck<PreprocessorHealthCheck>(PreprocessorHealthCheck.Name);
         builder.Services.AddOpenApi();

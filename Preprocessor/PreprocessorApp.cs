@@ -17,7 +17,7 @@ public static class PreprocessorApp
     public static IHostApplicationBuilder AddPreprocessor(this IHostApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
-        builder.Services.Configure<PreprocessorOptions>(configuration.GetSection(PreprocessorOptions.Section));
+        builder.Services.AddOptions<PreprocessorOptions>().BindConfiguration(PreprocessorOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(services => TextModel.Load(configuration, services.GetRequiredService<ILogger<TextModel>>()));
 
         if (configuration[BackendModel.AddressKey] is null)

@@ -27,7 +27,7 @@ internal static class ModelDescription
         return metadata;
     }
 
-    public static ModelConfig Config(string modelName, int maxBatchSize, int maxQueuedRequests, int contextLength)
+    public static ModelConfig Config(string modelName, int maxBatchSize, int maxQueuedRequests, int contextLength, int maxSequences)
     {
         var config = new ModelConfig
         {
@@ -39,8 +39,9 @@ internal static class ModelDescription
             DynamicBatching = new ModelDynamicBatching { DefaultQueuePolicy = new ModelQueuePolicy { MaxQueueSize = (uint)maxQueuedRequests } },
             InstanceGroup = { new ModelInstanceGroup { Count = 1, Kind = ModelInstanceGroup.Types.Kind.Cpu } },
         };
-        // Not a TensorRT-LLM parameter: lets clients size prompts without reading the checkpoint.
-        config.Parameters["context_length"] = new ModelParameter { StringValue = contextLength.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        // Not TensorRT-LLM parameters: the limits clients (the Preprocessor's GetModelInfo) size requests by, without reading the checkpoint.
+        config.Parameters[GenerationContract.ContextLengthParameter] = Parameter(contextLength);
+        config.Parameters[GenerationContract.MaxNumSequencesParameter] = Parameter(maxSequences);
         foreach (var tensor in GenerationContract.Inputs)
         {
             config.Input.Add(new ModelInput
@@ -58,4 +59,6 @@ internal static class ModelDescription
         }
         return config;
     }
+
+    private static ModelParameter Parameter(int value) => new() { StringValue = value.ToString(System.Globalization.CultureInfo.InvariantCulture) };
 }

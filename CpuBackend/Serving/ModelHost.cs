@@ -24,6 +24,9 @@ public sealed partial class ModelHost(
     /// <summary>Largest batch (prompts per request).</summary>
     public int MaxBatchSize { get; } = options.Value.MaxBatchSize;
 
+    /// <summary>Most sequences one request may ask for (<c>num_return_sequences</c>): all of them decode in one batch.</summary>
+    public int MaxSequences { get; } = generationOptions.Value.MaxBatchSequences;
+
     /// <summary>Requests the scheduler queues before refusing.</summary>
     public int MaxQueuedRequests { get; } = generationOptions.Value.MaxQueuedRequests;
 

@@ -20,10 +20,10 @@ public static class ChatEndpoints
         return app;
     }
 
-    static async Task CompleteAsync(HttpContext http, IOptions<GatewayOptions> options, IConfiguration configuration)
+    static async Task CompleteAsync(HttpContext http, IOptions<GatewayOptions> options, ServedModel model)
     {
         var body = await JsonBody.ReadObjectAsync(http.Request, options.Value.MaxRequestBodyBytes, http.RequestAborted);
-        var request = ChatRequest.Parse(body, options.Value, ServedModel.Name(configuration));
+        var request = ChatRequest.Parse(body, RequestLimits.From(await model.GetAsync(http.RequestAborted), options.Value));
         await CompletionEndpoints.RespondAsync(http, request, new ChatCompletionShape());
     }
 }

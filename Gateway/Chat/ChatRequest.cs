@@ -8,7 +8,8 @@ namespace GptjAspire.Gateway.Chat;
 /// <summary>Checks an OpenAI <c>/v1/chat/completions</c> request and turns it into the completion request of its rendered transcript.</summary>
 public static class ChatRequest
 {
-    public static CompletionRequest Parse(JsonElement body, GatewayOptions options, string servedModel)
+    /// <remarks>The template's own stop sequence takes one of the model's places, so the client may give one fewer than for completions.</remarks>
+    public static CompletionRequest Parse(JsonElement body, RequestLimits limits)
     {
         var fields = new RequestFields(body);
         var messages = fields.Raw("messages");
@@ -20,7 +21,8 @@ public static class ChatRequest
             throw ApiException.Invalid("logprobs", "'logprobs' is not supported by this server (only false is accepted).");
         var maxTokensField = maxTokens is null ? "max_completion_tokens" : "max_tokens";
 
-        var request = CompletionRequest.Parse(fields, options, servedModel, (maxTokensField, maxCompletionTokens ?? maxTokens), echo: false,
+        var clientLimits = limits.MaxStopSequences > 0 ? limits with { MaxStopSequences = limits.MaxStopSequences - 1 } : limits;
+        var request = CompletionRequest.Parse(fields, clientLimits, (maxTokensField, maxCompletionTokens ?? maxTokens), echo: false,
             () => [ChatTemplate.Render(ChatMessages.Parse(messages))]);
         return request with
         {

@@ -22,10 +22,10 @@ public static class CompletionEndpoints
         return app;
     }
 
-    static async Task CompleteAsync(HttpContext http, IOptions<GatewayOptions> options, IConfiguration configuration)
+    static async Task CompleteAsync(HttpContext http, IOptions<GatewayOptions> options, ServedModel model)
     {
         var body = await JsonBody.ReadObjectAsync(http.Request, options.Value.MaxRequestBodyBytes, http.RequestAborted);
-        var request = CompletionRequest.Parse(body, options.Value, ServedModel.Name(configuration));
+        var request = CompletionRequest.Parse(body, RequestLimits.From(await model.GetAsync(http.RequestAborted), options.Value));
         await RespondAsync(http, request, new TextCompletionShape());
     }
 

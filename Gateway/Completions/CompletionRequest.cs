@@ -48,7 +48,7 @@ public sealed record CompletionRequest(
         ["frequency_penalty"] = "0",
     };
 
-    public static CompletionRequest Parse(JsonElement body, GatewayOptions options, string servedModel)
+    public static CompletionRequest Parse(JsonElement body, RequestLimits limits)
     {
         var fields = new RequestFields(body);
         var prompt = fields.StringOrStrings("prompt");
@@ -58,14 +58,14 @@ public sealed record CompletionRequest(
         if (fields.Raw("suffix") is { } suffix && !(suffix.ValueKind == JsonValueKind.String && suffix.GetString() == ""))
             throw ApiException.Invalid("suffix", "'suffix' is not supported by this server.");
 
-        return Parse(fields, options, servedModel, ("max_tokens", maxTokens), echo, () =>
+        return Parse(fields, limits, ("max_tokens", maxTokens), echo, () =>
         {
             if (prompt is null)
                 throw ApiException.Invalid("prompt", "'prompt' is required.");
             if (prompt.Count == 0)
                 throw ApiException.Invalid("prompt", "'prompt' must not be an empty array.");
-            if (prompt.Count > options.MaxPrompts)
-                throw ApiException.Invalid("prompt", $"'prompt' may hold at most {options.MaxPrompts} prompts; got {prompt.Count}.");
+            if (prompt.Count > limits.MaxPrompts)
+                throw ApiException.Invalid("prompt", $"'prompt' may hold at most {limits.MaxPrompts} prompts; got {prompt.Count}.");
             for (var i = 0; i < prompt.Count; i++)
                 if (prompt[i].Length == 0)
                     throw ApiException.Invalid(prompt.Count == 1 ? "prompt" : $"prompt[{i}]", "The prompt must not be empty.");
@@ -78,10 +78,10 @@ public sealed record CompletionRequest(
     /// (so that anything left is unknown); <paramref name="prompts"/> then checks the endpoint's input and gives the prompts.
     /// </summary>
     public static CompletionRequest Parse(
-        RequestFields fields, GatewayOptions options, string servedModel,
+        RequestFields fields, RequestLimits limits,
         (string Name, long? Value) maxTokens, bool echo, Func<IReadOnlyList<string>> prompts)
     {
-        var model = fields.String("model") ?? servedModel;
+        var model = fields.String("model") ?? limits.ModelName;
         var temperature = fields.Number("temperature") ?? 1;
         var topP = fields.Number("top_p") ?? 1;
         var n = fields.Integer("n") ?? 1;
@@ -98,14 +98,14 @@ public sealed record CompletionRequest(
         fields.RejectUnknown();
 
         var prompt = prompts();
-        if (model != servedModel)
-            throw new ApiException(ApiErrorKind.ModelNotFound, $"The model '{model}' does not exist; this server serves '{servedModel}'.", "model");
-        Ranges.Check(maxTokens.Name, maxTokens.Value ?? DefaultMaxTokens, 1, int.MaxValue);
+        if (model != limits.ModelName)
+            throw new ApiException(ApiErrorKind.ModelNotFound, $"The model '{model}' does not exist; this server serves '{limits.ModelName}'.", "model");
+        Ranges.Check(maxTokens.Name, maxTokens.Value ?? DefaultMaxTokens, 1, RequestLimits.OrUnbounded(limits.MaxNewTokens));
         Ranges.Check("temperature", temperature, 0, 2);
         Ranges.CheckProbability("top_p", topP);
-        Ranges.Check("n", n, 1, options.MaxSamples);
-        if (stop.Count > options.MaxStopSequences)
-            throw ApiException.Invalid("stop", $"'stop' may hold at most {options.MaxStopSequences} sequences; got {stop.Count}.");
+        Ranges.Check("n", n, 1, RequestLimits.OrUnbounded(limits.MaxSamples));
+        if (stop.Count > RequestLimits.OrUnbounded(limits.MaxStopSequences))
+            throw ApiException.Invalid("stop", $"'stop' may hold at most {limits.MaxStopSequences} sequences; got {stop.Count}.");
         if (stop.Any(s => s.Length == 0))
             throw ApiException.Invalid("stop", "Stop sequences must not be empty strings.");
         Ranges.Check("top_k", topK, 0, int.MaxValue);

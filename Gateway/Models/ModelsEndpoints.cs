@@ -1,5 +1,4 @@
 using GptjAspire.Gateway.Errors;
-using GptjAspire.Gateway.Preprocessing;
 
 namespace GptjAspire.Gateway.Models;
 
@@ -12,9 +11,9 @@ public static class ModelsEndpoints
 
     public static IEndpointRouteBuilder MapModels(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/models", async (PreprocessorClient preprocessor, CancellationToken cancellationToken) =>
+        app.MapGet("/v1/models", async (ServedModel model, CancellationToken cancellationToken) =>
             {
-                var info = await preprocessor.GetModelInfoAsync(TimeSpan.FromSeconds(10), cancellationToken);
+                var info = await model.GetAsync(cancellationToken);
                 return Results.Ok(new ModelList("list", [new ModelCard(info.Name, "model", 0, "gptj-aspire", info.ContextLength, Description)]));
             })
             .WithSummary("Lists the served model.")

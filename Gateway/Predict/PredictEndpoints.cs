@@ -28,11 +28,11 @@ public static class PredictEndpoints
 
     static async Task<IResult> PredictAsync(
         HttpContext http, PreprocessorClient preprocessor, AdmissionQueue queue, IOptions<GatewayOptions> options,
-        ILogger<PredictRequest> logger)
+        ServedModel model, ILogger<PredictRequest> logger)
     {
         var limits = options.Value;
         var body = await JsonBody.ReadObjectAsync(http.Request, limits.MaxRequestBodyBytes, http.RequestAborted);
-        var request = PredictRequest.Parse(body, limits, logger);
+        var request = PredictRequest.Parse(body, await model.GetAsync(http.RequestAborted), logger);
         http.ChargeGeneratedTokens((long)request.NSamples * limits.PredictMaxLength, "n_samples");
         using var admission = await queue.EnterAsync(RequestWork.ForPredict(request.NSamples, limits.PredictMaxLength), http.RequestAborted);
         var response = await preprocessor.GenerateAsync(request.ToGenerateRequest(limits), PredictRequest.FieldNames, http.RequestAborted);

@@ -18,7 +18,7 @@ public sealed record PredictRequest(string Text, int TopK = 50, double TopP = 0.
     };
 
     /// <remarks>Fields it does not know are ignored (logged at debug), as the original service's pydantic model did.</remarks>
-    public static PredictRequest Parse(JsonElement body, GatewayOptions options, ILogger logger)
+    public static PredictRequest Parse(JsonElement body, ModelInfo model, ILogger logger)
     {
         var fields = new RequestFields(body);
         var text = fields.String("text");
@@ -34,7 +34,7 @@ public sealed record PredictRequest(string Text, int TopK = 50, double TopP = 0.
             throw ApiException.Invalid("text", "'text' must not be empty.");
         Ranges.Check("top_k", topK, 0, int.MaxValue);
         Ranges.CheckProbability("top_p", topP);
-        Ranges.Check("n_samples", samples, 1, options.MaxSamples);
+        Ranges.Check("n_samples", samples, 1, RequestLimits.OrUnbounded(model.MaxSamples));
         return new PredictRequest(text, (int)topK, topP, (int)samples);
     }
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace GptjAspire.Gateway.Preprocessing;
 
 /// <summary>Healthy when the Preprocessor answers and reports its model ready, so the Gateway's readiness covers the whole chain.</summary>
-public sealed class PreprocessorHealthCheck(PreprocessorClient preprocessor) : IHealthCheck
+public sealed class PreprocessorHealthCheck(ServedModel model) : IHealthCheck
 {
     public const string Name = "preprocessor";
 
@@ -12,7 +12,8 @@ public sealed class PreprocessorHealthCheck(PreprocessorClient preprocessor) : I
     {
         try
         {
-            var info = await preprocessor.GetModelInfoAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            // Readiness is also when the served model's name and limits are refreshed.
+            var info = await model.RefreshAsync(TimeSpan.FromSeconds(5), cancellationToken);
             return info.Ready
                 ? HealthCheckResult.Healthy($"model '{info.Name}' is ready")
                 : HealthCheckResult.Unhealthy($"model '{info.Name}' is not ready");

@@ -71,7 +71,14 @@ public sealed class BackendModel(TritonInferenceClient client, string modelName,
         if (missing.Count > 0)
             return new BackendState(false, $"model '{modelName}' lacks required inputs of the generation contract: {string.Join(", ", missing)}");
         var config = await client.GetModelConfigAsync(modelName, cancellationToken: cancellationToken);
-        return new BackendState(true, "ready", metadata.Platform, config.MaxBatchSize);
+        try
+        {
+            return new BackendState(true, "ready", metadata.Platform, config.MaxBatchSize, BackendLimits.From(config));
+        }
+        catch (InvalidBackendConfigException e)
+        {
+            return new BackendState(false, e.Message);
+        }
     }
 
     /// <summary>Streams the responses of one decoupled request until the one marked final; disposing the enumeration cancels it on the backend.</summary>

@@ -30,11 +30,30 @@ public static class GenerationTensors
             request.AddInput<float>(GenerationContract.RepetitionPenalty, [1, 1], [sampling.RepetitionPenalty]);
         if (sampling.HasSeed)
             request.AddInput<ulong>(GenerationContract.Seed, [1, 1], [sampling.Seed]);
+        if (plan.StopTokenIds.Count > 0)
+            request.AddInput<int>(GenerationContract.StopWordsList, [1, 2, plan.StopTokenIds.Sum(w => w.Length)], WordList(plan.StopTokenIds));
         request.AddInput<int>(GenerationContract.NumReturnSequences, [1, 1], [plan.Samples]);
         // Only the new tokens: the Preprocessor already has the prompt.
         request.AddInput<bool>(GenerationContract.ExcludeInputInOutput, [1, 1], [true]);
         request.AddInput<bool>(GenerationContract.Streaming, [1, 1], [streaming]);
         return request;
+    }
+
+    /// <summary>TensorRT-LLM's word list for one batch row, <c>[2, L]</c> flattened: row 0 the words' token ids back to back,
+    /// row 1 each word's end offset into row 0 (cumulative), padded with -1 (row 0 with 0) to the same length.</summary>
+    public static int[] WordList(IReadOnlyList<int[]> words)
+    {
+        var width = words.Sum(w => w.Length);
+        var list = new int[2 * width];
+        Array.Fill(list, -1, width, width);
+        var end = 0;
+        for (var i = 0; i < words.Count; i++)
+        {
+            words[i].CopyTo(list, end);
+            end += words[i].Length;
+            list[width + i] = end;
+        }
+        return list;
     }
 
     /// <summary>The new tokens a response holds, per sample: with <c>sequence_index</c> the single row is that sample,

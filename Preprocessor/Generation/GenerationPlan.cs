@@ -6,7 +6,8 @@ using GptjAspire.TritonClient.Generation;
 
 namespace GptjAspire.Preprocessor.Generation;
 
-/// <summary>A checked generation request: normalized, tokenized prompt; token budget within the context window; sampling; stops.</summary>
+/// <summary>A checked generation request: normalized, tokenized prompt; token budget within the context window; sampling; stops,
+/// as text and as the token ids of each stop on its own (the backend's <c>stop_words_list</c>).</summary>
 public sealed record GenerationPlan(
     string RequestId,
     string Prompt,
@@ -15,20 +16,19 @@ public sealed record GenerationPlan(
     int MaxNewTokens,
     SamplingParameters Sampling,
     IReadOnlyList<string> Stop,
+    IReadOnlyList<int[]> StopTokenIds,
     bool Echo,
     int? EndId)
 {
-    /// <summary>Most stop sequences one request may carry.</summary>
-    public const int MaxStopSequences = 16;
-
-    /// <summary>Validates <paramref name="request"/> and fits it into <paramref name="contextLength"/> tokens; throws INVALID_ARGUMENT naming the field otherwise.</summary>
-    public static GenerationPlan Create(GenerateRequest request, BpeTokenizer tokenizer, int contextLength, int maxSamples)
+    /// <summary>Validates <paramref name="request"/> against <paramref name="limits"/> and fits it into the context window; throws
+    /// INVALID_ARGUMENT naming the field otherwise.</summary>
+    public static GenerationPlan Create(GenerateRequest request, BpeTokenizer tokenizer, ModelLimits limits)
     {
         if (string.IsNullOrEmpty(request.Prompt))
             throw InvalidArgument.For("prompt", "The prompt must not be empty.");
         var samples = request.N == 0 ? 1 : request.N;
-        if (samples < 1 || samples > maxSamples)
-            throw InvalidArgument.For("n", $"The number of samples must be between 1 and {maxSamples}; got {request.N}.");
+        if (samples < 1 || samples > limits.MaxSamples)
+            throw InvalidArgument.For("n", $"The number of samples must be between 1 and {limits.MaxSamples}; got {request.N}.");
         if (request.HasMaxNewTokens && request.MaxNewTokens < 1)
             throw InvalidArgument.For("max_new_tokens", $"The number of new tokens must be at least 1; got {request.MaxNewTokens}.");
         if (request.HasMaxTotalTokens && request.MaxTotalTokens < 1)
@@ -36,27 +36,39 @@ public sealed record GenerationPlan(
         var sampling = request.Sampling ?? new SamplingParameters();
         CheckSampling(sampling);
         sampling = GreedyBelowEpsilon(sampling);
-        if (request.Stop.Count > MaxStopSequences)
-            throw InvalidArgument.For("stop", $"At most {MaxStopSequences} stop sequences are allowed; got {request.Stop.Count}.");
+        if (request.Stop.Count > limits.MaxStopSequences)
+            throw InvalidArgument.For("stop", $"At most {limits.MaxStopSequences} stop sequences are allowed; got {request.Stop.Count}.");
         if (request.Stop.Any(s => s.Length == 0))
             throw InvalidArgument.For("stop", "Stop sequences must not be empty.");
 
         // Vietnamese typed on some systems arrives decomposed (NFD); the vocabulary was learnt on NFC text.
         var prompt = request.Prompt.Normalize(NormalizationForm.FormC);
-        int[] ids;
+        var ids = Encode(tokenizer, prompt, "prompt", "prompt");
+        var budget = Budget(request, ids.Length, limits.ContextLength);
+        if (ids.Length > limits.MaxPromptTokens)
+            throw InvalidArgument.For("prompt", $"The prompt is {ids.Length} tokens; at most {limits.MaxPromptTokens} are allowed.");
+        if (request.HasMaxNewTokens && request.MaxNewTokens > limits.MaxNewTokens)
+            throw InvalidArgument.For("max_new_tokens", $"The number of new tokens can be at most {limits.MaxNewTokens}; got {request.MaxNewTokens}.");
+
+        var maxNewTokens = Math.Min(budget, limits.MaxNewTokens);
+        var stops = request.Stop.Select(s => s.Normalize(NormalizationForm.FormC)).ToList();
+        // A stop's tokens alone may differ from how the model spells it after other text; the backend stops on the ids
+        // it is given, and the text filter catches every other spelling.
+        var stopIds = stops.Select(s => Encode(tokenizer, s, "stop", "stop sequence")).ToList();
+        var id = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
+        return new GenerationPlan(id, prompt, ids, samples, maxNewTokens, sampling, stops, stopIds, request.Echo, tokenizer.EndOfTextId);
+    }
+
+    static int[] Encode(BpeTokenizer tokenizer, string text, string field, string what)
+    {
         try
         {
-            ids = tokenizer.Encode(prompt);
+            return tokenizer.Encode(text);
         }
         catch (InvalidTextException e)
         {
-            throw InvalidArgument.For("prompt", $"The prompt is not valid text at character {e.Position}: {e.Message}");
+            throw InvalidArgument.For(field, $"The {what} is not valid text at character {e.Position}: {e.Message}");
         }
-
-        var maxNewTokens = Budget(request, ids.Length, contextLength);
-        var stops = request.Stop.Select(s => s.Normalize(NormalizationForm.FormC)).ToList();
-        var id = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
-        return new GenerationPlan(id, prompt, ids, samples, maxNewTokens, sampling, stops, request.Echo, tokenizer.EndOfTextId);
     }
 
     // prompt + new tokens must fit the context window (and max_total_tokens, Hugging Face's max_length, when given).

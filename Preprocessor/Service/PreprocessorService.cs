@@ -19,14 +19,9 @@ public sealed class PreprocessorService(
         var plan = Plan(request);
         var started = Stopwatch.GetTimestamp();
         var samples = NewSamples(plan);
-        // Triton serves a decoupled model (TensorRT-LLM's config.pbtxt) only through ModelStreamInfer, so the
-        // whole-result call is a stream too: streaming=false asks for the full output, one response per sample
-        // or one for all (sequence_index tells which), then the final marker.
-        var backendRequest = GenerationTensors.Request(plan, backend.Name, streaming: false);
-        await foreach (var response in backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken))
-            foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
-                foreach (var token in tokens)
-                    samples[sample].Append(token);
+        // A stop string need not fall on token boundaries, so stop_words_list alone cannot end every stop at the
+        // backend: with stops, the whole result is read as a token stream and cancelled once every sample's text stopped.
+        await GenerateAsync(plan, samples, streaming: plan.Stop.Count > 0, _ => Task.CompletedTask, context);
         foreach (var sample in samples)
             sample.EndOfOutput();
 
@@ -46,7 +41,25 @@ public sealed class PreprocessorService(
             for (var i = 0; i < samples.Length; i++)
                 await writer.WriteAsync(Delta(i, plan.Prompt), context.CancellationToken);
 
-        var backendRequest = GenerationTensors.Request(plan, backend.Name, streaming: true);
+        await GenerateAsync(plan, samples, streaming: true,
+            delta => writer.WriteAsync(new GenerateStreamResponse { Delta = delta }, context.CancellationToken), context);
+
+        for (var i = 0; i < samples.Length; i++)
+            if (samples[i].EndOfOutput() is { Length: > 0 } tail)
+                await writer.WriteAsync(Delta(i, tail), context.CancellationToken);
+        var summary = new GenerateSummary { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
+        summary.Completions.AddRange(samples.Select((s, i) => Completion(i, "", s)));
+        await writer.WriteAsync(new GenerateStreamResponse { Summary = summary }, context.CancellationToken);
+        Log(plan, samples, started);
+    }
+
+    // Triton serves a decoupled model (TensorRT-LLM's config.pbtxt) only through ModelStreamInfer, so every call is a
+    // stream: streaming=false asks for the full output (one response per sample or one for all, sequence_index tells
+    // which), streaming=true for one response per token. Feeds the tokens to the samples, hands each delta of text on,
+    // and leaves as soon as every sample ended (end of text, stop sequence), which cancels the backend request.
+    async Task GenerateAsync(GenerationPlan plan, SampleText[] samples, bool streaming, Func<TextDelta, Task> onDelta, ServerCallContext context)
+    {
+        var backendRequest = GenerationTensors.Request(plan, backend.Name, streaming);
         await foreach (var response in backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken))
         {
             foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
@@ -58,20 +71,11 @@ public sealed class PreprocessorService(
                     delta.TokenIds.Add(token);
                 }
                 if (delta.Text.Length > 0)
-                    await writer.WriteAsync(new GenerateStreamResponse { Delta = delta }, context.CancellationToken);
+                    await onDelta(delta);
             }
-            // Every sample ended here (end of text, stop sequence): leaving the loop cancels the backend request.
             if (samples.All(s => s.Finished))
                 break;
         }
-
-        for (var i = 0; i < samples.Length; i++)
-            if (samples[i].EndOfOutput() is { Length: > 0 } tail)
-                await writer.WriteAsync(Delta(i, tail), context.CancellationToken);
-        var summary = new GenerateSummary { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
-        summary.Completions.AddRange(samples.Select((s, i) => Completion(i, "", s)));
-        await writer.WriteAsync(new GenerateStreamResponse { Summary = summary }, context.CancellationToken);
-        Log(plan, samples, started);
     }
 
     public override Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
@@ -102,20 +106,25 @@ public sealed class PreprocessorService(
     public override Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context)
     {
         var state = backend.State;
+        var limits = Limits(state);
         return Task.FromResult(new ModelInfo
         {
             Name = backend.Name,
-            ContextLength = text.ContextLength,
+            ContextLength = limits.ContextLength,
             VocabSize = text.Tokenizer.VocabSize,
             EndOfTextId = text.Tokenizer.EndOfTextId ?? -1,
             BackendPlatform = state.Platform,
             Ready = state.Ready,
-            MaxSamples = options.Value.MaxSamples,
+            MaxSamples = limits.MaxSamples,
+            MaxStopSequences = limits.MaxStopSequences,
+            MaxPromptTokens = limits.MaxPromptTokens,
+            MaxNewTokens = limits.MaxNewTokens,
         });
     }
 
-    GenerationPlan Plan(GenerateRequest request) =>
-        GenerationPlan.Create(request, text.Tokenizer, text.ContextLength, options.Value.MaxSamples);
+    ModelLimits Limits(BackendState state) => ModelLimits.Resolve(text.ContextLength, options.Value, state.Limits);
+
+    GenerationPlan Plan(GenerateRequest request) => GenerationPlan.Create(request, text.Tokenizer, Limits(backend.State));
 
     SampleText[] NewSamples(GenerationPlan plan) =>
         Enumerable.Range(0, plan.Samples).Select(_ => new SampleText(text.Tokenizer, plan)).ToArray();

@@ -58,6 +58,16 @@ public static class GenerationContract
     /// (HF only requires a positive penalty; below 1 it rewards repetition, and 0.01 already makes it near certain).</summary>
     public const float MinRepetitionPenalty = 0.01f;
 
+    /// <summary>Model configuration parameter: tokens the model attends to (prompt + new tokens). Not a TensorRT-LLM
+    /// parameter; CpuBackend reports it and config.pbtxt sets it, so clients size prompts without the checkpoint.</summary>
+    public const string ContextLengthParameter = "context_length";
+
+    /// <summary>Model configuration parameter: most sequences (<c>num_return_sequences</c>) one request may ask for.</summary>
+    public const string MaxNumSequencesParameter = "max_num_sequences";
+
+    /// <summary>Model configuration parameter: longest prompt in tokens, as TensorRT-LLM's engine build option <c>--max_input_len</c>.</summary>
+    public const string MaxInputLenParameter = "max_input_len";
+
     public const string InputIds = "input_ids";
     public const string InputLengths = "input_lengths";
     public const string RequestOutputLen = "request_output_len";

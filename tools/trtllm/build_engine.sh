@@ -126,7 +126,7 @@ mkdir -p "$out/gptj/1" "$out/gptj/tokenizer"
 if [[ ! "$config" -ef "$out/gptj/config.pbtxt" ]]; then
   cp "$config" "$out/gptj/config.pbtxt"
 fi
-sed -i "s/^max_batch_size: .*/max_batch_size: $max_batch/; s/preferred_batch_size: \[ [0-9]* \]/preferred_batch_size: [ $max_batch ]/" "$out/gptj/config.pbtxt"
+sed -i "s/^max_batch_size: .*/max_batch_size: $max_batch/; s/preferred_batch_size: \[ [0-9]* \]/preferred_batch_size: [ $max_batch ]/; s/key: \"max_num_sequences\" value: { string_value: \"[0-9]*\" }/key: \"max_num_sequences\" value: { string_value: \"$max_batch\" }/" "$out/gptj/config.pbtxt"
 rm -rf "$out/gptj/1/engine.new"
 cp -r "$engine" "$out/gptj/1/engine.new"
 rm -rf "$out/gptj/1/engine"

@@ -55,10 +55,19 @@ public sealed class ValidationTests(GptjApp system)
     {
         var tokens = Tokenizer.CountTokens("Xin chào");
 
-        var (status, param, message) = await PostAsync("/v1/completions", Json.Body("""{"prompt": "Xin chào", "max_tokens": 5000}"""));
+        var (status, param, message) = await PostAsync("/v1/completions", Json.Body("""{"prompt": "Xin chào", "max_tokens": 511}"""));
 
         Assert.Equal((HttpStatusCode.BadRequest, "max_tokens"), (status, param));
-        Assert.Equal($"The prompt ({tokens} tokens) plus 5000 new tokens exceeds the model's context of 512 tokens; at most {512 - tokens} new tokens fit after this prompt.", message);
+        Assert.Equal($"The prompt ({tokens} tokens) plus 511 new tokens exceeds the model's context of 512 tokens; at most {512 - tokens} new tokens fit after this prompt.", message);
+    }
+
+    [Fact]
+    public async Task Max_tokens_beyond_what_any_prompt_leaves_is_refused_by_the_gateway_with_the_preprocessors_limit()
+    {
+        // The demo checkpoint's context is 512: the Preprocessor reports max_new_tokens 511, and the Gateway checks it.
+        var (status, param, message) = await PostAsync("/v1/completions", Json.Body("""{"prompt": "Xin chào", "max_tokens": 5000}"""));
+
+        Assert.Equal((HttpStatusCode.BadRequest, "max_tokens", "'max_tokens' must be between 1 and 511; got 5000."), (status, param, message));
     }
 
     [Fact]

@@ -8,7 +8,8 @@ using GptjAspire.AppHost.Tests.Running;
 
 namespace GptjAspire.AppHost.Tests.Faults;
 
-/// <summary>Faults acted on midway through a generation, on the tiny model (its generations always run to max_tokens).</summary>
+/// <summary>Faults and stops acted on midway through a generation, on the tiny model (its generations always run to max_tokens
+/// unless something ends them).</summary>
 [Collection(AppCollection.Name)]
 public sealed class FaultTests(TinyModelApp app) : IClassFixture<TinyModelApp>
 {
@@ -101,6 +102,34 @@ public sealed class FaultTests(TinyModelApp app) : IClassFixture<TinyModelApp>
             $"the backend's generation span has no 'cancelled' event: {string.Join(", ", generation.Attributes.Select(a => $"{a.Key}={a.Value}"))}");
         Assert.True(int.Parse(generation.Attributes["gen_ai.usage.output_tokens"], System.Globalization.CultureInfo.InvariantCulture) < 4 * 2000,
             "the backend generated every token of a request whose client had left");
+    }
+
+    [Fact]
+    public async Task Whole_request_with_an_early_stop_ends_the_backends_generation_there()
+    {
+        const string request = """{"prompt": "Xin chào", "temperature": 0""";
+        using var free = await app.Gateway.PostAsync("/v1/completions", Json.Body(request + """, "max_tokens": 16}"""));
+        var text = Json.Choices(await free.ReadJsonAsync())[0].Text;
+        var stop = text.Substring(Math.Min(3, text.Length - 1), 1);
+        var expected = text[..text.IndexOf(stop, StringComparison.Ordinal)];
+        var traceId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+        // Greedy text is the same at any max_tokens; the tiny model never ends it by itself, so without the stop reaching
+        // the backend it generates all 2000 tokens before the whole answer is cut.
+        using var stopped = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = Json.Body(request + $$""", "max_tokens": 2000, "stop": [{{JsonSerializer.Serialize(stop)}}]}"""),
+        };
+        stopped.Headers.Add("traceparent", $"00-{traceId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}-01");
+        using var response = await app.Gateway.SendAsync(stopped);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal((expected, "stop"), Json.Choices(await response.ReadJsonAsync())[0]);
+        var spans = await app.Telemetry.WaitForAsync(
+            all => all.Any(s => s.TraceId == traceId && s.Service == GptjApp.BackendResource && s.Name == "generate"), Guard);
+        var generation = Assert.Single(spans, s => s.TraceId == traceId && s.Service == GptjApp.BackendResource && s.Name == "generate");
+        var generated = int.Parse(generation.Attributes["gen_ai.usage.output_tokens"], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(generated < 1000, $"the backend generated {generated} of 2000 tokens for a text that stopped after {expected.Length + 1} characters");
     }
 
     async Task WaitForGatewayHealthAsync(HttpStatusCode expected, CancellationToken cancellationToken)

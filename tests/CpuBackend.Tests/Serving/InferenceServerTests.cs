@@ -41,7 +41,8 @@ public sealed class InferenceServerTests : IAsyncLifetime
         Assert.Equal(DataType.TypeInt32, ids.DataType);
         Assert.Equal([-1L], ids.Dims);
         Assert.True(config.Input.Single(i => i.Name == C.Seed).Optional);
-        Assert.Equal("48", config.Parameters["context_length"].StringValue);
+        Assert.Equal("48", config.Parameters[C.ContextLengthParameter].StringValue);
+        Assert.Equal("16", config.Parameters[C.MaxNumSequencesParameter].StringValue);
         var outputIds = metadata.Outputs.Single(o => o.Name == C.OutputIds);
         Assert.Equal("INT32", outputIds.Datatype);
         Assert.Equal([-1L, -1L, -1L], outputIds.Shape);
@@ -84,6 +85,30 @@ public sealed class InferenceServerTests : IAsyncLifetime
         Assert.Equal(whole, responses.Select(r => Assert.Single(r.GetOutput<int>(C.OutputIds).Data)));
         Assert.All(responses[..^1], r => Assert.False(r.IsFinalResponse()));
         Assert.True(responses[^1].IsFinalResponse());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Stop_words_list_ends_the_sequence_after_its_tokens_whole_or_streamed(bool streaming)
+    {
+        var free = (await Client.InferAsync(Requests.Generate([5, 6, 7], 12, excludeInput: true))).GetOutput<int>(C.OutputIds).Data;
+        // Two greedy tokens as the stop word, plus one that is never generated: the sequence ends where the pair first appears.
+        int[] pair = [free[1], free[2]];
+        var never = Enumerable.Range(0, TinyCheckpoint.VocabSize).First(t => !free.Contains(t));
+        var end = Enumerable.Range(1, free.Length - 1).First(i => free[i - 1] == pair[0] && free[i] == pair[1]) + 1;
+        var request = Requests.Generate([5, 6, 7], 12, excludeInput: true, streaming: streaming)
+            .AddInput<int>(C.StopWordsList, [1, 2, 3], [never, pair[0], pair[1], 1, 3, -1]);
+
+        var generated = new List<int>();
+        await foreach (var response in Client.StreamInferAsync(request))
+        {
+            generated.AddRange(response.GetOutput<int>(C.OutputIds).Data);
+        }
+
+        // Generated tokens counted: the stop word's tokens stay in the output (as TensorRT-LLM's), nothing after them is generated.
+        Assert.True(end < 12, $"the greedy text repeats no pair before the last token: {string.Join(",", free)}");
+        Assert.Equal(free[..end], generated);
     }
 
     [Fact]

@@ -45,6 +45,17 @@ public sealed class GptjModelConfigTests
     }
 
     [Fact]
+    public async Task Limits_the_preprocessor_reads_match_the_engine_build()
+    {
+        var config = await Parsed.Value;
+
+        // tools/trtllm/build_engine.sh: --max_seq_len 2048, --max_input_len 2047, --max_batch_size = max_batch_size.
+        Assert.Equal("2048", config.Parameter(GenerationContract.ContextLengthParameter));
+        Assert.Equal("2047", config.Parameter(GenerationContract.MaxInputLenParameter));
+        Assert.Equal(config.MaxBatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture), config.Parameter(GenerationContract.MaxNumSequencesParameter));
+    }
+
+    [Fact]
     public async Task Engine_path_is_inside_the_model_version_folder_of_the_mounted_repository()
     {
         var config = await Parsed.Value;

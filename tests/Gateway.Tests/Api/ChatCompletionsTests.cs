@@ -96,14 +96,15 @@ public sealed class ChatCompletionsTests
     [InlineData("""{"messages": [{"role": "user", "content": "a", "tool_calls": []}]}""", "messages[0].tool_calls",
         "'messages[0].tool_calls' is not supported by this server (messages hold role, content and name).")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "max_completion_tokens": 0}""", "max_completion_tokens",
-        "'max_completion_tokens' must be at least 1; got 0.")]
-    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "max_tokens": 0}""", "max_tokens", "'max_tokens' must be at least 1; got 0.")]
+        "'max_completion_tokens' must be between 1 and 2047; got 0.")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "max_tokens": 0}""", "max_tokens", "'max_tokens' must be between 1 and 2047; got 0.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "max_tokens": 2, "max_completion_tokens": 2}""", "max_tokens",
         "Give 'max_completion_tokens' or its older name 'max_tokens', not both.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "temperature": 2.5}""", "temperature", "'temperature' must be at least 0 and at most 2; got 2.5.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "top_p": 0}""", "top_p", "'top_p' must be greater than 0 and at most 1; got 0.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "n": 17}""", "n", "'n' must be between 1 and 16; got 17.")]
-    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "stop": ["a", "b", "c", "d", "e"]}""", "stop", "'stop' may hold at most 4 sequences; got 5.")]
+    // One of the model's 16 places is the template's own stop ("\nUser:").
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "stop": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p"]}""", "stop", "'stop' may hold at most 15 sequences; got 16.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "seed": -1}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got -1.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "logprobs": true}""", "logprobs", "'logprobs' is not supported by this server (only false is accepted).")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "prompt": "a"}""", "prompt", "Unrecognized request field 'prompt'.")]

@@ -97,14 +97,14 @@ public sealed class CompletionsTests
     {
         await using var host = await GatewayHost.StartAsync();
         host.Preprocessor.Stream = _ => [];
-        host.Preprocessor.Failure = PreprocessorFailures.Invalid("max_new_tokens", "The prompt (10 tokens) plus 4000 new tokens exceeds the model's context of 2048 tokens.");
+        host.Preprocessor.Failure = PreprocessorFailures.Invalid("max_new_tokens", "The prompt (10 tokens) plus 2040 new tokens exceeds the model's context of 2048 tokens.");
 
-        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "stream": true, "max_tokens": 4000}"""));
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "stream": true, "max_tokens": 2040}"""));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = (await response.ReadJsonAsync()).GetProperty("error");
         Assert.Equal("max_tokens", error.GetProperty("param").GetString());
-        Assert.Equal("The prompt (10 tokens) plus 4000 new tokens exceeds the model's context of 2048 tokens.", error.GetProperty("message").GetString());
+        Assert.Equal("The prompt (10 tokens) plus 2040 new tokens exceeds the model's context of 2048 tokens.", error.GetProperty("message").GetString());
     }
 
     [Fact]
@@ -147,13 +147,13 @@ public sealed class CompletionsTests
     [InlineData("""{"prompt": []}""", "prompt", "'prompt' must not be an empty array.")]
     [InlineData("""{"prompt": [1, 2]}""", "prompt", "'prompt[0]' must be a string, not a number.")]
     [InlineData("""{"prompt": {"a": 1}}""", "prompt", "'prompt' must be a string or an array of strings, not an object.")]
-    [InlineData("""{"prompt": "a", "max_tokens": 0}""", "max_tokens", "'max_tokens' must be at least 1; got 0.")]
+    [InlineData("""{"prompt": "a", "max_tokens": 0}""", "max_tokens", "'max_tokens' must be between 1 and 2047; got 0.")]
     [InlineData("""{"prompt": "a", "max_tokens": "10"}""", "max_tokens", "'max_tokens' must be an integer, not a string.")]
     [InlineData("""{"prompt": "a", "temperature": 2.5}""", "temperature", "'temperature' must be at least 0 and at most 2; got 2.5.")]
     [InlineData("""{"prompt": "a", "temperature": -1}""", "temperature", "'temperature' must be at least 0 and at most 2; got -1.")]
     [InlineData("""{"prompt": "a", "top_p": 0}""", "top_p", "'top_p' must be greater than 0 and at most 1; got 0.")]
     [InlineData("""{"prompt": "a", "n": 0}""", "n", "'n' must be between 1 and 16; got 0.")]
-    [InlineData("""{"prompt": "a", "stop": ["a", "b", "c", "d", "e"]}""", "stop", "'stop' may hold at most 4 sequences; got 5.")]
+    [InlineData("""{"prompt": "a", "stop": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q"]}""", "stop", "'stop' may hold at most 16 sequences; got 17.")]
     [InlineData("""{"prompt": "a", "stop": [""]}""", "stop", "Stop sequences must not be empty strings.")]
     [InlineData("""{"prompt": "a", "stop": 3}""", "stop", "'stop' must be a string or an array of strings, not a number.")]
     [InlineData("""{"prompt": "a", "seed": -1}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got -1.")]

@@ -35,7 +35,17 @@ public sealed class FakePreprocessor : IAsyncDisposable
     /// <summary>Completes when a GenerateStream call saw its cancellation token fire.</summary>
     public TaskCompletionSource StreamCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ModelInfo Info { get; set; } = new() { Name = "gptj", ContextLength = 2048, VocabSize = 50400, Ready = true, MaxSamples = 16 };
+    /// <summary>Answer to GetModelInfo; defaults to what the Preprocessor reports for GPT-J behind CpuBackend with default settings.</summary>
+    public ModelInfo Info { get; set; } = new()
+    {
+        Name = "gptj", ContextLength = 2048, VocabSize = 50400, Ready = true,
+        MaxSamples = 16, MaxStopSequences = 16, MaxPromptTokens = 2047, MaxNewTokens = 2047,
+    };
+
+    /// <summary>GetModelInfo calls answered.</summary>
+    public int InfoCalls => _infoCalls;
+
+    int _infoCalls;
 
     public string Address => _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
 
@@ -121,7 +131,11 @@ public sealed class FakePreprocessor : IAsyncDisposable
             context.AddServerStreamingMethod(Method(MethodType.ServerStreaming, "GenerateStream", GenerateRequest.Parser, GenerateStreamResponse.Parser), [],
                 (service, request, writer, call) => service.Fake.OnStream(request, writer, call));
             context.AddUnaryMethod(Method(MethodType.Unary, "GetModelInfo", GetModelInfoRequest.Parser, ModelInfo.Parser), [],
-                (service, _, _) => Task.FromResult(service.Fake.Info));
+                (service, _, _) =>
+                {
+                    Interlocked.Increment(ref service.Fake._infoCalls);
+                    return Task.FromResult(service.Fake.Info);
+                });
         }
 
         static Method<TRequest, TResponse> Method<TRequest, TResponse>(MethodType type, string name, MessageParser<TRequest> request, MessageParser<TResponse> response)

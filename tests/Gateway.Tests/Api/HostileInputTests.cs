@@ -49,7 +49,7 @@ public sealed class HostileInputTests
     [InlineData("/predict", """{"text": "a", "top_p": 1e-46}""", "top_p", "'top_p' must be greater than 0 and at most 1; got 1E-46.")]
     [InlineData("/v1/completions", """{"prompt": "a", "n": 1e300}""", "n", "'n' must be an integer; got 1e300.")]
     [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 99999999999999999999}""", "max_tokens", "'max_tokens' must be an integer; got 99999999999999999999.")]
-    [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 9223372036854775807}""", "max_tokens", "'max_tokens' must be between 1 and 2147483647; got 9223372036854775807.")]
+    [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 9223372036854775807}""", "max_tokens", "'max_tokens' must be between 1 and 2047; got 9223372036854775807.")]
     [InlineData("/v1/completions", """{"prompt": "a", "seed": 1e30}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got 1e30.")]
     [InlineData("/v1/completions", """{"prompt": "a", "seed": 18446744073709551616}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got 18446744073709551616.")]
     [InlineData("/predict", """{"text": "a", "top_k": 1e19}""", "top_k", "'top_k' must be an integer; got 1e19.")]

@@ -10,7 +10,7 @@ namespace GptjAspire.Preprocessor.Tests.Backend;
 public sealed class GenerationTensorsTests
 {
     static GenerationPlan Plan(SamplingParameters sampling, int samples = 3) =>
-        new("req-1", "p", [5, 6, 7], samples, 9, sampling, [], false, 263);
+        new("req-1", "p", [5, 6, 7], samples, 9, sampling, [], [], false, 263);
 
     [Fact]
     public void Request_carries_every_required_contract_input_with_its_datatype_and_batch_shape()
@@ -36,6 +36,23 @@ public sealed class GenerationTensorsTests
         Assert.Equal([7UL], request.GetInput<ulong>(GenerationContract.Seed).Data);
         Assert.Equal([true], request.GetInput<bool>(GenerationContract.Streaming).Data);
         Assert.Equal([true], request.GetInput<bool>(GenerationContract.ExcludeInputInOutput).Data);
+    }
+
+    [Fact]
+    public void Stop_token_ids_travel_as_tensorrt_llm_word_list_ids_then_cumulative_end_offsets_padded_with_minus_one()
+    {
+        var plan = Plan(new SamplingParameters()) with { Stop = ["\n", "ab c"], StopTokenIds = [[10], [97, 98, 32, 99]] };
+
+        var words = GenerationTensors.Request(plan, "gptj", streaming: false).GetInput<int>(GenerationContract.StopWordsList);
+
+        Assert.Equal([1L, 2, 5], words.Shape);
+        Assert.Equal([10, 97, 98, 32, 99, 1, 5, -1, -1, -1], words.Data);
+    }
+
+    [Fact]
+    public void Without_stop_sequences_no_word_list_is_sent()
+    {
+        Assert.Null(GenerationTensors.Request(Plan(new SamplingParameters()), "gptj", streaming: false).FindInput<int>(GenerationContract.StopWordsList));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Grpc.Core;
 using GptjAspire.TritonClient.Generation;
 using GptjAspire.TritonClient.Protocol;
+using GptjAspire.TritonClient.Tensors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting;
@@ -36,6 +37,10 @@ public enum StreamAnswer
     MalformedShape,
     /// <summary>A response with sequence_length but no output_ids.</summary>
     MissingOutputIds,
+    /// <summary>Generates <see cref="ScriptedKServe.Generated"/> up to <c>request_output_len</c> tokens, one response per token when
+    /// the request streams, one response with all of them otherwise, then holds the final response back until the call is
+    /// cancelled: a client that waits for it never finishes.</summary>
+    GenerateThenHang,
 }
 
 /// <summary>
@@ -49,6 +54,23 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
 
     private readonly ConcurrentQueue<StreamAnswer> _script = new();
     private WebApplication? _app;
+
+    /// <summary>Parameters of the model configuration ModelConfig reports (the limits a backend states).</summary>
+    public Dictionary<string, string> ConfigParameters { get; } = [];
+
+    /// <summary>The tokens <see cref="StreamAnswer.GenerateThenHang"/> generates, repeated to the requested length.</summary>
+    public int[] Generated { get; set; } = [7];
+
+    /// <summary>Every streamed request received, in order.</summary>
+    public ConcurrentQueue<ModelInferRequest> Received { get; } = new();
+
+    /// <summary>Token responses written for <see cref="StreamAnswer.GenerateThenHang"/> requests, in total.</summary>
+    public int TokenResponsesWritten => _tokenResponses;
+
+    /// <summary>Completes when a <see cref="StreamAnswer.GenerateThenHang"/> call was cancelled by its client.</summary>
+    public TaskCompletionSource Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private int _tokenResponses;
 
     public string Address { get; private set; } = "";
 
@@ -87,14 +109,20 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
         return Task.FromResult(metadata);
     }
 
-    public override Task<ModelConfigResponse> ModelConfig(ModelConfigRequest request, ServerCallContext context) =>
-        Task.FromResult(new ModelConfigResponse { Config = new ModelConfig { Name = ModelName, MaxBatchSize = 8 } });
+    public override Task<ModelConfigResponse> ModelConfig(ModelConfigRequest request, ServerCallContext context)
+    {
+        var config = new ModelConfig { Name = ModelName, MaxBatchSize = 8 };
+        foreach (var (name, value) in ConfigParameters)
+            config.Parameters[name] = new ModelParameter { StringValue = value };
+        return Task.FromResult(new ModelConfigResponse { Config = config });
+    }
 
     public override async Task ModelStreamInfer(IAsyncStreamReader<ModelInferRequest> requestStream, IServerStreamWriter<ModelStreamInferResponse> responseStream, ServerCallContext context)
     {
         while (await requestStream.MoveNext(context.CancellationToken))
         {
             var request = requestStream.Current;
+            Received.Enqueue(request);
             var answer = _script.TryDequeue(out var scripted) ? scripted : StreamAnswer.Complete;
             switch (answer)
             {
@@ -129,11 +157,37 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
                 case StreamAnswer.EndEarly:
                     await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
                     return;
+                case StreamAnswer.GenerateThenHang:
+                    await GenerateThenHangAsync(request, responseStream, context.CancellationToken);
+                    return;
                 default:
                     await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
                     await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: true, withOutput: false) });
                     break;
             }
+        }
+    }
+
+    private async Task GenerateThenHangAsync(ModelInferRequest request, IServerStreamWriter<ModelStreamInferResponse> responses, CancellationToken cancellation)
+    {
+        var length = request.GetInput<int>(GenerationContract.RequestOutputLen).Data[0];
+        var tokens = Enumerable.Range(0, length).Select(i => Generated[i % Generated.Length]).ToArray();
+        var streaming = request.FindInput<bool>(GenerationContract.Streaming)?.Data[0] ?? false;
+        try
+        {
+            foreach (var chunk in streaming ? tokens.Chunk(1) : [tokens])
+            {
+                var response = new ModelInferResponse { Id = request.Id, ModelName = ModelName }
+                    .AddOutput<int>(GenerationContract.OutputIds, [1, 1, chunk.Length], chunk);
+                response.Parameters[GenerationContract.FinalResponseParameter] = new InferParameter { BoolParam = false };
+                await responses.WriteAsync(new ModelStreamInferResponse { InferResponse = response }, cancellation);
+                Interlocked.Increment(ref _tokenResponses);
+            }
+            await Task.Delay(Timeout.Infinite, cancellation);
+        }
+        catch (Exception e) when (e is OperationCanceledException || cancellation.IsCancellationRequested)
+        {
+            Cancelled.TrySetResult();
         }
     }
 

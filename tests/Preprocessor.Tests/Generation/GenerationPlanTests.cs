@@ -7,15 +7,37 @@ namespace GptjAspire.Preprocessor.Tests.Generation;
 
 public sealed class GenerationPlanTests
 {
-    static GenerationPlan Create(GenerateRequest request) =>
-        GenerationPlan.Create(request, TinyModel.Tokenizer, TinyModel.ContextLength, maxSamples: 8);
+    static readonly ModelLimits Limits = ModelLimits.Resolve(TinyModel.ContextLength, new PreprocessorOptions { MaxSamples = 8 }, null);
 
-    static (string Field, string Message) Rejection(GenerateRequest request)
+    static GenerationPlan Create(GenerateRequest request) =>
+        GenerationPlan.Create(request, TinyModel.Tokenizer, Limits);
+
+    static (string Field, string Message) Rejection(GenerateRequest request) => RejectionUnder(Limits, request);
+
+    static (string Field, string Message) RejectionUnder(ModelLimits limits, GenerateRequest request)
     {
-        var error = Assert.Throws<RpcException>(() => Create(request));
+        var error = Assert.Throws<RpcException>(() => GenerationPlan.Create(request, TinyModel.Tokenizer, limits));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         var violation = Assert.Single(error.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>()!.FieldViolations);
         return (violation.Field, error.Status.Detail);
+    }
+
+    [Fact]
+    public void Limits_tighter_than_the_context_cap_the_prompt_and_the_new_tokens()
+    {
+        var limits = ModelLimits.Resolve(TinyModel.ContextLength, new PreprocessorOptions { MaxNewTokens = 5, MaxPromptTokens = 6 }, null);
+
+        Assert.Equal(5, GenerationPlan.Create(new GenerateRequest { Prompt = "abcd" }, TinyModel.Tokenizer, limits).MaxNewTokens);
+        Assert.Equal("max_new_tokens", RejectionUnder(limits, new GenerateRequest { Prompt = "abcd", MaxNewTokens = 6 }).Field);
+        Assert.Equal(("prompt", "The prompt is 7 tokens; at most 6 are allowed."), RejectionUnder(limits, new GenerateRequest { Prompt = "abcdefg" }));
+    }
+
+    [Fact]
+    public void Each_stop_is_also_tokenized_on_its_own_for_the_backend()
+    {
+        var request = new GenerateRequest { Prompt = "abcd", Stop = { "x", "yz" } };
+
+        Assert.Equal([TinyModel.Tokenizer.Encode("x"), TinyModel.Tokenizer.Encode("yz")], Create(request).StopTokenIds);
     }
 
     [Fact]

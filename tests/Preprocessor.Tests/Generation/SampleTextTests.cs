@@ -7,7 +7,7 @@ namespace GptjAspire.Preprocessor.Tests.Generation;
 public sealed class SampleTextTests
 {
     static GenerationPlan Plan(int maxNewTokens = 20, params string[] stop) =>
-        new("r", "p", [1], 1, maxNewTokens, new SamplingParameters(), stop, false, TinyModel.EndOfText);
+        new("r", "p", [1], 1, maxNewTokens, new SamplingParameters(), stop, [], false, TinyModel.EndOfText);
 
     static int[] Ids(string text) => TinyModel.Tokenizer.Encode(text);
 

@@ -46,9 +46,12 @@ internal sealed class PreprocessorHost : IAsyncDisposable
 
     public PreprocessorClient Client { get; }
 
-    public static async Task<PreprocessorHost> StartAsync()
+    /// <param name="configureBackend">Sets up the scripted backend before the Preprocessor first reads its model configuration.</param>
+    /// <param name="settings">Configuration on top of what Aspire would set, e.g. the Preprocessor's own options.</param>
+    public static async Task<PreprocessorHost> StartAsync(Action<ScriptedKServe>? configureBackend = null, Dictionary<string, string?>? settings = null)
     {
         var backend = await ScriptedKServe.StartAsync();
+        configureBackend?.Invoke(backend);
         var builder = WebApplication.CreateBuilder();
         // Only what Aspire would set: the appsettings.json files in the test output are the services' own.
         builder.Configuration.Sources.Clear();
@@ -57,6 +60,7 @@ internal sealed class PreprocessorHost : IAsyncDisposable
             [TextModel.PathKey] = TinyModel.Directory,
             [BackendModel.AddressKey] = backend.Address,
         });
+        builder.Configuration.AddInMemoryCollection(settings ?? []);
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
         var log = new LogRecorder();
         builder.Logging.ClearProviders();
@@ -66,7 +70,16 @@ internal sealed class PreprocessorHost : IAsyncDisposable
         var app = builder.Build();
         app.MapPreprocessor();
         app.MapDefaultEndpoints();
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            await backend.DisposeAsync();
+            throw;
+        }
         // Ready now, rather than at the monitor's next poll.
         var state = await app.Services.GetRequiredService<BackendModel>().RefreshAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
         if (!state.Ready)

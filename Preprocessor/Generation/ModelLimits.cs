@@ -1,0 +1,24 @@
+using GptjAspire.Preprocessor.Backend;
+
+namespace GptjAspire.Preprocessor.Generation;
+
+/// <summary>The limits the Preprocessor enforces and <c>GetModelInfo</c> reports, so the Gateway checks requests against the same numbers.</summary>
+/// <remarks>Each is the tightest of what the model folder (<c>config.json</c>), the backend's model configuration and the Preprocessor's
+/// options say; the backend's are known once it was ready.</remarks>
+public sealed record ModelLimits(int ContextLength, int MaxSamples, int MaxStopSequences, int MaxPromptTokens, int MaxNewTokens)
+{
+    public static ModelLimits Resolve(int folderContextLength, PreprocessorOptions options, BackendLimits? backend)
+    {
+        var context = Tightest(folderContextLength, backend?.ContextLength);
+        // A prompt must leave room for one new token, and one new token needs a prompt token to follow.
+        var room = context - 1;
+        return new ModelLimits(
+            context,
+            Tightest(options.MaxSamples, backend?.MaxSequences),
+            options.MaxStopSequences,
+            Tightest(Tightest(room, options.MaxPromptTokens), backend?.MaxPromptTokens),
+            Tightest(room, options.MaxNewTokens));
+    }
+
+    static int Tightest(int limit, int? other) => other is { } value ? Math.Min(limit, value) : limit;
+}
