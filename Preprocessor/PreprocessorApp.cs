@@ -33,6 +33,7 @@ public static class PreprocessorApp
             configuration[TextModel.NameKey] ?? "gptj",
             services.GetRequiredService<ILogger<BackendModel>>()));
         builder.Services.AddHostedService<BackendMonitor>();
+        builder.Services.AddSingleton<PreprocessorMetrics>();
 
         builder.Services.AddGrpc();
         builder.Services.AddGrpcReflection();

@@ -10,7 +10,7 @@ namespace GptjAspire.Preprocessor.Service;
 
 /// <summary>The gptj.v1.Preprocessor gRPC service: text in, text out, the backend's tensors in between.</summary>
 public sealed class PreprocessorService(
-    TextModel text, BackendModel backend, IOptions<PreprocessorOptions> options, ILogger<PreprocessorService> logger)
+    TextModel text, BackendModel backend, IOptions<PreprocessorOptions> options, PreprocessorMetrics metrics, ILogger<PreprocessorService> logger)
     : Gptj.V1.Preprocessor.PreprocessorBase
 {
     public override async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
@@ -23,7 +23,8 @@ public sealed class PreprocessorService(
         // whole-result call is a stream too: streaming=false asks for the full output, one response per sample
         // or one for all (sequence_index tells which), then the final marker.
         var backendRequest = GenerationTensors.Request(plan, backend.Name, streaming: false);
-        await foreach (var response in backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken))
+        var responses = backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken);
+        await foreach (var response in metrics.BackendCall(responses, backend.Name, context.CancellationToken))
             foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
                 foreach (var token in tokens)
                     samples[sample].Append(token);
@@ -32,6 +33,7 @@ public sealed class PreprocessorService(
 
         var result = new GenerateResponse { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
         result.Completions.AddRange(samples.Select((s, i) => Completion(i, (plan.Echo ? plan.Prompt : "") + s.Text, s)));
+        metrics.Completed(plan, samples, backend.Name);
         Log(plan, samples, started);
         return result;
     }
@@ -47,7 +49,8 @@ public sealed class PreprocessorService(
                 await writer.WriteAsync(Delta(i, plan.Prompt), context.CancellationToken);
 
         var backendRequest = GenerationTensors.Request(plan, backend.Name, streaming: true);
-        await foreach (var response in backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken))
+        var responses = backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken);
+        await foreach (var response in metrics.BackendCall(responses, backend.Name, context.CancellationToken))
         {
             foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
             {
@@ -71,6 +74,7 @@ public sealed class PreprocessorService(
         var summary = new GenerateSummary { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
         summary.Completions.AddRange(samples.Select((s, i) => Completion(i, "", s)));
         await writer.WriteAsync(new GenerateStreamResponse { Summary = summary }, context.CancellationToken);
+        metrics.Completed(plan, samples, backend.Name);
         Log(plan, samples, started);
     }
 
