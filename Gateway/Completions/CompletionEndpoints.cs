@@ -1,5 +1,6 @@
 using GptjAspire.Gateway.Admission;
 using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Metrics;
 using GptjAspire.Gateway.Preprocessing;
 using GptjAspire.Gateway.RateLimiting;
 using GptjAspire.Gateway.Validation;
@@ -18,7 +19,8 @@ public static class CompletionEndpoints
             .Accepts<CompletionRequest>("application/json")
             .Produces<CompletionResponse>()
             .Produces<CompletionResponse>(StatusCodes.Status200OK, "text/event-stream")
-            .ProducesErrors();
+            .ProducesErrors()
+            .WithGenerationMetrics("text_completion");
         return app;
     }
 
@@ -37,7 +39,7 @@ public static class CompletionEndpoints
         var cancellationToken = http.RequestAborted;
         // The caller's token allowance pays for the most this request can generate, before it waits in the queue.
         http.ChargeGeneratedTokens((long)request.Prompt.Count * request.N * request.MaxTokens, request.UpstreamFieldNames["max_new_tokens"]);
-        using var slot = await services.GetRequiredService<AdmissionQueue>().EnterAsync(cancellationToken);
+        using var slot = await services.GetRequiredService<AdmissionQueue>().EnterMeasuredAsync(http);
         var id = $"{shape.IdPrefix}{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;

@@ -1,5 +1,6 @@
 using GptjAspire.Gateway.Admission;
 using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Metrics;
 using GptjAspire.Gateway.Preprocessing;
 using GptjAspire.Gateway.RateLimiting;
 using GptjAspire.Gateway.Validation;
@@ -18,7 +19,8 @@ public static class PredictEndpoints
             .WithSummary("Samples n_samples continuations of text; each returned text starts with the prompt.")
             .Accepts<PredictRequest>("application/json")
             .Produces<PredictResponse>()
-            .ProducesErrors();
+            .ProducesErrors()
+            .WithGenerationMetrics("text_completion");
         app.MapGet("/healthz", HealthzAsync)
             .WithSummary("200 {\"status\":\"ok\"} once the model can serve, 503 before.")
             .AllowAnonymous()
@@ -34,7 +36,7 @@ public static class PredictEndpoints
         var body = await JsonBody.ReadObjectAsync(http.Request, limits.MaxRequestBodyBytes, http.RequestAborted);
         var request = PredictRequest.Parse(body, limits, logger);
         http.ChargeGeneratedTokens((long)request.NSamples * limits.PredictMaxLength, "n_samples");
-        using var slot = await queue.EnterAsync(http.RequestAborted);
+        using var slot = await queue.EnterMeasuredAsync(http);
         var response = await preprocessor.GenerateAsync(request.ToGenerateRequest(limits), PredictRequest.FieldNames, http.RequestAborted);
         return Results.Ok(new PredictResponse(response.Completions.OrderBy(c => c.Index).Select(c => c.Text).ToList()));
     }

@@ -9,6 +9,7 @@ public sealed class MeterRecorder : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly ConcurrentQueue<Measurement> _measurements = new();
+    private readonly SemaphoreSlim _added = new(0);
 
     public MeterRecorder(IMeterFactory scope)
     {
@@ -42,8 +43,39 @@ public sealed class MeterRecorder : IDisposable
         return _measurements.Skip(before).Where(m => m.Instrument == instrument).Sum(m => m.Value);
     }
 
-    private void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags) =>
-        _measurements.Enqueue(new Measurement(instrument.Name, instrument.Unit, value, new Dictionary<string, object?>(tags.ToArray())));
+    /// <summary>Waits until <paramref name="instrument"/> has <paramref name="count"/> matching measurements: for what a service
+    /// records after its response has reached the client (the minute is a safety net for a broken test, not a speed limit).</summary>
+    public async Task WaitForAsync(int count, string instrument, params (string Key, object? Value)[] tags)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (Of(instrument, tags).Count < count)
+        {
+            var left = deadline - DateTime.UtcNow;
+            Assert.True(left > TimeSpan.Zero && await _added.WaitAsync(left), $"{instrument} never reached {count} measurements");
+        }
+    }
 
-    public void Dispose() => _listener.Dispose();
+    /// <summary>Observes <paramref name="instrument"/> until it reads <paramref name="value"/>: for a gauge that follows work
+    /// finishing on another thread (the minute is a safety net for a broken test, not a speed limit).</summary>
+    public async Task WaitUntilObservedAsync(string instrument, double value)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (Observe(instrument) != value)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{instrument} never read {value}");
+            await Task.Delay(10);
+        }
+    }
+
+    private void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        _measurements.Enqueue(new Measurement(instrument.Name, instrument.Unit, value, new Dictionary<string, object?>(tags.ToArray())));
+        _added.Release();
+    }
+
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _added.Dispose();
+    }
 }
