@@ -70,9 +70,9 @@ public sealed class MetricsScalingTests
                     p => Scalar(p, "targetPort") is "metrics" || Scalar(p, "targetPort") == Scalar(port, "containerPort"));
         }
 
-        var policy = manifests.Single("NetworkPolicy", "metrics-from-monitoring");
+        var policy = manifests.Single("NetworkPolicy", "metrics-from-observability");
         var rule = ((YamlSequenceNode)At(policy, "spec", "ingress")!).Children.Single();
-        Assert.Equal("monitoring", Scalar(((YamlSequenceNode)At(rule, "from")!).Children.Single(), "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"));
+        Assert.Equal("observability", Scalar(((YamlSequenceNode)At(rule, "from")!).Children.Single(), "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"));
         Assert.Equal("metrics", Scalar(((YamlSequenceNode)At(rule, "ports")!).Children.Single(), "port"));
     }
 
