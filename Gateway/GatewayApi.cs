@@ -40,7 +40,7 @@ public static class GatewayApi
         builder.Services.AddSingleton<AdmissionQueue>();
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddHealthChecks().AddCheck<PreprocessorHealthCheck>(PreprocessorHealthCheck.Name);
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(options => options.AddApiKeySecurity());
         builder.Services.AddCrossOrigin();
         builder.Services.AddKestrelRejectionBodies();
         builder.Services.AddApiKeys();
