@@ -20,17 +20,3 @@ internal sealed class TestCallContext(CancellationToken cancellationToken = defa
 
     protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
 }
-
-/// <summary>Collects what a server-streaming method writes.</summary>
-internal sealed class CollectingWriter<T> : IServerStreamWriter<T>
-{
-    public List<T> Written { get; } = [];
-
-    public WriteOptions? WriteOptions { get; set; }
-
-    public Task WriteAsync(T message)
-    {
-        Written.Add(message);
-        return Task.CompletedTask;
-    }
-}
