@@ -6,6 +6,7 @@ using GptjAspire.Gateway.Chat;
 using GptjAspire.Gateway.Completions;
 using GptjAspire.Gateway.CrossOrigin;
 using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Metrics;
 using GptjAspire.Gateway.Models;
 using GptjAspire.Gateway.Predict;
 using GptjAspire.Gateway.Preprocessing;
@@ -37,8 +38,9 @@ public static class GatewayApi
         builder.Services.AddSingleton<PreprocessorClient>();
         builder.Services.AddSingleton<ServedModel>();
         builder.Services.AddAdmission();
+        builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddHealthChecks().AddCheck<PreprocessorHealthCheck>(PreprocessorHealthCheck.Name);
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(options => options.AddApiKeySecurity());
         builder.Services.AddCrossOrigin();
         builder.Services.AddKestrelRejectionBodies();
         builder.Services.AddApiKeys();
@@ -48,6 +50,8 @@ public static class GatewayApi
 
     public static WebApplication MapGatewayApi(this WebApplication app)
     {
+        // Created now, not at the first request: its gauges report 0 from the start, and an autoscaler needs that 0.
+        app.Services.GetRequiredService<GatewayMetrics>();
         app.UseStatusCodePages(FrameworkErrors.WriteAsync);
         app.UseMiddleware<ApiErrorMiddleware>();
         app.UseCors();

@@ -34,6 +34,7 @@ public static class PreprocessorApp
             configuration[TextModel.NameKey] ?? "gptj",
             services.GetRequiredService<ILogger<BackendModel>>()));
         builder.Services.AddHostedService<BackendMonitor>();
+        builder.Services.AddSingleton<PreprocessorMetrics>();
 
         // Every failure gets its status by meaning, in one place (Errors/BackendFailures).
         builder.Services.AddGrpc(options => options.Interceptors.Add<ErrorInterceptor>());

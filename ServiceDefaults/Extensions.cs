@@ -25,8 +25,8 @@ public static class Extensions
     /// <summary>Our own activity sources and meters (gRPC client calls to the backend, generation): every name under this prefix.</summary>
     public const string OwnTelemetry = "GptjAspire.*";
 
-    /// <summary>Requests that are probes, not work: health endpoints and the gRPC health service. They are not traced.</summary>
-    private static readonly string[] ProbePaths = [HealthPath, AlivePath, "/grpc.health.v1.Health/"];
+    /// <summary>Requests that are probes, not work: health endpoints, the metrics scrape and the gRPC health service. They are not traced.</summary>
+    private static readonly string[] ProbePaths = [HealthPath, AlivePath, MetricsEndpoint.Path, "/grpc.health.v1.Health/"];
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
@@ -65,7 +65,8 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter(OwnTelemetry))
+                .AddMeter(OwnTelemetry)
+                .AddPrometheusExporter())
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName, OwnTelemetry)
                 .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = context => !IsProbe(context.Request.Path))
@@ -86,11 +87,12 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>Maps /health (ready: all checks pass) and /alive (the checks tagged "live" pass).</summary>
+    /// <summary>Maps /health (ready: all checks pass), /alive (the checks tagged "live" pass) and the Prometheus scrape endpoint /metrics (<see cref="MetricsEndpoint"/>).</summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         app.MapHealthChecks(HealthPath);
         app.MapHealthChecks(AlivePath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(LiveTag) });
+        app.MapMetrics();
         return app;
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using GptjAspire.ServiceDefaults;
 
 namespace GptjAspire.CpuBackend.Generation;
 
@@ -10,18 +11,32 @@ internal sealed class GenerationMetrics
     private readonly Counter<long> _generatedTokens;
     private readonly Counter<long> _promptTokens;
     private readonly Counter<long> _rejected;
+    private readonly Histogram<double> _queueDuration;
+    private readonly Histogram<double> _timeToFirstToken;
 
-    public GenerationMetrics(IMeterFactory meterFactory, Func<int> queueLength, Func<long> kvCacheReserved)
+    public GenerationMetrics(IMeterFactory meterFactory, Func<int> queueLength, Func<int> runningSequences, Func<long> kvCacheReserved)
     {
         var meter = meterFactory.Create(GenerationTelemetry.Name);
         meter.CreateObservableGauge("gptj.generation.queue.length", queueLength, "{request}", "Requests waiting for a place in the batch.");
+        meter.CreateObservableGauge("gptj.generation.sequences.running", runningSequences, "{sequence}",
+            "Sequences holding a place in the batch, prefilling or decoding: the running batch size.");
         meter.CreateObservableGauge("gptj.generation.kv_cache.reserved", kvCacheReserved, "By", "KV-cache bytes reserved by admitted requests, against the budget.");
         _batchSize = meter.CreateHistogram<int>("gptj.generation.batch.size", "{sequence}", "Sequences decoded together in one step.");
-        _stepDuration = meter.CreateHistogram<double>("gptj.generation.step.duration", "s", "Duration of one batched decode step, sampling included.");
+        _stepDuration = meter.CreateHistogram<double>("gptj.generation.step.duration", "s", "Duration of one batched decode step, sampling included.",
+            advice: GenAiBuckets.TokenSeconds);
         _generatedTokens = meter.CreateCounter<long>("gptj.generation.tokens", "{token}", "Tokens generated; its rate is the tokens/s.");
         _promptTokens = meter.CreateCounter<long>("gptj.generation.prompt.tokens", "{token}", "Prompt tokens prefilled, one add per chunk, once per request whatever its sample count.");
         _rejected = meter.CreateCounter<long>("gptj.generation.rejected", "{request}", "Requests refused at once: queue full, or a KV cache larger than the whole budget (tag reason).");
+        _queueDuration = meter.CreateHistogram<double>("gptj.generation.queue.duration", "s", "Time a request waited in the queue before it joined the batch.",
+            advice: GenAiBuckets.FirstTokenSeconds);
+        // OpenTelemetry's GenAI semantic conventions name the model server's view of this latency.
+        _timeToFirstToken = meter.CreateHistogram<double>("gen_ai.server.time_to_first_token", "s",
+            "Time from a request's arrival to its first generated token (queue and prefill included).", advice: GenAiBuckets.FirstTokenSeconds);
     }
+
+    public void Admitted(TimeSpan waited) => _queueDuration.Record(waited.TotalSeconds);
+
+    public void FirstToken(TimeSpan sinceArrival) => _timeToFirstToken.Record(sinceArrival.TotalSeconds);
 
     public void Prefilled(int promptTokens) => _promptTokens.Add(promptTokens);
 

@@ -37,7 +37,7 @@ public sealed partial class GenerationScheduler : IDisposable
     // Loop thread only.
     private readonly List<ScheduledRequest> _prefilling = []; // admitted, prompt not yet fully in the cache; arrival order
     private readonly List<ScheduledRequest> _running = [];
-    private int _placesTaken; // batch places held: every sequence of a prefilling request, the live ones of a running request
+    private int _placesTaken; // batch places held: every sequence of a prefilling request, the live ones of a running request (written by the loop, read by the metrics)
     private float[] _logits = [];
     private long _progressStart = Stopwatch.GetTimestamp();
     private long _progressTokens;
@@ -50,7 +50,7 @@ public sealed partial class GenerationScheduler : IDisposable
         GenerationOptionsValidation.ThrowIfInvalid(_options);
         _logger = logger;
         _budget = new KvCacheBudget(_options.KvCacheBudgetBytes ?? KvCacheBudget.Default(model.WeightBytes));
-        _metrics = new GenerationMetrics(meterFactory, QueueLength, () => _budget.ReservedBytes);
+        _metrics = new GenerationMetrics(meterFactory, QueueLength, () => Volatile.Read(ref _placesTaken), () => _budget.ReservedBytes);
         _watchdog = new GenerationWatchdog(_options.StallTimeout, time ?? TimeProvider.System, OldestWaiting, logger);
         LogBudget(_budget.CapacityBytes, _options.KvCacheType, KvCache.BytesPerPosition(model.Config, _options.KvCacheType));
         _loop = new Thread(Run) { IsBackground = true, Name = "gptj-generation" };
@@ -242,6 +242,7 @@ public sealed partial class GenerationScheduler : IDisposable
             _waiting.RemoveFirst();
             node.Value.QueueNode = null;
             admitted.Add(node.Value);
+            _metrics.Admitted(node.Value.Age);
         }
         return admitted;
     }
@@ -344,6 +345,7 @@ public sealed partial class GenerationScheduler : IDisposable
             for (var i = 0; i < r.NumSequences; i++)
                 tokens[i] = request.Sequences[i].Append(sampled.Tokens[i], r, _model.Config.ContextLength);
             request.Emit(new GenerationStep(tokens));
+            _metrics.FirstToken(request.Age);
             _metrics.Generated(tokens.Length);
             _progressTokens += tokens.Length;
         }

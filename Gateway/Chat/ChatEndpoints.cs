@@ -1,5 +1,6 @@
 using GptjAspire.Gateway.Completions;
 using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Metrics;
 using GptjAspire.Gateway.Validation;
 using Microsoft.Extensions.Options;
 
@@ -16,7 +17,8 @@ public static class ChatEndpoints
             .Accepts<ChatCompletionBody>("application/json")
             .Produces<ChatCompletionResponse>()
             .Produces<ChatCompletionChunk>(StatusCodes.Status200OK, "text/event-stream")
-            .ProducesErrors();
+            .ProducesErrors()
+            .WithGenerationMetrics("chat");
         return app;
     }
 

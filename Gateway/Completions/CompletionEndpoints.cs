@@ -1,5 +1,6 @@
 using GptjAspire.Gateway.Admission;
 using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Metrics;
 using GptjAspire.Gateway.Preprocessing;
 using GptjAspire.Gateway.RateLimiting;
 using GptjAspire.Gateway.Validation;
@@ -18,7 +19,8 @@ public static class CompletionEndpoints
             .Accepts<CompletionRequest>("application/json")
             .Produces<CompletionResponse>()
             .Produces<CompletionResponse>(StatusCodes.Status200OK, "text/event-stream")
-            .ProducesErrors();
+            .ProducesErrors()
+            .WithGenerationMetrics("text_completion");
         return app;
     }
 

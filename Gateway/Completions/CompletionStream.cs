@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Threading.Channels;
 using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Metrics;
 using GptjAspire.Gateway.Preprocessing;
 using GptjAspire.Gptj.V1;
 
@@ -39,6 +40,7 @@ public sealed class CompletionStream(
                 if (message.Delta is { } delta)
                 {
                     await WriteChunkAsync(sse, [new CompletionChoice(prompt * request.N + delta.Index, delta.Text, null, null)], null, cancellationToken);
+                    GenerationMeasurement.Of(response.HttpContext)?.Sent(prompt * request.N + delta.Index, delta.TokenIds.Count);
                 }
                 else if (message.Summary is { } summary)
                 {

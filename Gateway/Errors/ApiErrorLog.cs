@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GptjAspire.Gateway.Metrics;
 
 namespace GptjAspire.Gateway.Errors;
 
@@ -7,6 +8,7 @@ public static class ApiErrorLog
 {
     public static void Record(ILogger logger, HttpRequest request, ApiException error)
     {
+        request.HttpContext.RequestServices.GetRequiredService<GatewayMetrics>().Error(request.HttpContext, error.Kind);
         var status = ApiErrorMapping.StatusCode(error.Kind);
         if (status < StatusCodes.Status500InternalServerError)
         {

@@ -1,5 +1,6 @@
 using GptjAspire.Gateway.Admission;
 using GptjAspire.Gateway.Errors;
+using GptjAspire.Gateway.Metrics;
 using GptjAspire.Gateway.Preprocessing;
 using GptjAspire.Gateway.RateLimiting;
 using GptjAspire.Gateway.Validation;
@@ -18,7 +19,8 @@ public static class PredictEndpoints
             .WithSummary("Samples n_samples continuations of text; each returned text starts with the prompt.")
             .Accepts<PredictRequest>("application/json")
             .Produces<PredictResponse>()
-            .ProducesErrors();
+            .ProducesErrors()
+            .WithGenerationMetrics("text_completion");
         app.MapGet("/healthz", HealthzAsync)
             .WithSummary("200 {\"status\":\"ok\"} once the model can serve, 503 before.")
             .AllowAnonymous()

@@ -10,7 +10,7 @@ namespace GptjAspire.Preprocessor.Service;
 
 /// <summary>The gptj.v1.Preprocessor gRPC service: text in, text out, the backend's tensors in between.</summary>
 public sealed class PreprocessorService(
-    TextModel text, BackendModel backend, IOptions<PreprocessorOptions> options, ILogger<PreprocessorService> logger)
+    TextModel text, BackendModel backend, IOptions<PreprocessorOptions> options, PreprocessorMetrics metrics, ILogger<PreprocessorService> logger)
     : Gptj.V1.Preprocessor.PreprocessorBase
 {
     public override async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
@@ -27,6 +27,7 @@ public sealed class PreprocessorService(
 
         var result = new GenerateResponse { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
         result.Completions.AddRange(samples.Select((s, i) => Completion(i, (plan.Echo ? plan.Prompt : "") + s.Text, s)));
+        metrics.Completed(plan, samples, backend.Name);
         Log(plan, samples, started);
         return result;
     }
@@ -50,6 +51,7 @@ public sealed class PreprocessorService(
         var summary = new GenerateSummary { Model = backend.Name, RequestId = plan.RequestId, Usage = Usage(plan, samples) };
         summary.Completions.AddRange(samples.Select((s, i) => Completion(i, "", s)));
         await writer.WriteAsync(new GenerateStreamResponse { Summary = summary }, context.CancellationToken);
+        metrics.Completed(plan, samples, backend.Name);
         Log(plan, samples, started);
     }
 
@@ -60,7 +62,8 @@ public sealed class PreprocessorService(
     async Task GenerateAsync(GenerationPlan plan, SampleText[] samples, bool streaming, Func<TextDelta, Task> onDelta, ServerCallContext context)
     {
         var backendRequest = GenerationTensors.Request(plan, backend.Name, streaming);
-        await foreach (var response in backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken))
+        var responses = backend.StreamInferAsync(backendRequest, context.Deadline, context.CancellationToken);
+        await foreach (var response in metrics.BackendCall(responses, backend.Name, context.CancellationToken))
         {
             foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
             {

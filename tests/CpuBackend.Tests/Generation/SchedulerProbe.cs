@@ -21,7 +21,7 @@ public sealed class SchedulerProbe : IDisposable
     public SchedulerProbe(TinyModel model, int maxQueuedRequests = 8, int maxBatchSequences = 8, Action<GenerationOptions>? configure = null, TimeProvider? time = null)
     {
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var factory = _services.GetRequiredService<IMeterFactory>();
+        var factory = Meters = _services.GetRequiredService<IMeterFactory>();
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (ReferenceEquals(instrument.Meter.Scope, factory))
@@ -50,6 +50,9 @@ public sealed class SchedulerProbe : IDisposable
     }
 
     public GenerationScheduler Scheduler { get; }
+
+    /// <summary>The factory of the scheduler's meter: listen to its scope to see only this scheduler's metrics.</summary>
+    public IMeterFactory Meters { get; }
 
     /// <summary>What the scheduler logged.</summary>
     public RecordingLogger<GenerationScheduler> Log { get; } = new();

@@ -24,6 +24,17 @@ public sealed class CpuBackendProcessTests
             Assert.True(await client.IsServerReadyAsync());
             var response = await client.InferAsync(Requests.Generate([5, 6], 3, excludeInput: true));
             Assert.Equal([1L, 1L, 3L], response.GetOutput<int>(C.OutputIds).Shape);
+
+            // The Prometheus names deploy/ scales on and docs/metrics.md lists, from the process's own /metrics.
+            var metrics = await http.GetStringAsync(new Uri(backend.HttpUrl, "/metrics"));
+            Assert.Contains("gptj_generation_queue_length{", metrics);
+            Assert.Contains("gptj_generation_sequences_running{", metrics);
+            Assert.Contains("gptj_generation_kv_cache_reserved_bytes{", metrics);
+            Assert.Contains("gptj_generation_tokens_total{", metrics);
+            Assert.Contains("gptj_generation_prompt_tokens_total{", metrics);
+            Assert.Contains("gptj_generation_queue_duration_seconds_bucket{", metrics);
+            Assert.Contains("gptj_generation_step_duration_seconds_bucket{", metrics);
+            Assert.Contains("gen_ai_server_time_to_first_token_seconds_bucket{", metrics);
         }
         finally
         {

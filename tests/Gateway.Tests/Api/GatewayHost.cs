@@ -25,6 +25,9 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The Gateway's services (its meter factory, for one).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <param name="mapExtra">Maps endpoints of the test's own next to the Gateway's (e.g. one that fails).</param>
     public static async Task<GatewayHost> StartAsync(Dictionary<string, string>? settings = null, Action<WebApplication>? mapExtra = null)
     {
@@ -55,7 +58,10 @@ public sealed class GatewayHost : IAsyncDisposable
             throw;
         }
 
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        // The API's address: not the management endpoint's, when a test configures one.
+        var managementPort = MetricsEndpoint.ManagementPort(app.Configuration);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .Single(a => new Uri(a).Port != managementPort);
         return new GatewayHost(preprocessor, app, new Uri(address));
     }
 

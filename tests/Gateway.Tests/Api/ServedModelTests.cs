@@ -105,7 +105,6 @@ public sealed class ServedModelTests
     [Theory]
     [InlineData("Gateway:MaxPrompts", "0")]
     [InlineData("Gateway:MaxRequestBodyBytes", "0")]
-    [InlineData("Gateway:MaxConcurrentRequests", "-1")]
     [InlineData("Gateway:RequestTimeout", "00:00:00")]
     public async Task A_bad_option_stops_the_gateway_at_startup_naming_it(string setting, string value)
     {
