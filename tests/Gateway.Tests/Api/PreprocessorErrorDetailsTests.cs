@@ -11,13 +11,13 @@ namespace GptjAspire.Gateway.Tests.Api;
 /// </summary>
 public sealed class PreprocessorErrorDetailsTests
 {
-    const string ContextMessage = "The prompt (10 tokens) plus 4000 new tokens exceeds the model's context of 2048 tokens; at most 2038 new tokens fit after this prompt.";
+    const string ContextMessage = "The prompt (10 tokens) plus 2040 new tokens exceeds the model's context of 2048 tokens; at most 2038 new tokens fit after this prompt.";
 
     [Theory]
-    [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 4000}""", "max_tokens")]
-    [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 4000, "stream": true}""", "max_tokens")]
-    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "a"}], "max_completion_tokens": 4000}""", "max_completion_tokens")]
-    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "a"}], "max_tokens": 4000}""", "max_tokens")]
+    [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 2040}""", "max_tokens")]
+    [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 2040, "stream": true}""", "max_tokens")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "a"}], "max_completion_tokens": 2040}""", "max_completion_tokens")]
+    [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "a"}], "max_tokens": 2040}""", "max_tokens")]
     public async Task Context_overflow_is_a_400_on_the_endpoints_field_with_openais_code_and_the_message_as_written(string path, string body, string param)
     {
         await using var host = await GatewayHost.StartAsync();
