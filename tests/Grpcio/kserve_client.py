@@ -1,17 +1,23 @@
 """A standard gRPC client (grpcio, stubs generated from our .proto) calling CpuBackend.
 
-Usage: kserve_python_client.py <stub-dir> <host:port>
-Prints one JSON object with what it saw; the C# test compares it with TritonClient's view.
+Usage: kserve_client.py <host:port> <scenario> (stubs on PYTHONPATH)
+Prints one JSON object with what it saw; the C# test compares it with TritonClient's view and the server's.
+Scenarios:
+  generate  liveness, readiness, config, unary ModelInfer, bidi ModelStreamInfer with its final flags, a bad tensor
+  deadline  a long ModelInfer with a 3 s deadline
+  cancel    a long streamed request cancelled after its third response
+  errors    a model name in Vietnamese (NOT_FOUND) and a `-bin` header
+  large     an 8 MB request, and one over the server's 64 MiB limit
 """
 import json
 import struct
 import sys
 
-sys.path.insert(0, sys.argv[1])
+import grpc
+import grpc_service_pb2 as pb
+import grpc_service_pb2_grpc as pb_grpc
 
-import grpc  # noqa: E402
-import grpc_service_pb2 as pb  # noqa: E402
-import grpc_service_pb2_grpc as pb_grpc  # noqa: E402
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # TritonInferenceClient.MaxMessageBytes
 
 
 def int32_input(request, name, shape, values):
@@ -25,13 +31,14 @@ def bool_input(request, name, value):
     request.raw_input_contents.append(bytes([1 if value else 0]))
 
 
-def generation_request(request_id, prompt, output_len, streaming):
+def generation_request(request_id, prompt, output_len, streaming, samples=1, top_k=1):
     request = pb.ModelInferRequest(model_name="gptj", id=request_id)
     int32_input(request, "input_ids", [1, len(prompt)], prompt)
     int32_input(request, "input_lengths", [1, 1], [len(prompt)])
     int32_input(request, "request_output_len", [1, 1], [output_len])
     int32_input(request, "end_id", [1, 1], [-1])
-    int32_input(request, "runtime_top_k", [1, 1], [1])
+    int32_input(request, "runtime_top_k", [1, 1], [top_k])
+    int32_input(request, "num_return_sequences", [1, 1], [samples])
     bool_input(request, "exclude_input_in_output", True)
     bool_input(request, "streaming", streaming)
     return request
@@ -45,9 +52,11 @@ def output(response, name):
     raise KeyError(name)
 
 
-def main():
-    channel = grpc.insecure_channel(sys.argv[2])
-    stub = pb_grpc.GRPCInferenceServiceStub(channel)
+def status(error):
+    return {"code": error.code().name, "details": error.details()}
+
+
+def generate(stub):
     result = {
         "live": stub.ServerLive(pb.ServerLiveRequest(), timeout=30).live,
         "model_ready": stub.ModelReady(pb.ModelReadyRequest(name="gptj"), timeout=30).ready,
@@ -76,9 +85,69 @@ def main():
         stub.ModelInfer(bad, timeout=30)
         result["bad"] = {"code": "OK"}
     except grpc.RpcError as error:
-        result["bad"] = {"code": error.code().name, "details": error.details()}
+        result["bad"] = status(error)
+    return result
 
-    print(json.dumps(result))
+
+def long_request(request_id, streaming):
+    """16 samples of as many tokens as the demo model's context allows: far more than the test lets run."""
+    return generation_request(request_id, [5, 6, 7], 500, streaming, samples=16, top_k=50)
+
+
+def deadline(stub):
+    stub.ServerLive(pb.ServerLiveRequest(), timeout=30)  # connected, so the call reaches the server at once
+    try:
+        stub.ModelInfer(long_request("py-deadline", False), timeout=3)
+        return {"code": "OK"}
+    except grpc.RpcError as error:
+        return status(error)
+
+
+def cancel(stub):
+    call = stub.ModelStreamInfer(iter([long_request("py-cancel", True)]), timeout=600)
+    received = 0
+    try:
+        for _ in call:
+            received += 1
+            if received == 3:
+                call.cancel()
+    except grpc.RpcError as error:
+        return {"received": received, **status(error)}
+    return {"received": received, "code": "OK"}
+
+
+def errors(stub):
+    result = {}
+    try:
+        stub.ModelConfig(pb.ModelConfigRequest(name="mô-hình-tiếng-việt"), timeout=30)
+        result["not_found"] = {"code": "OK"}
+    except grpc.RpcError as error:
+        result["not_found"] = status(error)
+    probe = bytes(range(255, -1, -1))
+    result["bin_header_live"] = stub.ServerLive(pb.ServerLiveRequest(), timeout=30, metadata=(("gptj-probe-bin", probe),)).live
+    return result
+
+
+def large(stub):
+    result = {}
+    for name, count in (("within", 2_000_000), ("over", MAX_MESSAGE_BYTES // 4 + 1024)):
+        request = generation_request("py-" + name, [0], 1, False)
+        request.inputs[0].shape[:] = [1, count]  # input_ids: `count` zeros, far past the model's context
+        request.raw_input_contents[0] = bytes(4 * count)
+        request.raw_input_contents[1] = struct.pack("<i", count)  # input_lengths
+        try:
+            stub.ModelInfer(request, timeout=120)
+            result[name] = {"code": "OK", "bytes": request.ByteSize()}
+        except grpc.RpcError as error:
+            result[name] = {"bytes": request.ByteSize(), **status(error)}
+    return result
+
+
+def main():
+    channel = grpc.insecure_channel(sys.argv[1], options=[("grpc.max_send_message_length", 2 * MAX_MESSAGE_BYTES)])
+    stub = pb_grpc.GRPCInferenceServiceStub(channel)
+    scenario = {"generate": generate, "deadline": deadline, "cancel": cancel, "errors": errors, "large": large}[sys.argv[2]]
+    print(json.dumps(scenario(stub)))
 
 
 if __name__ == "__main__":
