@@ -9,8 +9,8 @@ Usage: kserve_server.py (stubs on PYTHONPATH). Prints its port, serves until std
   missing   ModelInfer fails NOT_FOUND with a Vietnamese message and a binary trailer
   gptj      a generation model in the tensor contract (ready, metadata, config) whose ModelStreamInfer "generates" the
             prompt's ids over and over, `request_output_len` of them per sample, one response per token when
-            `streaming` is set, else one; request ids starting "endless-" generate until cancelled (recorded as for
-            endless), ids starting "fail-" fail RESOURCE_EXHAUSTED with a Vietnamese message
+            `streaming` is set, else one; request ids starting "endless-" generate a token every 200 ms until cancelled
+            (recorded as for endless), ids starting "fail-" fail RESOURCE_EXHAUSTED with a Vietnamese message
 RepositoryIndex lists the recorded request ids as models named "cancelled:<id>" / "ended:<id>".
 """
 import itertools
@@ -64,13 +64,13 @@ def ints(request, name):
     raise KeyError(name)
 
 
-def until_cancelled(request, context, tokens, samples=1):
-    """One non-final response a token, every 10 ms, until the call ends; records the request id as cancelled."""
+def until_cancelled(request, context, tokens, samples=1, interval=0.01):
+    """One non-final response a token, every `interval` seconds, until the call ends; records the request id as cancelled."""
     context.add_callback(lambda: record("cancelled", request.id))
     give_up = time.monotonic() + GIVE_UP_SECONDS
     while context.is_active() and time.monotonic() < give_up:
         yield response_of(request, [[next(tokens)]] * samples, False)
-        time.sleep(0.01)
+        time.sleep(interval)
 
 
 def generate(request, context):
@@ -81,7 +81,8 @@ def generate(request, context):
     streaming = scalar(request, "streaming", "?", False)
     tokens = itertools.cycle(ints(request, "input_ids"))
     if request.id.startswith("endless-"):
-        yield from until_cancelled(request, context, tokens, samples)
+        # Slow enough that the Preprocessor's budget (the fixture model's context of 32) outlasts the test's deadline.
+        yield from until_cancelled(request, context, tokens, samples, interval=0.2)
         return
     count = scalar(request, "request_output_len", "i", 1)
     row = [next(tokens) for _ in range(count)]
@@ -123,7 +124,7 @@ class Servicer(pb_grpc.GRPCInferenceServiceServicer):
         if request.model_name == "slow":
             give_up = time.monotonic() + GIVE_UP_SECONDS
             while context.is_active() and time.monotonic() < give_up:
-                time.sleep(0.01)
+                time.sleep(interval)
             if not context.is_active():
                 record("ended", request.id)
             return pb.ModelInferResponse(model_name="slow", id=request.id)
