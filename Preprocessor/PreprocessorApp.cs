@@ -14,6 +14,11 @@ public static class PreprocessorApp
     /// <summary>The backend as service discovery names it: endpoint "grpc" of service "backend" (Aspire's <c>services__backend__grpc__0</c>).</summary>
     public static readonly Uri BackendAddress = new("http://_grpc.backend");
 
+    /// <summary>Largest gptj.v1 message the Preprocessor reads or writes (gRPC's default is 4 MiB for reading, none for
+    /// writing): room for a direct caller's Tokenize or Detokenize of a long document. What the Gateway sends and reads is
+    /// far smaller wherever it can succeed: a prompt and n samples that fit the context window.</summary>
+    public const int MaxMessageBytes = 16 * 1024 * 1024;
+
     public static IHostApplicationBuilder AddPreprocessor(this IHostApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
@@ -36,8 +41,13 @@ public static class PreprocessorApp
         builder.Services.AddHostedService<BackendMonitor>();
         builder.Services.AddSingleton<PreprocessorMetrics>();
 
-        // Every failure gets its status by meaning, in one place (Errors/BackendFailures).
-        builder.Services.AddGrpc(options => options.Interceptors.Add<ErrorInterceptor>());
+        builder.Services.AddGrpc(options =>
+        {
+            // Every failure gets its status by meaning, in one place (Errors/BackendFailures).
+            options.Interceptors.Add<ErrorInterceptor>();
+            options.MaxReceiveMessageSize = MaxMessageBytes;
+            options.MaxSendMessageSize = MaxMessageBytes;
+        });
         builder.Services.AddGrpcReflection();
         // grpc.health.v1 answers from the same checks as /health: SERVING only while the backend's model is ready.
         builder.Services.AddGrpcHealthChecks(options => options.Services.Map(Gptj.V1.Preprocessor.Descriptor.FullName, _ => true))

@@ -4,6 +4,8 @@ using System.Net.Http.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Grpc.Net.Client;
+using GptjAspire.Gptj.V1;
 using GptjAspire.Tokenizer;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Generation;
@@ -13,8 +15,12 @@ using GptjAspire.TritonClient.Tensors;
 namespace GptjAspire.Benchmarks.Gateway;
 
 /// <summary>Overhead of the request path: the same generation through Gateway → Preprocessor → CpuBackend against
-/// CpuBackend called directly with the pre-tokenized request (the anchor), at 1 and 32 concurrent clients.</summary>
-/// <remarks>Options: <c>--max-tokens N</c> (default 16), <c>--requests N</c> per concurrency level (default 256).</remarks>
+/// CpuBackend called directly with the pre-tokenized request (the anchor), at 1 and 32 concurrent clients, with the
+/// hops in between measured too, so the added time is attributed: the backend's ModelStreamInfer as the Preprocessor
+/// calls it, the Preprocessor's Generate called directly, then the Gateway.</summary>
+/// <remarks>Options: <c>--max-tokens N</c> (default 16), <c>--requests N</c> per path and concurrency level (default 256),
+/// <c>--rounds N</c> (default 4): each level measures the paths in turn, N rounds of requests/N each, so a machine
+/// whose load drifts during the run weighs on every path alike.</remarks>
 public static class GatewaySuite
 {
     const string Prompt = "Hà Nội là thủ đô của Việt Nam, nơi";
@@ -24,6 +30,7 @@ public static class GatewaySuite
     {
         var maxTokens = Option(args, "--max-tokens", 16);
         var requests = Option(args, "--requests", 256);
+        var rounds = Option(args, "--rounds", 4);
 
         Console.WriteLine("Starting backend, preprocessor and gateway (the AppHost through Aspire.Hosting.Testing, demo checkpoint)...");
         await using var app = await StartAppAsync();
@@ -33,8 +40,23 @@ public static class GatewaySuite
         var promptIds = tokenizer.Encode(Prompt);
         using var backend = TritonInferenceClient.ForAddress(app.GetEndpoint("backend", "grpc").ToString().TrimEnd('/'));
         using var gateway = new HttpClient { BaseAddress = app.GetEndpoint("gateway", "http"), Timeout = TimeSpan.FromMinutes(5) };
+        using var preprocessorChannel = GrpcChannel.ForAddress(app.GetEndpoint("preprocessor", "grpc"));
+        var preprocessor = new Preprocessor.PreprocessorClient(preprocessorChannel);
 
-        Func<Task> direct = () => backend.InferAsync(DirectRequest(promptIds, maxTokens, tokenizer.EndOfTextId));
+        Func<Task> direct = () => backend.InferAsync(DirectRequest(promptIds, maxTokens, tokenizer.EndOfTextId, streaming: false));
+        // What the Preprocessor sends: the same tensors on ModelStreamInfer (Triton serves a decoupled model only there).
+        Func<Task> directStream = async () =>
+        {
+            await foreach (var _ in backend.StreamInferAsync(DirectRequest(promptIds, maxTokens, tokenizer.EndOfTextId, streaming: false)))
+            {
+            }
+        };
+        // What the Gateway sends for the request below (OpenAI's defaults: top_p and temperature 1).
+        Func<Task> throughPreprocessor = () => preprocessor.GenerateAsync(new GenerateRequest
+        {
+            Prompt = Prompt, N = 1, MaxNewTokens = maxTokens,
+            Sampling = new SamplingParameters { TopK = 0, TopP = 1, Temperature = 1, Seed = Seed },
+        }).ResponseAsync;
         Func<Task> throughGateway = async () =>
         {
             using var response = await gateway.PostAsJsonAsync("/v1/completions", new Dictionary<string, object>
@@ -45,18 +67,38 @@ public static class GatewaySuite
             await response.Content.ReadAsByteArrayAsync();
         };
 
-        Console.WriteLine($"prompt {promptIds.Length} tokens, up to {maxTokens} new tokens, seed {Seed}; {requests} requests per level; same tensors on both paths");
+        // The same request with a Content-Length, as curl and most SDKs send it (PostAsJsonAsync streams it chunked).
+        var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+        {
+            ["prompt"] = Prompt, ["max_tokens"] = maxTokens, ["seed"] = Seed, ["top_k"] = 0,
+        });
+        Func<Task> throughGatewaySized = async () =>
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            using var response = await gateway.PostAsync("/v1/completions", content);
+            response.EnsureSuccessStatusCode();
+            await response.Content.ReadAsByteArrayAsync();
+        };
+        var paths = new (string Name, Func<Task> Call)[]
+        {
+            ("direct", direct), ("stream", directStream), ("preproc", throughPreprocessor), ("gateway", throughGateway), ("gw-sized", throughGatewaySized),
+        };
+        Console.WriteLine($"prompt {promptIds.Length} tokens, up to {maxTokens} new tokens, seed {Seed}; {requests} requests per path and level in {rounds} rounds; same tensors on every path");
+        Console.WriteLine("direct = ModelInfer on CpuBackend, stream = ModelStreamInfer as the Preprocessor calls it, preproc = gptj.v1 Generate, gateway = POST /v1/completions");
         Console.WriteLine("clients  path      p50 ms   p99 ms   req/s");
         foreach (var clients in new[] { 1, 32 })
         {
-            await MeasureAsync(direct, clients, Math.Min(requests, 16));         // warm-up
-            await MeasureAsync(throughGateway, clients, Math.Min(requests, 16)); // warm-up
-            var anchor = await MeasureAsync(direct, clients, requests);
-            var path = await MeasureAsync(throughGateway, clients, requests);
-            Print(clients, "direct", anchor);
-            Print(clients, "gateway", path);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{clients,7}  added    {path.P50 - anchor.P50,7:F2}  {path.P99 - anchor.P99,7:F2}   throughput ratio gateway/direct {path.PerSecond / anchor.PerSecond:F3}"));
+            foreach (var (_, call) in paths)
+                await MeasureAsync(call, clients, Math.Min(requests, 16)); // warm-up
+            var results = await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, requests, rounds);
+            for (var i = 0; i < paths.Length; i++)
+                Print(clients, paths[i].Name, results[i]);
+            for (var i = 1; i < paths.Length - 1; i++)
+                PrintAdded(clients, $"{paths[i].Name} vs {paths[i - 1].Name}", results[i], results[i - 1]);
+            PrintAdded(clients, "gw-sized vs preproc", results[4], results[2]);
+            PrintAdded(clients, "gateway vs direct", results[3], results[0]);
+            PrintAdded(clients, "gw-sized vs direct", results[4], results[0]);
         }
         return 0;
     }
@@ -83,7 +125,7 @@ public static class GatewaySuite
 
     // The tensors the Preprocessor sends for the Gateway request above (GenerationTensors.Request): top_p and temperature 1,
     // top_k off, the seed, one sample, only new tokens in the output.
-    static ModelInferRequest DirectRequest(int[] promptIds, int maxTokens, int? endId)
+    static ModelInferRequest DirectRequest(int[] promptIds, int maxTokens, int? endId, bool streaming)
     {
         var request = new ModelInferRequest { ModelName = GenerationContract.DefaultModelName, Id = Guid.NewGuid().ToString("N") };
         request.AddInput<int>(GenerationContract.InputIds, [1, promptIds.Length], promptIds);
@@ -100,13 +142,42 @@ public static class GatewaySuite
         request.AddInput<ulong>(GenerationContract.Seed, [1, 1], [Seed]);
         request.AddInput<int>(GenerationContract.NumReturnSequences, [1, 1], [1]);
         request.AddInput<bool>(GenerationContract.ExcludeInputInOutput, [1, 1], [true]);
-        request.AddInput<bool>(GenerationContract.Streaming, [1, 1], [false]);
+        request.AddInput<bool>(GenerationContract.Streaming, [1, 1], [streaming]);
         return request;
     }
 
     sealed record Result(double P50, double P99, double PerSecond);
 
+    // Each round measures every path with its share of the requests; a path's latencies and wall time add up over the rounds.
+    static async Task<Result[]> MeasureInRoundsAsync(Func<Task>[] paths, int clients, int requests, int rounds)
+    {
+        var latencies = paths.Select(_ => new List<double>()).ToArray();
+        var seconds = new double[paths.Length];
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var i = 0; i < paths.Length; i++)
+            {
+                var (measured, wall) = await MeasureOnceAsync(paths[i], clients, requests / rounds);
+                latencies[i].AddRange(measured);
+                seconds[i] += wall.TotalSeconds;
+            }
+        }
+        return latencies.Select((l, i) => Summarize(l.ToArray(), seconds[i])).ToArray();
+    }
+
     static async Task<Result> MeasureAsync(Func<Task> call, int clients, int requests)
+    {
+        var (latencies, wall) = await MeasureOnceAsync(call, clients, requests);
+        return Summarize(latencies, wall.TotalSeconds);
+    }
+
+    static Result Summarize(double[] latencies, double seconds)
+    {
+        Array.Sort(latencies);
+        return new Result(Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.Length / seconds);
+    }
+
+    static async Task<(double[] Latencies, TimeSpan Wall)> MeasureOnceAsync(Func<Task> call, int clients, int requests)
     {
         var latencies = new double[requests];
         var next = -1;
@@ -122,9 +193,12 @@ public static class GatewaySuite
             }
         })));
         wall.Stop();
-        Array.Sort(latencies);
-        return new Result(Percentile(latencies, 0.50), Percentile(latencies, 0.99), requests / wall.Elapsed.TotalSeconds);
+        return (latencies, wall.Elapsed);
     }
+
+    static void PrintAdded(int clients, string hop, Result path, Result anchor) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{clients,7}  added by {hop,-20} p50 {path.P50 - anchor.P50,7:F2} ms  p99 {path.P99 - anchor.P99,8:F2} ms  throughput ratio {path.PerSecond / anchor.PerSecond:F3}"));
 
     internal static double Percentile(double[] sorted, double p) => sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(p * sorted.Length) - 1)];
 

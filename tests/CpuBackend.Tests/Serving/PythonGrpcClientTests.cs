@@ -1,87 +1,117 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
+using GptjAspire.CpuBackend.Tests.DemoModel;
+using GptjAspire.Tests.Grpcio;
+using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Tensors;
 using C = GptjAspire.TritonClient.Generation.GenerationContract;
 
 namespace GptjAspire.CpuBackend.Tests.Serving;
 
-/// <summary>Interop: Debian's python3-grpcio, with stubs generated now from our .proto files, calls ModelInfer and ModelStreamInfer on CpuBackend.</summary>
+/// <summary>Interop: Debian's python3-grpcio (tests/Grpcio/kserve_client.py) calls CpuBackend's KServe server.</summary>
 public sealed class PythonGrpcClientTests
 {
-    private const string Python = "/usr/bin/python3";
+    // kserve_client.py's long request: 16 samples of up to 500 tokens on the demo model.
+    private const int LongSamples = 16;
+    private const int LongMaxNewTokens = 500;
 
     [Fact]
     public async Task Standard_grpc_client_gets_the_same_tokens_from_ModelInfer_and_ModelStreamInfer()
     {
         await using var backend = await BackendHost.StartAsync();
         var expected = (await backend.Client.InferAsync(Requests.Generate([5, 6, 7], 6, excludeInput: true))).GetOutput<int>(C.OutputIds).Data;
-        var stubs = Directory.CreateTempSubdirectory("kserve-python-stubs-");
-        try
-        {
-            var protos = Path.Combine(RepositoryRoot(), "TritonClient", "Protos");
-            await RunAsync(Python, ["-m", "grpc_tools.protoc", "-I", protos, "--python_out", stubs.FullName, "--grpc_python_out", stubs.FullName, "grpc_service.proto", "model_config.proto"]);
-            var output = await RunAsync(Python, [Path.Combine(SourceDirectory(), "kserve_python_client.py"), stubs.FullName, new Uri(backend.Address).Authority]);
 
-            using var result = JsonDocument.Parse(output);
-            var root = result.RootElement;
-            Assert.True(root.GetProperty("live").GetBoolean());
-            Assert.True(root.GetProperty("model_ready").GetBoolean());
-            Assert.True(root.GetProperty("decoupled").GetBoolean());
-            Assert.Equal("py-unary", root.GetProperty("unary").GetProperty("id").GetString());
-            Assert.Equal([1, 1, 6], Ints(root.GetProperty("unary").GetProperty("shape")));
-            Assert.Equal(expected, Ints(root.GetProperty("unary").GetProperty("ids")));
-            Assert.Equal(expected, Ints(root.GetProperty("stream").GetProperty("ids")));
-            var finals = root.GetProperty("stream").GetProperty("finals").EnumerateArray().Select(f => f.GetBoolean()).ToArray();
-            Assert.Equal([false, false, false, false, false, true], finals);
-            Assert.Equal("INVALID_ARGUMENT", root.GetProperty("bad").GetProperty("code").GetString());
-            Assert.Contains("'input_ids'", root.GetProperty("bad").GetProperty("details").GetString());
-        }
-        finally
+        var root = await RunClientAsync(backend, "generate");
+
+        Assert.True(root.GetProperty("live").GetBoolean());
+        Assert.True(root.GetProperty("model_ready").GetBoolean());
+        Assert.True(root.GetProperty("decoupled").GetBoolean());
+        Assert.Equal("py-unary", root.GetProperty("unary").GetProperty("id").GetString());
+        Assert.Equal([1, 1, 6], Ints(root.GetProperty("unary").GetProperty("shape")));
+        Assert.Equal(expected, Ints(root.GetProperty("unary").GetProperty("ids")));
+        Assert.Equal(expected, Ints(root.GetProperty("stream").GetProperty("ids")));
+        var finals = root.GetProperty("stream").GetProperty("finals").EnumerateArray().Select(f => f.GetBoolean()).ToArray();
+        Assert.Equal([false, false, false, false, false, true], finals);
+        Assert.Equal("INVALID_ARGUMENT", root.GetProperty("bad").GetProperty("code").GetString());
+        Assert.Contains("'input_ids'", root.GetProperty("bad").GetProperty("details").GetString());
+    }
+
+    [Fact]
+    public async Task Deadline_of_a_grpcio_call_ends_the_generation_in_the_backend()
+    {
+        await using var backend = await BackendHost.StartAsync(modelPath: DemoCheckpoint.Directory);
+        using var counts = new GenerationCounter(backend);
+        using var spans = new GenerationSpans();
+
+        var client = RunClientAsync(backend, "deadline");
+        // The loop is held after a few steps until the deadline has passed, so the request cannot finish first on a fast machine.
+        var held = counts.HoldAfter(tokens: 4 * LongSamples);
+        if (await Task.WhenAny(client, held) == client)
         {
-            stubs.Delete(recursive: true);
+            Assert.Fail($"the client ended before the backend generated its first tokens: {await client}");
         }
+        var result = await client;
+        counts.Release();
+
+        Assert.Equal("DEADLINE_EXCEEDED", result.GetProperty("code").GetString());
+        AssertCancelledEarly(await spans.EndedAsync("py-deadline"));
+    }
+
+    [Fact]
+    public async Task Grpcio_cancelling_mid_stream_ends_the_generation_in_the_backend()
+    {
+        await using var backend = await BackendHost.StartAsync(modelPath: DemoCheckpoint.Directory);
+        using var spans = new GenerationSpans();
+
+        var result = await RunClientAsync(backend, "cancel");
+
+        Assert.Equal("CANCELLED", result.GetProperty("code").GetString());
+        Assert.Equal(3, result.GetProperty("received").GetInt32());
+        AssertCancelledEarly(await spans.EndedAsync("py-cancel"));
+    }
+
+    [Fact]
+    public async Task Vietnamese_status_message_and_binary_header_cross_to_and_from_grpcio()
+    {
+        await using var backend = await BackendHost.StartAsync();
+
+        var root = await RunClientAsync(backend, "errors");
+
+        // grpc-message is percent-encoded UTF-8 on the wire; grpcio decodes what Grpc.AspNetCore encoded.
+        Assert.Equal("NOT_FOUND", root.GetProperty("not_found").GetProperty("code").GetString());
+        Assert.Contains("'mô-hình-tiếng-việt'", root.GetProperty("not_found").GetProperty("details").GetString());
+        Assert.True(root.GetProperty("bin_header_live").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Messages_up_to_the_64_MiB_limit_are_read_and_larger_ones_refused()
+    {
+        await using var backend = await BackendHost.StartAsync();
+
+        var root = await RunClientAsync(backend, "large");
+
+        // 8 MB, twice gRPC's default limit: read whole and judged on its content (far longer than the context).
+        var within = root.GetProperty("within");
+        Assert.True(within.GetProperty("bytes").GetInt32() > 8_000_000);
+        Assert.Equal("INVALID_ARGUMENT", within.GetProperty("code").GetString());
+        Assert.Contains("Prompt of 2000000 tokens", within.GetProperty("details").GetString());
+        var over = root.GetProperty("over");
+        Assert.True(over.GetProperty("bytes").GetInt32() > TritonInferenceClient.MaxMessageBytes);
+        Assert.Equal("RESOURCE_EXHAUSTED", over.GetProperty("code").GetString());
+    }
+
+    /// <summary>The backend saw the long request cancelled (the server's call token fired) before it generated everything.</summary>
+    private static void AssertCancelledEarly(Activity span)
+    {
+        Assert.Contains(span.Events, e => e.Name == "cancelled");
+        Assert.True((int)span.GetTagItem("gen_ai.usage.output_tokens")! < LongSamples * LongMaxNewTokens);
+    }
+
+    private static async Task<JsonElement> RunClientAsync(BackendHost backend, string scenario)
+    {
+        await using var grpcio = await GrpcioPeer.CreateAsync();
+        return await grpcio.RunClientAsync("kserve_client.py", new Uri(backend.Address).Authority, scenario);
     }
 
     private static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
-
-    /// <summary>Runs a process to completion and returns its stdout; a non-zero exit fails with its stderr. The process is killed if the test is torn down first.</summary>
-    private static async Task<string> RunAsync(string program, string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
-        // A bound on the wait so a hung peer fails the test instead of hanging CI; not a speed assertion.
-        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync(limit.Token);
-            var stderr = process.StandardError.ReadToEndAsync(limit.Token);
-            await process.WaitForExitAsync(limit.Token);
-            Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await stderr}");
-            return await stdout;
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-    }
-
-    private static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(SourceDirectory());
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "GptjAspire.sln")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("GptjAspire.sln not found above the test sources.");
-    }
 }

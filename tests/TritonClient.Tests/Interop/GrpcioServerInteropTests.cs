@@ -1,5 +1,7 @@
 using System.Text;
 using Grpc.Core;
+using Grpc.Net.Client;
+using GptjAspire.Tests.Grpcio;
 using GptjAspire.TritonClient.Generation;
 using GptjAspire.TritonClient.Protocol;
 using GptjAspire.TritonClient.Tensors;
@@ -20,6 +22,21 @@ public sealed class GrpcioServerInteropTests(GrpcioKServeServer server) : IClass
         var response = await Client.InferAsync(request);
 
         Assert.Equal(values, response.GetOutput<int>("values").Data);
+    }
+
+    [Fact]
+    public async Task Binary_metadata_travels_both_ways_byte_for_byte()
+    {
+        // Bytes that are not UTF-8 and include every value a base64 alphabet must carry.
+        var sent = Enumerable.Range(0, 256).Select(i => (byte)(255 - i)).ToArray();
+        using var channel = GrpcChannel.ForAddress(server.Address);
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        var headers = new Metadata { { "gptj-probe-bin", sent } };
+
+        using var call = client.ModelInferAsync(new ModelInferRequest { ModelName = "echo", Id = "bin" }, headers);
+        await call.ResponseAsync;
+
+        Assert.Equal(sent, call.GetTrailers().GetValueBytes("gptj-probe-bin"));
     }
 
     [Fact]
