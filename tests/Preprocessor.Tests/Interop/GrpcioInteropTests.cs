@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Google.Rpc;
 using GptjAspire.Preprocessor.Errors;
+using GptjAspire.Preprocessor.Tests.Service;
+using Microsoft.Extensions.DependencyInjection;
 using GptjAspire.Tests.Grpcio;
 
 namespace GptjAspire.Preprocessor.Tests.Interop;
@@ -20,7 +22,11 @@ public sealed class GrpcioInteropTests(GrpcioKServeServer backend) : IClassFixtu
 
     public async Task InitializeAsync()
     {
-        _preprocessor = await PreprocessorHost.StartAsync(backend.Address);
+        _preprocessor = await PreprocessorHost.StartAsync(backend.Address, services =>
+        {
+            services.AddSingleton<CallWatch>();
+            services.AddGrpc(options => options.Interceptors.Add<CallWatch>());
+        });
         _client = await GrpcioPeer.CreateAsync();
     }
 
@@ -66,7 +72,7 @@ public sealed class GrpcioInteropTests(GrpcioKServeServer backend) : IClassFixtu
         {
             Assert.Equal("DEADLINE_EXCEEDED", root.GetProperty(call).GetProperty("code").GetString());
             // The server ended the call at its deadline (its token fired), not when the backend stopped by itself...
-            Assert.True(await _preprocessor.Calls.EndedCancelledAsync(requestId), $"{requestId} ended on the server without its deadline firing");
+            Assert.True(await _preprocessor.Services.GetRequiredService<CallWatch>().EndedCancelledAsync(requestId), $"{requestId} ended on the server without its deadline firing");
             // ...and its call to the backend carried the deadline: the grpcio backend saw that call end too.
             await backend.WaitForServerToRecordAsync("cancelled:" + requestId);
         }
@@ -79,7 +85,7 @@ public sealed class GrpcioInteropTests(GrpcioKServeServer backend) : IClassFixtu
 
         Assert.Equal("CANCELLED", root.GetProperty("code").GetString());
         Assert.Equal(3, root.GetProperty("received").GetInt32());
-        Assert.True(await _preprocessor.Calls.EndedCancelledAsync("endless-cancel"));
+        Assert.True(await _preprocessor.Services.GetRequiredService<CallWatch>().EndedCancelledAsync("endless-cancel"));
         await backend.WaitForServerToRecordAsync("cancelled:endless-cancel");
     }
 

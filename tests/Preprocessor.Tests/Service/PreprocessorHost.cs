@@ -27,17 +27,22 @@ internal sealed class PreprocessorHost : IAsyncDisposable
     readonly WebApplication _app;
     readonly GrpcChannel _channel;
 
-    PreprocessorHost(ScriptedKServe backend, WebApplication app, string address, LogRecorder log)
+    readonly ScriptedKServe? _backend;
+
+    PreprocessorHost(ScriptedKServe? backend, WebApplication app, string address, LogRecorder log)
     {
         Log = log;
-        Backend = backend;
+        _backend = backend;
         _app = app;
         Address = address;
         _channel = GrpcChannel.ForAddress(address);
         Client = new PreprocessorClient(_channel);
     }
 
-    public ScriptedKServe Backend { get; }
+    /// <summary>The scripted backend this host started (not there when it was given another backend's address).</summary>
+    public ScriptedKServe Backend => _backend ?? throw new InvalidOperationException("This Preprocessor calls a backend it did not start.");
+
+    public IServiceProvider Services => _app.Services;
 
     /// <summary>What the Preprocessor logged.</summary>
     public LogRecorder Log { get; }
@@ -52,13 +57,32 @@ internal sealed class PreprocessorHost : IAsyncDisposable
     {
         var backend = await ScriptedKServe.StartAsync();
         configureBackend?.Invoke(backend);
+        try
+        {
+            return await StartAsync(backend.Address, backend, settings, configureServices: null);
+        }
+        catch
+        {
+            await backend.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The Preprocessor in front of a backend at <paramref name="backendAddress"/> that someone else runs.</summary>
+    /// <param name="configureServices">Adds to the Preprocessor's services, e.g. an interceptor that watches its calls.</param>
+    public static Task<PreprocessorHost> StartAsync(string backendAddress, Action<IServiceCollection> configureServices) =>
+        StartAsync(backendAddress, backend: null, settings: null, configureServices);
+
+    static async Task<PreprocessorHost> StartAsync(string backendAddress, ScriptedKServe? backend, Dictionary<string, string?>? settings,
+        Action<IServiceCollection>? configureServices)
+    {
         var builder = WebApplication.CreateBuilder();
         // Only what Aspire would set: the appsettings.json files in the test output are the services' own.
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             [TextModel.PathKey] = TinyModel.Directory,
-            [BackendModel.AddressKey] = backend.Address,
+            [BackendModel.AddressKey] = backendAddress,
         });
         builder.Configuration.AddInMemoryCollection(settings ?? []);
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
@@ -67,23 +91,23 @@ internal sealed class PreprocessorHost : IAsyncDisposable
         builder.Logging.AddProvider(log);
         builder.AddServiceDefaults();
         builder.AddPreprocessor();
+        configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapPreprocessor();
         app.MapDefaultEndpoints();
         try
         {
             await app.StartAsync();
+            // Ready now, rather than at the monitor's next poll.
+            var state = await app.Services.GetRequiredService<BackendModel>().RefreshAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
+            if (!state.Ready)
+                throw new InvalidOperationException($"The backend is not ready: {state.Detail}");
         }
         catch
         {
             await app.DisposeAsync();
-            await backend.DisposeAsync();
             throw;
         }
-        // Ready now, rather than at the monitor's next poll.
-        var state = await app.Services.GetRequiredService<BackendModel>().RefreshAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
-        if (!state.Ready)
-            throw new InvalidOperationException($"The scripted backend is not ready: {state.Detail}");
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
         return new PreprocessorHost(backend, app, address, log);
     }
@@ -93,6 +117,7 @@ internal sealed class PreprocessorHost : IAsyncDisposable
         _channel.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
-        await Backend.DisposeAsync();
+        if (_backend is not null)
+            await _backend.DisposeAsync();
     }
 }
