@@ -13,6 +13,7 @@ using GptjAspire.Gateway.Preprocessing;
 using GptjAspire.Gateway.RateLimiting;
 using GptjAspire.Gateway.Security;
 using GptjAspire.ServiceDefaults;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace GptjAspire.Gateway;
 
@@ -43,6 +44,9 @@ public static class GatewayApi
         builder.Services.AddOpenApi(options => options.AddApiKeySecurity());
         builder.Services.AddCrossOrigin();
         builder.Services.AddKestrelRejectionBodies();
+        // Kestrel reads only endpoints from its section; its limits (e.g. RequestHeadersTimeout against slow clients,
+        // 30 s by default) become settings too: Kestrel__Limits__RequestHeadersTimeout.
+        builder.Services.Configure<KestrelServerOptions>(kestrel => builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits));
         builder.Services.AddApiKeys();
         builder.Services.AddCallerLimits();
         return builder;

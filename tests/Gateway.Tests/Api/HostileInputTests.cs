@@ -280,6 +280,20 @@ public sealed class MalformedHttpTests
     }
 
     [Fact]
+    public async Task Headers_that_stop_arriving_get_408_with_the_json_error_body()
+    {
+        await using var host = await GatewayHost.StartAsync(new() { ["Kestrel:Limits:RequestHeadersTimeout"] = "00:00:02" });
+
+        // The blank line that ends the headers never comes (a slowloris client); Kestrel gives up after the limit.
+        var response = await RawHttp.SendAsync(host.Client.BaseAddress!, "POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n");
+
+        Assert.Equal(408, response.Status);
+        Assert.Equal(("request_timeout", "invalid_request_error"),
+            (response.Error().GetProperty("code").GetString(), response.Error().GetProperty("type").GetString()));
+        Assert.Empty(host.Preprocessor.Requests);
+    }
+
+    [Fact]
     public async Task Connection_stays_usable_for_good_requests_after_many_responses()
     {
         await using var host = await GatewayHost.StartAsync();

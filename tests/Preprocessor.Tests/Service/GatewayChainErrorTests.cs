@@ -89,6 +89,24 @@ public sealed class GatewayChainErrorTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("/predict", """{"text": "ab", "n_samples": 1}""")]
+    [InlineData("/v1/completions", """{"prompt": "ab", "max_tokens": 2}""")]
+    public async Task A_backend_stream_that_ends_early_fails_that_request_only_and_the_backend_stays_in_service(string path, string body)
+    {
+        _preprocessor.Backend.Script(StreamAnswer.EndEarly);
+
+        using var response = await _client.PostAsync(path, Json(body));
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        // Before, the Preprocessor marked the backend lost and the next requests got 503 until its probe saw it again.
+        for (var i = 0; i < 5; i++)
+        {
+            using var next = await _client.PostAsync(path, Json(body));
+            Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        }
+    }
+
+    [Theory]
     [InlineData(StreamAnswer.QueueFull)]
     [InlineData(StreamAnswer.QueueFullStatus)]
     [InlineData(StreamAnswer.ResourceExhaustedStatus)]
