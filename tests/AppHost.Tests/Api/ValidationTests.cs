@@ -82,7 +82,7 @@ public sealed class ValidationTests(GptjApp system)
         var (status, param, message) = await PostAsync("/predict", Json.Body($$"""{"text": "{{text}}"}"""));
 
         Assert.Equal((HttpStatusCode.BadRequest, "text"), (status, param));
-        Assert.Equal($"text is {tokens} tokens; the total length is capped at 256 tokens, which leaves no room for new tokens.", message);
+        Assert.Equal($"The prompt is {tokens} tokens; the total length is capped at 256 tokens, which leaves no room for new tokens.", message);
     }
 
     [Fact]
