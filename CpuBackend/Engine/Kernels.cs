@@ -29,6 +29,11 @@ internal static unsafe class Kernels
             Int8Kernels.MatMul(Int8Kernels.Best, x, rows, w, bias, y);
             return;
         }
+        if (w.Type != WeightType.Int8 && rows >= Gemm.MinRows && Gemm.IsSupported)
+        {
+            Gemm.MatMul(x, rows, w, bias, y);
+            return;
+        }
         FloatMatMul(x, rows, w, bias, y);
     }
 
@@ -413,7 +418,7 @@ internal static unsafe class Kernels
     }
 
     /// <summary>How a kernel widens eight (or one) stored weights to floats.</summary>
-    private interface IWeightFormat
+    internal interface IWeightFormat
     {
         static abstract Vector256<float> Load8(byte* row, int i);
 
@@ -423,7 +428,7 @@ internal static unsafe class Kernels
         static abstract int Size { get; }
     }
 
-    private readonly struct F32 : IWeightFormat
+    internal readonly struct F32 : IWeightFormat
     {
         public static int Size => 4;
 
@@ -434,7 +439,7 @@ internal static unsafe class Kernels
         public static float Load1(byte* row, int i) => ((float*)row)[i];
     }
 
-    private readonly struct F16 : IWeightFormat
+    internal readonly struct F16 : IWeightFormat
     {
         public static int Size => 2;
 
@@ -453,7 +458,7 @@ internal static unsafe class Kernels
         public static float Load1(byte* row, int i) => (float)((Half*)row)[i];
     }
 
-    private readonly struct BF16 : IWeightFormat
+    internal readonly struct BF16 : IWeightFormat
     {
         public static int Size => 2;
 

@@ -22,7 +22,14 @@ public sealed unsafe class MatMulTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Product_matches_double_precision_reference(WeightType type, int rows, int n, int k)
+    public void Product_matches_double_precision_reference(WeightType type, int rows, int n, int k) =>
+        AssertMatchesDoublePrecision(type, rows, n, k, Kernels.MatMul);
+
+    /// <summary>Runs <paramref name="product"/> on random operands and checks every output against the double-precision
+    /// product of the stored (converted) weights.</summary>
+    internal delegate void Product(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y);
+
+    internal static void AssertMatchesDoublePrecision(WeightType type, int rows, int n, int k, Product product)
     {
         var random = new Random(rows * 1000 + n + k);
         var source = new float[n * k];
@@ -37,7 +44,7 @@ public sealed unsafe class MatMulTests
         {
             using var w = Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, type);
             var y = new float[rows * n];
-            Kernels.MatMul(x, rows, w, bias, y);
+            product(x, rows, w, bias, y);
 
             var stored = new float[k];
             for (var o = 0; o < n; o++)
