@@ -24,7 +24,7 @@ internal static unsafe class Gemm
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>Activation rows from which <see cref="Kernels.MatMul"/> takes this kernel for float weights.</summary>
-    public const int MinRows = 4;
+    public const int MinRows = 32;
 
     /// <summary>Activation rows per packed panel: one vector.</summary>
     private static readonly int Panel = Wide ? 16 : 8;

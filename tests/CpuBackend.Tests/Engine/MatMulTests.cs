@@ -7,14 +7,14 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 public sealed unsafe class MatMulTests
 {
     // Row counts cover one-row decode, each partial block (2-4), full and mixed blocks of five and the
-    // widened-tile path (above 5 for f16/bf16, above 16 for int8). Matrix shapes cover rows of a page or
+    // widened-tile path (above 5 for f16/bf16, above 16 for int8) and the GEMM (from Gemm.MinRows for float weights). Matrix shapes cover rows of a page or
     // more (the four-row decode kernel) with odd tails, short rows, odd output counts, and a product big
     // enough to be split across threads.
     public static TheoryData<WeightType, int, int, int> Cases()
     {
         var cases = new TheoryData<WeightType, int, int, int>();
         foreach (var type in Enum.GetValues<WeightType>())
-            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 17, 23 })
+            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 17, 23, 40 })
                 foreach (var (n, k) in new[] { (9, 1027), (33, 37), (2050, 64) })
                     cases.Add(type, rows, n, k);
         return cases;
