@@ -16,9 +16,10 @@ namespace GptjAspire.CpuBackend.Engine;
 /// written to y once per column block. docs/engine.md gives the layout decision.</remarks>
 internal static unsafe class Gemm
 {
-    /// <summary>512-bit microkernel where AVX-512 is enabled: 32 vector registers hold 24 accumulators (2 × 12), two
-    /// activation vectors and the broadcast weight. Otherwise 256-bit with 16 registers: 12 accumulators (2 × 6).</summary>
-    public static readonly bool Wide = Avx512F.IsSupported;
+    /// <summary>512-bit microkernel where AVX-512 is enabled (<see cref="Kernels.Wide"/>): 32 vector registers hold 24
+    /// accumulators (2 × 12), two activation vectors and the broadcast weight. Otherwise 256-bit with 16 registers: 12
+    /// accumulators (2 × 6).</summary>
+    private static bool Wide => Kernels.Wide;
 
     /// <summary>The microkernel runs wherever the vectorised float kernels do.</summary>
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;

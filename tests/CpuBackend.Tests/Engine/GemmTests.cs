@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics.X86;
 using GptjAspire.CpuBackend.Engine;
 
 namespace GptjAspire.CpuBackend.Tests.Engine;
@@ -6,9 +5,6 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 /// <summary><see cref="Gemm"/> against a double-precision product on shapes that leave every edge of its blocking partial.</summary>
 public sealed class GemmTests
 {
-    /// <summary>Set by IsaSwitchTests to the microkernel width (512 or 256) its switch leaves.</summary>
-    internal const string ExpectedWidthVariable = "GPTJ_EXPECTED_GEMM_WIDTH";
-
     // Rows: below, at and past one panel (8 or 16) and an odd number of panels (the last without a pair); k: below,
     // at and past the 256-deep block, and not a multiple of eight; n: below one group of weight rows, past the
     // 240-row column block, and large enough to be split across threads.
@@ -27,13 +23,4 @@ public sealed class GemmTests
     [MemberData(nameof(Cases))]
     public void Gemm_matches_double_precision_reference(WeightType type, int rows, int n, int k) =>
         MatMulTests.AssertMatchesDoublePrecision(type, rows, n, k, Gemm.MatMul);
-
-    [Fact]
-    public void Microkernel_is_the_widest_the_cpu_and_its_switches_allow()
-    {
-        var expected = Environment.GetEnvironmentVariable(ExpectedWidthVariable) is { } width
-            ? width == "512"
-            : Avx512F.IsSupported;
-        Assert.Equal(expected, Gemm.Wide);
-    }
 }
