@@ -9,7 +9,8 @@ namespace GptjAspire.CpuBackend.Engine;
 /// <summary>The numeric kernels of the forward pass: threaded matrix products over every weight type, layer norm, gelu, softmax.</summary>
 internal static unsafe class Kernels
 {
-    private static readonly bool Vectorized = Avx2.IsSupported && Fma.IsSupported;
+    /// <summary>AVX2 and FMA: the vectorised kernels (and the GEMM) run; otherwise the scalar ones.</summary>
+    internal static readonly bool Vectorized = Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>Activation rows per register block of the batched kernel. Where AVX-512 is enabled the JIT has 32 vector
     /// registers (EVEX encodes ymm16-31), so two weight rows against ten activation rows (20 accumulators) fit and each
