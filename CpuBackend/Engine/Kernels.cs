@@ -9,12 +9,17 @@ namespace GptjAspire.CpuBackend.Engine;
 /// <summary>The numeric kernels of the forward pass: threaded matrix products over every weight type, layer norm, gelu, softmax.</summary>
 internal static unsafe class Kernels
 {
-    private static readonly bool Vectorized = Avx2.IsSupported && Fma.IsSupported;
+    /// <summary>AVX2 and FMA: the vectorised kernels (and the GEMM) run; otherwise the scalar ones.</summary>
+    internal static readonly bool Vectorized = Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>Activation rows per register block of the batched kernel. Where AVX-512 is enabled the JIT has 32 vector
     /// registers (EVEX encodes ymm16-31), so two weight rows against ten activation rows (20 accumulators) fit and each
     /// weight pair is loaded and widened once for ten rows; with the sixteen AVX2 registers the block is five rows.</summary>
-    private static readonly int Block = Avx512F.IsSupported ? 10 : 5;
+    private static readonly int Block = Wide ? 10 : 5;
+
+    /// <summary>AVX-512 is enabled: the batched kernels get 32 vector registers, one-row decode and the GEMM 512-bit vectors.
+    /// Chosen at run time, so DOTNET_EnableAVX512=0 selects the 256-bit kernels (the tests use it).</summary>
+    public static readonly bool Wide = Avx512F.IsSupported;
 
     /// <summary>Multiply-adds below which a product is not split across threads.</summary>
     private const long SerialWork = 1 << 17;
@@ -27,6 +32,11 @@ internal static unsafe class Kernels
         if (w.Type == WeightType.Int8 && Int8Kernels.Best != Int8Path.Float)
         {
             Int8Kernels.MatMul(Int8Kernels.Best, x, rows, w, bias, y);
+            return;
+        }
+        if (w.Type != WeightType.Int8 && rows >= Gemm.MinRows && Gemm.IsSupported)
+        {
+            Gemm.MatMul(x, rows, w, bias, y);
             return;
         }
         FloatMatMul(x, rows, w, bias, y);
@@ -183,7 +193,8 @@ internal static unsafe class Kernels
             var quarter = (t1 - t0) / 4;
             for (; o < t0 + quarter; o++)
             {
-                Dot4x1<T>(weights + (long)(o - t0) * rowBytes, (long)quarter * rowBytes, x, k, four);
+                if (Wide) Dot4x1Wide<T>(weights + (long)(o - t0) * rowBytes, (long)quarter * rowBytes, x, k, four);
+                else Dot4x1<T>(weights + (long)(o - t0) * rowBytes, (long)quarter * rowBytes, x, k, four);
                 for (var j = 0; j < 4; j++)
                 {
                     var r = o + j * quarter;
@@ -266,6 +277,49 @@ internal static unsafe class Kernels
         result[1] = Vector256.Sum(a1 + b1);
         result[2] = Vector256.Sum(a2 + b2);
         result[3] = Vector256.Sum(a3 + b3);
+        for (; i < k; i++)
+        {
+            result[0] += T.Load1(w0, i) * x[i];
+            result[1] += T.Load1(w1, i) * x[i];
+            result[2] += T.Load1(w2, i) * x[i];
+            result[3] += T.Load1(w3, i) * x[i];
+        }
+    }
+
+    /// <summary><see cref="Dot4x1"/> on 512-bit vectors (AVX-512): half the instructions per weight, so a core issuing
+    /// the widening (f16, bf16) keeps up with memory more easily.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot4x1Wide<T>(byte* w, long rowStep, float* x, int k, float* result) where T : struct, IWeightFormat
+    {
+        byte* w0 = w, w1 = w + rowStep, w2 = w + 2 * rowStep, w3 = w + 3 * rowStep;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        var i = 0;
+        for (; i + 32 <= k; i += 32)
+        {
+            var xv = Vector512.Load(x + i);
+            var xu = Vector512.Load(x + i + 16);
+            a0 = Avx512F.FusedMultiplyAdd(T.Load16(w0, i), xv, a0);
+            a1 = Avx512F.FusedMultiplyAdd(T.Load16(w1, i), xv, a1);
+            a2 = Avx512F.FusedMultiplyAdd(T.Load16(w2, i), xv, a2);
+            a3 = Avx512F.FusedMultiplyAdd(T.Load16(w3, i), xv, a3);
+            b0 = Avx512F.FusedMultiplyAdd(T.Load16(w0, i + 16), xu, b0);
+            b1 = Avx512F.FusedMultiplyAdd(T.Load16(w1, i + 16), xu, b1);
+            b2 = Avx512F.FusedMultiplyAdd(T.Load16(w2, i + 16), xu, b2);
+            b3 = Avx512F.FusedMultiplyAdd(T.Load16(w3, i + 16), xu, b3);
+        }
+        for (; i + 16 <= k; i += 16)
+        {
+            var xv = Vector512.Load(x + i);
+            a0 = Avx512F.FusedMultiplyAdd(T.Load16(w0, i), xv, a0);
+            a1 = Avx512F.FusedMultiplyAdd(T.Load16(w1, i), xv, a1);
+            a2 = Avx512F.FusedMultiplyAdd(T.Load16(w2, i), xv, a2);
+            a3 = Avx512F.FusedMultiplyAdd(T.Load16(w3, i), xv, a3);
+        }
+        result[0] = Vector512.Sum(a0 + b0);
+        result[1] = Vector512.Sum(a1 + b1);
+        result[2] = Vector512.Sum(a2 + b2);
+        result[3] = Vector512.Sum(a3 + b3);
         for (; i < k; i++)
         {
             result[0] += T.Load1(w0, i) * x[i];
@@ -413,9 +467,12 @@ internal static unsafe class Kernels
     }
 
     /// <summary>How a kernel widens eight (or one) stored weights to floats.</summary>
-    private interface IWeightFormat
+    internal interface IWeightFormat
     {
         static abstract Vector256<float> Load8(byte* row, int i);
+
+        /// <summary>Sixteen weights as one 512-bit vector (AVX-512 only).</summary>
+        static abstract Vector512<float> Load16(byte* row, int i);
 
         static abstract float Load1(byte* row, int i);
 
@@ -423,7 +480,7 @@ internal static unsafe class Kernels
         static abstract int Size { get; }
     }
 
-    private readonly struct F32 : IWeightFormat
+    internal readonly struct F32 : IWeightFormat
     {
         public static int Size => 4;
 
@@ -431,10 +488,13 @@ internal static unsafe class Kernels
         public static Vector256<float> Load8(byte* row, int i) => Avx.LoadVector256((float*)row + i);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load16(byte* row, int i) => Vector512.Load((float*)row + i);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Load1(byte* row, int i) => ((float*)row)[i];
     }
 
-    private readonly struct F16 : IWeightFormat
+    internal readonly struct F16 : IWeightFormat
     {
         public static int Size => 2;
 
@@ -449,17 +509,29 @@ internal static unsafe class Kernels
             return (h & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(5.192296858534828E+33f) /* 2^112 */;
         }
 
+        /// <summary><see cref="Load8"/>'s conversion on sixteen halves.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load16(byte* row, int i)
+        {
+            var h = Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load((short*)row + i)), 13);
+            return (h & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector512.Create(5.192296858534828E+33f) /* 2^112 */;
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Load1(byte* row, int i) => (float)((Half*)row)[i];
     }
 
-    private readonly struct BF16 : IWeightFormat
+    internal readonly struct BF16 : IWeightFormat
     {
         public static int Size => 2;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int i) =>
             Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)row + i), 16).AsSingle();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load16(byte* row, int i) =>
+            Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)row + i)), 16).AsSingle();
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Load1(byte* row, int i) => BitConverter.Int32BitsToSingle(((ushort*)row)[i] << 16);
@@ -472,6 +544,10 @@ internal static unsafe class Kernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Load8(byte* row, int i) =>
             Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((sbyte*)row + i));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load16(byte* row, int i) =>
+            Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)row + i)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Load1(byte* row, int i) => ((sbyte*)row)[i];

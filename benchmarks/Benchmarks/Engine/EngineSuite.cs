@@ -31,7 +31,7 @@ internal static class EngineSuite
         var logger = loggers.CreateLogger("engine");
 
         Console.WriteLine($"engine suite: {Environment.ProcessorCount} cores, load average {LoadAverage()}, threads {settings.Threads}");
-        Int8KernelComparison.Run();
+        KernelComparison.Run();
         if (args.Contains("--only-kernels"))
         {
             // In-cache multiply-add rates of the batched kernels, for A/B runs of one build under different DOTNET_Enable* switches.

@@ -11,28 +11,30 @@ public sealed class IsaSwitchTests
     private const string KernelTests =
         "FullyQualifiedName~Engine.MatMulTests|FullyQualifiedName~Best_is_the_fastest_path|FullyQualifiedName~Int8_storage_stays_within";
 
-    // Without AVX2 there is no integer path, so the integer product theory would have no cases.
-    private const string IntegerTests = "|FullyQualifiedName~Integer_product_equals";
+    // Without AVX2 there is no integer path and no GEMM, so their theories would have no cases.
+    private const string VectorTests = "|FullyQualifiedName~Integer_product_equals|FullyQualifiedName~Engine.GemmTests";
 
-    public static TheoryData<string, string, string> Switches() => new()
+    public static TheoryData<string, string, string, string> Switches() => new()
     {
         // Without AVX-VNNI int8 runs on vpmaddwd; without AVX2 every type on the scalar float kernels.
-        { "DOTNET_EnableAVXVNNI", Avx2.IsSupported ? nameof(Int8Path.Avx2) : nameof(Int8Path.Float), KernelTests + (Avx2.IsSupported ? IntegerTests : "") },
-        { "DOTNET_EnableAVX2", nameof(Int8Path.Float), KernelTests },
-        // Without AVX-512 the batched float kernels use blocks of five rows instead of ten; AVX-VNNI is a VEX extension and stays.
-        { "DOTNET_EnableAVX512F", Int8Kernels.Best.ToString(), KernelTests + (Avx2.IsSupported ? IntegerTests : "") },
+        { "DOTNET_EnableAVXVNNI", Avx2.IsSupported ? nameof(Int8Path.Avx2) : nameof(Int8Path.Float), Avx512F.IsSupported ? "512" : "256", KernelTests + (Avx2.IsSupported ? VectorTests : "") },
+        { "DOTNET_EnableAVX2", nameof(Int8Path.Float), "256", KernelTests },
+        // Without AVX-512 the batched float kernels use blocks of five rows instead of ten, one-row decode and the GEMM
+        // 256-bit vectors; AVX-VNNI is a VEX extension and stays. .NET 10 switches AVX-512 as one group (F, BW, CD, DQ, VL):
+        // DOTNET_EnableAVX512F is no longer read.
+        { "DOTNET_EnableAVX512", Int8Kernels.Best.ToString(), "256", KernelTests + (Avx2.IsSupported ? VectorTests : "") },
     };
 
     [Theory]
     [MemberData(nameof(Switches))]
-    public async Task Kernel_tests_pass_with_an_instruction_set_switched_off(string variable, string expectedInt8Path, string filter)
+    public async Task Kernel_tests_pass_with_an_instruction_set_switched_off(string variable, string expectedInt8Path, string expectedWidth, string filter)
     {
         var start = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { "test", typeof(IsaSwitchTests).Assembly.Location, "--filter", filter, "--logger", "console;verbosity=normal" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            Environment = { [variable] = "0", [Int8KernelTests.ExpectedPathVariable] = expectedInt8Path },
+            Environment = { [variable] = "0", [Int8KernelTests.ExpectedPathVariable] = expectedInt8Path, [MatMulTests.ExpectedWidthVariable] = expectedWidth },
         };
         using var child = Process.Start(start)!;
         var output = child.StandardOutput.ReadToEndAsync();
@@ -44,6 +46,7 @@ public sealed class IsaSwitchTests
         Assert.True(child.ExitCode == 0, $"{variable}=0: child test run failed\n{log}");
         Assert.Contains("Best_is_the_fastest_path_the_cpu_and_its_switches_allow", log);
         Assert.Contains("Int8_storage_stays_within", log);
+        Assert.Contains("Kernels_use_512_bit_vectors_exactly_where_the_cpu_and_its_switches_allow", log);
         // The switched-off path has no cases in the child, the remaining ones do.
         if (variable == "DOTNET_EnableAVXVNNI") Assert.DoesNotContain("(path: AvxVnni", log);
         if (expectedInt8Path == nameof(Int8Path.Avx2)) Assert.Contains("(path: Avx2", log);

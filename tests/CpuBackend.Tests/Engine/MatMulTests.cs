@@ -6,15 +6,29 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 /// <summary><see cref="Kernels.MatMul"/> against a double-precision product of the same stored weights, for every kernel shape.</summary>
 public sealed unsafe class MatMulTests
 {
+    /// <summary>Set by IsaSwitchTests to the vector width (512 or 256) its switch leaves.</summary>
+    internal const string ExpectedWidthVariable = "GPTJ_EXPECTED_VECTOR_WIDTH";
+
+    // With AVX-512 one-row decode (Dot4x1Wide) and the GEMM (12 x 32-row microkernel) run on 512-bit vectors and the
+    // cases below test those; IsaSwitchTests reruns them with AVX-512 off, where the 256-bit kernels run.
+    [Fact]
+    public void Kernels_use_512_bit_vectors_exactly_where_the_cpu_and_its_switches_allow()
+    {
+        var expected = Environment.GetEnvironmentVariable(ExpectedWidthVariable) is { } width
+            ? width == "512"
+            : System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        Assert.Equal(expected, Kernels.Wide);
+    }
+
     // Row counts cover one-row decode, each partial block (2-4), full and mixed blocks of five and the
-    // widened-tile path (above 5 for f16/bf16, above 16 for int8). Matrix shapes cover rows of a page or
+    // widened-tile path (above 5 for f16/bf16, above 16 for int8) and the GEMM (from Gemm.MinRows for float weights). Matrix shapes cover rows of a page or
     // more (the four-row decode kernel) with odd tails, short rows, odd output counts, and a product big
     // enough to be split across threads.
     public static TheoryData<WeightType, int, int, int> Cases()
     {
         var cases = new TheoryData<WeightType, int, int, int>();
         foreach (var type in Enum.GetValues<WeightType>())
-            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 17, 23 })
+            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 17, 23, 40 })
                 foreach (var (n, k) in new[] { (9, 1027), (33, 37), (2050, 64) })
                     cases.Add(type, rows, n, k);
         return cases;
@@ -22,7 +36,14 @@ public sealed unsafe class MatMulTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Product_matches_double_precision_reference(WeightType type, int rows, int n, int k)
+    public void Product_matches_double_precision_reference(WeightType type, int rows, int n, int k) =>
+        AssertMatchesDoublePrecision(type, rows, n, k, Kernels.MatMul);
+
+    /// <summary>Runs <paramref name="product"/> on random operands and checks every output against the double-precision
+    /// product of the stored (converted) weights.</summary>
+    internal delegate void Product(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y);
+
+    internal static void AssertMatchesDoublePrecision(WeightType type, int rows, int n, int k, Product product)
     {
         var random = new Random(rows * 1000 + n + k);
         var source = new float[n * k];
@@ -37,7 +58,7 @@ public sealed unsafe class MatMulTests
         {
             using var w = Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, type);
             var y = new float[rows * n];
-            Kernels.MatMul(x, rows, w, bias, y);
+            product(x, rows, w, bias, y);
 
             var stored = new float[k];
             for (var o = 0; o < n; o++)

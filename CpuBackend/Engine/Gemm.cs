@@ -1,0 +1,311 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace GptjAspire.CpuBackend.Engine;
+
+/// <summary>Products of many activation rows (prefill, large decode batches) with f32, f16 or bf16 weights, structured as a
+/// GotoBLAS/BLIS GEMM: the activations are packed once per call into panels of one vector of rows, weights stay in the
+/// checkpoint's layout and are widened per call into a per-thread block the size of L2, and a microkernel keeps a block of
+/// (two vectors of rows) × (<see cref="Columns"/> weight rows) of the result in registers while it streams the depth.</summary>
+/// <remarks>The vectors run along activation rows, so a weight is broadcast from the widened block, where the
+/// <see cref="Columns"/> weight rows lie <see cref="Depth"/> floats apart: the broadcasts are loads at constant offsets from
+/// one pointer (folded into the FMA as an embedded broadcast under AVX-512), and widening is a contiguous copy rather than
+/// a transpose. The result block is accumulated in a per-thread transposed buffer (one column of rows per weight row) and
+/// written to y once per column block. docs/engine.md gives the layout decision.</remarks>
+internal static unsafe class Gemm
+{
+    /// <summary>512-bit microkernel where AVX-512 is enabled (<see cref="Kernels.Wide"/>): 32 vector registers hold 24
+    /// accumulators (2 × 12), two activation vectors and the broadcast weight. Otherwise 256-bit with 16 registers: 12
+    /// accumulators (2 × 6).</summary>
+    private static bool Wide => Kernels.Wide;
+
+    /// <summary>The microkernel runs wherever the vectorised float kernels do.</summary>
+    public static bool IsSupported => Kernels.Vectorized;
+
+    /// <summary>Activation rows from which <see cref="Kernels.MatMul"/> takes this kernel for float weights. Below it a
+    /// product is bound by reading the weights, and the blocked kernels' streams read memory better than the widening
+    /// pass here: interleaved on a decode step's matrices the GEMM measured 0.5-0.7× at 10 rows, even (f32) to 1.5× (f16)
+    /// at 32 and 1.6× at 200 (docs/engine.md).</summary>
+    public const int MinRows = 32;
+
+    /// <summary>Activation rows per packed panel: one vector.</summary>
+    private static readonly int Panel = Wide ? 16 : 8;
+
+    /// <summary>Weight rows per microkernel block (the broadcast side).</summary>
+    private static readonly int Columns = Wide ? 12 : 6;
+
+    /// <summary>Depth (k) per widened block: 12 weight rows of 256 floats are 12 KiB, resident in L1 while every panel
+    /// of rows streams past them. A constant, so the broadcast offsets j · Depth are immediates.</summary>
+    internal const int Depth = 256;
+
+    /// <summary>Weight rows widened together per depth block: 240 × 256 floats = 240 KiB, in L2 (a multiple of 12 and 6).</summary>
+    private const int BlockColumns = 240;
+
+    /// <summary>Multiply-adds below which a product is not split across threads.</summary>
+    private const long SerialWork = 1 << 17;
+
+    [ThreadStatic]
+    private static float[]? widened;
+
+    [ThreadStatic]
+    private static float[]? accumulators;
+
+    /// <summary>y[r, o] = Σ_i x[r, i] · w[o, i] (+ bias[o]) for r &lt; rows; f32, f16 or bf16 weights.</summary>
+    public static void MatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
+    {
+        int k = w.Cols, n = w.Rows;
+        if (!IsSupported) throw new PlatformNotSupportedException("the GEMM microkernel needs AVX2 and FMA");
+        if (w.Type is not (WeightType.F32 or WeightType.F16 or WeightType.BF16)) throw new ArgumentException($"the GEMM takes float weights, not {w.Type}", nameof(w));
+        if (rows < 1 || x.Length < rows * k || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
+        int panel = Panel, columns = Columns;
+        var panels = (rows + panel - 1) / panel;
+        var packed = ArrayPool<float>.Shared.Rent(panels * panel * k);
+        try
+        {
+            fixed (float* xp = x, yp = y, bp = bias, pp = packed)
+            {
+                nint xa = (nint)xp, pa = (nint)pp, ya = (nint)yp, ba = (nint)bp;
+                KernelThreads.For(panels, p => PackPanel((float*)xa, rows, k, p, (float*)pa));
+                // Bands of whole microkernel blocks; a product too small to repay waking threads runs on the caller.
+                var groups = (n + columns - 1) / columns;
+                var bands = (long)rows * n * k < SerialWork ? 1 : Math.Min(groups, Environment.ProcessorCount * 4);
+                var band = (groups + bands - 1) / bands * columns;
+                KernelThreads.For((n + band - 1) / band, b =>
+                {
+                    int o0 = b * band, o1 = Math.Min(n, o0 + band);
+                    switch (w.Type)
+                    {
+                        case WeightType.F32: Band<Kernels.F32>((float*)pa, panels, w, (float*)ba, (float*)ya, rows, o0, o1); break;
+                        case WeightType.F16: Band<Kernels.F16>((float*)pa, panels, w, (float*)ba, (float*)ya, rows, o0, o1); break;
+                        default: Band<Kernels.BF16>((float*)pa, panels, w, (float*)ba, (float*)ya, rows, o0, o1); break;
+                    }
+                });
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(packed);
+        }
+    }
+
+    /// <summary>Panel p holds rows p·Panel .. p·Panel + Panel - 1 transposed: element (i, r) at i · Panel + r, rows past
+    /// the last zero, so the microkernel loads one vector of rows per depth step.</summary>
+    private static void PackPanel(float* x, int rows, int k, int p, float* packed)
+    {
+        var panel = Panel;
+        var target = packed + (long)p * k * panel;
+        for (var r = 0; r < panel; r++)
+        {
+            var row = p * panel + r;
+            var source = x + (long)row * k;
+            if (row < rows)
+                for (var i = 0; i < k; i++) target[(long)i * panel + r] = source[i];
+            else
+                for (var i = 0; i < k; i++) target[(long)i * panel + r] = 0f;
+        }
+    }
+
+    /// <summary>Output columns [o0, o1) for every row: per block of <see cref="BlockColumns"/> weight rows and per depth
+    /// block, widen the weights once, then run every pair of row panels against every group of weight rows.</summary>
+    private static void Band<T>(float* packed, int panels, Matrix w, float* bias, float* y, int rows, int o0, int o1)
+        where T : struct, Kernels.IWeightFormat
+    {
+        int k = w.Cols, n = w.Rows, panel = Panel, columns = Columns;
+        var height = panels * panel;
+        if (widened == null) widened = new float[BlockColumns * Depth];
+        if (accumulators == null || accumulators.Length < BlockColumns * height) accumulators = new float[BlockColumns * height];
+        fixed (float* tiles = widened, sums = accumulators)
+        {
+            for (var c0 = o0; c0 < o1; c0 += BlockColumns)
+            {
+                var c1 = Math.Min(o1, c0 + BlockColumns);
+                // Whole groups; weight rows past the matrix's last are zero and their results are never written out.
+                var width = (c1 - c0 + columns - 1) / columns * columns;
+                for (var d0 = 0; d0 < k; d0 += Depth)
+                {
+                    var depth = Math.Min(Depth, k - d0);
+                    Widen<T>(w, c0, c1, width, d0, depth, tiles);
+                    for (var p = 0; p < panels; p += 2)
+                    {
+                        var a = packed + ((long)p * k + d0) * panel;
+                        var pair = p + 1 < panels;
+                        for (var g = 0; g < width; g += columns)
+                        {
+                            var c = sums + (long)g * height + p * panel;
+                            var t = tiles + (long)g * Depth;
+                            if (Wide)
+                            {
+                                if (pair) Micro512<Kernels.Two>(a, (long)k * panel, t, depth, c, height, d0 > 0);
+                                else Micro512<Kernels.One>(a, 0, t, depth, c, height, d0 > 0);
+                            }
+                            else
+                            {
+                                if (pair) Micro256<Kernels.Two>(a, (long)k * panel, t, depth, c, height, d0 > 0);
+                                else Micro256<Kernels.One>(a, 0, t, depth, c, height, d0 > 0);
+                            }
+                        }
+                    }
+                }
+                for (var r = 0; r < rows; r++)
+                {
+                    var yr = y + (long)r * n;
+                    for (var o = c0; o < c1; o++) yr[o] = sums[(long)(o - c0) * height + r] + (bias == null ? 0f : bias[o]);
+                }
+            }
+        }
+    }
+
+    /// <summary>Weight rows [c0, c1), depth [d0, d0 + depth) as floats, row j of the block at tiles + j · Depth; rows up to
+    /// <paramref name="width"/> past c1 are zero.</summary>
+    private static void Widen<T>(Matrix w, int c0, int c1, int width, int d0, int depth, float* tiles) where T : struct, Kernels.IWeightFormat
+    {
+        for (var o = c0; o < c0 + width; o++)
+        {
+            var target = tiles + (long)(o - c0) * Depth;
+            if (o >= c1)
+            {
+                new Span<float>(target, depth).Clear();
+                continue;
+            }
+            var source = w.Data + (long)o * w.RowBytes + (long)d0 * T.Size;
+            var i = 0;
+            for (; i + 8 <= depth; i += 8) T.Load8(source, i).Store(target + i);
+            for (; i < depth; i++) target[i] = T.Load1(source, i);
+        }
+    }
+
+    /// <summary>c[j · ldc + r] (+)= Σ_i a[i, r] · t[j · Depth + i] for 12 weight rows j and one or two panels of 16 rows r,
+    /// the second panel <paramref name="second"/> floats after the first.</summary>
+    private static void Micro512<V>(float* a, long second, float* t, int depth, float* c, int ldc, bool accumulate) where V : struct, Kernels.IRowCount
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
+        Vector512<float> a6 = default, a7 = default, a8 = default, a9 = default, a10 = default, a11 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default;
+        Vector512<float> b6 = default, b7 = default, b8 = default, b9 = default, b10 = default, b11 = default;
+        var two = V.Value > 1;
+        if (accumulate)
+        {
+            Load(c, ldc, 0, two, ref a0, ref b0);
+            Load(c, ldc, 1, two, ref a1, ref b1);
+            Load(c, ldc, 2, two, ref a2, ref b2);
+            Load(c, ldc, 3, two, ref a3, ref b3);
+            Load(c, ldc, 4, two, ref a4, ref b4);
+            Load(c, ldc, 5, two, ref a5, ref b5);
+            Load(c, ldc, 6, two, ref a6, ref b6);
+            Load(c, ldc, 7, two, ref a7, ref b7);
+            Load(c, ldc, 8, two, ref a8, ref b8);
+            Load(c, ldc, 9, two, ref a9, ref b9);
+            Load(c, ldc, 10, two, ref a10, ref b10);
+            Load(c, ldc, 11, two, ref a11, ref b11);
+        }
+        for (var i = 0; i < depth; i++, a += 16, t++)
+        {
+            var x = Vector512.Load(a);
+            var z = V.Value > 1 ? Vector512.Load(a + second) : default;
+            Step<V>(x, z, t[0], ref a0, ref b0);
+            Step<V>(x, z, t[Depth], ref a1, ref b1);
+            Step<V>(x, z, t[2 * Depth], ref a2, ref b2);
+            Step<V>(x, z, t[3 * Depth], ref a3, ref b3);
+            Step<V>(x, z, t[4 * Depth], ref a4, ref b4);
+            Step<V>(x, z, t[5 * Depth], ref a5, ref b5);
+            Step<V>(x, z, t[6 * Depth], ref a6, ref b6);
+            Step<V>(x, z, t[7 * Depth], ref a7, ref b7);
+            Step<V>(x, z, t[8 * Depth], ref a8, ref b8);
+            Step<V>(x, z, t[9 * Depth], ref a9, ref b9);
+            Step<V>(x, z, t[10 * Depth], ref a10, ref b10);
+            Step<V>(x, z, t[11 * Depth], ref a11, ref b11);
+        }
+        Store(c, ldc, 0, two, a0, b0);
+        Store(c, ldc, 1, two, a1, b1);
+        Store(c, ldc, 2, two, a2, b2);
+        Store(c, ldc, 3, two, a3, b3);
+        Store(c, ldc, 4, two, a4, b4);
+        Store(c, ldc, 5, two, a5, b5);
+        Store(c, ldc, 6, two, a6, b6);
+        Store(c, ldc, 7, two, a7, b7);
+        Store(c, ldc, 8, two, a8, b8);
+        Store(c, ldc, 9, two, a9, b9);
+        Store(c, ldc, 10, two, a10, b10);
+        Store(c, ldc, 11, two, a11, b11);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step<V>(Vector512<float> x, Vector512<float> z, float weight, ref Vector512<float> a, ref Vector512<float> b) where V : struct, Kernels.IRowCount
+    {
+        var v = Vector512.Create(weight);
+        a = Avx512F.FusedMultiplyAdd(x, v, a);
+        if (V.Value > 1) b = Avx512F.FusedMultiplyAdd(z, v, b);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Load(float* c, int ldc, int j, bool two, ref Vector512<float> a, ref Vector512<float> b)
+    {
+        a = Vector512.Load(c + (long)j * ldc);
+        if (two) b = Vector512.Load(c + (long)j * ldc + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, int ldc, int j, bool two, Vector512<float> a, Vector512<float> b)
+    {
+        a.Store(c + (long)j * ldc);
+        if (two) b.Store(c + (long)j * ldc + 16);
+    }
+
+    /// <summary><see cref="Micro512"/> for AVX2: 6 weight rows and one or two panels of 8 rows.</summary>
+    private static void Micro256<V>(float* a, long second, float* t, int depth, float* c, int ldc, bool accumulate) where V : struct, Kernels.IRowCount
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default;
+        var two = V.Value > 1;
+        if (accumulate)
+        {
+            Load(c, ldc, 0, two, ref a0, ref b0);
+            Load(c, ldc, 1, two, ref a1, ref b1);
+            Load(c, ldc, 2, two, ref a2, ref b2);
+            Load(c, ldc, 3, two, ref a3, ref b3);
+            Load(c, ldc, 4, two, ref a4, ref b4);
+            Load(c, ldc, 5, two, ref a5, ref b5);
+        }
+        for (var i = 0; i < depth; i++, a += 8, t++)
+        {
+            var x = Vector256.Load(a);
+            var z = V.Value > 1 ? Vector256.Load(a + second) : default;
+            Step<V>(x, z, t[0], ref a0, ref b0);
+            Step<V>(x, z, t[Depth], ref a1, ref b1);
+            Step<V>(x, z, t[2 * Depth], ref a2, ref b2);
+            Step<V>(x, z, t[3 * Depth], ref a3, ref b3);
+            Step<V>(x, z, t[4 * Depth], ref a4, ref b4);
+            Step<V>(x, z, t[5 * Depth], ref a5, ref b5);
+        }
+        Store(c, ldc, 0, two, a0, b0);
+        Store(c, ldc, 1, two, a1, b1);
+        Store(c, ldc, 2, two, a2, b2);
+        Store(c, ldc, 3, two, a3, b3);
+        Store(c, ldc, 4, two, a4, b4);
+        Store(c, ldc, 5, two, a5, b5);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step<V>(Vector256<float> x, Vector256<float> z, float weight, ref Vector256<float> a, ref Vector256<float> b) where V : struct, Kernels.IRowCount
+    {
+        var v = Vector256.Create(weight);
+        a = Fma.MultiplyAdd(x, v, a);
+        if (V.Value > 1) b = Fma.MultiplyAdd(z, v, b);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Load(float* c, int ldc, int j, bool two, ref Vector256<float> a, ref Vector256<float> b)
+    {
+        a = Vector256.Load(c + (long)j * ldc);
+        if (two) b = Vector256.Load(c + (long)j * ldc + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* c, int ldc, int j, bool two, Vector256<float> a, Vector256<float> b)
+    {
+        a.Store(c + (long)j * ldc);
+        if (two) b.Store(c + (long)j * ldc + 8);
+    }
+}

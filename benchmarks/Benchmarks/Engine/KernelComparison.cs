@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using GptjAspire.CpuBackend.Engine;
+
+namespace GptjAspire.Benchmarks.Engine;
+
+/// <summary>The matrix products of a whole mid-size decode step (8 layers of q, k, v, out, fc_in, fc_out, read from memory as
+/// in a real step) on each kernel this CPU has for a weight type, interleaved round by round: for int8 the float kernels
+/// (weights widened, f32 activations) against the integer ones; for f32 and f16 the blocked kernels against the GEMM.</summary>
+/// <remarks>Ratios are medians of per-round ratios, so drift of a shared machine between rounds does not enter them.</remarks>
+internal static unsafe class KernelComparison
+{
+    private delegate void Product(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y);
+
+    public static void Run()
+    {
+        var int8 = new List<(string, Product)> { ("Float", Kernels.FloatMatMul) };
+        foreach (var path in new[] { Int8Path.Avx2, Int8Path.AvxVnni }.Where(Int8Kernels.IsSupported))
+            int8.Add((path.ToString(), (x, rows, w, bias, y) => Int8Kernels.MatMul(path, x, rows, w, bias, y)));
+        Compare(WeightType.Int8, int8, [1, 10, 200], $"best here {Int8Kernels.Best}");
+        if (!Gemm.IsSupported) return;
+        foreach (var type in new[] { WeightType.F32, WeightType.F16 })
+            Compare(type, [("Blocked", Kernels.FloatMatMul), ("Gemm", Gemm.MatMul)], [1, 10, 32, 200], $"GEMM {(Kernels.Wide ? 512 : 256)}-bit, used from {Gemm.MinRows} rows");
+    }
+
+    private static void Compare(WeightType type, List<(string Name, Product Run)> kernels, int[] rowCounts, string note)
+    {
+        const int e = 1024, inner = 4096, layers = 8;
+        var matrices = new List<Matrix>();
+        // F32 matrices use the source's memory in place (as a mapped checkpoint's), so the sources stay pinned throughout;
+        // each layer has its own copy, so a step reads 8 layers' worth from memory.
+        var pinned = new List<GCHandle>();
+        try
+        {
+            foreach (var (n, k) in new[] { (e, e), (e, e), (e, e), (e, e), (inner, e), (e, inner) })
+            {
+                var random = new Random(n + k);
+                for (var l = 0; l < layers; l++)
+                {
+                    var source = new float[n * k];
+                    for (var i = 0; i < source.Length; i++) source[i] = (float)(random.NextDouble() - 0.5);
+                    pinned.Add(GCHandle.Alloc(source, GCHandleType.Pinned));
+                    matrices.Add(Matrix.Load(new CheckpointTensor("w", "F32", [n, k], pinned[^1].AddrOfPinnedObject()), n, k, type));
+                }
+            }
+            var multiplyAdds = matrices.Sum(m => (long)m.Rows * m.Cols);
+            var first = kernels[0].Name;
+            Console.WriteLine($"{type} kernels, one decode step's matrices ({multiplyAdds / 1e6:F0} M weights, {matrices.Sum(m => m.ByteCount) / 1e6:F0} MB), {string.Join(", ", kernels.Select(p => p.Name))}; {note}");
+            foreach (var rows in rowCounts)
+            {
+                var rounds = rows == 1 ? 21 : rows <= 10 ? 11 : 3;
+                var x = new float[rows * inner];
+                var random = new Random(rows);
+                for (var i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);
+                var y = new float[rows * inner];
+                var times = kernels.ToDictionary(p => p.Name, _ => new List<double>());
+                var ratios = kernels.ToDictionary(p => p.Name, _ => new List<double>());
+                for (var round = -1; round < rounds; round++)
+                {
+                    var seconds = kernels.ToDictionary(p => p.Name, p => Pass(p.Run, matrices, x, rows, y));
+                    if (round < 0) continue; // warm-up
+                    foreach (var (name, _) in kernels)
+                    {
+                        times[name].Add(seconds[name]);
+                        ratios[name].Add(seconds[first] / seconds[name]);
+                    }
+                }
+                Console.WriteLine($"  {rows,3} rows: " + string.Join("; ", kernels.Select(p =>
+                {
+                    var median = MemoryBandwidth.Median(times[p.Name]);
+                    return $"{p.Name} {median * 1e3:F2} ms ({rows * multiplyAdds / median / 1e9:F1} G multiply-adds/s, {MemoryBandwidth.Median(ratios[p.Name]):F2}x {first})";
+                })));
+            }
+        }
+        finally
+        {
+            foreach (var m in matrices) m.Dispose();
+            foreach (var handle in pinned) handle.Free();
+        }
+    }
+
+    private static double Pass(Product product, List<Matrix> matrices, float[] x, int rows, float[] y)
+    {
+        var clock = Stopwatch.StartNew();
+        foreach (var w in matrices) product(x.AsSpan(0, rows * w.Cols), rows, w, null, y.AsSpan(0, rows * w.Rows));
+        return clock.Elapsed.TotalSeconds;
+    }
+}

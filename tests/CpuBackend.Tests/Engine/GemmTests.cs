@@ -1,0 +1,26 @@
+using GptjAspire.CpuBackend.Engine;
+
+namespace GptjAspire.CpuBackend.Tests.Engine;
+
+/// <summary><see cref="Gemm"/> against a double-precision product on shapes that leave every edge of its blocking partial.</summary>
+public sealed class GemmTests
+{
+    // Rows: below, at and past one panel (8 or 16) and an odd number of panels (the last without a pair); k: below,
+    // at and past the 256-deep block, and not a multiple of eight; n: below one group of weight rows, past the
+    // 240-row column block, and large enough to be split across threads.
+    public static TheoryData<WeightType, int, int, int> Cases()
+    {
+        var cases = new TheoryData<WeightType, int, int, int>();
+        if (!Gemm.IsSupported) return cases;
+        foreach (var type in new[] { WeightType.F32, WeightType.F16, WeightType.BF16 })
+            foreach (var rows in new[] { 1, 4, 9, 16, 17, 45 })
+                foreach (var (n, k) in new[] { (5, 37), (13, 256), (250, 300), (700, 531) })
+                    cases.Add(type, rows, n, k);
+        return cases;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Gemm_matches_double_precision_reference(WeightType type, int rows, int n, int k) =>
+        MatMulTests.AssertMatchesDoublePrecision(type, rows, n, k, Gemm.MatMul);
+}
