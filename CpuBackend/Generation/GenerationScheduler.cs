@@ -60,6 +60,10 @@ public sealed partial class GenerationScheduler : IDisposable
     /// <summary>The KV-cache bytes running requests hold, against the budget.</summary>
     public KvCacheBudget Budget => _budget;
 
+    /// <summary>Token positions of one sequence that the whole <see cref="Budget"/> holds: the most any request's
+    /// sequences × (prompt + new tokens) can be.</summary>
+    public long KvCacheCapacityPositions => _budget.CapacityBytes / KvCache.BytesPerPosition(_model.Config, _options.KvCacheType);
+
     /// <summary>Non-null while the loop is wedged (work pending, no step finished within <see cref="GenerationOptions.StallTimeout"/>) or dead.</summary>
     public GenerationStall? Stall => _watchdog.Current;
 

@@ -32,7 +32,8 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     public override Task<ModelConfigResponse> ModelConfig(ModelConfigRequest request, ServerCallContext context)
     {
         var loaded = RequireModel(request.Name, request.Version);
-        var config = ModelDescription.Config(host.ModelName, host.MaxBatchSize, host.MaxQueuedRequests, loaded.Config.ContextLength, host.MaxSequences);
+        var config = ModelDescription.Config(host.ModelName, host.MaxBatchSize, host.MaxQueuedRequests, loaded.Config.ContextLength, host.MaxSequences,
+            loaded.Scheduler.KvCacheCapacityPositions);
         return Task.FromResult(new ModelConfigResponse { Config = config });
     }
 

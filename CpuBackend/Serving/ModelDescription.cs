@@ -27,7 +27,7 @@ internal static class ModelDescription
         return metadata;
     }
 
-    public static ModelConfig Config(string modelName, int maxBatchSize, int maxQueuedRequests, int contextLength, int maxSequences)
+    public static ModelConfig Config(string modelName, int maxBatchSize, int maxQueuedRequests, int contextLength, int maxSequences, long kvCachePositions)
     {
         var config = new ModelConfig
         {
@@ -42,6 +42,7 @@ internal static class ModelDescription
         // Not TensorRT-LLM parameters: the limits clients (the Preprocessor's GetModelInfo) size requests by, without reading the checkpoint.
         config.Parameters[GenerationContract.ContextLengthParameter] = Parameter(contextLength);
         config.Parameters[GenerationContract.MaxNumSequencesParameter] = Parameter(maxSequences);
+        config.Parameters[GenerationContract.MaxTokensInKvCacheParameter] = Parameter((int)Math.Min(kvCachePositions, int.MaxValue));
         foreach (var tensor in GenerationContract.Inputs)
         {
             config.Input.Add(new ModelInput

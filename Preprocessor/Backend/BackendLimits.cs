@@ -6,7 +6,7 @@ namespace GptjAspire.Preprocessor.Backend;
 
 /// <summary>The limits a backend's model configuration states as parameters (<see cref="GenerationContract.ContextLengthParameter"/> and
 /// its siblings); null where the configuration does not say.</summary>
-public sealed record BackendLimits(int? ContextLength, int? MaxSequences, int? MaxPromptTokens)
+public sealed record BackendLimits(int? ContextLength, int? MaxSequences, int? MaxPromptTokens, int? KvCacheTokens = null)
 {
     public static readonly BackendLimits None = new(null, null, null);
 
@@ -14,7 +14,8 @@ public sealed record BackendLimits(int? ContextLength, int? MaxSequences, int? M
     public static BackendLimits From(ModelConfig config) => new(
         Read(config, GenerationContract.ContextLengthParameter),
         Read(config, GenerationContract.MaxNumSequencesParameter),
-        Read(config, GenerationContract.MaxInputLenParameter));
+        Read(config, GenerationContract.MaxInputLenParameter),
+        Read(config, GenerationContract.MaxTokensInKvCacheParameter));
 
     static int? Read(ModelConfig config, string name)
     {

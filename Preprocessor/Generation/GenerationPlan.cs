@@ -51,6 +51,7 @@ public sealed record GenerationPlan(
             throw InvalidArgument.For("max_new_tokens", $"The number of new tokens can be at most {limits.MaxNewTokens}; got {request.MaxNewTokens}.");
 
         var maxNewTokens = Math.Min(budget, limits.MaxNewTokens);
+        CheckKvCache(limits, samples, ids.Length, maxNewTokens);
         var stops = request.Stop.Select(s => s.Normalize(NormalizationForm.FormC)).ToList();
         // A stop's tokens alone may differ from how the model spells it after other text; the backend stops on the ids
         // it is given, and the text filter catches every other spelling.
@@ -69,6 +70,21 @@ public sealed record GenerationPlan(
         {
             throw InvalidArgument.For(field, $"The {what} is not valid text at character {e.Position}: {e.Message}");
         }
+    }
+
+    // The backend reserves samples × (prompt + new tokens) positions of its KV cache before it starts; a request that needs
+    // more than the whole cache would be refused as RESOURCE_EXHAUSTED (a retryable 429) although retrying never helps.
+    static void CheckKvCache(ModelLimits limits, int samples, int promptTokens, int maxNewTokens)
+    {
+        if (limits.KvCacheTokens is not { } capacity)
+            return;
+        var perSample = (long)promptTokens + maxNewTokens;
+        if (perSample > capacity)
+            throw InvalidArgument.For("max_new_tokens",
+                $"The prompt ({promptTokens} tokens) plus {maxNewTokens} new tokens needs {perSample} positions of the model's KV cache, which holds {capacity}; ask for fewer new tokens.");
+        if (samples * perSample > capacity)
+            throw InvalidArgument.For("n",
+                $"{samples} samples of {perSample} positions (prompt plus new tokens) need {samples * perSample} positions of the model's KV cache, which holds {capacity}; ask for at most {capacity / perSample} samples or fewer new tokens.");
     }
 
     // prompt + new tokens must fit the context window (and max_total_tokens, Hugging Face's max_length, when given).

@@ -68,6 +68,11 @@ public static class GenerationContract
     /// <summary>Model configuration parameter: longest prompt in tokens, as TensorRT-LLM's engine build option <c>--max_input_len</c>.</summary>
     public const string MaxInputLenParameter = "max_input_len";
 
+    /// <summary>Model configuration parameter: token positions the KV cache holds for all running sequences together, as
+    /// TensorRT-LLM's <c>max_tokens_in_paged_kv_cache</c>. A request needs sequences × (prompt + new tokens) of them; one
+    /// that needs more can never run, however long it waits.</summary>
+    public const string MaxTokensInKvCacheParameter = "max_tokens_in_paged_kv_cache";
+
     public const string InputIds = "input_ids";
     public const string InputLengths = "input_lengths";
     public const string RequestOutputLen = "request_output_len";

@@ -29,6 +29,18 @@ public sealed class InferenceServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Model_config_states_the_kv_cache_budget_in_token_positions()
+    {
+        // 1,000 positions of the tiny model's f32 cache, plus a few bytes that do not make a whole position.
+        var perPosition = GptjAspire.CpuBackend.Engine.KvCache.BytesPerPosition(_backend.Model.Loaded!.Config, GptjAspire.CpuBackend.Engine.KvCacheType.F32);
+        await using var backend = await BackendHost.StartAsync(new Dictionary<string, string?> { ["Generation:KvCacheBudgetBytes"] = (1000 * perPosition + 7).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+
+        var config = await backend.Client.GetModelConfigAsync("gptj");
+
+        Assert.Equal("1000", config.Parameters[C.MaxTokensInKvCacheParameter].StringValue);
+    }
+
+    [Fact]
     public async Task Model_config_and_metadata_describe_the_generation_contract()
     {
         var config = await Client.GetModelConfigAsync("gptj");

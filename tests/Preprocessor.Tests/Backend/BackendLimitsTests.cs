@@ -24,10 +24,11 @@ public sealed class BackendLimitsTests
         {
             server.ConfigParameters[GenerationContract.ContextLengthParameter] = "2048";
             server.ConfigParameters[GenerationContract.MaxNumSequencesParameter] = "64";
+            server.ConfigParameters[GenerationContract.MaxTokensInKvCacheParameter] = "65536";
         });
 
         Assert.True(state.Ready, state.Detail);
-        Assert.Equal(new BackendLimits(2048, 64, null), state.Limits);
+        Assert.Equal(new BackendLimits(2048, 64, null, 65536), state.Limits);
     }
 
     [Theory]

@@ -1,6 +1,7 @@
 using System.Text;
 using GptjAspire.Gptj.V1;
 using Grpc.Core;
+using GptjAspire.Preprocessor.Backend;
 using GptjAspire.Preprocessor.Generation;
 
 namespace GptjAspire.Preprocessor.Tests.Generation;
@@ -30,6 +31,19 @@ public sealed class GenerationPlanTests
         Assert.Equal(5, GenerationPlan.Create(new GenerateRequest { Prompt = "abcd" }, TinyModel.Tokenizer, limits).MaxNewTokens);
         Assert.Equal("max_new_tokens", RejectionUnder(limits, new GenerateRequest { Prompt = "abcd", MaxNewTokens = 6 }).Field);
         Assert.Equal(("prompt", "The prompt is 7 tokens; at most 6 are allowed."), RejectionUnder(limits, new GenerateRequest { Prompt = "abcdefg" }));
+    }
+
+    [Fact]
+    public void Samples_that_together_need_more_than_the_backends_kv_cache_are_refused_naming_what_to_lower()
+    {
+        var limits = ModelLimits.Resolve(TinyModel.ContextLength, new PreprocessorOptions(), new BackendLimits(null, null, null, KvCacheTokens: 50));
+
+        // "abcd" is 4 tokens: 4 + 6 = 10 positions a sample, 5 samples fill the 50 exactly.
+        Assert.Equal(5, GenerationPlan.Create(new GenerateRequest { Prompt = "abcd", N = 5, MaxNewTokens = 6 }, TinyModel.Tokenizer, limits).Samples);
+        var tooMany = RejectionUnder(limits, new GenerateRequest { Prompt = "abcd", N = 6, MaxNewTokens = 6 });
+        Assert.Equal(("n", "6 samples of 10 positions (prompt plus new tokens) need 60 positions of the model's KV cache, which holds 50; ask for at most 5 samples or fewer new tokens."), tooMany);
+        var tooLong = RejectionUnder(limits with { KvCacheTokens = 8 }, new GenerateRequest { Prompt = "abcd", MaxNewTokens = 6 });
+        Assert.Equal("max_new_tokens", tooLong.Field);
     }
 
     [Fact]
