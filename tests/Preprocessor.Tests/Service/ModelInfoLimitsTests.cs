@@ -33,6 +33,19 @@ public sealed class ModelInfoLimitsTests
     }
 
     [Fact]
+    public async Task A_request_beyond_the_backends_kv_cache_is_invalid_before_it_reaches_the_backend()
+    {
+        await using var host = await PreprocessorHost.StartAsync(backend =>
+            backend.ConfigParameters[GenerationContract.MaxTokensInKvCacheParameter] = "20");
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => host.Client.GenerateAsync(new GenerateRequest { Prompt = "xyz", N = 3, MaxNewTokens = 5 }).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Equal("n", Assert.Single(error.GetRpcStatus()!.GetDetail<BadRequest>()!.FieldViolations).Field);
+        Assert.Empty(host.Backend.Received);
+    }
+
+    [Fact]
     public async Task Without_backend_limits_the_folder_context_and_the_options_apply()
     {
         await using var host = await PreprocessorHost.StartAsync();
