@@ -14,6 +14,7 @@ import struct
 import sys
 
 import grpc
+from client_support import cancel_after, status
 import grpc_service_pb2 as pb
 import grpc_service_pb2_grpc as pb_grpc
 
@@ -50,10 +51,6 @@ def output(response, name):
             raw = response.raw_output_contents[index]
             return list(tensor.shape), list(struct.unpack("<%di" % (len(raw) // 4), raw))
     raise KeyError(name)
-
-
-def status(error):
-    return {"code": error.code().name, "details": error.details()}
 
 
 def generate(stub):
@@ -104,16 +101,7 @@ def deadline(stub):
 
 
 def cancel(stub):
-    call = stub.ModelStreamInfer(iter([long_request("py-cancel", True)]), timeout=600)
-    received = 0
-    try:
-        for _ in call:
-            received += 1
-            if received == 3:
-                call.cancel()
-    except grpc.RpcError as error:
-        return {"received": received, **status(error)}
-    return {"received": received, "code": "OK"}
+    return cancel_after(stub.ModelStreamInfer(iter([long_request("py-cancel", True)]), timeout=600), 3)
 
 
 def errors(stub):
