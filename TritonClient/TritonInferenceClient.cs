@@ -77,7 +77,9 @@ public sealed class TritonInferenceClient : IDisposable
     /// </remarks>
     public async IAsyncEnumerable<ModelInferResponse> StreamInferAsync(ModelInferRequest request, DateTime? deadline = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await using var stream = OpenStream(deadline, cancellationToken);
+        // One request: the stream is half-closed as soon as it is sent, so the server ends the call right after the final
+        // response and nothing is left to send on the caller's path once it has its answer.
+        await using var stream = new TritonInferenceStream(_client.ModelStreamInfer(deadline: deadline, cancellationToken: cancellationToken), oneRequest: true);
         await foreach (var response in stream.InferAsync(request, cancellationToken).ConfigureAwait(false))
         {
             yield return response;

@@ -13,7 +13,8 @@ namespace GptjAspire.TritonClient;
 /// KServe streams carry no per-request cancellation: abandoning one request stops its
 /// enumeration here only; disposing the stream then cancels the call, and with it every request
 /// on it at the server. When every request reached its final response, disposing ends the call
-/// cleanly instead: half-close, then wait for the server's status (OK on both sides).
+/// cleanly instead: half-close (at once after the request when the stream carries one request), then the server's
+/// status is read (OK on both sides).
 /// </remarks>
 public sealed class TritonInferenceStream : IAsyncDisposable
 {
@@ -24,12 +25,16 @@ public sealed class TritonInferenceStream : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Channel<ModelInferResponse>> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Task _reader;
+    private readonly bool _oneRequest;
     private Exception? _failure;
     private volatile bool _abandoned;
+    private bool _halfClosed;
 
-    internal TritonInferenceStream(AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call)
+    /// <param name="oneRequest">The stream carries exactly one request: it is half-closed once that request is written.</param>
+    internal TritonInferenceStream(AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call, bool oneRequest = false)
     {
         _call = call;
+        _oneRequest = oneRequest;
         _reader = Task.Run(ReadResponsesAsync);
     }
 
@@ -60,7 +65,16 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
+                if (_oneRequest && _halfClosed)
+                {
+                    throw new InvalidOperationException("This stream carries one request and has sent it.");
+                }
                 await _call.RequestStream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+                if (_oneRequest)
+                {
+                    await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                    _halfClosed = true;
+                }
             }
             catch (RpcException error) when (error is not TritonException)
             {
@@ -106,7 +120,10 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         {
             try
             {
-                await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                if (!_halfClosed)
+                {
+                    await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                }
                 // Every answer is in: waiting for the trailers would add a round trip to the caller's latency. The reader
                 // reads them (the call's deadline and token still bound it), then the call is released.
                 _ = _reader.ContinueWith(_ => Release(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);

@@ -5,6 +5,8 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Grpc.Net.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using GptjAspire.Gptj.V1;
 using GptjAspire.Tokenizer;
 using GptjAspire.TritonClient;
@@ -19,8 +21,13 @@ namespace GptjAspire.Benchmarks.Gateway;
 /// hops in between measured too, so the added time is attributed: the backend's ModelStreamInfer as the Preprocessor
 /// calls it, the Preprocessor's Generate called directly, then the Gateway.</summary>
 /// <remarks>Options: <c>--max-tokens N</c> (default 16), <c>--requests N</c> per path and concurrency level (default 256),
-/// <c>--rounds N</c> (default 4): each level measures the paths in turn, N rounds of requests/N each, so a machine
-/// whose load drifts during the run weighs on every path alike.</remarks>
+/// <c>--warmup N</c> requests per path at 32 clients before anything is measured (default 1024: on 2 cores tiered
+/// compilation of the Gateway's request path took a few thousand requests to settle, and the JIT's thread competed
+/// with the services for the cores until it had),
+/// <c>--rounds N</c> (default 4): at 32 clients the paths are measured in turn, N rounds of requests/N each, so a machine
+/// whose load drifts during the run weighs on every path alike. At one client the paths alternate request by request
+/// and the added time is the median of the per-request differences: one generation's time varies by more than the
+/// overhead measured (here 11-60 ms for 16 tokens), and pairing cancels what two neighbouring requests share.</remarks>
 public static class GatewaySuite
 {
     const string Prompt = "Hà Nội là thủ đô của Việt Nam, nơi";
@@ -31,6 +38,7 @@ public static class GatewaySuite
         var maxTokens = Option(args, "--max-tokens", 16);
         var requests = Option(args, "--requests", 256);
         var rounds = Option(args, "--rounds", 4);
+        var warmup = Option(args, "--warmup", 1024);
 
         Console.WriteLine("Starting backend, preprocessor and gateway (the AppHost through Aspire.Hosting.Testing, demo checkpoint)...");
         await using var app = await StartAppAsync();
@@ -87,11 +95,13 @@ public static class GatewaySuite
         Console.WriteLine($"prompt {promptIds.Length} tokens, up to {maxTokens} new tokens, seed {Seed}; {requests} requests per path and level in {rounds} rounds; same tensors on every path");
         Console.WriteLine("direct = ModelInfer on CpuBackend, stream = ModelStreamInfer as the Preprocessor calls it, preproc = gptj.v1 Generate, gateway = POST /v1/completions");
         Console.WriteLine("clients  path      p50 ms   p99 ms   req/s");
+        foreach (var (_, call) in paths)
+            await MeasureAsync(call, 32, warmup);
         foreach (var clients in new[] { 1, 32 })
         {
             foreach (var (_, call) in paths)
-                await MeasureAsync(call, clients, Math.Min(requests, 16)); // warm-up
-            var results = await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, requests, rounds);
+                await MeasureAsync(call, clients, Math.Min(requests, 16)); // connections for this level
+            var results = await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, requests, clients == 1 ? requests : rounds);
             for (var i = 0; i < paths.Length; i++)
                 Print(clients, paths[i].Name, results[i]);
             for (var i = 1; i < paths.Length - 1; i++)
@@ -108,6 +118,8 @@ public static class GatewaySuite
     internal static async Task<DistributedApplication> StartAppAsync(IReadOnlyDictionary<string, string>? gatewayEnvironment = null)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["Backend=cpu", "Gateway:Port="]);
+        // The services log every request; printed here too, that is thousands of lines per run on the cores being measured.
+        builder.Services.AddLogging(logging => logging.AddFilter($"{nameof(AppHost)}.Resources", LogLevel.Warning));
         // Every benchmark client comes from 127.0.0.1, one caller to the per-caller rate limits: they would measure
         // the limiter, not the serving path, so they are off here (0 = off).
         var gateway = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "gateway");
@@ -146,7 +158,8 @@ public static class GatewaySuite
         return request;
     }
 
-    sealed record Result(double P50, double P99, double PerSecond);
+    /// <param name="Latencies">In the order measured: with one request per round, element j of every path is round j.</param>
+    sealed record Result(double P50, double P99, double PerSecond, double[] Latencies);
 
     // Each round measures every path with its share of the requests; a path's latencies and wall time add up over the rounds.
     static async Task<Result[]> MeasureInRoundsAsync(Func<Task>[] paths, int clients, int requests, int rounds)
@@ -162,7 +175,7 @@ public static class GatewaySuite
                 seconds[i] += wall.TotalSeconds;
             }
         }
-        return latencies.Select((l, i) => Summarize(l.ToArray(), seconds[i])).ToArray();
+        return latencies.Select((l, i) => Summarize([.. l], seconds[i])).ToArray();
     }
 
     static async Task<Result> MeasureAsync(Func<Task> call, int clients, int requests)
@@ -173,8 +186,8 @@ public static class GatewaySuite
 
     static Result Summarize(double[] latencies, double seconds)
     {
-        Array.Sort(latencies);
-        return new Result(Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies.Length / seconds);
+        var sorted = latencies.Order().ToArray();
+        return new Result(Percentile(sorted, 0.50), Percentile(sorted, 0.99), latencies.Length / seconds, latencies);
     }
 
     static async Task<(double[] Latencies, TimeSpan Wall)> MeasureOnceAsync(Func<Task> call, int clients, int requests)
@@ -196,9 +209,15 @@ public static class GatewaySuite
         return (latencies, wall.Elapsed);
     }
 
-    static void PrintAdded(int clients, string hop, Result path, Result anchor) =>
+    // At one client the requests of the paths were paired (see remarks): the median of the per-request differences.
+    static void PrintAdded(int clients, string hop, Result path, Result anchor)
+    {
+        var added = clients == 1
+            ? Percentile(path.Latencies.Zip(anchor.Latencies, (a, b) => a - b).Order().ToArray(), 0.50)
+            : path.P50 - anchor.P50;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{clients,7}  added by {hop,-20} p50 {path.P50 - anchor.P50,7:F2} ms  p99 {path.P99 - anchor.P99,8:F2} ms  throughput ratio {path.PerSecond / anchor.PerSecond:F3}"));
+            $"{clients,7}  added by {hop,-20} p50 {added,7:F2} ms  p99 {path.P99 - anchor.P99,8:F2} ms  throughput ratio {path.PerSecond / anchor.PerSecond:F3}"));
+    }
 
     internal static double Percentile(double[] sorted, double p) => sorted[(int)Math.Min(sorted.Length - 1, Math.Ceiling(p * sorted.Length) - 1)];
 

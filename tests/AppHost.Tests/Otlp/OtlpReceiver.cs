@@ -61,7 +61,8 @@ public sealed class OtlpReceiver : IAsyncDisposable
                     _spans.Enqueue(new ReceivedSpan(service, instance, Hex(span.TraceId), Hex(span.SpanId), Hex(span.ParentSpanId),
                         scope.Scope?.Name ?? "", span.Name,
                         span.Attributes.ToDictionary(a => a.Key, a => Text(a.Value)), span.Events.Select(e => e.Name).ToList(),
-                        span.Status?.Code == StatusCode.Error ? span.Status.Message : null));
+                        span.Status?.Code == StatusCode.Error ? span.Status.Message : null,
+                        span.StartTimeUnixNano, span.EndTimeUnixNano));
         }
         return Results.Bytes([], "application/x-protobuf");
     }
