@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Tests.Grpcio;
 
@@ -31,8 +32,8 @@ public sealed class GrpcioPeer : IAsyncDisposable
         var peer = new GrpcioPeer(Directory.CreateTempSubdirectory("grpcio-stubs-"));
         try
         {
-            await peer.ProtocAsync(Path.Combine(RepositoryRoot, "TritonClient", "Protos"), "grpc_service.proto", "model_config.proto");
-            await peer.ProtocAsync(peer.WithoutProto3Optional(Path.Combine(RepositoryRoot, "Preprocessor", "Protos"), "gptj/v1/preprocessor.proto"), "gptj/v1/preprocessor.proto");
+            await peer.ProtocAsync(RepositoryPaths.Combine("TritonClient", "Protos"), "grpc_service.proto", "model_config.proto");
+            await peer.ProtocAsync(peer.WithoutProto3Optional(RepositoryPaths.Combine("Preprocessor", "Protos"), "gptj/v1/preprocessor.proto"), "gptj/v1/preprocessor.proto");
             return peer;
         }
         catch
@@ -151,17 +152,4 @@ public sealed class GrpcioPeer : IAsyncDisposable
     }
 
     private static string ScriptDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
-
-    /// <summary>The checkout: the folder above tests/Grpcio that holds GptjAspire.sln.</summary>
-    public static string RepositoryRoot { get; } = FindRepositoryRoot();
-
-    private static string FindRepositoryRoot()
-    {
-        var directory = new DirectoryInfo(ScriptDirectory());
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "GptjAspire.sln")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("GptjAspire.sln not found above tests/Grpcio.");
-    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GptjAspire.CpuBackend.Engine;
 using Microsoft.Extensions.Logging;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Benchmarks.Engine;
 
@@ -24,7 +25,7 @@ internal static class EngineSuite
 
     private static int Run(string[] args)
     {
-        var root = RepositoryRoot();
+        var root = RepositoryPaths.Root;
         var work = Option(args, "--work") ?? Path.Combine(root, "artifacts", "engine-bench");
         var settings = new EngineRunSettings();
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
@@ -265,10 +266,4 @@ internal static class EngineSuite
     internal static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
-    internal static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "GptjAspire.sln"))) return d.FullName;
-        return Directory.GetCurrentDirectory();
-    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Benchmarks.Grpc;
 
@@ -35,7 +36,7 @@ public static class GrpcSuite
         var seconds = Option(args, "--seconds", 3);
         var responses = Option(args, "--responses", 20000);
 
-        var repo = RepositoryRoot();
+        var repo = RepositoryPaths.Root;
         var stubs = Directory.CreateTempSubdirectory("gptj-grpc-bench-").FullName;
         var servers = new List<ChildServer>();
         try
@@ -232,18 +233,6 @@ public static class GrpcSuite
 
     private static string[] SelfArguments() =>
         Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? [typeof(GrpcSuite).Assembly.Location] : [];
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "GptjAspire.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-        throw new InvalidOperationException("Run the benchmarks from inside the GptjAspire repository (GptjAspire.sln not found above the binaries).");
-    }
 
     private static int Option(string[] args, string name, int fallback)
     {

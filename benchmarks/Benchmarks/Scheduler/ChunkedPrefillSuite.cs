@@ -8,6 +8,7 @@ using GptjAspire.CpuBackend.Generation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Benchmarks.Scheduler;
 
@@ -24,7 +25,7 @@ internal static class ChunkedPrefillSuite
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var work = EngineSuite.Option(args, "--work") ?? Path.Combine(EngineSuite.RepositoryRoot(), "artifacts", "scheduler-bench");
+        var work = EngineSuite.Option(args, "--work") ?? Path.Combine(RepositoryPaths.Root, "artifacts", "scheduler-bench");
         var rounds = int.Parse(EngineSuite.Option(args, "--rounds") ?? "5", CultureInfo.InvariantCulture);
         var chunk = int.Parse(EngineSuite.Option(args, "--chunk") ?? "256", CultureInfo.InvariantCulture);
         var promptTokens = int.Parse(EngineSuite.Option(args, "--prompt") ?? "1500", CultureInfo.InvariantCulture);

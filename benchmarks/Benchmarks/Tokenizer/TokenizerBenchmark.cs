@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using GptjAspire.Tokenizer;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Benchmarks.Tokenizer;
 
@@ -18,7 +19,7 @@ internal static class TokenizerBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var repo = RepositoryRoot();
+        var repo = RepositoryPaths.Root;
         var corpus = Path.GetFullPath(Option(args, "--corpus") ?? Path.Combine(repo, "artifacts", "corpus", "vi.txt"));
         var repeats = int.Parse(Option(args, "--repeats") ?? "7", CultureInfo.InvariantCulture);
         var fixtures = Path.Combine(repo, "tests", "Tokenizer.Tests", "Fixtures");
@@ -189,15 +190,4 @@ internal static class TokenizerBenchmark
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "GptjAspire.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("run from inside the GptjAspire repository");
-    }
 }

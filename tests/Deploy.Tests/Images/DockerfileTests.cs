@@ -1,7 +1,7 @@
 using GptjAspire.Deploy.Tests.Kubernetes;
-using GptjAspire.Deploy.Tests.Support;
 using YamlDotNet.RepresentationModel;
 using static GptjAspire.Deploy.Tests.Kubernetes.RenderedManifests;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Deploy.Tests.Images;
 

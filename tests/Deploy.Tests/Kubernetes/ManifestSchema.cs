@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using GptjAspire.Deploy.Tests.Support;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Deploy.Tests.Kubernetes;
 

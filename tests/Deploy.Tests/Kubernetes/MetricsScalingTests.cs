@@ -1,6 +1,6 @@
-using GptjAspire.Deploy.Tests.Support;
 using YamlDotNet.RepresentationModel;
 using static GptjAspire.Deploy.Tests.Kubernetes.RenderedManifests;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Deploy.Tests.Kubernetes;
 

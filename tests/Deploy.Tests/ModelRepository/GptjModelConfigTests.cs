@@ -1,5 +1,5 @@
-using GptjAspire.Deploy.Tests.Support;
 using GptjAspire.TritonClient.Generation;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Deploy.Tests.ModelRepository;
 

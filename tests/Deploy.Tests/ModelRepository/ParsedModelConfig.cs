@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GptjAspire.Deploy.Tests.Support;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Deploy.Tests.ModelRepository;
 

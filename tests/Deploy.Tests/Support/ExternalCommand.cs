@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Deploy.Tests.Support;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
-using GptjAspire.Gateway.Tests.Support;
 using GptjAspire.Gateway.Tests.Api;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Gateway.Tests.Clients;
 
@@ -37,7 +37,7 @@ public sealed class OpenAiNodeTests
 
     static async Task<JsonElement> RunReportAsync(string gateway)
     {
-        var folder = Path.Combine(RepositoryPaths.Root(), "tests", "OpenAiNode");
+        var folder = Path.Combine(RepositoryPaths.Root, "tests", "OpenAiNode");
         Assert.True(Directory.Exists(Path.Combine(folder, "node_modules", "openai")), $"Run 'npm ci --prefix {folder}' first (.ci/run does).");
         var start = new ProcessStartInfo("node", ["report.mjs", gateway])
         {

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using GptjAspire.Gateway.Tests.Support;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Gateway.Tests.Playground;
 
@@ -12,7 +12,7 @@ public static class PlaygroundBrowser
     // A guard against a hung browser, not a speed requirement: past it the node process tree is killed and the test fails.
     static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
 
-    static readonly string Folder = Path.Combine(RepositoryPaths.Root(), "tests", "Gateway.Tests", "Playground", "browser");
+    static readonly string Folder = Path.Combine(RepositoryPaths.Root, "tests", "Gateway.Tests", "Playground", "browser");
 
     public static async Task<JsonElement> RunAsync(string scenario, Uri gateway)
     {
