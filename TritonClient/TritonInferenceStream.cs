@@ -65,10 +65,6 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                if (_oneRequest && _halfClosed)
-                {
-                    throw new InvalidOperationException("This stream carries one request and has sent it.");
-                }
                 await _call.RequestStream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
                 if (_oneRequest)
                 {
