@@ -13,6 +13,7 @@ using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Generation;
 using GptjAspire.TritonClient.Protocol;
 using GptjAspire.TritonClient.Tensors;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Benchmarks.Gateway;
 
@@ -43,7 +44,7 @@ public static class GatewaySuite
         Console.WriteLine("Starting backend, preprocessor and gateway (the AppHost through Aspire.Hosting.Testing, demo checkpoint)...");
         await using var app = await StartAppAsync();
 
-        var modelFolder = Path.GetFullPath(Path.Combine(Projects.AppHost.ProjectPath, "..", "models", "gptj-vi-demo"));
+        var modelFolder = RepositoryPaths.Combine("models", "gptj-vi-demo");
         var tokenizer = BpeTokenizer.FromDirectory(modelFolder);
         var promptIds = tokenizer.Encode(Prompt);
         using var backend = TritonInferenceClient.ForAddress(app.GetEndpoint("backend", "grpc").ToString().TrimEnd('/'));

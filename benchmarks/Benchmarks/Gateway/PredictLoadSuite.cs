@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
+using GptjAspire.Testing;
 
 namespace GptjAspire.Benchmarks.Gateway;
 
@@ -36,7 +37,7 @@ public static class PredictLoadSuite
         Console.WriteLine("Starting backend, preprocessor and gateway (the AppHost through Aspire.Hosting.Testing, demo checkpoint)...");
         await using var app = await GatewaySuite.StartAppAsync();
         await using var watch = new BackendWatch(app);
-        var weightBytes = new FileInfo(Path.GetFullPath(Path.Combine(Projects.AppHost.ProjectPath, "..", "models", "gptj-vi-demo", "model.safetensors"))).Length;
+        var weightBytes = new FileInfo(RepositoryPaths.Combine("models", "gptj-vi-demo", "model.safetensors")).Length;
 
         // Loopback only: the Gateway's endpoint as Aspire allocated it on this machine.
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients })
