@@ -15,7 +15,7 @@ internal static unsafe class Kernels
     /// <summary>Activation rows per register block of the batched kernel. Where AVX-512 is enabled the JIT has 32 vector
     /// registers (EVEX encodes ymm16-31), so two weight rows against ten activation rows (20 accumulators) fit and each
     /// weight pair is loaded and widened once for ten rows; with the sixteen AVX2 registers the block is five rows.</summary>
-    private static readonly int Block = Wide ? 10 : 5;
+    internal static int Block => Wide ? 10 : 5;
 
     /// <summary>AVX-512 is enabled: the batched kernels get 32 vector registers, one-row decode and the GEMM 512-bit vectors.
     /// Chosen at run time, so DOTNET_EnableAVX512=0 selects the 256-bit kernels (the tests use it).</summary>

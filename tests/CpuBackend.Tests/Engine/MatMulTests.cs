@@ -9,15 +9,18 @@ public sealed unsafe class MatMulTests
     /// <summary>Set by IsaSwitchTests to the vector width (512 or 256) its switch leaves.</summary>
     internal const string ExpectedWidthVariable = "GPTJ_EXPECTED_VECTOR_WIDTH";
 
-    // With AVX-512 one-row decode (Dot4x1Wide) and the GEMM (12 x 32-row microkernel) run on 512-bit vectors and the
-    // cases below test those; IsaSwitchTests reruns them with AVX-512 off, where the 256-bit kernels run.
+    // With AVX-512 one-row decode (Dot4x1Wide) and the GEMM (12 x 32-row microkernel) run on 512-bit vectors, the
+    // batched kernel on blocks of ten rows, and the cases below test those; IsaSwitchTests reruns them with AVX-512
+    // off, where the 256-bit kernels and blocks of five run.
     [Fact]
-    public void Kernels_use_512_bit_vectors_exactly_where_the_cpu_and_its_switches_allow()
+    public void Kernels_use_512_bit_vectors_and_ten_row_blocks_exactly_where_the_cpu_and_its_switches_allow()
     {
         var expected = Environment.GetEnvironmentVariable(ExpectedWidthVariable) is { } width
             ? width == "512"
             : System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
         Assert.Equal(expected, Kernels.Wide);
+        // The block size once read Wide before Wide's own initializer had run, so it was five everywhere.
+        Assert.Equal(expected ? 10 : 5, Kernels.Block);
     }
 
     // Row counts cover one-row decode, each partial block (2-4), full and mixed blocks of five and the
