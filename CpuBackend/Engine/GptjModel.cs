@@ -229,7 +229,7 @@ public sealed class GptjModel : IDisposable
                 {
                     var key = keys.Read(t, from, width, scratch);
                     for (var h = h0; h < h1; h++)
-                        scores[(h - h0) * length + t] = TensorPrimitives.Dot(q.AsSpan(r * e + h * d, d), key.Slice((h - h0) * d, d)) * scale;
+                        scores[(h - h0) * length + t] = HeadKernels.Dot(q.AsSpan(r * e + h * d, d), key.Slice((h - h0) * d, d)) * scale;
                 }
                 for (var h = h0; h < h1; h++) Kernels.Softmax(scores.AsSpan((h - h0) * length, length));
                 var o = output.AsSpan(r * e + from, width);
@@ -238,10 +238,7 @@ public sealed class GptjModel : IDisposable
                 {
                     var value = values.Read(t, from, width, scratch);
                     for (var h = h0; h < h1; h++)
-                    {
-                        var head = o.Slice((h - h0) * d, d);
-                        TensorPrimitives.MultiplyAdd(value.Slice((h - h0) * d, d), scores[(h - h0) * length + t], head, head);
-                    }
+                        HeadKernels.AddScaled(value.Slice((h - h0) * d, d), scores[(h - h0) * length + t], o.Slice((h - h0) * d, d));
                 }
             }
             finally

@@ -9,7 +9,7 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 public sealed class IsaSwitchTests
 {
     private const string KernelTests =
-        "FullyQualifiedName~Engine.MatMulTests|FullyQualifiedName~Best_is_the_fastest_path|FullyQualifiedName~Int8_storage_stays_within";
+        "FullyQualifiedName~Engine.MatMulTests|FullyQualifiedName~Engine.HeadKernelsTests|FullyQualifiedName~Best_is_the_fastest_path|FullyQualifiedName~Int8_storage_stays_within";
 
     // Without AVX2 there is no integer path and no GEMM, so their theories would have no cases.
     private const string VectorTests = "|FullyQualifiedName~Integer_product_equals|FullyQualifiedName~Engine.GemmTests";
@@ -47,6 +47,7 @@ public sealed class IsaSwitchTests
         Assert.Contains("Best_is_the_fastest_path_the_cpu_and_its_switches_allow", log);
         Assert.Contains("Int8_storage_stays_within", log);
         Assert.Contains("Kernels_use_512_bit_vectors_and_ten_row_blocks_exactly_where_the_cpu_and_its_switches_allow", log);
+        Assert.Contains("Dot_matches_double_precision", log);
         // The switched-off path has no cases in the child, the remaining ones do.
         if (variable == "DOTNET_EnableAVXVNNI") Assert.DoesNotContain("(path: AvxVnni", log);
         if (expectedInt8Path == nameof(Int8Path.Avx2)) Assert.Contains("(path: Avx2", log);
