@@ -3,7 +3,7 @@ using System.Net;
 using Google.Protobuf;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
-using GptjAspire.ServiceDefaults.Tests.Otlp;
+using GptjAspire.Testing.Otlp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -48,41 +48,45 @@ public sealed class OtlpCollector : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    /// <summary>The export requests received, by signal ("traces", "metrics", "logs").</summary>
+    /// <summary>The export requests received, by signal ("traces", "metrics", "logs"), as sent.</summary>
     public sealed class Received
     {
-        private readonly ConcurrentDictionary<string, ConcurrentQueue<ExportRequest>> _bySignal = new();
+        private readonly ConcurrentDictionary<string, ConcurrentQueue<byte[]>> _bySignal = new();
 
-        public IReadOnlyList<ExportRequest> Get(string signal) => _bySignal.TryGetValue(signal, out var queue) ? [.. queue] : [];
+        public IReadOnlyList<ExportRequest> Traces() => [.. Raw("traces").Select(ExportRequest.Parser.ParseFrom)];
 
         /// <summary>service.name of every resource that sent this signal.</summary>
         public ISet<string> ServiceNames(string signal) => ResourceValues(signal, "service.name");
 
         /// <summary>The values of one resource attribute over every resource that sent this signal.</summary>
-        public ISet<string> ResourceValues(string signal, string key) => Get(signal)
+        public ISet<string> ResourceValues(string signal, string key) => Raw(signal)
+            .Select(ResourceExport.Parser.ParseFrom)
             .SelectMany(r => r.Batches)
             .SelectMany(b => b.Resource?.Attributes ?? [])
             .Where(a => a.Key == key)
             .Select(a => a.Value.StringValue)
             .ToHashSet();
 
-        internal Task<ExportResponse> Add(string signal, ExportRequest request)
+        private IEnumerable<byte[]> Raw(string signal) => _bySignal.TryGetValue(signal, out var queue) ? queue : [];
+
+        internal Task<ExportResponse> Add(string signal, byte[] request)
         {
-            _bySignal.GetOrAdd(signal, _ => new ConcurrentQueue<ExportRequest>()).Enqueue(request);
+            _bySignal.GetOrAdd(signal, _ => new ConcurrentQueue<byte[]>()).Enqueue(request);
             return Task.FromResult(new ExportResponse());
         }
     }
 
-    /// <summary>The three OTLP Export methods, bound by hand: the subset .proto declares only their messages.</summary>
+    /// <summary>The three OTLP Export methods, bound by hand: the subset .proto declares only their messages, and each request
+    /// is kept as sent, to be read as traces or for its resources.</summary>
     private sealed class ExportMethods : IServiceMethodProvider<Received>
     {
         public void OnServiceMethodDiscovery(ServiceMethodProviderContext<Received> context)
         {
-            var request = Marshallers.Create(m => m.ToByteArray(), ExportRequest.Parser.ParseFrom);
+            var request = Marshallers.Create(bytes => bytes, bytes => bytes);
             var response = Marshallers.Create(m => m.ToByteArray(), ExportResponse.Parser.ParseFrom);
             foreach (var (signal, service) in new[] { ("traces", "trace.v1.TraceService"), ("metrics", "metrics.v1.MetricsService"), ("logs", "logs.v1.LogsService") })
             {
-                var method = new Method<ExportRequest, ExportResponse>(MethodType.Unary, $"opentelemetry.proto.collector.{service}", "Export", request, response);
+                var method = new Method<byte[], ExportResponse>(MethodType.Unary, $"opentelemetry.proto.collector.{service}", "Export", request, response);
                 context.AddUnaryMethod(method, [], (received, export, _) => received.Add(signal, export));
             }
         }

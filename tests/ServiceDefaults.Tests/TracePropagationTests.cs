@@ -3,7 +3,8 @@ using System.Net;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
-using GptjAspire.ServiceDefaults.Tests.Otlp;
+using GptjAspire.Testing.Otlp;
+using OtlpStatusCode = GptjAspire.Testing.Otlp.StatusCode;
 using GptjAspire.ServiceDefaults.Tests.Probe;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -78,12 +79,12 @@ public sealed class TracePropagationTests
 
         var spans = Spans(collector.Data).ToList();
         var trace = spans.Where(s => s.Span.TraceId.Span.SequenceEqual(Convert.FromHexString(traceId.ToHexString()))).ToList();
-        Assert.Contains(trace, s => s.Service == "front" && s.Span.Kind == ServerKind);
-        Assert.Contains(trace, s => s.Service == "front" && s.Span.Kind == ClientKind);
-        Assert.Contains(trace, s => s.Service == "backend" && s.Span.Kind == ServerKind);
-        Assert.All(trace, s => Assert.NotEqual(ErrorStatus, s.Span.Status?.Code ?? 0));
+        Assert.Contains(trace, s => s.Service == "front" && s.Span.Kind == SpanKind.Server);
+        Assert.Contains(trace, s => s.Service == "front" && s.Span.Kind == SpanKind.Client);
+        Assert.Contains(trace, s => s.Service == "backend" && s.Span.Kind == SpanKind.Server);
+        Assert.All(trace, s => Assert.NotEqual(OtlpStatusCode.Error, s.Span.Status?.Code ?? OtlpStatusCode.Unset));
         // Server side only: both hosts share this process, so each one's client instrumentation also sees the test's own calls.
-        Assert.DoesNotContain(spans, s => s.Span.Kind == ServerKind
+        Assert.DoesNotContain(spans, s => s.Span.Kind == SpanKind.Server
             && (s.Span.Name.Contains("health", StringComparison.OrdinalIgnoreCase) || s.Span.Name.Contains("alive", StringComparison.OrdinalIgnoreCase)));
 
         Assert.Equal(new HashSet<string> { "front-instance-3", "backend-instance-7" }, collector.Data.ResourceValues("traces", "service.instance.id"));
@@ -91,12 +92,8 @@ public sealed class TracePropagationTests
         Assert.Contains("front", collector.Data.ServiceNames("logs"));
     }
 
-    private const int ServerKind = 2;
-    private const int ClientKind = 3;
-    private const int ErrorStatus = 2;
-
     private static IEnumerable<(string Service, Span Span)> Spans(OtlpCollector.Received data) =>
-        from batch in data.Get("traces").SelectMany(r => r.Batches)
+        from batch in data.Traces().SelectMany(r => r.Batches)
         let service = batch.Resource?.Attributes.FirstOrDefault(a => a.Key == "service.name")?.Value.StringValue ?? ""
         from scope in batch.ScopeSpans
         from span in scope.Spans

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
+using GptjAspire.Testing.Otlp;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -51,8 +52,8 @@ public sealed class OtlpReceiver : IAsyncDisposable
     {
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body);
-        var export = ExportTraceServiceRequest.Parser.ParseFrom(body.ToArray());
-        foreach (var resource in export.ResourceSpans)
+        var export = ExportRequest.Parser.ParseFrom(body.ToArray());
+        foreach (var resource in export.Batches)
         {
             var service = ResourceAttribute(resource, "service.name");
             var instance = ResourceAttribute(resource, "service.instance.id");
@@ -80,7 +81,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
         return Spans;
     }
 
-    static string ResourceAttribute(ResourceSpans resource, string key) =>
+    static string ResourceAttribute(ResourceBatch resource, string key) =>
         resource.Resource?.Attributes.FirstOrDefault(a => a.Key == key)?.Value.StringValue ?? "";
 
     static string Hex(ByteString bytes) => Convert.ToHexStringLower(bytes.Span);
