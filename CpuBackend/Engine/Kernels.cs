@@ -12,10 +12,12 @@ internal static unsafe class Kernels
     /// <summary>AVX2 and FMA: the vectorised kernels (and the GEMM) run; otherwise the scalar ones.</summary>
     internal static readonly bool Vectorized = Avx2.IsSupported && Fma.IsSupported;
 
-    /// <summary>Activation rows per register block of the batched kernel. Where AVX-512 is enabled the JIT has 32 vector
-    /// registers (EVEX encodes ymm16-31), so two weight rows against ten activation rows (20 accumulators) fit and each
-    /// weight pair is loaded and widened once for ten rows; with the sixteen AVX2 registers the block is five rows.</summary>
-    internal static int Block => Wide ? 10 : 5;
+    /// <summary>Activation rows per register block of the batched kernels: twenty accumulators (four weight rows × five
+    /// activation rows in zmm where AVX-512 is enabled) or ten (two × five in the sixteen ymm registers of AVX2).</summary>
+    private const int Block = 5;
+
+    /// <summary>Columns per chunk of the packed activation layout: one vector, 512-bit where AVX-512 is enabled.</summary>
+    internal static int Interleave => Wide ? 16 : 8;
 
     /// <summary>AVX-512 is enabled: the batched kernels get 32 vector registers, one-row decode and the GEMM 512-bit vectors.
     /// Chosen at run time, so DOTNET_EnableAVX512=0 selects the 256-bit kernels (the tests use it).</summary>
@@ -47,7 +49,7 @@ internal static unsafe class Kernels
     {
         int k = w.Cols, n = w.Rows;
         var (tile, band) = Split(rows, w);
-        var stride = (k + 7) & ~7;
+        var stride = (k + Interleave - 1) / Interleave * Interleave;
         var packed = rows > 1 ? ArrayPool<float>.Shared.Rent(rows * stride) : null;
         try
         {
@@ -86,28 +88,29 @@ internal static unsafe class Kernels
         return (tile, (n + bands - 1) / bands);
     }
 
-    /// <summary>Copies the rows of x into blocks of up to <see cref="Block"/> rows interleaved by eight columns: chunk c of a block
-    /// holds columns 8c..8c+7 of each of its rows in turn, zero-padded to a multiple of eight.</summary>
+    /// <summary>Copies the rows of x into blocks of up to <see cref="Block"/> rows interleaved by <see cref="Interleave"/> columns:
+    /// chunk c of a block holds its columns of each of the block's rows in turn, zero-padded to a whole chunk.</summary>
     /// <remarks>The 2xN kernel then reads all its activation rows through one pointer at fixed offsets. With one
     /// pointer per row the JIT runs out of registers and reloads three of them from the stack on every step
     /// (prefill measured 8-15% slower). A block of one row is laid out exactly like the row itself.</remarks>
     private static void Pack(float* x, int rows, int k, int stride, float* packed)
     {
+        var width = Interleave;
         for (var r0 = 0; r0 < rows; r0 += Block)
         {
             var count = Math.Min(Block, rows - r0);
             var block = packed + (long)r0 * stride;
-            for (var c = 0; c < stride; c += 8)
+            for (var c = 0; c < stride; c += width)
                 for (var j = 0; j < count; j++)
                 {
                     var source = x + (long)(r0 + j) * k + c;
-                    var target = block + (long)c * count + j * 8;
-                    if (c + 8 <= k)
+                    var target = block + (long)c * count + j * width;
+                    if (c + width <= k)
                     {
-                        Vector256.Load(source).Store(target);
+                        for (var e = 0; e < width; e += 8) Vector256.Load(source + e).Store(target + e);
                         continue;
                     }
-                    for (var i = 0; i < 8; i++) target[i] = c + i < k ? source[i] : 0f;
+                    for (var i = 0; i < width; i++) target[i] = c + i < k ? source[i] : 0f;
                 }
         }
     }
@@ -120,11 +123,12 @@ internal static unsafe class Kernels
         where T : struct, IWeightFormat
     {
         int k = w.Cols, rowBytes = w.RowBytes;
-        // With many activation rows, a tile of narrow weights is widened to floats once and then used by
-        // every block of rows, rather than widened again for each block. Int8 widens in two
-        // instructions, so for decode batches redoing that beats a round trip through a float tile
-        // (measured at 10 rows); f16/bf16 gain from the tile as soon as there are two blocks.
-        var widen = Vectorized && typeof(T) != typeof(F32) && rows > (typeof(T) == typeof(I8) ? 16 : Block);
+        // On AVX2, with many activation rows, a tile of narrow weights is widened to floats once and then used
+        // by every block of rows, rather than widened again for each block. Int8 widens in two instructions,
+        // so for decode batches redoing that beats a round trip through a float tile (measured at 10 rows);
+        // f16/bf16 gain from the tile as soon as there are two blocks. The 512-bit quad kernel widens sixteen
+        // weights in four instructions and measured faster without the tile at 10, 20 and 30 rows.
+        var widen = Vectorized && !Wide && typeof(T) != typeof(F32) && rows > (typeof(T) == typeof(I8) ? 16 : Block);
         if (widen && (widened == null || widened.Length < tile * k)) widened = new float[tile * k];
         fixed (float* scratch = widened)
         {
@@ -151,30 +155,31 @@ internal static unsafe class Kernels
     private static void Tile<T>(float* x, int rows, int stride, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1, bool fromMemory)
         where T : struct, IWeightFormat
     {
-        // Blocks of up to Block activation rows: two weight rows against five keep ten accumulators, two
-        // widened weight vectors and one activation vector in the sixteen AVX registers; ten keep twenty in the 32 of AVX-512.
         for (var r = 0; r < rows; r += Block)
         {
             var xr = x + (long)r * stride;
             var yr = y + (long)r * n;
-            // The first block pulls the tile from DRAM one row pair at a time, and each row starts a new
-            // page where the hardware prefetcher stops; prefetching the next pair while this one computes
+            // The first block pulls the tile from DRAM a few rows at a time, and each row starts a new
+            // page where the hardware prefetcher stops; prefetching the next rows while these compute
             // measured 5-20% faster (f32/int8, 5 and 10 rows). Later blocks find the tile in L2.
             var prefetch = fromMemory && r == 0;
             switch (Math.Min(Block, rows - r))
             {
                 case 1: Tile1<T>(xr, weights, rowBytes, scales, bias, yr, k, t0, t1); break;
-                case 2: Tile2xN<T, Two>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
-                case 3: Tile2xN<T, Three>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
-                case 4: Tile2xN<T, Four>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
-                case 5: Tile2xN<T, Five>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
-                case 6: Tile2xN<T, Six>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
-                case 7: Tile2xN<T, Seven>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
-                case 8: Tile2xN<T, Eight>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
-                case 9: Tile2xN<T, Nine>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
-                default: Tile2xN<T, Ten>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 2: TileBlock<T, Two>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 3: TileBlock<T, Three>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                case 4: TileBlock<T, Four>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
+                default: TileBlock<T, Five>(xr, weights, rowBytes, scales, bias, yr, n, k, t0, t1, prefetch); break;
             }
         }
+    }
+
+    /// <summary>N (2 to <see cref="Block"/>) packed activation rows against every weight row of the tile.</summary>
+    private static void TileBlock<T, N>(float* x, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1, bool prefetch)
+        where T : struct, IWeightFormat where N : struct, IRowCount
+    {
+        if (Wide) Tile4xN<T, N>(x, weights, rowBytes, scales, bias, y, n, k, t0, t1, prefetch);
+        else Tile2xN<T, N>(x, weights, rowBytes, scales, bias, y, n, k, t0, t1, prefetch);
     }
 
     /// <summary>One activation row (decode of one sequence): a pure stream of weights, so the aim is to keep memory busy.</summary>
@@ -207,11 +212,13 @@ internal static unsafe class Kernels
             y[o] = Dot1<T>(weights + (long)(o - t0) * rowBytes, x, k) * (scales == null ? 1f : scales[o - t0]) + (bias == null ? 0f : bias[o]);
     }
 
-    /// <summary>N (2 to <see cref="Block"/>) activation rows: pairs of weight rows, each widened once for all N rows.</summary>
+    /// <summary>N (2 to <see cref="Block"/>) activation rows packed by eight columns (AVX2): pairs of weight rows, each widened once
+    /// for all N rows. Two weight rows against five keep ten accumulators, two widened weight vectors and one activation
+    /// vector in the sixteen ymm registers.</summary>
     private static void Tile2xN<T, N>(float* x, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1, bool prefetch)
         where T : struct, IWeightFormat where N : struct, IRowCount
     {
-        var pair = stackalloc float[20];
+        var pair = stackalloc float[10];
         for (var o = t0; o < t1; o += 2)
         {
             // An odd last weight row goes through the same kernel paired with itself.
@@ -223,7 +230,7 @@ internal static unsafe class Kernels
             {
                 var scale = scales == null ? 1f : scales[o + j - t0];
                 var add = bias == null ? 0f : bias[o + j];
-                for (var i = 0; i < N.Value; i++) y[(long)i * n + o + j] = pair[j * 10 + i] * scale + add;
+                for (var i = 0; i < N.Value; i++) y[(long)i * n + o + j] = pair[j * 5 + i] * scale + add;
             }
         }
     }
@@ -231,7 +238,7 @@ internal static unsafe class Kernels
     /// <summary><see cref="Dot2xN"/> without AVX2/FMA (other CPUs, or DOTNET_EnableAVX2=0).</summary>
     private static void ScalarDot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result) where T : struct, IWeightFormat where N : struct, IRowCount
     {
-        new Span<float>(result, 20).Clear();
+        new Span<float>(result, 10).Clear();
         for (var i = 0; i < k; i++)
         {
             float v = T.Load1(w0, i), u = T.Load1(w1, i);
@@ -239,7 +246,7 @@ internal static unsafe class Kernels
             for (var r = 0; r < N.Value; r++)
             {
                 result[r] += v * chunk[r * 8 + (i & 7)];
-                result[10 + r] += u * chunk[r * 8 + (i & 7)];
+                result[5 + r] += u * chunk[r * 8 + (i & 7)];
             }
         }
     }
@@ -329,16 +336,99 @@ internal static unsafe class Kernels
         }
     }
 
-    /// <summary>Dot products of two weight rows with N packed activation rows (see <see cref="Pack"/>); result[j * 10 + i] = w_j · x_i.</summary>
+    /// <summary>N (2 to <see cref="Block"/>) activation rows packed by sixteen columns (AVX-512) against quads of weight rows.</summary>
+    /// <remarks>Four weight rows against five activation rows keep twenty zmm accumulators, the four widened weight vectors
+    /// and one activation vector in 25 of the 32 registers, and load nine vectors per twenty FMAs. This core runs 512-bit
+    /// FMAs at full width, but a 2×10 block of zmm loads twelve per twenty, more than L2 feeds once ten activation rows no
+    /// longer fit L1; the 256-bit 2×10 block it replaced reached 73% of the ymm peak (docs/engine.md).</remarks>
+    private static void Tile4xN<T, N>(float* x, byte* weights, int rowBytes, float* scales, float* bias, float* y, int n, int k, int t0, int t1, bool prefetch)
+        where T : struct, IWeightFormat where N : struct, IRowCount
+    {
+        var quad = stackalloc float[20];
+        for (var o = t0; o < t1; o += 4)
+        {
+            var here = Math.Min(4, t1 - o);
+            var w0 = weights + (long)(o - t0) * rowBytes;
+            // Fewer than four rows left: the last one is repeated and the repeats' results are not stored.
+            byte* w1 = here > 1 ? w0 + rowBytes : w0, w2 = here > 2 ? w0 + 2L * rowBytes : w1, w3 = here > 3 ? w0 + 3L * rowBytes : w2;
+            Dot4xN<T, N>(w0, w1, w2, w3, x, k, quad, prefetch && o + 7 < t1 ? 4L * rowBytes : 0);
+            for (var j = 0; j < here; j++)
+            {
+                var scale = scales == null ? 1f : scales[o + j - t0];
+                var add = bias == null ? 0f : bias[o + j];
+                for (var i = 0; i < N.Value; i++) y[(long)i * n + o + j] = quad[j * 5 + i] * scale + add;
+            }
+        }
+    }
+
+    /// <summary>result[j * 5 + r] = w_j · x_r for four weight rows and N activation rows packed by sixteen columns.</summary>
+    /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next quad).</param>
+    private static void Dot4xN<T, N>(byte* w0, byte* w1, byte* w2, byte* w3, float* x, int k, float* result, long ahead) where T : struct, IWeightFormat where N : struct, IRowCount
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default;
+        Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default;
+        var i = 0;
+        var chunk = x;
+        for (; i + 16 <= k; i += 16, chunk += N.Value * 16)
+        {
+            if (ahead != 0)
+            {
+                Sse.Prefetch0(w0 + ahead + i * T.Size);
+                Sse.Prefetch0(w1 + ahead + i * T.Size);
+                Sse.Prefetch0(w2 + ahead + i * T.Size);
+                Sse.Prefetch0(w3 + ahead + i * T.Size);
+            }
+            var v0 = T.Load16(w0, i);
+            var v1 = T.Load16(w1, i);
+            var v2 = T.Load16(w2, i);
+            var v3 = T.Load16(w3, i);
+            Step4(v0, v1, v2, v3, chunk, ref a0, ref b0, ref c0, ref d0);
+            if (N.Value > 1) Step4(v0, v1, v2, v3, chunk + 16, ref a1, ref b1, ref c1, ref d1);
+            if (N.Value > 2) Step4(v0, v1, v2, v3, chunk + 32, ref a2, ref b2, ref c2, ref d2);
+            if (N.Value > 3) Step4(v0, v1, v2, v3, chunk + 48, ref a3, ref b3, ref c3, ref d3);
+            if (N.Value > 4) Step4(v0, v1, v2, v3, chunk + 64, ref a4, ref b4, ref c4, ref d4);
+        }
+        result[0] = Vector512.Sum(a0); result[1] = Vector512.Sum(a1); result[2] = Vector512.Sum(a2); result[3] = Vector512.Sum(a3); result[4] = Vector512.Sum(a4);
+        result[5] = Vector512.Sum(b0); result[6] = Vector512.Sum(b1); result[7] = Vector512.Sum(b2); result[8] = Vector512.Sum(b3); result[9] = Vector512.Sum(b4);
+        result[10] = Vector512.Sum(c0); result[11] = Vector512.Sum(c1); result[12] = Vector512.Sum(c2); result[13] = Vector512.Sum(c3); result[14] = Vector512.Sum(c4);
+        result[15] = Vector512.Sum(d0); result[16] = Vector512.Sum(d1); result[17] = Vector512.Sum(d2); result[18] = Vector512.Sum(d3); result[19] = Vector512.Sum(d4);
+        // The last, zero-padded chunk holds columns k & ~15 .. k - 1 of each row.
+        for (; i < k; i++)
+        {
+            float v = T.Load1(w0, i), u = T.Load1(w1, i), s = T.Load1(w2, i), t = T.Load1(w3, i);
+            for (var r = 0; r < N.Value; r++)
+            {
+                var xr = chunk[r * 16 + (i & 15)];
+                result[r] += v * xr;
+                result[5 + r] += u * xr;
+                result[10 + r] += s * xr;
+                result[15 + r] += t * xr;
+            }
+        }
+    }
+
+    /// <summary>Four weight vectors against one packed activation row's sixteen columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step4(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3, float* x,
+        ref Vector512<float> a, ref Vector512<float> b, ref Vector512<float> c, ref Vector512<float> d)
+    {
+        var xv = Vector512.Load(x);
+        a = Avx512F.FusedMultiplyAdd(v0, xv, a);
+        b = Avx512F.FusedMultiplyAdd(v1, xv, b);
+        c = Avx512F.FusedMultiplyAdd(v2, xv, c);
+        d = Avx512F.FusedMultiplyAdd(v3, xv, d);
+    }
+
+    /// <summary>result[j * 5 + r] = w_j · x_r for two weight rows and N activation rows packed by eight columns.</summary>
     /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next pair).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Dot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result, long ahead) where T : struct, IWeightFormat where N : struct, IRowCount
     {
         // N is a type, so the JIT compiles one loop per row count with the unused accumulators gone.
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
-        Vector256<float> a5 = default, a6 = default, a7 = default, a8 = default, a9 = default;
         Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default;
-        Vector256<float> b5 = default, b6 = default, b7 = default, b8 = default, b9 = default;
         var i = 0;
         var chunk = x;
         for (; i + 8 <= k; i += 8, chunk += N.Value * 8)
@@ -355,32 +445,17 @@ internal static unsafe class Kernels
             if (N.Value > 2) Step(v, u, chunk + 16, ref a2, ref b2);
             if (N.Value > 3) Step(v, u, chunk + 24, ref a3, ref b3);
             if (N.Value > 4) Step(v, u, chunk + 32, ref a4, ref b4);
-            if (N.Value > 5) Step(v, u, chunk + 40, ref a5, ref b5);
-            if (N.Value > 6) Step(v, u, chunk + 48, ref a6, ref b6);
-            if (N.Value > 7) Step(v, u, chunk + 56, ref a7, ref b7);
-            if (N.Value > 8) Step(v, u, chunk + 64, ref a8, ref b8);
-            if (N.Value > 9) Step(v, u, chunk + 72, ref a9, ref b9);
         }
         result[0] = Vector256.Sum(a0);
         result[1] = Vector256.Sum(a1);
         result[2] = Vector256.Sum(a2);
         result[3] = Vector256.Sum(a3);
         result[4] = Vector256.Sum(a4);
-        result[5] = Vector256.Sum(a5);
-        result[6] = Vector256.Sum(a6);
-        result[7] = Vector256.Sum(a7);
-        result[8] = Vector256.Sum(a8);
-        result[9] = Vector256.Sum(a9);
-        result[10] = Vector256.Sum(b0);
-        result[11] = Vector256.Sum(b1);
-        result[12] = Vector256.Sum(b2);
-        result[13] = Vector256.Sum(b3);
-        result[14] = Vector256.Sum(b4);
-        result[15] = Vector256.Sum(b5);
-        result[16] = Vector256.Sum(b6);
-        result[17] = Vector256.Sum(b7);
-        result[18] = Vector256.Sum(b8);
-        result[19] = Vector256.Sum(b9);
+        result[5] = Vector256.Sum(b0);
+        result[6] = Vector256.Sum(b1);
+        result[7] = Vector256.Sum(b2);
+        result[8] = Vector256.Sum(b3);
+        result[9] = Vector256.Sum(b4);
         // The last, zero-padded chunk holds columns k & ~7 .. k - 1 of each row.
         for (; i < k; i++)
         {
@@ -388,7 +463,7 @@ internal static unsafe class Kernels
             for (var r = 0; r < N.Value; r++)
             {
                 result[r] += v * chunk[r * 8 + (i & 7)];
-                result[10 + r] += u * chunk[r * 8 + (i & 7)];
+                result[5 + r] += u * chunk[r * 8 + (i & 7)];
             }
         }
     }
@@ -417,16 +492,6 @@ internal static unsafe class Kernels
     internal readonly struct Four : IRowCount { public static int Value => 4; }
 
     internal readonly struct Five : IRowCount { public static int Value => 5; }
-
-    internal readonly struct Six : IRowCount { public static int Value => 6; }
-
-    internal readonly struct Seven : IRowCount { public static int Value => 7; }
-
-    internal readonly struct Eight : IRowCount { public static int Value => 8; }
-
-    internal readonly struct Nine : IRowCount { public static int Value => 9; }
-
-    internal readonly struct Ten : IRowCount { public static int Value => 10; }
 
     /// <summary>Weight rows [t0, t1) as floats (int8 scale applied) into <paramref name="target"/>.</summary>
     private static void Widen<T>(Matrix w, int t0, int t1, float* target) where T : struct, IWeightFormat

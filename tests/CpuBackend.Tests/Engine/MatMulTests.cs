@@ -9,22 +9,22 @@ public sealed unsafe class MatMulTests
     /// <summary>Set by IsaSwitchTests to the vector width (512 or 256) its switch leaves.</summary>
     internal const string ExpectedWidthVariable = "GPTJ_EXPECTED_VECTOR_WIDTH";
 
-    // With AVX-512 one-row decode (Dot4x1Wide) and the GEMM (12 x 32-row microkernel) run on 512-bit vectors, the
-    // batched kernel on blocks of ten rows, and the cases below test those; IsaSwitchTests reruns them with AVX-512
-    // off, where the 256-bit kernels and blocks of five run.
+    // With AVX-512 one-row decode (Dot4x1Wide), the batched kernel (4 weight rows x 5 activation rows, activations packed
+    // by sixteen columns) and the GEMM (12 x 32-row microkernel) run on 512-bit vectors, and the cases below test those;
+    // IsaSwitchTests reruns them with AVX-512 off, where the 256-bit kernels run.
     [Fact]
-    public void Kernels_use_512_bit_vectors_and_ten_row_blocks_exactly_where_the_cpu_and_its_switches_allow()
+    public void Kernels_use_512_bit_vectors_exactly_where_the_cpu_and_its_switches_allow()
     {
         var expected = Environment.GetEnvironmentVariable(ExpectedWidthVariable) is { } width
             ? width == "512"
             : System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
         Assert.Equal(expected, Kernels.Wide);
-        // The block size once read Wide before Wide's own initializer had run, so it was five everywhere.
-        Assert.Equal(expected ? 10 : 5, Kernels.Block);
+        // A width derived from Wide once read it before Wide's own initializer had run, and stayed narrow everywhere.
+        Assert.Equal(expected ? 16 : 8, Kernels.Interleave);
     }
 
-    // Row counts cover one-row decode, each partial block (2-4), full and mixed blocks of five and the
-    // widened-tile path (above 5 for f16/bf16, above 16 for int8) and the GEMM (from Gemm.MinRows for float weights). Matrix shapes cover rows of a page or
+    // Row counts cover one-row decode, each partial block (2-4), full and mixed blocks of five (with a one-row block),
+    // the widened-tile path of AVX2 (above 5 for f16/bf16, above 16 for int8) and the GEMM (from Gemm.MinRows for float weights). Matrix shapes cover rows of a page or
     // more (the four-row decode kernel) with odd tails, short rows, odd output counts, and a product big
     // enough to be split across threads.
     public static TheoryData<WeightType, int, int, int> Cases()
