@@ -19,7 +19,7 @@ internal static unsafe class Kernels
     /// <summary>Columns per chunk of the packed activation layout: one vector, 512-bit where AVX-512 is enabled.</summary>
     internal static int Interleave => Wide ? 16 : 8;
 
-    /// <summary>AVX-512 is enabled: the batched kernels get 32 vector registers, one-row decode and the GEMM 512-bit vectors.
+    /// <summary>AVX-512 is enabled: the batched kernel, one-row decode and the GEMM run on 512-bit vectors and 32 registers.
     /// Chosen at run time, so DOTNET_EnableAVX512=0 selects the 256-bit kernels (the tests use it).</summary>
     public static readonly bool Wide = Avx512F.IsSupported;
 
@@ -90,7 +90,7 @@ internal static unsafe class Kernels
 
     /// <summary>Copies the rows of x into blocks of up to <see cref="Block"/> rows interleaved by <see cref="Interleave"/> columns:
     /// chunk c of a block holds its columns of each of the block's rows in turn, zero-padded to a whole chunk.</summary>
-    /// <remarks>The 2xN kernel then reads all its activation rows through one pointer at fixed offsets. With one
+    /// <remarks>The batched kernels then read all their activation rows through one pointer at fixed offsets. With one
     /// pointer per row the JIT runs out of registers and reloads three of them from the stack on every step
     /// (prefill measured 8-15% slower). A block of one row is laid out exactly like the row itself.</remarks>
     private static void Pack(float* x, int rows, int k, int stride, float* packed)
