@@ -12,34 +12,12 @@ namespace GptjAspire.CpuBackend.Engine;
 /// positions), so these are inlined loops.</remarks>
 internal static class HeadKernels
 {
-    /// <summary>Σ a[i] · b[i].</summary>
+    /// <summary>Σ a[i] · b[i]: the one-row decode dot product of f32 weights, inlined.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    public static unsafe float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
-        var n = a.Length;
-        if (b.Length != n) throw new ArgumentException("head vectors differ in length");
-        ref var x = ref MemoryMarshal.GetReference(a);
-        ref var y = ref MemoryMarshal.GetReference(b);
-        var i = 0;
-        var sum = 0f;
-        if (Kernels.Vectorized && n >= 8)
-        {
-            // Two accumulators: an FMA's latency is four of its issue slots.
-            Vector256<float> s0 = default, s1 = default;
-            for (; i + 16 <= n; i += 16)
-            {
-                s0 = Fma.MultiplyAdd(Vector256.LoadUnsafe(ref x, (nuint)i), Vector256.LoadUnsafe(ref y, (nuint)i), s0);
-                s1 = Fma.MultiplyAdd(Vector256.LoadUnsafe(ref x, (nuint)i + 8), Vector256.LoadUnsafe(ref y, (nuint)i + 8), s1);
-            }
-            if (i + 8 <= n)
-            {
-                s0 = Fma.MultiplyAdd(Vector256.LoadUnsafe(ref x, (nuint)i), Vector256.LoadUnsafe(ref y, (nuint)i), s0);
-                i += 8;
-            }
-            sum = Vector256.Sum(s0 + s1);
-        }
-        for (; i < n; i++) sum += Unsafe.Add(ref x, i) * Unsafe.Add(ref y, i);
-        return sum;
+        if (b.Length != a.Length) throw new ArgumentException("head vectors differ in length");
+        fixed (float* x = a, y = b) return Kernels.Dot1<Kernels.F32>((byte*)x, y, a.Length);
     }
 
     /// <summary>target[i] += scale · source[i].</summary>

@@ -509,7 +509,7 @@ internal static unsafe class Kernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot1<T>(byte* w, float* x, int k) where T : struct, IWeightFormat
+    internal static float Dot1<T>(byte* w, float* x, int k) where T : struct, IWeightFormat
     {
         var i = 0;
         var sum = 0f;
