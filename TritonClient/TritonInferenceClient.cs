@@ -79,7 +79,7 @@ public sealed class TritonInferenceClient : IDisposable
     {
         // One request: the stream is half-closed as soon as it is sent, so the server ends the call right after the final
         // response and nothing is left to send on the caller's path once it has its answer.
-        await using var stream = new TritonInferenceStream(_client.ModelStreamInfer(deadline: deadline, cancellationToken: cancellationToken), oneRequest: true);
+        await using var stream = Open(deadline, cancellationToken, oneRequest: true);
         await foreach (var response in stream.InferAsync(request, cancellationToken).ConfigureAwait(false))
         {
             yield return response;
@@ -88,7 +88,10 @@ public sealed class TritonInferenceClient : IDisposable
 
     /// <summary>Opens a ModelStreamInfer call on which many requests can be in flight at once, their responses matched by request id.</summary>
     public TritonInferenceStream OpenStream(DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        new(_client.ModelStreamInfer(deadline: deadline, cancellationToken: cancellationToken));
+        Open(deadline, cancellationToken, oneRequest: false);
+
+    private TritonInferenceStream Open(DateTime? deadline, CancellationToken cancellationToken, bool oneRequest) =>
+        new(_client.ModelStreamInfer(deadline: deadline, cancellationToken: cancellationToken), oneRequest);
 
     public void Dispose() => _ownedChannel?.Dispose();
 
