@@ -189,5 +189,4 @@ internal static class TokenizerBenchmark
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
-
 }
