@@ -42,6 +42,57 @@ public sealed unsafe class MatMulTests
     public void Product_matches_double_precision_reference(WeightType type, int rows, int n, int k) =>
         AssertMatchesDoublePrecision(type, rows, n, k, Kernels.MatMul);
 
+    // F16 weights are loaded times 2^-112 and the activations and sums carry the factor back (Kernels.F16): the products
+    // must stay exact for half subnormals, for activations far above and below 1, and on every kernel shape.
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(10)]
+    [InlineData(40)]
+    public void F16_products_stay_exact_for_subnormal_weights_and_extreme_activations(int rows)
+    {
+        const int n = 12, k = 100;
+        var random = new Random(rows);
+        // Half subnormals lie below 2^-14 (6.1e-5); the smallest is 2^-24.
+        var source = new float[n * k];
+        for (var i = 0; i < source.Length; i++)
+            source[i] = (float)((random.NextDouble() * 2 - 1) * (i % 3 == 0 ? 6e-5 : i % 3 == 1 ? 1e-7 : 1));
+        var x = new float[rows * k];
+        for (var r = 0; r < rows; r++)
+        {
+            var magnitude = r % 3 == 0 ? 1e22 : r % 3 == 1 ? 1e-10 : 1;
+            for (var i = 0; i < k; i++) x[r * k + i] = (float)((random.NextDouble() * 2 - 1) * magnitude);
+        }
+        var handle = GCHandle.Alloc(source, GCHandleType.Pinned);
+        try
+        {
+            using var w = Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, WeightType.F16);
+            var y = new float[rows * n];
+            Kernels.MatMul(x, rows, w, null, y);
+            var stored = new float[k];
+            for (var o = 0; o < n; o++)
+            {
+                w.RowToFloat(o, stored);
+                Assert.Contains(stored, v => v != 0 && Math.Abs(v) < 6.1e-5f);
+                for (var r = 0; r < rows; r++)
+                {
+                    double expected = 0, magnitude = 0;
+                    for (var i = 0; i < k; i++)
+                    {
+                        expected += (double)stored[i] * x[r * k + i];
+                        magnitude += Math.Abs((double)stored[i] * x[r * k + i]);
+                    }
+                    Assert.True(Math.Abs(y[r * n + o] - expected) <= 1e-5 * magnitude,
+                        $"rows={rows}: y[{r}, {o}] = {y[r * n + o]}, expected {expected}");
+                }
+            }
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+
     /// <summary>Runs <paramref name="product"/> on random operands and checks every output against the double-precision
     /// product of the stored (converted) weights.</summary>
     internal delegate void Product(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y);
