@@ -250,7 +250,7 @@ internal static unsafe class Int8Kernels
     /// <summary>result[j * 5 + r] = w_j · x_r for two weight rows and N packed activation rows.</summary>
     /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next pair).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Dot2xN<T, N>(sbyte* w0, sbyte* w1, byte* x, int k, int* result, long ahead)
+    private static void Dot2xN<T, N>(sbyte* w0, sbyte* w1, byte* x, int k, int* result, long ahead)
         where T : struct, IIntegerIsa where N : struct, Kernels.IRowCount
     {
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
@@ -316,7 +316,7 @@ internal static unsafe class Int8Kernels
     }
 
     /// <summary>32 weights or activations as an integer path holds them in registers (VNNI uses <see cref="Low"/> only).</summary>
-    internal readonly struct Operand(Vector256<byte> low, Vector256<byte> high)
+    private readonly struct Operand(Vector256<byte> low, Vector256<byte> high)
     {
         public Vector256<byte> Low { get; } = low;
 
@@ -324,7 +324,7 @@ internal static unsafe class Int8Kernels
     }
 
     /// <summary>How an integer path stores quantized activations and multiplies 32 of them by 32 weights.</summary>
-    internal interface IIntegerIsa
+    private interface IIntegerIsa
     {
         /// <summary>Added to each stored activation (its sum against a weight row is subtracted again in <see cref="Finish"/>).</summary>
         static abstract int Offset { get; }
@@ -349,7 +349,7 @@ internal static unsafe class Int8Kernels
 
     /// <summary>vpdpbusd multiplies unsigned by signed bytes, so activations are stored as q + 128 (0..255) and the weights
     /// stay signed; Σ (q + 128)·w = Σ q·w + 128·Σ w, and Σ w is the matrix's precomputed row sum.</summary>
-    internal readonly struct Vnni : IIntegerIsa
+    private readonly struct Vnni : IIntegerIsa
     {
         public static int Offset => 128;
 
