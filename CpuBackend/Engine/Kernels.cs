@@ -23,6 +23,13 @@ internal static unsafe class Kernels
     /// Chosen at run time, so DOTNET_EnableAVX512=0 selects the 256-bit kernels (the tests use it).</summary>
     public static readonly bool Wide = Avx512F.IsSupported;
 
+    /// <summary>How far ahead of its loads each stream of one-row decode prefetches its weights.</summary>
+    /// <remarks>The hardware prefetcher stops at every 4 KiB page, and a stream's next weight row starts one there (a
+    /// mid-size f32 row is a page, f16 half, int8 a quarter). Reaching 1.5 KiB ahead across the boundary measured batch-1
+    /// decode steps 16% (f32), 13-15% (int8) and 5% (f16) faster, in-process A/B against no prefetch; 1 and 2 KiB
+    /// measured the same, 4 KiB worse.</remarks>
+    internal const int StreamPrefetchBytes = 1536;
+
     /// <summary>Multiply-adds below which a product is not split across threads.</summary>
     private const long SerialWork = 1 << 17;
 
@@ -254,6 +261,17 @@ internal static unsafe class Kernels
         }
     }
 
+    /// <summary>The cache line <see cref="StreamPrefetchBytes"/> past byte <paramref name="at"/> of each of four streams.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void PrefetchStreams(byte* w0, byte* w1, byte* w2, byte* w3, long at)
+    {
+        // Prefetches never fault, so the last rows of a band may reach past the matrix.
+        Sse.Prefetch0(w0 + at + StreamPrefetchBytes);
+        Sse.Prefetch0(w1 + at + StreamPrefetchBytes);
+        Sse.Prefetch0(w2 + at + StreamPrefetchBytes);
+        Sse.Prefetch0(w3 + at + StreamPrefetchBytes);
+    }
+
     /// <summary>Four weight rows <paramref name="rowStep"/> bytes apart against one activation row; two accumulators per row hide the FMA latency.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Dot4x1<T>(byte* w, long rowStep, float* x, int k, float* result) where T : struct, IWeightFormat
@@ -264,6 +282,8 @@ internal static unsafe class Kernels
         var i = 0;
         for (; i + 16 <= k; i += 16)
         {
+            // Sixteen weights are at most one cache line.
+            PrefetchStreams(w0, w1, w2, w3, (long)i * T.Size);
             var xv = Avx.LoadVector256(x + i);
             var xu = Avx.LoadVector256(x + i + 8);
             a0 = Fma.MultiplyAdd(T.Load8(w0, i), xv, a0);
@@ -307,6 +327,9 @@ internal static unsafe class Kernels
         var i = 0;
         for (; i + 32 <= k; i += 32)
         {
+            // Thirty-two weights are two cache lines in f32, one in the narrower formats.
+            PrefetchStreams(w0, w1, w2, w3, (long)i * T.Size);
+            if (T.Size == 4) PrefetchStreams(w0, w1, w2, w3, (long)i * T.Size + 64);
             var xv = Vector512.Load(x + i);
             var xu = Vector512.Load(x + i + 16);
             a0 = Avx512F.FusedMultiplyAdd(T.Load16(w0, i), xv, a0);
