@@ -24,11 +24,18 @@ internal static unsafe class Gemm
     /// <summary>The microkernel runs wherever the vectorised float kernels do.</summary>
     public static bool IsSupported => Kernels.Vectorized;
 
-    /// <summary>Activation rows from which <see cref="Kernels.MatMul"/> takes this kernel for float weights. Below it a
-    /// product is bound by reading the weights, and the blocked kernels' streams read memory better than the widening
-    /// pass here: interleaved on a decode step's matrices the GEMM measured 0.5-0.7× at 10 rows, even (f32) to 1.5× (f16)
-    /// at 32 and 1.6× at 200 (docs/engine.md).</summary>
-    public const int MinRows = 32;
+    /// <summary>Activation rows from which <see cref="Kernels.MatMul"/> takes this kernel for float weights of a type. Below
+    /// it the blocked kernels' streams read the weights better than the widening pass here. Interleaved on a decode step's
+    /// matrices (26 Nov, docs/engine.md run 10), the GEMM against the blocked kernels measured, with AVX-512: f32 0.85× at
+    /// 32 rows, 1.03× at 48, 1.35× at 200; f16 (whose blocked kernel reads half the bytes) 0.66× at 32, 0.98× at 96,
+    /// 1.03-1.06× from 128. With 256-bit vectors: f32 0.89× at 64, 1.05× at 128; f16 0.95× at 32, 1.02× at 64, 1.12× at 128.</summary>
+    public static int MinRows(WeightType type) => (Wide, type) switch
+    {
+        (true, WeightType.F32) => 48,
+        (true, _) => 128,
+        (false, WeightType.F32) => 128,
+        (false, _) => 64,
+    };
 
     /// <summary>Activation rows per packed panel: one vector.</summary>
     private static readonly int Panel = Wide ? 16 : 8;

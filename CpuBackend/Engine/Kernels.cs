@@ -43,7 +43,7 @@ internal static unsafe class Kernels
             Int8Kernels.MatMul(Int8Kernels.Best, x, rows, w, bias, y);
             return;
         }
-        if (w.Type != WeightType.Int8 && rows >= Gemm.MinRows && Gemm.IsSupported)
+        if (w.Type != WeightType.Int8 && rows >= Gemm.MinRows(w.Type) && Gemm.IsSupported)
         {
             Gemm.MatMul(x, rows, w, bias, y);
             return;

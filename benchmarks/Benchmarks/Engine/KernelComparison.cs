@@ -20,7 +20,7 @@ internal static unsafe class KernelComparison
         Compare(WeightType.Int8, int8, [1, 10, 200], $"best here {Int8Kernels.Best}");
         if (!Gemm.IsSupported) return;
         foreach (var type in new[] { WeightType.F32, WeightType.F16 })
-            Compare(type, [("Blocked", Kernels.FloatMatMul), ("Gemm", Gemm.MatMul)], [1, 10, 32, 200], $"GEMM {(Kernels.Wide ? 512 : 256)}-bit, used from {Gemm.MinRows} rows");
+            Compare(type, [("Blocked", Kernels.FloatMatMul), ("Gemm", Gemm.MatMul)], [1, 10, 32, 64, 128, 200], $"GEMM {(Kernels.Wide ? 512 : 256)}-bit, used from {Gemm.MinRows(type)} rows");
     }
 
     private static void Compare(WeightType type, List<(string Name, Product Run)> kernels, int[] rowCounts, string note)

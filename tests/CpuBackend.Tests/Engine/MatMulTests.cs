@@ -24,14 +24,15 @@ public sealed unsafe class MatMulTests
     }
 
     // Row counts cover one-row decode, each partial block (2-4), full and mixed blocks of five (with a one-row block),
-    // the widened-tile path of AVX2 (above 5 for f16/bf16, above 16 for int8) and the GEMM (from Gemm.MinRows for float weights). Matrix shapes cover rows of a page or
+    // the widened-tile path of AVX2 (above 5 for f16/bf16, above 16 for int8) and the GEMM (from Gemm.MinRows: with AVX-512 48 rows
+    // for f32 and 128 for f16/bf16, with 256-bit vectors 128 and 64). Matrix shapes cover rows of a page or
     // more (the four-row decode kernel) with odd tails, short rows, odd output counts, and a product big
     // enough to be split across threads.
     public static TheoryData<WeightType, int, int, int> Cases()
     {
         var cases = new TheoryData<WeightType, int, int, int>();
         foreach (var type in Enum.GetValues<WeightType>())
-            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 17, 23, 40 })
+            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 17, 23, 40, 64, 130 })
                 foreach (var (n, k) in new[] { (9, 1027), (33, 37), (2050, 64) })
                     cases.Add(type, rows, n, k);
         return cases;
