@@ -192,14 +192,32 @@ internal static unsafe class Int8Kernels
     {
         var pair = stackalloc int[10];
         int k = w.Cols, n = w.Rows;
+        // The first four rows' results are finished as one vector (Dot2xN's order: each row's two outputs side by side),
+        // so each row's scale appears twice.
+        var rowScales = Vector256.Create(xs[0], xs[0], N.Value > 1 ? xs[1] : 0, N.Value > 1 ? xs[1] : 0,
+            N.Value > 2 ? xs[2] : 0, N.Value > 2 ? xs[2] : 0, N.Value > 3 ? xs[3] : 0, N.Value > 3 ? xs[3] : 0);
         for (var o = t0; o < t1; o += 2)
         {
             var wr = (sbyte*)w.Data + (long)o * k;
-            var pairs = Math.Min(2, t1 - o);
-            Dot2xN<T, N>(wr, pairs == 2 ? wr + k : wr, x, k, pair, prefetch && o + 3 < limit ? 2L * k : 0);
-            for (var j = 0; j < pairs; j++)
-                for (var i = 0; i < N.Value; i++)
-                    y[(long)i * n + o + j] = Finish<T>(pair[j * 5 + i], w, o + j, xs[i], bias);
+            if (t1 - o == 1)
+            {
+                // An odd last weight row goes through the same kernel paired with itself; only its own results are kept.
+                Dot2xN<T, N>(wr, wr, x, k, pair, 0);
+                for (var i = 0; i < N.Value; i++) y[(long)i * n + o] = Finish<T>(pair[i < 4 ? 2 * i : 8], w, o, xs[i], bias);
+                continue;
+            }
+            Dot2xN<T, N>(wr, wr + k, x, k, pair, prefetch && o + 3 < limit ? 2L * k : 0);
+            // Finish's arithmetic, in its order, on both weight rows' results for four activation rows at once.
+            var values = Avx.ConvertToVector256Single(Vector256.Load(pair) - Vector256.Create(*(long*)(w.RowSums + o)).AsInt32() * T.Offset)
+                * (Vector256.Create(*(double*)(w.Scales + o)).AsSingle() * rowScales)
+                + (bias == null ? Vector256<float>.Zero : Vector256.Create(*(double*)(bias + o)).AsSingle());
+            var outputs = values.AsDouble();
+            for (var i = 0; i < Math.Min(N.Value, 4); i++) *(double*)(y + (long)i * n + o) = outputs.GetElement(i);
+            if (N.Value > 4)
+            {
+                y[4L * n + o] = Finish<T>(pair[8], w, o, xs[4], bias);
+                y[4L * n + o + 1] = Finish<T>(pair[9], w, o + 1, xs[4], bias);
+            }
         }
     }
 
@@ -249,7 +267,8 @@ internal static unsafe class Int8Kernels
         }
     }
 
-    /// <summary>result[j * 5 + r] = w_j · x_r for two weight rows and N packed activation rows.</summary>
+    /// <summary>w_j · x_r for two weight rows and N packed activation rows, in result[2r + j] for r &lt; 4 and result[8 + j]
+    /// for r = 4: each activation row's two results side by side, as adjacent outputs of <see cref="Tile2xN"/>.</summary>
     /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next pair).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Dot2xN<T, N>(sbyte* w0, sbyte* w1, byte* x, int k, int* result, long ahead)
@@ -297,23 +316,20 @@ internal static unsafe class Int8Kernels
                 b4 = T.MultiplyAdd(b4, u, xv);
             }
         }
-        result[0] = Vector256.Sum(a0);
-        result[1] = Vector256.Sum(a1);
-        result[2] = Vector256.Sum(a2);
-        result[3] = Vector256.Sum(a3);
-        result[4] = Vector256.Sum(a4);
-        result[5] = Vector256.Sum(b0);
-        result[6] = Vector256.Sum(b1);
-        result[7] = Vector256.Sum(b2);
-        result[8] = Vector256.Sum(b3);
+        // Eight sums in one transposing tree of horizontal adds: each add leaves, per 128-bit half, pair sums of both
+        // operands; three levels give both halves' partial sums of four accumulators, and the halves are then added.
+        var low = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, b0), Avx2.HorizontalAdd(a1, b1));
+        var high = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a2, b2), Avx2.HorizontalAdd(a3, b3));
+        (Avx2.Permute2x128(low, high, 0x20) + Avx2.Permute2x128(low, high, 0x31)).Store(result);
+        result[8] = Vector256.Sum(a4);
         result[9] = Vector256.Sum(b4);
         // The last, partly filled chunk holds elements k & ~31 .. k - 1 of each row.
         for (; i < k; i++)
             for (var r = 0; r < N.Value; r++)
             {
                 var xe = T.Load1(chunk + (r * Chunk + i % Chunk) * T.ElementSize);
-                result[r] += w0[i] * xe;
-                result[5 + r] += w1[i] * xe;
+                result[r < 4 ? 2 * r : 8] += w0[i] * xe;
+                result[r < 4 ? 2 * r + 1 : 9] += w1[i] * xe;
             }
     }
 
