@@ -378,16 +378,24 @@ internal static unsafe class Kernels
             // Fewer than four rows left: the last one is repeated and the repeats' results are not stored.
             byte* w1 = here > 1 ? w0 + rowBytes : w0, w2 = here > 2 ? w0 + 2L * rowBytes : w1, w3 = here > 3 ? w0 + 3L * rowBytes : w2;
             Dot4xN<T, N>(w0, w1, w2, w3, x, k, quad, prefetch && o + 7 < t1 ? 4L * rowBytes : 0);
+            if (here == 4)
+            {
+                // Each activation row's four outputs are adjacent: one vector, the scalar path's arithmetic in its order.
+                var scale = (scales == null ? Vector128<float>.One : Vector128.Load(scales + o - t0)) * T.SumScale;
+                var add = bias == null ? Vector128<float>.Zero : Vector128.Load(bias + o);
+                for (var i = 0; i < N.Value; i++) (Vector128.Load(quad + 4 * i) * scale + add).Store(y + (long)i * n + o);
+                continue;
+            }
             for (var j = 0; j < here; j++)
             {
                 var scale = (scales == null ? 1f : scales[o + j - t0]) * T.SumScale;
                 var add = bias == null ? 0f : bias[o + j];
-                for (var i = 0; i < N.Value; i++) y[(long)i * n + o + j] = quad[j * 5 + i] * scale + add;
+                for (var i = 0; i < N.Value; i++) y[(long)i * n + o + j] = quad[4 * i + j] * scale + add;
             }
         }
     }
 
-    /// <summary>result[j * 5 + r] = w_j · x_r for four weight rows and N activation rows packed by sixteen columns.</summary>
+    /// <summary>result[4r + j] = w_j · x_r for four weight rows and N activation rows packed by sixteen columns.</summary>
     /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next quad).</param>
     private static void Dot4xN<T, N>(byte* w0, byte* w1, byte* w2, byte* w3, float* x, int k, float* result, long ahead) where T : struct, IWeightFormat where N : struct, IRowCount
     {
@@ -416,10 +424,11 @@ internal static unsafe class Kernels
             if (N.Value > 3) Step4(v0, v1, v2, v3, chunk + 48, ref a3, ref b3, ref c3, ref d3);
             if (N.Value > 4) Step4(v0, v1, v2, v3, chunk + 64, ref a4, ref b4, ref c4, ref d4);
         }
-        result[0] = Vector512.Sum(a0); result[1] = Vector512.Sum(a1); result[2] = Vector512.Sum(a2); result[3] = Vector512.Sum(a3); result[4] = Vector512.Sum(a4);
-        result[5] = Vector512.Sum(b0); result[6] = Vector512.Sum(b1); result[7] = Vector512.Sum(b2); result[8] = Vector512.Sum(b3); result[9] = Vector512.Sum(b4);
-        result[10] = Vector512.Sum(c0); result[11] = Vector512.Sum(c1); result[12] = Vector512.Sum(c2); result[13] = Vector512.Sum(c3); result[14] = Vector512.Sum(c4);
-        result[15] = Vector512.Sum(d0); result[16] = Vector512.Sum(d1); result[17] = Vector512.Sum(d2); result[18] = Vector512.Sum(d3); result[19] = Vector512.Sum(d4);
+        Reduce4(a0, b0, c0, d0, result);
+        if (N.Value > 1) Reduce4(a1, b1, c1, d1, result + 4);
+        if (N.Value > 2) Reduce4(a2, b2, c2, d2, result + 8);
+        if (N.Value > 3) Reduce4(a3, b3, c3, d3, result + 12);
+        if (N.Value > 4) Reduce4(a4, b4, c4, d4, result + 16);
         // The last, zero-padded chunk holds columns k & ~15 .. k - 1 of each row.
         for (; i < k; i++)
         {
@@ -427,12 +436,24 @@ internal static unsafe class Kernels
             for (var r = 0; r < N.Value; r++)
             {
                 var xr = chunk[r * 16 + (i & 15)];
-                result[r] += v * xr;
-                result[5 + r] += u * xr;
-                result[10 + r] += s * xr;
-                result[15 + r] += t * xr;
+                result[4 * r] += v * xr;
+                result[4 * r + 1] += u * xr;
+                result[4 * r + 2] += s * xr;
+                result[4 * r + 3] += t * xr;
             }
         }
+    }
+
+    /// <summary>The sums of four accumulators into four adjacent floats: halves added, then a tree of horizontal adds (each
+    /// leaves, per 128-bit lane, pair sums of both operands), then the two lanes added; 13 instructions where four
+    /// separate sums take 32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Reduce4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, float* result)
+    {
+        var ab = Avx.HorizontalAdd(a.GetLower() + a.GetUpper(), b.GetLower() + b.GetUpper());
+        var cd = Avx.HorizontalAdd(c.GetLower() + c.GetUpper(), d.GetLower() + d.GetUpper());
+        var abcd = Avx.HorizontalAdd(ab, cd);
+        (abcd.GetLower() + abcd.GetUpper()).Store(result);
     }
 
     /// <summary>Four weight vectors against one packed activation row's sixteen columns.</summary>
