@@ -236,14 +236,28 @@ internal static unsafe class Kernels
             var pairs = Math.Min(2, t1 - o);
             if (Vectorized) Dot2xN<T, N>(wr, pairs == 2 ? wr + rowBytes : wr, x, k, pair, prefetch && o + 3 < t1 ? 2L * rowBytes : 0);
             else ScalarDot2xN<T, N>(wr, pairs == 2 ? wr + rowBytes : wr, x, k, pair);
+            var vector = Vectorized && pairs == 2;
+            if (vector)
+            {
+                // Each activation row's two outputs are adjacent (Slot): the first four rows' outputs as one vector,
+                // the scalar path's arithmetic in its order.
+                var scale = (scales == null ? Vector256<float>.One : Vector256.Create(*(double*)(scales + o - t0)).AsSingle()) * T.SumScale;
+                var add = bias == null ? Vector256<float>.Zero : Vector256.Create(*(double*)(bias + o)).AsSingle();
+                var outputs = (Vector256.Load(pair) * scale + add).AsDouble();
+                for (var i = 0; i < Math.Min(N.Value, 4); i++) *(double*)(y + (long)i * n + o) = outputs.GetElement(i);
+            }
             for (var j = 0; j < pairs; j++)
             {
                 var scale = (scales == null ? 1f : scales[o + j - t0]) * T.SumScale;
                 var add = bias == null ? 0f : bias[o + j];
-                for (var i = 0; i < N.Value; i++) y[(long)i * n + o + j] = pair[j * 5 + i] * scale + add;
+                for (var i = vector ? 4 : 0; i < N.Value; i++) y[(long)i * n + o + j] = pair[Slot(i, j)] * scale + add;
             }
         }
     }
+
+    /// <summary>Where a 2×N block leaves w_j · x_r: each activation row's two results side by side for the first four rows
+    /// (the order of the outputs in memory), the fifth row's after them.</summary>
+    private static int Slot(int r, int j) => r < 4 ? 2 * r + j : 8 + j;
 
     /// <summary><see cref="Dot2xN"/> without AVX2/FMA (other CPUs, or DOTNET_EnableAVX2=0).</summary>
     private static void ScalarDot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result) where T : struct, IWeightFormat where N : struct, IRowCount
@@ -255,8 +269,8 @@ internal static unsafe class Kernels
             var chunk = x + (i & ~7) * N.Value;
             for (var r = 0; r < N.Value; r++)
             {
-                result[r] += v * chunk[r * 8 + (i & 7)];
-                result[5 + r] += u * chunk[r * 8 + (i & 7)];
+                result[Slot(r, 0)] += v * chunk[r * 8 + (i & 7)];
+                result[Slot(r, 1)] += u * chunk[r * 8 + (i & 7)];
             }
         }
     }
@@ -468,7 +482,7 @@ internal static unsafe class Kernels
         d = Avx512F.FusedMultiplyAdd(v3, xv, d);
     }
 
-    /// <summary>result[j * 5 + r] = w_j · x_r for two weight rows and N activation rows packed by eight columns.</summary>
+    /// <summary>result[Slot(r, j)] = w_j · x_r for two weight rows and N activation rows packed by eight columns.</summary>
     /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next pair).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Dot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result, long ahead) where T : struct, IWeightFormat where N : struct, IRowCount
@@ -493,15 +507,11 @@ internal static unsafe class Kernels
             if (N.Value > 3) Step(v, u, chunk + 24, ref a3, ref b3);
             if (N.Value > 4) Step(v, u, chunk + 32, ref a4, ref b4);
         }
-        result[0] = Vector256.Sum(a0);
-        result[1] = Vector256.Sum(a1);
-        result[2] = Vector256.Sum(a2);
-        result[3] = Vector256.Sum(a3);
-        result[4] = Vector256.Sum(a4);
-        result[5] = Vector256.Sum(b0);
-        result[6] = Vector256.Sum(b1);
-        result[7] = Vector256.Sum(b2);
-        result[8] = Vector256.Sum(b3);
+        // Eight of the sums in a transposing tree of horizontal adds, in Slot's order (as Int8Kernels.Dot2xN).
+        var low = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, b0), Avx.HorizontalAdd(a1, b1));
+        var high = Avx.HorizontalAdd(Avx.HorizontalAdd(a2, b2), Avx.HorizontalAdd(a3, b3));
+        (Avx.Permute2x128(low, high, 0x20) + Avx.Permute2x128(low, high, 0x31)).Store(result);
+        result[8] = Vector256.Sum(a4);
         result[9] = Vector256.Sum(b4);
         // The last, zero-padded chunk holds columns k & ~7 .. k - 1 of each row.
         for (; i < k; i++)
@@ -509,8 +519,8 @@ internal static unsafe class Kernels
             float v = T.Load1(w0, i), u = T.Load1(w1, i);
             for (var r = 0; r < N.Value; r++)
             {
-                result[r] += v * chunk[r * 8 + (i & 7)];
-                result[5 + r] += u * chunk[r * 8 + (i & 7)];
+                result[Slot(r, 0)] += v * chunk[r * 8 + (i & 7)];
+                result[Slot(r, 1)] += u * chunk[r * 8 + (i & 7)];
             }
         }
     }
