@@ -122,49 +122,56 @@ public sealed class GptjModel : IDisposable
     /// <summary>The forward pass for rows of (token, cache, position); logits for rows from <paramref name="firstLogitRow"/> on.</summary>
     private void Run(ReadOnlySpan<int> tokens, KvCache[] caches, int[] positions, int firstLogitRow, Span<float> logits)
     {
-        int rows = tokens.Length, e = Config.EmbeddingSize;
-        var x = new float[rows * e];        // residual stream
-        var h = new float[rows * e];        // ln_1(x), the input of both attention and MLP
-        var q = new float[rows * e];
-        var k = new float[rows * e];
-        var v = new float[rows * e];
-        var attention = new float[rows * e];
-        var a = new float[rows * e];
-        var m = new float[rows * Config.InnerSize];
-        var f = new float[rows * e];
-
-        for (var r = 0; r < rows; r++) weights.TokenEmbedding.RowToFloat(tokens[r], x.AsSpan(r * e, e));
-
-        for (var l = 0; l < Config.LayerCount; l++)
+        int rows = tokens.Length, e = Config.EmbeddingSize, inner = Config.InnerSize;
+        // Rented, not allocated: each step would otherwise put its activations on the large-object heap (480 KB for ten
+        // sequences of the mid-size model, 2 MB for GPT-J 6B). A rented array may be longer and hold old values; every
+        // one below is written before it is read, and only its first rows are used.
+        var pool = ArrayPool<float>.Shared;
+        float[] x = pool.Rent(rows * e);        // residual stream
+        float[] h = pool.Rent(rows * e);        // ln_1(x), the input of both attention and MLP
+        float[] q = pool.Rent(rows * e), k = pool.Rent(rows * e), v = pool.Rent(rows * e);
+        float[] attention = pool.Rent(rows * e), a = pool.Rent(rows * e), f = pool.Rent(rows * e);
+        float[] m = pool.Rent(rows * inner);
+        try
         {
-            var w = weights.Layers[l];
-            for (var r = 0; r < rows; r++) Kernels.LayerNorm(x.AsSpan(r * e, e), w.Ln1Weight, w.Ln1Bias, Config.LayerNormEpsilon, h.AsSpan(r * e, e));
+            var residual = x.AsSpan(0, rows * e);
+            for (var r = 0; r < rows; r++) weights.TokenEmbedding.RowToFloat(tokens[r], x.AsSpan(r * e, e));
 
-            Kernels.MatMul(h, rows, w.Query, null, q);
-            Kernels.MatMul(h, rows, w.Key, null, k);
-            Kernels.MatMul(h, rows, w.Value, null, v);
-            for (var r = 0; r < rows; r++)
+            for (var l = 0; l < Config.LayerCount; l++)
             {
-                Rotate(q.AsSpan(r * e, e), positions[r]);
-                Rotate(k.AsSpan(r * e, e), positions[r]);
-                caches[r].Keys[l].Write(positions[r], k.AsSpan(r * e, e));
-                caches[r].Values[l].Write(positions[r], v.AsSpan(r * e, e));
+                var w = weights.Layers[l];
+                for (var r = 0; r < rows; r++) Kernels.LayerNorm(x.AsSpan(r * e, e), w.Ln1Weight, w.Ln1Bias, Config.LayerNormEpsilon, h.AsSpan(r * e, e));
+
+                Kernels.MatMul(h.AsSpan(0, rows * e), rows, w.Query, null, q.AsSpan(0, rows * e));
+                Kernels.MatMul(h.AsSpan(0, rows * e), rows, w.Key, null, k.AsSpan(0, rows * e));
+                Kernels.MatMul(h.AsSpan(0, rows * e), rows, w.Value, null, v.AsSpan(0, rows * e));
+                for (var r = 0; r < rows; r++)
+                {
+                    Rotate(q.AsSpan(r * e, e), positions[r]);
+                    Rotate(k.AsSpan(r * e, e), positions[r]);
+                    caches[r].Keys[l].Write(positions[r], k.AsSpan(r * e, e));
+                    caches[r].Values[l].Write(positions[r], v.AsSpan(r * e, e));
+                }
+                Attend(l, q, caches, positions, attention);
+                Kernels.MatMul(attention.AsSpan(0, rows * e), rows, w.Out, null, a.AsSpan(0, rows * e));
+
+                Kernels.MatMul(h.AsSpan(0, rows * e), rows, w.FcIn, w.FcInBias, m.AsSpan(0, rows * inner));
+                Kernels.GeluNew(m.AsSpan(0, rows * inner));
+                Kernels.MatMul(m.AsSpan(0, rows * inner), rows, w.FcOut, w.FcOutBias, f.AsSpan(0, rows * e));
+
+                TensorPrimitives.Add(residual, a.AsSpan(0, rows * e), residual);
+                TensorPrimitives.Add(residual, f.AsSpan(0, rows * e), residual);
             }
-            Attend(l, q, caches, positions, attention);
-            Kernels.MatMul(attention, rows, w.Out, null, a);
 
-            Kernels.MatMul(h, rows, w.FcIn, w.FcInBias, m);
-            Kernels.GeluNew(m);
-            Kernels.MatMul(m, rows, w.FcOut, w.FcOutBias, f);
-
-            TensorPrimitives.Add(x, a, x);
-            TensorPrimitives.Add(x, f, x);
+            var outputs = rows - firstLogitRow;
+            for (var r = 0; r < outputs; r++)
+                Kernels.LayerNorm(x.AsSpan((firstLogitRow + r) * e, e), weights.FinalNormWeight, weights.FinalNormBias, Config.LayerNormEpsilon, h.AsSpan(r * e, e));
+            Kernels.MatMul(h.AsSpan(0, outputs * e), outputs, weights.LmHead, weights.LmHeadBias, logits);
         }
-
-        var outputs = rows - firstLogitRow;
-        for (var r = 0; r < outputs; r++)
-            Kernels.LayerNorm(x.AsSpan((firstLogitRow + r) * e, e), weights.FinalNormWeight, weights.FinalNormBias, Config.LayerNormEpsilon, h.AsSpan(r * e, e));
-        Kernels.MatMul(h, outputs, weights.LmHead, weights.LmHeadBias, logits);
+        finally
+        {
+            foreach (var buffer in (float[][])[x, h, q, k, v, attention, a, f, m]) pool.Return(buffer);
+        }
     }
 
     /// <summary>GPT-J rotary: in each head, pairs (2i, 2i+1) of the first RotaryDim features turn by pos * 10000^(-2i/RotaryDim).</summary>
