@@ -203,7 +203,7 @@ internal static unsafe class Int8Kernels
             {
                 // An odd last weight row goes through the same kernel paired with itself; only its own results are kept.
                 Dot2xN<T, N>(wr, wr, x, k, pair, 0);
-                for (var i = 0; i < N.Value; i++) y[(long)i * n + o] = Finish<T>(pair[i < 4 ? 2 * i : 8], w, o, xs[i], bias);
+                for (var i = 0; i < N.Value; i++) y[(long)i * n + o] = Finish<T>(pair[Kernels.Slot(i, 0)], w, o, xs[i], bias);
                 continue;
             }
             Dot2xN<T, N>(wr, wr + k, x, k, pair, prefetch && o + 3 < limit ? 2L * k : 0);
@@ -215,8 +215,8 @@ internal static unsafe class Int8Kernels
             for (var i = 0; i < Math.Min(N.Value, 4); i++) *(double*)(y + (long)i * n + o) = outputs.GetElement(i);
             if (N.Value > 4)
             {
-                y[4L * n + o] = Finish<T>(pair[8], w, o, xs[4], bias);
-                y[4L * n + o + 1] = Finish<T>(pair[9], w, o + 1, xs[4], bias);
+                y[4L * n + o] = Finish<T>(pair[Kernels.Slot(4, 0)], w, o, xs[4], bias);
+                y[4L * n + o + 1] = Finish<T>(pair[Kernels.Slot(4, 1)], w, o + 1, xs[4], bias);
             }
         }
     }
@@ -267,8 +267,8 @@ internal static unsafe class Int8Kernels
         }
     }
 
-    /// <summary>w_j · x_r for two weight rows and N packed activation rows, in result[2r + j] for r &lt; 4 and result[8 + j]
-    /// for r = 4: each activation row's two results side by side, as adjacent outputs of <see cref="Tile2xN"/>.</summary>
+    /// <summary>result[Kernels.Slot(r, j)] = w_j · x_r for two weight rows and N packed activation rows: each activation row's
+    /// two results side by side, as adjacent outputs of <see cref="Tile2xN"/>.</summary>
     /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next pair).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Dot2xN<T, N>(sbyte* w0, sbyte* w1, byte* x, int k, int* result, long ahead)
@@ -321,15 +321,15 @@ internal static unsafe class Int8Kernels
         var low = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, b0), Avx2.HorizontalAdd(a1, b1));
         var high = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a2, b2), Avx2.HorizontalAdd(a3, b3));
         (Avx2.Permute2x128(low, high, 0x20) + Avx2.Permute2x128(low, high, 0x31)).Store(result);
-        result[8] = Vector256.Sum(a4);
-        result[9] = Vector256.Sum(b4);
+        result[Kernels.Slot(4, 0)] = Vector256.Sum(a4);
+        result[Kernels.Slot(4, 1)] = Vector256.Sum(b4);
         // The last, partly filled chunk holds elements k & ~31 .. k - 1 of each row.
         for (; i < k; i++)
             for (var r = 0; r < N.Value; r++)
             {
                 var xe = T.Load1(chunk + (r * Chunk + i % Chunk) * T.ElementSize);
-                result[r < 4 ? 2 * r : 8] += w0[i] * xe;
-                result[r < 4 ? 2 * r + 1 : 9] += w1[i] * xe;
+                result[Kernels.Slot(r, 0)] += w0[i] * xe;
+                result[Kernels.Slot(r, 1)] += w1[i] * xe;
             }
     }
 

@@ -257,7 +257,7 @@ internal static unsafe class Kernels
 
     /// <summary>Where a 2×N block leaves w_j · x_r: each activation row's two results side by side for the first four rows
     /// (the order of the outputs in memory), the fifth row's after them.</summary>
-    private static int Slot(int r, int j) => r < 4 ? 2 * r + j : 8 + j;
+    internal static int Slot(int r, int j) => r < 4 ? 2 * r + j : 8 + j;
 
     /// <summary><see cref="Dot2xN"/> without AVX2/FMA (other CPUs, or DOTNET_EnableAVX2=0).</summary>
     private static void ScalarDot2xN<T, N>(byte* w0, byte* w1, float* x, int k, float* result) where T : struct, IWeightFormat where N : struct, IRowCount
@@ -511,8 +511,8 @@ internal static unsafe class Kernels
         var low = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, b0), Avx.HorizontalAdd(a1, b1));
         var high = Avx.HorizontalAdd(Avx.HorizontalAdd(a2, b2), Avx.HorizontalAdd(a3, b3));
         (Avx.Permute2x128(low, high, 0x20) + Avx.Permute2x128(low, high, 0x31)).Store(result);
-        result[8] = Vector256.Sum(a4);
-        result[9] = Vector256.Sum(b4);
+        result[Slot(4, 0)] = Vector256.Sum(a4);
+        result[Slot(4, 1)] = Vector256.Sum(b4);
         // The last, zero-padded chunk holds columns k & ~7 .. k - 1 of each row.
         for (; i < k; i++)
         {
