@@ -54,27 +54,32 @@ internal static unsafe class Kernels
     /// <summary><see cref="MatMul"/> with weights of any type widened to floats against float activations.</summary>
     internal static void FloatMatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
     {
+        switch (w.Type)
+        {
+            case WeightType.F32: FloatMatMul<F32>(x, rows, w, bias, y); break;
+            case WeightType.F16: FloatMatMul<F16>(x, rows, w, bias, y); break;
+            case WeightType.BF16: FloatMatMul<BF16>(x, rows, w, bias, y); break;
+            default: FloatMatMul<I8>(x, rows, w, bias, y); break;
+        }
+    }
+
+    private static void FloatMatMul<T>(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y) where T : struct, IWeightFormat
+    {
         int k = w.Cols, n = w.Rows;
         var (tile, band) = Split(rows, w);
         var stride = (k + Interleave - 1) / Interleave * Interleave;
-        var activationScale = w.Type == WeightType.F16 ? F16.ActivationScale : 1f;
-        var packed = rows > 1 || activationScale != 1f ? ArrayPool<float>.Shared.Rent(rows * stride) : null;
+        // A single row is used in place unless its format takes its activations scaled.
+        var packed = rows > 1 || T.ActivationScale != 1f ? ArrayPool<float>.Shared.Rent(rows * stride) : null;
         try
         {
             fixed (float* xp = x, yp = y, bp = bias, pp = packed)
             {
-                if (pp != null) Pack(xp, rows, k, stride, pp, activationScale);
+                if (pp != null) Pack(xp, rows, k, stride, pp, T.ActivationScale);
                 nint xa = (nint)(pp != null ? pp : xp), ya = (nint)yp, ba = (nint)bp;
                 KernelThreads.For((n + band - 1) / band, b =>
                 {
                     int o0 = b * band, o1 = Math.Min(n, o0 + band);
-                    switch (w.Type)
-                    {
-                        case WeightType.F32: Band<F32>((float*)xa, rows, stride, w, (float*)ba, (float*)ya, o0, o1, tile); break;
-                        case WeightType.F16: Band<F16>((float*)xa, rows, stride, w, (float*)ba, (float*)ya, o0, o1, tile); break;
-                        case WeightType.BF16: Band<BF16>((float*)xa, rows, stride, w, (float*)ba, (float*)ya, o0, o1, tile); break;
-                        default: Band<I8>((float*)xa, rows, stride, w, (float*)ba, (float*)ya, o0, o1, tile); break;
-                    }
+                    Band<T>((float*)xa, rows, stride, w, (float*)ba, (float*)ya, o0, o1, tile);
                 });
             }
         }
