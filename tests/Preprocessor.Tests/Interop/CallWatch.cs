@@ -7,15 +7,14 @@ namespace GptjAspire.Preprocessor.Tests.Interop;
 
 /// <summary>
 /// A server interceptor on the Preprocessor under test: records how each generation call ended on the server (by
-/// request id: whether the call's cancellation token had fired, as it does at the deadline or on a client's reset), and
-/// sends every <c>-bin</c> request header back as a trailer, so a peer can check binary metadata both ways.
+/// request id), and sends every <c>-bin</c> request header back as a trailer, so a peer can check binary metadata both ways.
 /// </summary>
 internal sealed class CallWatch : Interceptor
 {
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<bool>> _ended = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<CallEnd>> _ended = new();
 
-    /// <summary>Whether the server's token had fired when call <paramref name="requestId"/> ended; bounded so a call that never ends fails the test.</summary>
-    public Task<bool> EndedCancelledAsync(string requestId) => Of(requestId).Task.WaitAsync(TimeSpan.FromMinutes(1));
+    /// <summary>How call <paramref name="requestId"/> ended on the server; bounded so a call that never ends fails the test.</summary>
+    public Task<CallEnd> EndedAsync(string requestId) => Of(requestId).Task.WaitAsync(TimeSpan.FromMinutes(1));
 
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -23,11 +22,14 @@ internal sealed class CallWatch : Interceptor
         EchoBinaryHeaders(context);
         try
         {
-            return await continuation(request, context);
+            var response = await continuation(request, context);
+            Record(request, context, null);
+            return response;
         }
-        finally
+        catch (Exception error)
         {
-            Record(request, context);
+            Record(request, context, error);
+            throw;
         }
     }
 
@@ -38,10 +40,12 @@ internal sealed class CallWatch : Interceptor
         try
         {
             await continuation(request, responseStream, context);
+            Record(request, context, null);
         }
-        finally
+        catch (Exception error)
         {
-            Record(request, context);
+            Record(request, context, error);
+            throw;
         }
     }
 
@@ -53,14 +57,23 @@ internal sealed class CallWatch : Interceptor
         }
     }
 
-    private void Record(object request, ServerCallContext context)
+    private void Record(object request, ServerCallContext context, Exception? error)
     {
         if (request is GenerateRequest { RequestId.Length: > 0 } generate)
         {
-            Of(generate.RequestId).TrySetResult(context.CancellationToken.IsCancellationRequested);
+            Of(generate.RequestId).TrySetResult(new CallEnd(context.CancellationToken.IsCancellationRequested, (error as RpcException)?.StatusCode));
         }
     }
 
-    private TaskCompletionSource<bool> Of(string requestId) =>
-        _ended.GetOrAdd(requestId, _ => new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+    private TaskCompletionSource<CallEnd> Of(string requestId) =>
+        _ended.GetOrAdd(requestId, _ => new TaskCompletionSource<CallEnd>(TaskCreationOptions.RunContinuationsAsynchronously));
+}
+
+/// <summary>How a call ended on the server: whether its cancellation token had fired (the client reset it, or the
+/// server's deadline timer fired), and the status of the exception the handler ended with, if it threw one.</summary>
+/// <remarks>The handler passes the call's deadline on to its backend call. Both deadlines are the same instant, so the
+/// backend call's timer (DEADLINE_EXCEEDED from Grpc.Net.Client) and the server's own timer race to end the call.</remarks>
+internal sealed record CallEnd(bool TokenFired, StatusCode? Failure)
+{
+    public bool AtDeadline => TokenFired || Failure == StatusCode.DeadlineExceeded;
 }
