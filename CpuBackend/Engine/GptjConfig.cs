@@ -92,7 +92,7 @@ public sealed record GptjConfig(
         if (!(LayerNormEpsilon > 0 && float.IsFinite(LayerNormEpsilon)))
             throw new CheckpointFormatException(source, null, $"layer_norm_epsilon must be a positive number, found {LayerNormEpsilon}");
         // The rotary tables hold n_positions x rotary_dim / 2 angles in one array each.
-        if ((long)ContextLength * (RotaryDim / 2) > Array.MaxLength)
-            throw new CheckpointFormatException(source, null, $"n_positions {ContextLength} x rotary_dim {RotaryDim} / 2 angles exceed the largest array");
+        if ((long)ContextLength * RotaryDim > Array.MaxLength)
+            throw new CheckpointFormatException(source, null, $"n_positions {ContextLength} x rotary_dim {RotaryDim} rotary table entries exceed the largest array");
     }
 }

@@ -12,15 +12,14 @@ public sealed class GptjModel : IDisposable
 {
     private readonly GptjWeights weights;
     private readonly Checkpoint? checkpoint;
-    private readonly float[] cos;
-    private readonly float[] sin;
+    private readonly Rotary rotary;
 
     private GptjModel(GptjConfig config, GptjWeights weights, Checkpoint? checkpoint)
     {
         Config = config;
         this.weights = weights;
         this.checkpoint = checkpoint;
-        (cos, sin) = RotaryTables(config);
+        rotary = new Rotary(config);
     }
 
     public GptjConfig Config { get; }
@@ -147,8 +146,8 @@ public sealed class GptjModel : IDisposable
                 Kernels.MatMul(h.AsSpan(0, rows * e), rows, w.Value, null, v.AsSpan(0, rows * e));
                 for (var r = 0; r < rows; r++)
                 {
-                    Rotate(q.AsSpan(r * e, e), positions[r]);
-                    Rotate(k.AsSpan(r * e, e), positions[r]);
+                    rotary.Apply(q.AsSpan(r * e, e), positions[r]);
+                    rotary.Apply(k.AsSpan(r * e, e), positions[r]);
                     caches[r].Keys[l].Write(positions[r], k.AsSpan(r * e, e));
                     caches[r].Values[l].Write(positions[r], v.AsSpan(r * e, e));
                 }
@@ -172,39 +171,6 @@ public sealed class GptjModel : IDisposable
         {
             foreach (var buffer in (float[][])[x, h, q, k, v, attention, a, f, m]) pool.Return(buffer);
         }
-    }
-
-    /// <summary>GPT-J rotary: in each head, pairs (2i, 2i+1) of the first RotaryDim features turn by pos * 10000^(-2i/RotaryDim).</summary>
-    private void Rotate(Span<float> row, int position)
-    {
-        int half = Config.RotaryDim / 2, headDim = Config.HeadDim;
-        var c = cos.AsSpan(position * half, half);
-        var s = sin.AsSpan(position * half, half);
-        for (var head = 0; head < Config.HeadCount; head++)
-        {
-            var x = row.Slice(head * headDim, Config.RotaryDim);
-            for (var i = 0; i < half; i++)
-            {
-                float x0 = x[2 * i], x1 = x[2 * i + 1];
-                x[2 * i] = x0 * c[i] - x1 * s[i];
-                x[2 * i + 1] = x1 * c[i] + x0 * s[i];
-            }
-        }
-    }
-
-    private static (float[] Cos, float[] Sin) RotaryTables(GptjConfig c)
-    {
-        var half = c.RotaryDim / 2;
-        var cos = new float[c.ContextLength * half];
-        var sin = new float[c.ContextLength * half];
-        for (var p = 0; p < c.ContextLength; p++)
-            for (var i = 0; i < half; i++)
-            {
-                var angle = p * Math.Pow(10000.0, -2.0 * i / c.RotaryDim);
-                cos[p * half + i] = (float)Math.Cos(angle);
-                sin[p * half + i] = (float)Math.Sin(angle);
-            }
-        return (cos, sin);
     }
 
     /// <summary>Causal attention of each row's query over its cache up to its own position, scaled by 1/sqrt(head_dim), in fp32.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -714,29 +715,38 @@ internal static unsafe class Kernels
     public static void LayerNorm(ReadOnlySpan<float> x, float[] weight, float[] bias, float epsilon, Span<float> y)
     {
         var mean = TensorPrimitives.Sum(x) / x.Length;
-        var variance = 0f;
-        foreach (var v in x) variance += (v - mean) * (v - mean);
-        var inverse = 1f / MathF.Sqrt(variance / x.Length + epsilon);
-        for (var i = 0; i < x.Length; i++) y[i] = (x[i] - mean) * inverse * weight[i] + bias[i];
+        // Two passes, as the variance of values far from zero loses its digits in E[x^2] - mean^2.
+        TensorPrimitives.Subtract(x, mean, y);
+        var inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(y) / x.Length + epsilon);
+        TensorPrimitives.Multiply(y, inverse, y);
+        TensorPrimitives.MultiplyAdd(y, weight, bias, y);
     }
 
     /// <summary>gelu_new (HF): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in place.</summary>
+    /// <remarks>Evaluated as x / (1 + e^(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3), the same function (1 + tanh u is
+    /// 2 / (1 + e^(-2u))) in one pass with one exponential: tanh and the seven passes around it took 0.32 ms of a
+    /// ten-sequence int8 decode step of 8 ms. At either infinity e^(-2u) is 0 or infinite, giving x or -0 as tanh does.</remarks>
     public static void GeluNew(Span<float> x)
     {
-        const float c = 0.7978845608028654f; // sqrt(2 / pi)
-        Span<float> t = stackalloc float[1024];
-        for (var start = 0; start < x.Length; start += t.Length)
+        const float TwoC = 2 * 0.7978845608028654f, TwoCA = TwoC * 0.044715f; // 2 sqrt(2/pi), times 0.044715
+        ref var start = ref MemoryMarshal.GetReference(x);
+        nuint i = 0, n = (nuint)x.Length;
+        if (Vector512.IsHardwareAccelerated)
+            for (var twoC = Vector512.Create(TwoC); i + 16 <= n; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref start, i);
+                (v / (Vector512<float>.One + Vector512.Exp(-(v * (TwoCA * v * v + twoC))))).StoreUnsafe(ref start, i);
+            }
+        if (Vector256.IsHardwareAccelerated)
+            for (var twoC = Vector256.Create(TwoC); i + 8 <= n; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref start, i);
+                (v / (Vector256<float>.One + Vector256.Exp(-(v * (TwoCA * v * v + twoC))))).StoreUnsafe(ref start, i);
+            }
+        for (; i < n; i++)
         {
-            var part = x.Slice(start, Math.Min(t.Length, x.Length - start));
-            var u = t[..part.Length];
-            TensorPrimitives.Multiply(part, part, u);         // x^2
-            TensorPrimitives.Multiply(u, c * 0.044715f, u);
-            TensorPrimitives.Add(u, c, u);                     // c (1 + 0.044715 x^2)
-            TensorPrimitives.Multiply(u, part, u);             // c (x + 0.044715 x^3)
-            TensorPrimitives.Tanh(u, u);
-            TensorPrimitives.Add(u, 1f, u);
-            TensorPrimitives.Multiply(u, part, u);
-            TensorPrimitives.Multiply(u, 0.5f, part);
+            var v = Unsafe.Add(ref start, i);
+            Unsafe.Add(ref start, i) = v / (1f + MathF.Exp(-(v * (TwoC + TwoCA * v * v))));
         }
     }
 
