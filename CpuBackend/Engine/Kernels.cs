@@ -31,6 +31,12 @@ internal static unsafe class Kernels
     /// measured the same, 4 KiB worse.</remarks>
     internal const int StreamPrefetchBytes = 1536;
 
+    /// <summary>How many weights ahead of its loads each stream of a batched block prefetches when it brings a tile from memory.</summary>
+    /// <remarks>Counted in weights, not bytes: the block computes for as long per weight whatever the format, so the same
+    /// count is the same time ahead. Ten-sequence steps measured best at 768 (3 KiB of f32, 1.5 KiB of f16) against half
+    /// and twice that in both types: f32 at 1.5 KiB was 9% slower, f16 at 3 KiB 3%.</remarks>
+    private const int StreamedTilePrefetchWeights = 768;
+
     /// <summary>Multiply-adds below which a product is not split across threads.</summary>
     private const long SerialWork = 1 << 17;
 
@@ -391,13 +397,39 @@ internal static unsafe class Kernels
         where T : struct, IWeightFormat where N : struct, IRowCount
     {
         var quad = stackalloc float[20];
+        if (prefetch && t1 - t0 >= 8)
+        {
+            // The block that brings the tile from memory reads it as four streams a quarter of the tile apart, each through
+            // its rows in memory order, as one-row decode does: the hardware prefetcher follows a stream from row to row
+            // and the software prefetch covers its page crossings. Adjacent rows instead started four new streams every
+            // four rows. Decode steps of three sequences: f32 16.6 → 13.1 ms, f16 10.6 → 8.7 ms; of ten: 24.8 → 23.6 ms and
+            // 14.7 → 13.3 ms (in-process A/B, alternating rounds).
+            var quarter = (t1 - t0) / 4;
+            var step = (long)quarter * rowBytes;
+            for (var o = t0; o < t0 + quarter; o++)
+            {
+                var w0 = weights + (long)(o - t0) * rowBytes;
+                Dot4xN<T, N>(w0, w0 + step, w0 + 2 * step, w0 + 3 * step, x, k, quad, Streamed);
+                for (var j = 0; j < 4; j++)
+                {
+                    var output = o + j * quarter;
+                    var scale = (scales == null ? 1f : scales[output - t0]) * T.SumScale;
+                    var add = bias == null ? 0f : bias[output];
+                    for (var i = 0; i < N.Value; i++) y[(long)i * n + output] = quad[4 * i + j] * scale + add;
+                }
+            }
+            // The last rows (fewer than four) as adjacent rows.
+            t0 += 4 * quarter;
+            weights += 4 * step;
+            if (scales != null) scales += 4 * quarter;
+        }
         for (var o = t0; o < t1; o += 4)
         {
             var here = Math.Min(4, t1 - o);
             var w0 = weights + (long)(o - t0) * rowBytes;
             // Fewer than four rows left: the last one is repeated and the repeats' results are not stored.
             byte* w1 = here > 1 ? w0 + rowBytes : w0, w2 = here > 2 ? w0 + 2L * rowBytes : w1, w3 = here > 3 ? w0 + 3L * rowBytes : w2;
-            Dot4xN<T, N>(w0, w1, w2, w3, x, k, quad, prefetch && o + 7 < t1 ? 4L * rowBytes : 0);
+            Dot4xN<T, N>(w0, w1, w2, w3, x, k, quad, prefetch && o + 7 < t1 ? 4L * rowBytes : NoPrefetch);
             if (here == 4)
             {
                 // Each activation row's four outputs are adjacent: one vector, the scalar path's arithmetic in its order.
@@ -415,8 +447,15 @@ internal static unsafe class Kernels
         }
     }
 
+    /// <summary><see cref="Dot4xN"/> prefetches nothing.</summary>
+    private const long NoPrefetch = 0;
+
+    /// <summary><see cref="Dot4xN"/> prefetches each of its four streams <see cref="StreamedTilePrefetchWeights"/> ahead.</summary>
+    private const long Streamed = -1;
+
     /// <summary>result[4r + j] = w_j · x_r for four weight rows and N activation rows packed by sixteen columns.</summary>
-    /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next quad).</param>
+    /// <param name="ahead">The bytes from each row to the one to prefetch alongside (the next quad), or <see cref="NoPrefetch"/>
+    /// or <see cref="Streamed"/>.</param>
     private static void Dot4xN<T, N>(byte* w0, byte* w1, byte* w2, byte* w3, float* x, int k, float* result, long ahead) where T : struct, IWeightFormat where N : struct, IRowCount
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
@@ -427,7 +466,15 @@ internal static unsafe class Kernels
         var chunk = x;
         for (; i + 16 <= k; i += 16, chunk += N.Value * 16)
         {
-            if (ahead != 0)
+            if (ahead == Streamed)
+            {
+                var at = (long)(i + StreamedTilePrefetchWeights) * T.Size;
+                Sse.Prefetch0(w0 + at);
+                Sse.Prefetch0(w1 + at);
+                Sse.Prefetch0(w2 + at);
+                Sse.Prefetch0(w3 + at);
+            }
+            else if (ahead != NoPrefetch)
             {
                 Sse.Prefetch0(w0 + ahead + i * T.Size);
                 Sse.Prefetch0(w1 + ahead + i * T.Size);
