@@ -5,7 +5,8 @@ public sealed class KvCache
 {
     private readonly GptjConfig config;
 
-    internal KvCache(object owner, GptjConfig config, int capacity, KvCacheType type)
+    /// <param name="prefix">The cache this one continues (<see cref="Fork(int)"/>), whose positions it reads in place.</param>
+    internal KvCache(object owner, GptjConfig config, int capacity, KvCacheType type, KvCache? prefix = null)
     {
         Owner = owner;
         this.config = config;
@@ -15,8 +16,8 @@ public sealed class KvCache
         Values = new KvRows[config.LayerCount];
         for (var l = 0; l < config.LayerCount; l++)
         {
-            Keys[l] = new KvRows(type, config.EmbeddingSize, capacity);
-            Values[l] = new KvRows(type, config.EmbeddingSize, capacity);
+            Keys[l] = prefix is null ? new KvRows(type, config.EmbeddingSize, capacity) : prefix.Keys[l].Fork(prefix.Length, capacity);
+            Values[l] = prefix is null ? new KvRows(type, config.EmbeddingSize, capacity) : prefix.Values[l].Fork(prefix.Length, capacity);
         }
     }
 
@@ -39,23 +40,20 @@ public sealed class KvCache
     public static long BytesPerPosition(GptjConfig config, KvCacheType type) =>
         2L * config.LayerCount * config.EmbeddingSize * KvRows.ElementSize(type);
 
-    /// <summary>An independent copy of this prefix, so several samples continue one prefill.</summary>
+    /// <summary>A cache that continues this prefix, so several samples continue one prefill.</summary>
     public KvCache Fork() => Fork(Math.Max(Length, 16));
 
-    /// <summary>An independent copy of this prefix in a cache preallocated (and prefaulted) for <paramref name="capacity"/> positions.</summary>
+    /// <summary>A cache that continues this prefix, preallocated (and prefaulted) for <paramref name="capacity"/> positions.</summary>
+    /// <remarks>The fork reads this cache's positions in place (<see cref="KvRows"/>): they are never written again, and the
+    /// fork holds only its own. Both caches stay independent from here on.</remarks>
     public KvCache Fork(int capacity)
     {
         if (capacity < Length || capacity > config.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"A fork holds the {Length} cached positions and at most the context length {config.ContextLength}.");
-        var copy = new KvCache(Owner, config, capacity, Type);
-        copy.Prefault(); // before the copy: prefaulting writes zeros
-        for (var l = 0; l < config.LayerCount; l++)
-        {
-            Keys[l].CopyTo(copy.Keys[l], Length);
-            Values[l].CopyTo(copy.Values[l], Length);
-        }
-        copy.Length = Length;
-        return copy;
+        var fork = new KvCache(Owner, config, capacity, Type, this);
+        fork.Prefault();
+        fork.Length = Length;
+        return fork;
     }
 
     /// <summary>Makes room for <paramref name="length"/> tokens, doubling so appends stay amortised O(1); a cache created for its full length never grows.</summary>
@@ -65,8 +63,8 @@ public sealed class KvCache
         var capacity = Math.Min(config.ContextLength, Math.Max(length, Capacity * 2));
         for (var l = 0; l < config.LayerCount; l++)
         {
-            Keys[l] = Grow(Keys[l], capacity);
-            Values[l] = Grow(Values[l], capacity);
+            Keys[l] = Keys[l].Grow(capacity, Length);
+            Values[l] = Values[l].Grow(capacity, Length);
         }
         Capacity = capacity;
     }
@@ -78,12 +76,5 @@ public sealed class KvCache
             Keys[l].Prefault();
             Values[l].Prefault();
         }
-    }
-
-    private KvRows Grow(KvRows old, int capacity)
-    {
-        var grown = new KvRows(Type, config.EmbeddingSize, capacity);
-        old.CopyTo(grown, Length);
-        return grown;
     }
 }

@@ -59,6 +59,43 @@ public sealed class GptjDecodeTests
         }
     }
 
+    // Forks read their parent's positions in place (KvRows): the parent keeps appending and growing beside them, a fork
+    // grows past its prefix, and a fork of a fork reads through two levels.
+    [Fact]
+    public void Forks_of_forks_that_grow_beside_their_parent_continue_like_fresh_prefills()
+    {
+        using var model = GptjModel.Load(Reference.Directory("safetensors"), null, NullLogger.Instance);
+        var vocab = model.Config.VocabSize;
+        var prompt = Reference.Prompts[1].Ids;
+        var parent = model.CreateCache();
+        model.Prefill(prompt, parent, new float[vocab]);
+        var child = parent.Fork(); // sized for the prompt: it grows at its first step
+        List<int> parentTokens = [], childTokens = [], grandchildTokens = [];
+        var logits = new float[3 * vocab];
+        for (var step = 0; step < 3; step++)
+        {
+            parentTokens.Add(11 + step);
+            childTokens.Add(200 + step);
+            model.Decode([parentTokens[^1], childTokens[^1]], [parent, child], logits);
+        }
+        var grandchild = child.Fork();
+        grandchildTokens.AddRange(childTokens);
+        for (var step = 0; step < 3; step++)
+        {
+            parentTokens.Add(40 + step);
+            childTokens.Add(500 + step);
+            grandchildTokens.Add(900 + step);
+            model.Decode([parentTokens[^1], childTokens[^1], grandchildTokens[^1]], [parent, child, grandchild], logits);
+        }
+
+        foreach (var (tokens, row) in new[] { (parentTokens, 0), (childTokens, 1), (grandchildTokens, 2) })
+        {
+            var fresh = new float[vocab];
+            model.Prefill([.. prompt, .. tokens], model.CreateCache(), fresh);
+            Assert.InRange(GptjParityTests.MaxAbsDifference(logits.AsSpan(row * vocab, vocab), fresh), 0, 1e-5);
+        }
+    }
+
     [Fact]
     public void Prefill_in_pieces_equals_prefill_in_one_pass()
     {
