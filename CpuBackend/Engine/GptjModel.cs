@@ -141,9 +141,8 @@ public sealed class GptjModel : IDisposable
                 var w = weights.Layers[l];
                 for (var r = 0; r < rows; r++) Kernels.LayerNorm(x.AsSpan(r * e, e), w.Ln1Weight, w.Ln1Bias, Config.LayerNormEpsilon, h.AsSpan(r * e, e));
 
-                Kernels.MatMul(h.AsSpan(0, rows * e), rows, w.Query, null, q.AsSpan(0, rows * e));
-                Kernels.MatMul(h.AsSpan(0, rows * e), rows, w.Key, null, k.AsSpan(0, rows * e));
-                Kernels.MatMul(h.AsSpan(0, rows * e), rows, w.Value, null, v.AsSpan(0, rows * e));
+                // Attention's q, k, v and the MLP's fc_in all read ln_1's output: one parallel loop over the four products.
+                Kernels.MatMul(h.AsSpan(0, rows * e), rows, [new(w.Query, null, q), new(w.Key, null, k), new(w.Value, null, v), new(w.FcIn, w.FcInBias, m)]);
                 for (var r = 0; r < rows; r++)
                 {
                     rotary.Apply(q.AsSpan(r * e, e), positions[r]);
@@ -154,7 +153,6 @@ public sealed class GptjModel : IDisposable
                 Attend(l, q, caches, positions, attention);
                 Kernels.MatMul(attention.AsSpan(0, rows * e), rows, w.Out, null, a.AsSpan(0, rows * e));
 
-                Kernels.MatMul(h.AsSpan(0, rows * e), rows, w.FcIn, w.FcInBias, m.AsSpan(0, rows * inner));
                 Kernels.GeluNew(m.AsSpan(0, rows * inner));
                 Kernels.MatMul(m.AsSpan(0, rows * inner), rows, w.FcOut, w.FcOutBias, f.AsSpan(0, rows * e));
 

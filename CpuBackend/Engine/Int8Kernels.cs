@@ -46,29 +46,37 @@ internal static unsafe class Int8Kernels
     /// <summary>y[r, o] = Σ_i x[r, i] · w[o, i] (+ bias[o]) on one of the integer paths.</summary>
     public static void MatMul(Int8Path path, ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
     {
-        if (w.Type != WeightType.Int8) throw new ArgumentException($"integer kernels need int8 weights, not {w.Type}", nameof(w));
-        if (x.Length < rows * w.Cols || y.Length < rows * w.Rows) throw new ArgumentException("matrix product operands are too small");
-        if (path == Int8Path.Float || !IsSupported(path)) throw new ArgumentException($"{path} is not an integer path of this CPU", nameof(path));
-        if (path == Int8Path.AvxVnni) Run<Vnni>(x, rows, w, bias, y);
-        else Run<Words>(x, rows, w, bias, y);
+        if (y.Length < rows * w.Rows) throw new ArgumentException("matrix product operands are too small");
+        fixed (float* yp = y, bp = bias) MatMul(path, x, rows, [new Kernels.Target(w, bp, yp)]);
     }
 
-    private static void Run<T>(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y) where T : struct, IIntegerIsa
+    /// <summary>Products of one input with several int8 matrices of its width (<see cref="Kernels.MatMul(ReadOnlySpan{float}, int, ReadOnlySpan{Product})"/>):
+    /// the input is quantized once.</summary>
+    internal static void MatMul(Int8Path path, ReadOnlySpan<float> x, int rows, Kernels.Target[] targets)
     {
-        int k = w.Cols, n = w.Rows;
-        var (tile, band) = Kernels.Split(rows, w);
+        foreach (var target in targets)
+            if (target.Weights.Type != WeightType.Int8) throw new ArgumentException($"integer kernels need int8 weights, not {target.Weights.Type}", nameof(targets));
+        if (x.Length < rows * targets[0].Weights.Cols) throw new ArgumentException("matrix product operands are too small");
+        if (path == Int8Path.Float || !IsSupported(path)) throw new ArgumentException($"{path} is not an integer path of this CPU", nameof(path));
+        if (path == Int8Path.AvxVnni) Run<Vnni>(x, rows, targets);
+        else Run<Words>(x, rows, targets);
+    }
+
+    private static void Run<T>(ReadOnlySpan<float> x, int rows, Kernels.Target[] targets) where T : struct, IIntegerIsa
+    {
+        var k = targets[0].Weights.Cols;
         var stride = (k + Chunk - 1) / Chunk * Chunk;
         var packed = ArrayPool<byte>.Shared.Rent(rows * stride * T.ElementSize);
         var scales = ArrayPool<float>.Shared.Rent(rows);
         try
         {
-            fixed (float* xp = x, yp = y, bp = bias, sp = scales)
+            fixed (float* xp = x, sp = scales)
             fixed (byte* pp = packed)
             {
                 Quantize<T>(xp, rows, k, stride, pp, sp);
-                nint xa = (nint)pp, sa = (nint)sp, ya = (nint)yp, ba = (nint)bp;
-                KernelThreads.For((n + band - 1) / band, b =>
-                    Band<T>((byte*)xa, (float*)sa, rows, stride, w, (float*)ba, (float*)ya, b * band, Math.Min(n, (b + 1) * band), tile));
+                nint xa = (nint)pp, sa = (nint)sp;
+                Kernels.ForBands(rows, targets, (target, o0, o1, tile) =>
+                    Band<T>((byte*)xa, (float*)sa, rows, stride, target.Weights, target.Bias, target.Output, o0, o1, tile));
             }
         }
         finally

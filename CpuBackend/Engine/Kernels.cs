@@ -58,42 +58,133 @@ internal static unsafe class Kernels
         FloatMatMul(x, rows, w, bias, y);
     }
 
-    /// <summary><see cref="MatMul"/> with weights of any type widened to floats against float activations.</summary>
-    internal static void FloatMatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
+    /// <summary>Several products of the same activations (weights of one type and width): the activations are packed or
+    /// quantized once, and the bands of all products are the items of one parallel loop, so a core that finishes one
+    /// product's bands goes on with the next product's instead of waiting at the end of each.</summary>
+    /// <remarks>A decode step's q, k, v and fc_in all read ln_1's output: four loops and four packings of it per layer
+    /// are now one of each (57 parallel loops a step of the mid-size model become 33). Decode steps, in-process A/B: int8
+    /// batch 1 3.64 → 3.55 ms, ten sequences 9.06 → 8.77; f32 12.44 → 12.26 and 25.31 → 24.79; f16 5.79 → 5.74 and
+    /// 15.43 → 14.97.</remarks>
+    public static void MatMul(ReadOnlySpan<float> x, int rows, ReadOnlySpan<Product> products)
     {
-        switch (w.Type)
+        if (products.IsEmpty) throw new ArgumentException("no products", nameof(products));
+        var first = products[0].Weights;
+        foreach (var product in products)
         {
-            case WeightType.F32: FloatMatMul<F32>(x, rows, w, bias, y); break;
-            case WeightType.F16: FloatMatMul<F16>(x, rows, w, bias, y); break;
-            case WeightType.BF16: FloatMatMul<BF16>(x, rows, w, bias, y); break;
-            default: FloatMatMul<I8>(x, rows, w, bias, y); break;
+            if (product.Weights.Cols != first.Cols) throw new ArgumentException("products of one input need weights of its width", nameof(products));
+            if (product.Output.Length < rows * product.Weights.Rows) throw new ArgumentException("matrix product operands are too small");
+        }
+        if (x.Length < rows * first.Cols) throw new ArgumentException("matrix product operands are too small");
+        var mixed = false;
+        foreach (var product in products) mixed |= product.Weights.Type != first.Type;
+        if (mixed)
+        {
+            // A checkpoint kept in its own dtypes may mix them: each product packs its input its own way.
+            foreach (var product in products) MatMul(x, rows, product.Weights, product.Bias, product.Output);
+            return;
+        }
+        var integer = first.Type == WeightType.Int8 && Int8Kernels.Best != Int8Path.Float;
+        if (!integer && first.Type != WeightType.Int8 && rows >= Gemm.MinRows(first.Type) && Gemm.IsSupported)
+        {
+            foreach (var product in products) Gemm.MatMul(x, rows, product.Weights, product.Bias, product.Output);
+            return;
+        }
+        var pins = new List<GCHandle>(2 * products.Length);
+        try
+        {
+            var targets = new Target[products.Length];
+            for (var p = 0; p < products.Length; p++)
+            {
+                var (weights, bias, output) = products[p];
+                var outputPin = GCHandle.Alloc(output, GCHandleType.Pinned);
+                pins.Add(outputPin);
+                float* biasAddress = null;
+                if (bias != null)
+                {
+                    var biasPin = GCHandle.Alloc(bias, GCHandleType.Pinned);
+                    pins.Add(biasPin);
+                    biasAddress = (float*)biasPin.AddrOfPinnedObject();
+                }
+                targets[p] = new Target(weights, biasAddress, (float*)outputPin.AddrOfPinnedObject());
+            }
+            if (integer) Int8Kernels.MatMul(Int8Kernels.Best, x, rows, targets);
+            else FloatMatMul(x, rows, targets);
+        }
+        finally
+        {
+            foreach (var pin in pins) pin.Free();
         }
     }
 
-    private static void FloatMatMul<T>(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y) where T : struct, IWeightFormat
+    /// <summary><see cref="MatMul(ReadOnlySpan{float}, int, Matrix, float[], Span{float})"/> with weights of any type widened to floats against float activations.</summary>
+    internal static void FloatMatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
     {
-        int k = w.Cols, n = w.Rows;
-        var (tile, band) = Split(rows, w);
+        if (x.Length < rows * w.Cols || y.Length < rows * w.Rows) throw new ArgumentException("matrix product operands are too small");
+        fixed (float* yp = y, bp = bias) FloatMatMul(x, rows, [new Target(w, bp, yp)]);
+    }
+
+    private static void FloatMatMul(ReadOnlySpan<float> x, int rows, Target[] targets)
+    {
+        switch (targets[0].Weights.Type)
+        {
+            case WeightType.F32: FloatMatMul<F32>(x, rows, targets); break;
+            case WeightType.F16: FloatMatMul<F16>(x, rows, targets); break;
+            case WeightType.BF16: FloatMatMul<BF16>(x, rows, targets); break;
+            default: FloatMatMul<I8>(x, rows, targets); break;
+        }
+    }
+
+    private static void FloatMatMul<T>(ReadOnlySpan<float> x, int rows, Target[] targets) where T : struct, IWeightFormat
+    {
+        var k = targets[0].Weights.Cols;
         var stride = (k + Interleave - 1) / Interleave * Interleave;
         // A single row is used in place unless its format takes its activations scaled.
         var packed = rows > 1 || T.ActivationScale != 1f ? ArrayPool<float>.Shared.Rent(rows * stride) : null;
         try
         {
-            fixed (float* xp = x, yp = y, bp = bias, pp = packed)
+            fixed (float* xp = x, pp = packed)
             {
                 if (pp != null) Pack(xp, rows, k, stride, pp, T.ActivationScale);
-                nint xa = (nint)(pp != null ? pp : xp), ya = (nint)yp, ba = (nint)bp;
-                KernelThreads.For((n + band - 1) / band, b =>
-                {
-                    int o0 = b * band, o1 = Math.Min(n, o0 + band);
-                    Band<T>((float*)xa, rows, stride, w, (float*)ba, (float*)ya, o0, o1, tile);
-                });
+                var xa = (nint)(pp != null ? pp : xp);
+                ForBands(rows, targets, (target, o0, o1, tile) => Band<T>((float*)xa, rows, stride, target.Weights, target.Bias, target.Output, o0, o1, tile));
             }
         }
         finally
         {
             if (packed != null) ArrayPool<float>.Shared.Return(packed);
         }
+    }
+
+    /// <summary>A product's weights with its bias and output, pinned for the length of a call.</summary>
+    internal readonly struct Target(Matrix weights, float* bias, float* output)
+    {
+        public Matrix Weights { get; } = weights;
+
+        public float* Bias { get; } = bias;
+
+        public float* Output { get; } = output;
+    }
+
+    /// <summary>Runs <paramref name="band"/>(target, o0, o1, tile) over every band of every target (<see cref="Split"/>), as the
+    /// items of one parallel loop.</summary>
+    internal static void ForBands(int rows, Target[] targets, Action<Target, int, int, int> band)
+    {
+        var splits = new (int Tile, int Band, int FirstItem)[targets.Length];
+        var items = 0;
+        for (var t = 0; t < targets.Length; t++)
+        {
+            var (tile, rowsPerBand) = Split(rows, targets[t].Weights);
+            splits[t] = (tile, rowsPerBand, items);
+            items += (targets[t].Weights.Rows + rowsPerBand - 1) / rowsPerBand;
+        }
+        KernelThreads.For(items, item =>
+        {
+            var t = targets.Length - 1;
+            while (splits[t].FirstItem > item) t--;
+            var (tile, rowsPerBand, firstItem) = splits[t];
+            var o0 = (item - firstItem) * rowsPerBand;
+            band(targets[t], o0, Math.Min(targets[t].Weights.Rows, o0 + rowsPerBand), tile);
+        });
     }
 
     /// <summary>How a product is cut up: work items are bands of output rows; inside a band, tiles of weight

@@ -43,6 +43,79 @@ public sealed unsafe class MatMulTests
     public void Product_matches_double_precision_reference(WeightType type, int rows, int n, int k) =>
         AssertMatchesDoublePrecision(type, rows, n, k, Kernels.MatMul);
 
+    // One parallel loop over the bands of several products of one input (GptjModel's q, k, v and fc_in): every output
+    // equals that product alone, bit for bit, on each path (one-row decode, blocks, the GEMM, the integer kernels).
+    public static TheoryData<WeightType, int> FusedCases()
+    {
+        var cases = new TheoryData<WeightType, int>();
+        foreach (var type in Enum.GetValues<WeightType>())
+            foreach (var rows in new[] { 1, 3, 10, 130 })
+                cases.Add(type, rows);
+        return cases;
+    }
+
+    [Theory]
+    [MemberData(nameof(FusedCases))]
+    public void Products_of_one_input_in_one_loop_equal_each_product_alone(WeightType type, int rows)
+    {
+        const int k = 200;
+        var random = new Random(rows);
+        var x = Enumerable.Range(0, rows * k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var pins = new List<GCHandle>();
+        var matrices = new[] { 37, 300, 5 }.Select(n => Load(n, k, type, random, pins)).ToArray();
+        try
+        {
+            float[]?[] biases = [null, Enumerable.Range(0, 300).Select(i => i * 0.01f).ToArray(), null];
+            // Outputs longer than the product (rented buffers are): what lies past it stays untouched.
+            var fused = matrices.Select(m => Enumerable.Repeat(float.NaN, rows * m.Rows + 3).ToArray()).ToArray();
+            Kernels.MatMul(x, rows, [new(matrices[0], biases[0], fused[0]), new(matrices[1], biases[1], fused[1]), new(matrices[2], biases[2], fused[2])]);
+            for (var p = 0; p < matrices.Length; p++)
+            {
+                var alone = new float[rows * matrices[p].Rows];
+                Kernels.MatMul(x, rows, matrices[p], biases[p], alone);
+                Assert.Equal(alone, fused[p][..alone.Length]);
+                Assert.All(fused[p][alone.Length..], v => Assert.True(float.IsNaN(v)));
+            }
+        }
+        finally
+        {
+            foreach (var m in matrices) m.Dispose();
+            foreach (var pin in pins) pin.Free();
+        }
+    }
+
+    [Fact]
+    public void Products_of_one_input_with_weights_of_different_types_each_run_their_own_path()
+    {
+        const int k = 64;
+        var random = new Random(7);
+        var x = Enumerable.Range(0, 2 * k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var pins = new List<GCHandle>();
+        using var f16 = Load(20, k, WeightType.F16, random, pins);
+        using var int8 = Load(30, k, WeightType.Int8, random, pins);
+        float[] a = new float[40], b = new float[60], aloneA = new float[40], aloneB = new float[60];
+
+        Kernels.MatMul(x, 2, [new(f16, null, a), new(int8, null, b)]);
+        Kernels.MatMul(x, 2, f16, null, aloneA);
+        Kernels.MatMul(x, 2, int8, null, aloneB);
+
+        Assert.Equal(aloneA, a);
+        Assert.Equal(aloneB, b);
+        using var narrow = Load(4, k - 1, WeightType.F16, random, pins);
+        Assert.Throws<ArgumentException>(() => Kernels.MatMul(x, 2, [new(f16, null, a), new(narrow, null, new float[8])]));
+        foreach (var pin in pins) pin.Free();
+    }
+
+    /// <summary>A random [n, k] matrix stored as <paramref name="type"/>; its f32 source stays pinned (an f32 matrix is
+    /// the source's own memory) until <paramref name="pins"/> are freed.</summary>
+    private static Matrix Load(int n, int k, WeightType type, Random random, List<GCHandle> pins)
+    {
+        var source = Enumerable.Range(0, n * k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var handle = GCHandle.Alloc(source, GCHandleType.Pinned);
+        pins.Add(handle);
+        return Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, type);
+    }
+
     // F16 weights are loaded times 2^-112 and the activations and sums carry the factor back (Kernels.F16): the products
     // must stay exact for half subnormals, for activations far above and below 1, and on every kernel shape.
     [Theory]
