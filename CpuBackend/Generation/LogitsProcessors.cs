@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace GptjAspire.CpuBackend.Generation;
 
@@ -40,11 +41,7 @@ internal static class LogitsProcessors
     {
         if (k >= logits.Length)
             return;
-        var scratch = ArrayPool<float>.Shared.Rent(logits.Length);
-        var values = scratch.AsSpan(0, logits.Length);
-        logits.CopyTo(values);
-        var kth = KthLargest(values, k);
-        ArrayPool<float>.Shared.Return(scratch);
+        var kth = KthLargest(logits, k);
         for (var i = 0; i < logits.Length; i++)
         {
             if (logits[i] < kth)
@@ -108,35 +105,57 @@ internal static class LogitsProcessors
         return sum;
     }
 
-    /// <summary>The k-th largest value (k from 1), by quickselect; reorders <paramref name="values"/>.</summary>
-    private static float KthLargest(Span<float> values, int k)
+    /// <summary>The k-th largest value (k from 1, below the count), ties counted: the minimum of a heap of the k largest
+    /// values seen so far.</summary>
+    /// <remarks>Once the heap is full a value only enters it if it beats the heap's minimum, and a vector of eight values
+    /// none of which does is passed over at once: for top-k 50 of a 50,400-token vocabulary that is nearly every vector.
+    /// The quickselect this replaced copied and partitioned the whole vocabulary for every sampled token: 7.7% of an int8
+    /// seed request's time (ten samples, 236 tokens), with the rest of the sampling another 6%.</remarks>
+    internal static float KthLargest(ReadOnlySpan<float> values, int k)
     {
-        var target = k - 1;
-        var left = 0;
-        var right = values.Length - 1;
-        while (left < right)
+        var heap = ArrayPool<float>.Shared.Rent(k);
+        try
         {
-            var pivot = values[left + (right - left) / 2];
-            var i = left;
-            var j = right;
-            while (i <= j)
+            var i = 0;
+            for (; i < k; i++)
             {
-                while (values[i] > pivot) i++;
-                while (values[j] < pivot) j--;
-                if (i <= j)
-                {
-                    (values[i], values[j]) = (values[j], values[i]);
-                    i++;
-                    j--;
-                }
+                // Sift up: a parent is never larger than its children.
+                var child = i;
+                for (var parent = (child - 1) / 2; child > 0 && heap[parent] > values[i]; child = parent, parent = (child - 1) / 2)
+                    heap[child] = heap[parent];
+                heap[child] = values[i];
             }
-            if (target <= j)
-                right = j;
-            else if (target >= i)
-                left = i;
-            else
-                return values[target];
+            if (Vector256.IsHardwareAccelerated)
+                for (; i + Vector256<float>.Count <= values.Length; i += Vector256<float>.Count)
+                {
+                    if (!Vector256.GreaterThanAny(Vector256.Create(values.Slice(i, Vector256<float>.Count)), Vector256.Create(heap[0])))
+                        continue;
+                    for (var j = i; j < i + Vector256<float>.Count; j++)
+                        if (values[j] > heap[0]) ReplaceMinimum(heap, k, values[j]);
+                }
+            for (; i < values.Length; i++)
+                if (values[i] > heap[0]) ReplaceMinimum(heap, k, values[i]);
+            return heap[0];
         }
-        return values[target];
+        finally
+        {
+            ArrayPool<float>.Shared.Return(heap);
+        }
+    }
+
+    /// <summary>Puts <paramref name="value"/> in place of the heap's minimum and sifts it down.</summary>
+    private static void ReplaceMinimum(float[] heap, int count, float value)
+    {
+        var at = 0;
+        while (true)
+        {
+            var smallest = 2 * at + 1;
+            if (smallest >= count) break;
+            if (smallest + 1 < count && heap[smallest + 1] < heap[smallest]) smallest++;
+            if (heap[smallest] >= value) break;
+            heap[at] = heap[smallest];
+            at = smallest;
+        }
+        heap[at] = value;
     }
 }
