@@ -42,7 +42,15 @@ internal static class LogitsProcessors
         if (k >= logits.Length)
             return;
         var kth = KthLargest(logits, k);
-        for (var i = 0; i < logits.Length; i++)
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (var threshold = Vector256.Create(kth); i + Vector256<float>.Count <= logits.Length; i += Vector256<float>.Count)
+            {
+                var values = Vector256.Create(logits.Slice(i, Vector256<float>.Count));
+                Vector256.ConditionalSelect(Vector256.LessThan(values, threshold), Vector256.Create(float.NegativeInfinity), values)
+                    .CopyTo(logits.Slice(i, Vector256<float>.Count));
+            }
+        for (; i < logits.Length; i++)
         {
             if (logits[i] < kth)
                 logits[i] = float.NegativeInfinity;
@@ -66,17 +74,28 @@ internal static class LogitsProcessors
         var candidates = ArrayPool<(double Probability, int Token)>.Shared.Rent(finite);
         var count = 0;
         var cumulative = 0.0;
-        for (var i = 0; i < logits.Length; i++)
+        for (var start = 0; start < logits.Length; start += Vector256<float>.Count)
         {
-            double p = probabilities[i];
-            if (finite * p > threshold || logits[i] == max)
+            var end = Math.Min(start + Vector256<float>.Count, logits.Length);
+            // After top-k nearly every token has probability 0 (so it is not the maximum, whose probability is at least
+            // 1 / vocabulary): eight at a time, the loop below would add nothing and remove all eight.
+            if (end - start == Vector256<float>.Count && Vector256.EqualsAll(Vector256.Create(probabilities.Slice(start, Vector256<float>.Count)), Vector256<float>.Zero))
             {
-                candidates[count++] = (p, i);
+                logits[start..end].Fill(float.NegativeInfinity);
+                continue;
             }
-            else
+            for (var i = start; i < end; i++)
             {
-                cumulative += p;
-                logits[i] = float.NegativeInfinity;
+                double p = probabilities[i];
+                if (finite * p > threshold || logits[i] == max)
+                {
+                    candidates[count++] = (p, i);
+                }
+                else
+                {
+                    cumulative += p;
+                    logits[i] = float.NegativeInfinity;
+                }
             }
         }
 

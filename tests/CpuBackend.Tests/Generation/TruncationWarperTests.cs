@@ -3,8 +3,9 @@ using GptjAspire.CpuBackend.Generation;
 namespace GptjAspire.CpuBackend.Tests.Generation;
 
 /// <summary>Top-k's threshold (<see cref="LogitsProcessors.KthLargest"/>) against a full sort, on vocabularies with ties,
-/// removed (-inf) tokens and lengths that end in a partial vector; the HF fixtures (SamplerTests) check top-k as a whole.</summary>
-public sealed class KthLargestTests
+/// removed (-inf) tokens and lengths that end in a partial vector, and the vector shortcuts of top-k and top-p; the HF
+/// fixtures (SamplerTests) check both warpers as a whole.</summary>
+public sealed class TruncationWarperTests
 {
     public static TheoryData<int, int, int> Cases()
     {
@@ -41,5 +42,24 @@ public sealed class KthLargestTests
 
         float ninf = float.NegativeInfinity;
         Assert.Equal([ninf, 3f, 2f, 3f, 2f, ninf, ninf, 2f, 2f], logits);
+    }
+
+    // HF sorts ascending and removes every token whose cumulative probability is at most 1 - top_p: tokens far enough below
+    // the maximum that their probability underflows to 0 are removed although their logits are finite. KeepTopP passes
+    // over eight such tokens at a time; they must still become -inf.
+    [Theory]
+    [InlineData(3)]
+    [InlineData(8)]
+    [InlineData(21)]
+    public void Top_p_removes_finite_tokens_whose_probability_underflows_to_zero(int far)
+    {
+        float[] near = [2f, 1.5f, 0.5f];
+        var logits = near.Concat(Enumerable.Repeat(-300f, far)).Concat(near).ToArray();
+
+        LogitsProcessors.KeepTopP(logits, 0.9f);
+
+        Assert.All(logits.Skip(near.Length).Take(far), v => Assert.Equal(float.NegativeInfinity, v));
+        Assert.Equal(2f, logits[0]);
+        Assert.Equal(2f, logits[near.Length + far]);
     }
 }
