@@ -240,7 +240,7 @@ internal static unsafe class Int8Kernels
         for (; i + 2 * Chunk <= k; i += 2 * Chunk)
         {
             // Sixty-four weights are one cache line.
-            Kernels.PrefetchStreams((byte*)w0, (byte*)w1, (byte*)w2, (byte*)w3, i);
+            Kernels.PrefetchStreams((byte*)w0, (byte*)w1, (byte*)w2, (byte*)w3, i + Kernels.StreamPrefetchBytes);
             var xv = T.LoadActivations(x + i * T.ElementSize);
             a0 = T.MultiplyAdd(a0, T.LoadWeights(w0 + i), xv);
             a1 = T.MultiplyAdd(a1, T.LoadWeights(w1 + i), xv);

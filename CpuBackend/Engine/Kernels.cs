@@ -45,18 +45,24 @@ internal static unsafe class Kernels
     {
         int k = w.Cols, n = w.Rows;
         if (x.Length < rows * k || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
-        if (w.Type == WeightType.Int8 && Int8Kernels.Best != Int8Path.Float)
+        if (Integer(w.Type))
         {
             Int8Kernels.MatMul(Int8Kernels.Best, x, rows, w, bias, y);
             return;
         }
-        if (w.Type != WeightType.Int8 && rows >= Gemm.MinRows(w.Type) && Gemm.IsSupported)
+        if (UsesGemm(w.Type, rows))
         {
             Gemm.MatMul(x, rows, w, bias, y);
             return;
         }
         FloatMatMul(x, rows, w, bias, y);
     }
+
+    /// <summary>Weights of <paramref name="type"/> go to the integer kernels (int8 on a CPU with an integer path).</summary>
+    private static bool Integer(WeightType type) => type == WeightType.Int8 && Int8Kernels.Best != Int8Path.Float;
+
+    /// <summary>Float weights of <paramref name="type"/> against <paramref name="rows"/> activation rows go to the GEMM.</summary>
+    private static bool UsesGemm(WeightType type, int rows) => type != WeightType.Int8 && rows >= Gemm.MinRows(type) && Gemm.IsSupported;
 
     /// <summary>Several products of the same activations (weights of one type and width): the activations are packed or
     /// quantized once, and the bands of all products are the items of one parallel loop, so a core that finishes one
@@ -69,22 +75,21 @@ internal static unsafe class Kernels
     {
         if (products.IsEmpty) throw new ArgumentException("no products", nameof(products));
         var first = products[0].Weights;
+        var mixed = false;
         foreach (var product in products)
         {
             if (product.Weights.Cols != first.Cols) throw new ArgumentException("products of one input need weights of its width", nameof(products));
             if (product.Output.Length < rows * product.Weights.Rows) throw new ArgumentException("matrix product operands are too small");
+            mixed |= product.Weights.Type != first.Type;
         }
         if (x.Length < rows * first.Cols) throw new ArgumentException("matrix product operands are too small");
-        var mixed = false;
-        foreach (var product in products) mixed |= product.Weights.Type != first.Type;
         if (mixed)
         {
             // A checkpoint kept in its own dtypes may mix them: each product packs its input its own way.
             foreach (var product in products) MatMul(x, rows, product.Weights, product.Bias, product.Output);
             return;
         }
-        var integer = first.Type == WeightType.Int8 && Int8Kernels.Best != Int8Path.Float;
-        if (!integer && first.Type != WeightType.Int8 && rows >= Gemm.MinRows(first.Type) && Gemm.IsSupported)
+        if (UsesGemm(first.Type, rows))
         {
             foreach (var product in products) Gemm.MatMul(x, rows, product.Weights, product.Bias, product.Output);
             return;
@@ -107,7 +112,7 @@ internal static unsafe class Kernels
                 }
                 targets[p] = new Target(weights, biasAddress, (float*)outputPin.AddrOfPinnedObject());
             }
-            if (integer) Int8Kernels.MatMul(Int8Kernels.Best, x, rows, targets);
+            if (Integer(first.Type)) Int8Kernels.MatMul(Int8Kernels.Best, x, rows, targets);
             else FloatMatMul(x, rows, targets);
         }
         finally
@@ -401,15 +406,15 @@ internal static unsafe class Kernels
         }
     }
 
-    /// <summary>The cache line <see cref="StreamPrefetchBytes"/> past byte <paramref name="at"/> of each of four streams.</summary>
+    /// <summary>The cache line at byte <paramref name="at"/> of each of four streams.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void PrefetchStreams(byte* w0, byte* w1, byte* w2, byte* w3, long at)
     {
         // Prefetches never fault, so the last rows of a band may reach past the matrix.
-        Sse.Prefetch0(w0 + at + StreamPrefetchBytes);
-        Sse.Prefetch0(w1 + at + StreamPrefetchBytes);
-        Sse.Prefetch0(w2 + at + StreamPrefetchBytes);
-        Sse.Prefetch0(w3 + at + StreamPrefetchBytes);
+        Sse.Prefetch0(w0 + at);
+        Sse.Prefetch0(w1 + at);
+        Sse.Prefetch0(w2 + at);
+        Sse.Prefetch0(w3 + at);
     }
 
     /// <summary>Four weight rows <paramref name="rowStep"/> bytes apart against one activation row; two accumulators per row hide the FMA latency.</summary>
@@ -423,7 +428,7 @@ internal static unsafe class Kernels
         for (; i + 16 <= k; i += 16)
         {
             // Sixteen weights are at most one cache line.
-            PrefetchStreams(w0, w1, w2, w3, (long)i * T.Size);
+            PrefetchStreams(w0, w1, w2, w3, (long)i * T.Size + StreamPrefetchBytes);
             var xv = Avx.LoadVector256(x + i);
             var xu = Avx.LoadVector256(x + i + 8);
             a0 = Fma.MultiplyAdd(T.Load8(w0, i), xv, a0);
@@ -468,8 +473,8 @@ internal static unsafe class Kernels
         for (; i + 32 <= k; i += 32)
         {
             // Thirty-two weights are two cache lines in f32, one in the narrower formats.
-            PrefetchStreams(w0, w1, w2, w3, (long)i * T.Size);
-            if (T.Size == 4) PrefetchStreams(w0, w1, w2, w3, (long)i * T.Size + 64);
+            PrefetchStreams(w0, w1, w2, w3, (long)i * T.Size + StreamPrefetchBytes);
+            if (T.Size == 4) PrefetchStreams(w0, w1, w2, w3, (long)i * T.Size + StreamPrefetchBytes + 64);
             var xv = Vector512.Load(x + i);
             var xu = Vector512.Load(x + i + 16);
             a0 = Avx512F.FusedMultiplyAdd(T.Load16(w0, i), xv, a0);
@@ -580,21 +585,8 @@ internal static unsafe class Kernels
         var chunk = x;
         for (; i + 16 <= k; i += 16, chunk += N.Value * 16)
         {
-            if (ahead == Streamed)
-            {
-                var at = (long)(i + StreamedTilePrefetchWeights) * T.Size;
-                Sse.Prefetch0(w0 + at);
-                Sse.Prefetch0(w1 + at);
-                Sse.Prefetch0(w2 + at);
-                Sse.Prefetch0(w3 + at);
-            }
-            else if (ahead != NoPrefetch)
-            {
-                Sse.Prefetch0(w0 + ahead + i * T.Size);
-                Sse.Prefetch0(w1 + ahead + i * T.Size);
-                Sse.Prefetch0(w2 + ahead + i * T.Size);
-                Sse.Prefetch0(w3 + ahead + i * T.Size);
-            }
+            if (ahead == Streamed) PrefetchStreams(w0, w1, w2, w3, (long)(i + StreamedTilePrefetchWeights) * T.Size);
+            else if (ahead != NoPrefetch) PrefetchStreams(w0, w1, w2, w3, ahead + i * T.Size);
             var v0 = T.Load16(w0, i);
             var v1 = T.Load16(w1, i);
             var v2 = T.Load16(w2, i);
