@@ -11,7 +11,7 @@ public sealed class TruncationWarperTests
     {
         var cases = new TheoryData<int, int, int>();
         foreach (var length in new[] { 2, 7, 8, 9, 50, 1001, 50400 })
-            foreach (var k in new[] { 1, 2, 3, 50, length - 1 })
+            foreach (var k in new[] { 1, 2, 3, 50, length - 1 }.Distinct())
                 if (k >= 1 && k < length)
                     foreach (var seed in new[] { 1, 2 })
                         cases.Add(length, k, seed);
