@@ -63,10 +63,12 @@ public class GptjApp : IAsyncLifetime
     }
 
     /// <summary>Waits until each of <paramref name="services"/> is healthy by Aspire's health checks (their /health).</summary>
-    public async Task WaitHealthyAsync(IEnumerable<string> services, CancellationToken cancellationToken)
+    /// <param name="behavior">What a service that is not running means: at start-up, that it failed (the wait stops at once);
+    /// right after a restart, that Aspire has not yet replaced the stopped process's state (the wait goes on).</param>
+    public async Task WaitHealthyAsync(IEnumerable<string> services, CancellationToken cancellationToken, WaitBehavior behavior = WaitBehavior.StopOnResourceUnavailable)
     {
         foreach (var service in services)
-            await App.ResourceNotifications.WaitForResourceHealthyAsync(service, cancellationToken);
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(service, behavior, cancellationToken);
     }
 
     /// <summary>The latest state Aspire has of <paramref name="service"/>.</summary>
