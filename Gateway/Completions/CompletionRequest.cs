@@ -11,7 +11,7 @@ public sealed record CompletionRequest(
     IReadOnlyList<string> Prompt,
     int MaxTokens = CompletionRequest.DefaultMaxTokens,
     double Temperature = 1,
-    double TopP = 1,
+    float TopP = 1,
     int N = 1,
     IReadOnlyList<string>? Stop = null,
     ulong? Seed = null,
@@ -102,7 +102,7 @@ public sealed record CompletionRequest(
             throw new ApiException(ApiErrorKind.ModelNotFound, $"The model '{model}' does not exist; this server serves '{limits.ModelName}'.", "model");
         Ranges.Check(maxTokens.Name, maxTokens.Value ?? DefaultMaxTokens, 1, RequestLimits.OrUnbounded(limits.MaxNewTokens));
         Ranges.Check("temperature", temperature, 0, 2);
-        Ranges.CheckProbability("top_p", topP);
+        var narrowedTopP = Ranges.Probability("top_p", topP);
         Ranges.Check("n", n, 1, RequestLimits.OrUnbounded(limits.MaxSamples));
         if (stop.Count > RequestLimits.OrUnbounded(limits.MaxStopSequences))
             throw ApiException.Invalid("stop", $"'stop' may hold at most {limits.MaxStopSequences} sequences; got {stop.Count}.");
@@ -111,7 +111,7 @@ public sealed record CompletionRequest(
         Ranges.Check("top_k", topK, 0, int.MaxValue);
         Ranges.Check("repetition_penalty", repetitionPenalty, 0, 100, minExclusive: true);
 
-        return new CompletionRequest(model, prompt, (int)(maxTokens.Value ?? DefaultMaxTokens), temperature, topP, (int)n, stop, seed, stream, echo,
+        return new CompletionRequest(model, prompt, (int)(maxTokens.Value ?? DefaultMaxTokens), temperature, narrowedTopP, (int)n, stop, seed, stream, echo,
             (int)topK, repetitionPenalty, includeUsage);
     }
 
@@ -140,7 +140,7 @@ public sealed record CompletionRequest(
     {
         // Temperature 0 (and anything too small to divide logits by) is greedy decoding; the Preprocessor owns that
         // boundary (GenerationContract.GreedyTemperatureBelow), so the caller's value goes through as it is.
-        var sampling = new SamplingParameters { TopK = TopK, TopP = (float)TopP, Temperature = (float)Temperature };
+        var sampling = new SamplingParameters { TopK = TopK, TopP = TopP, Temperature = (float)Temperature };
         if (RepetitionPenalty != 1)
             sampling.RepetitionPenalty = (float)RepetitionPenalty;
         if (Seed is { } seed)

@@ -6,7 +6,7 @@ using GptjAspire.Gptj.V1;
 namespace GptjAspire.Gateway.Predict;
 
 /// <summary>The original service's request: sample <c>n_samples</c> continuations of <c>text</c> with top-k/top-p.</summary>
-public sealed record PredictRequest(string Text, int TopK = 50, double TopP = 0.9, int NSamples = 10)
+public sealed record PredictRequest(string Text, int TopK = 50, float TopP = 0.9f, int NSamples = 10)
 {
     /// <summary>The Preprocessor's field names as this endpoint calls them.</summary>
     public static readonly IReadOnlyDictionary<string, string> FieldNames = new Dictionary<string, string>
@@ -33,9 +33,9 @@ public sealed record PredictRequest(string Text, int TopK = 50, double TopP = 0.
         if (string.IsNullOrWhiteSpace(text))
             throw ApiException.Invalid("text", "'text' must not be empty.");
         Ranges.Check("top_k", topK, 0, int.MaxValue);
-        Ranges.CheckProbability("top_p", topP);
+        var narrowedTopP = Ranges.Probability("top_p", topP);
         Ranges.Check("n_samples", samples, 1, RequestLimits.OrUnbounded(model.MaxSamples));
-        return new PredictRequest(text, (int)topK, topP, (int)samples);
+        return new PredictRequest(text, (int)topK, narrowedTopP, (int)samples);
     }
 
     /// <summary>Sampling as Hugging Face's <c>generate(do_sample=True, max_length=...)</c> did, returning prompt + continuation.</summary>
@@ -45,6 +45,6 @@ public sealed record PredictRequest(string Text, int TopK = 50, double TopP = 0.
         N = NSamples,
         MaxTotalTokens = options.PredictMaxLength,
         Echo = true,
-        Sampling = new SamplingParameters { TopK = TopK, TopP = (float)TopP },
+        Sampling = new SamplingParameters { TopK = TopK, TopP = TopP },
     };
 }

@@ -15,11 +15,14 @@ public static class Ranges
             throw ApiException.Invalid(name, $"'{name}' must be between {min} and {max}; got {value}.");
     }
 
-    /// <summary>A probability mass in (0, 1], as nucleus sampling needs; also above 0 once narrowed to the float32 it travels as.</summary>
-    public static void CheckProbability(string name, double value)
+    /// <summary>A probability mass in (0, 1], as nucleus sampling needs, narrowed to the float32 it travels as.</summary>
+    /// <remarks>A mass below float32's smallest (1e-300, say) becomes that smallest, not 0: every such mass keeps only the most
+    /// probable token, as it does in Hugging Face and vLLM, whereas 0 would be refused further on.</remarks>
+    public static float Probability(string name, double value)
     {
-        if (!(value > 0 && value <= 1) || (float)value == 0f)
+        if (!(value > 0 && value <= 1))
             throw ApiException.Invalid(name, $"'{name}' must be greater than 0 and at most 1; got {Format(value)}.");
+        return Math.Max((float)value, float.Epsilon);
     }
 
     public static void Check(string name, double value, double min, double max, bool minExclusive = false)

@@ -41,6 +41,21 @@ public sealed class PredictTests
     }
 
     [Theory]
+    [InlineData("/predict", """{"text": "a", "top_p": 1e-46}""")]
+    [InlineData("/predict", """{"text": "a", "top_p": 4.9e-324}""")]
+    [InlineData("/v1/completions", """{"prompt": "a", "top_p": 1e-300}""")]
+    public async Task A_top_p_below_the_smallest_float32_keeps_only_the_most_probable_token_instead_of_becoming_0(string path, string body)
+    {
+        // Hugging Face and vLLM keep the top token for any top_p this small; sent as 0 it would be refused further on.
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync(path, Json(body));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(float.Epsilon, Assert.Single(host.Preprocessor.Requests).Sampling.TopP);
+    }
+
+    [Theory]
     [InlineData("""{}""", "text", "'text' is required.")]
     [InlineData("""{"text": ""}""", "text", "'text' must not be empty.")]
     [InlineData("""{"text": "   "}""", "text", "'text' must not be empty.")]
