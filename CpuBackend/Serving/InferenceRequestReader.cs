@@ -141,7 +141,7 @@ internal static class InferenceRequestReader
             }
             if ((long)length + outputLength > config.ContextLength)
             {
-                throw Invalid($"Prompt of {length} tokens ('{C.InputLengths}') plus {outputLength} new tokens ('{C.RequestOutputLen}') is {length + outputLength}, beyond the context window of {config.ContextLength} tokens of model '{modelName}'.");
+                throw Invalid($"Prompt of {length} tokens ('{C.InputLengths}') plus {outputLength} new tokens ('{C.RequestOutputLen}') is {(long)length + outputLength}, beyond the context window of {config.ContextLength} tokens of model '{modelName}'.");
             }
             var sampling = new SamplingParameters(
                 TopK: Checked(C.RuntimeTopK, row, topK?[row] ?? 0, k => k >= 0, "at least 0 (0 = off)"),

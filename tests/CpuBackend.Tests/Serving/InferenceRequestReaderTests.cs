@@ -101,6 +101,14 @@ public class InferenceRequestReaderTests
     }
 
     [Fact]
+    public void An_output_length_of_int_max_is_rejected_with_the_sum_it_asks_for_not_an_overflowed_one()
+    {
+        var detail = Rejected(Requests.Generate(new int[3], int.MaxValue)).Status.Detail;
+
+        Assert.Contains("is 2147483650, beyond the context window of 48", detail);
+    }
+
+    [Fact]
     public void Prompt_plus_output_exactly_filling_the_context_is_accepted()
     {
         var job = InferenceRequestReader.Read(Requests.Generate(new int[40], 8), "gptj", 4, Config);
