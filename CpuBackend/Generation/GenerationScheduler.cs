@@ -60,8 +60,9 @@ public sealed partial class GenerationScheduler : IDisposable
     /// <summary>The KV-cache bytes running requests hold, against the budget.</summary>
     public KvCacheBudget Budget => _budget;
 
-    /// <summary>Token positions of one sequence that the whole <see cref="Budget"/> holds: the most any request's
-    /// sequences × (prompt + new tokens) can be.</summary>
+    /// <summary>Token positions that the whole <see cref="Budget"/> holds: the most any request's prompt + sequences × new
+    /// tokens can be (its samples share the prompt's positions), and at least what sequences × (prompt + new tokens), the
+    /// count of a backend whose samples each hold the prompt (<c>max_tokens_in_paged_kv_cache</c>), allows.</summary>
     public long KvCacheCapacityPositions => _budget.CapacityBytes / KvCache.BytesPerPosition(_model.Config, _options.KvCacheType);
 
     /// <summary>Non-null while the loop is wedged (work pending, no step finished within <see cref="GenerationOptions.StallTimeout"/>) or dead.</summary>
@@ -81,12 +82,15 @@ public sealed partial class GenerationScheduler : IDisposable
         cancellationToken.ThrowIfCancellationRequested();
 
         var positions = (int)Math.Min((long)request.PromptIds.Length + request.MaxNewTokens, _model.Config.ContextLength);
-        var bytes = request.NumSequences * positions * KvCache.BytesPerPosition(_model.Config, _options.KvCacheType);
+        // The samples' caches are forks that read the prompt's positions from the prefilled one (KvCache.Fork): the prompt
+        // is held once, and each sequence holds its own new positions.
+        var newPositions = positions - request.PromptIds.Length;
+        var bytes = ((long)request.PromptIds.Length + (long)request.NumSequences * newPositions) * KvCache.BytesPerPosition(_model.Config, _options.KvCacheType);
         if (bytes > _budget.CapacityBytes)
         {
             _metrics.Rejected("kv_cache_budget");
             LogNeverFits(request.Id, bytes, _budget.CapacityBytes);
-            throw new KvCacheBudgetExceededException(bytes, _budget.CapacityBytes, request.NumSequences, positions);
+            throw new KvCacheBudgetExceededException(bytes, _budget.CapacityBytes, request.PromptIds.Length, request.NumSequences, newPositions);
         }
 
         var scheduled = new ScheduledRequest(request, positions, bytes, cancellationToken, StartActivity(request));

@@ -3,8 +3,8 @@ using System.Globalization;
 namespace GptjAspire.CpuBackend.Generation;
 
 /// <summary>The bytes of KV cache that admitted requests have reserved, against a fixed capacity; safe to use from any thread.</summary>
-/// <remarks>A request reserves its whole length (prompt + max new tokens, for each of its sequences) when it joins the
-/// batch and releases it once when its stream ends, so the caches that exist never need more than the capacity.</remarks>
+/// <remarks>A request reserves what its caches will hold (its prompt once, max new tokens for each of its sequences) when it
+/// joins the batch and releases it once when its stream ends, so the caches that exist never need more than the capacity.</remarks>
 public sealed class KvCacheBudget
 {
     /// <summary>Share of the memory left beside the weights that the KV cache may take; the rest is activations, logits, buffers and the runtime.</summary>

@@ -72,8 +72,10 @@ public sealed record GenerationPlan(
         }
     }
 
-    // The backend reserves samples × (prompt + new tokens) positions of its KV cache before it starts; a request that needs
-    // more than the whole cache would be refused as RESOURCE_EXHAUSTED (a retryable 429) although retrying never helps.
+    // A backend whose samples each hold the prompt (TensorRT-LLM without block reuse) reserves samples × (prompt + new tokens)
+    // positions of its KV cache before it starts (CpuBackend, whose samples share the prompt, reserves less); a request
+    // that needs more than the whole cache would be refused as RESOURCE_EXHAUSTED (a retryable 429) although retrying
+    // never helps. The larger count is checked, so what passes here fits either backend.
     static void CheckKvCache(ModelLimits limits, int samples, int promptTokens, int maxNewTokens)
     {
         if (limits.KvCacheTokens is not { } capacity)

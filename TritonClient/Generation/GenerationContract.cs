@@ -69,8 +69,9 @@ public static class GenerationContract
     public const string MaxInputLenParameter = "max_input_len";
 
     /// <summary>Model configuration parameter: token positions the KV cache holds for all running sequences together, as
-    /// TensorRT-LLM's <c>max_tokens_in_paged_kv_cache</c>. A request needs sequences × (prompt + new tokens) of them; one
-    /// that needs more can never run, however long it waits.</summary>
+    /// TensorRT-LLM's <c>max_tokens_in_paged_kv_cache</c>. A request needs at most sequences × (prompt + new tokens) of them
+    /// (each sample holding the prompt; CpuBackend's samples share it and need prompt + sequences × new tokens); one that
+    /// needs more than that bound can never run on a backend that does not share, however long it waits.</summary>
     public const string MaxTokensInKvCacheParameter = "max_tokens_in_paged_kv_cache";
 
     public const string InputIds = "input_ids";

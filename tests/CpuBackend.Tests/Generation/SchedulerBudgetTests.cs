@@ -5,7 +5,7 @@ using static GptjAspire.CpuBackend.Tests.Generation.GenerationRequests;
 
 namespace GptjAspire.CpuBackend.Tests.Generation;
 
-/// <summary>Admission by KV-cache bytes: a request reserves prompt + max new tokens for each of its sequences when it joins.</summary>
+/// <summary>Admission by KV-cache bytes: a request reserves its prompt once plus max new tokens for each of its sequences when it joins.</summary>
 public class SchedulerBudgetTests(TinyModel tiny) : IClassFixture<TinyModel>
 {
     private long PerPosition => KvCache.BytesPerPosition(tiny.Model.Config, KvCacheType.F32);
@@ -13,7 +13,7 @@ public class SchedulerBudgetTests(TinyModel tiny) : IClassFixture<TinyModel>
     [Fact]
     public async Task A_request_that_does_not_fit_the_budget_waits_until_the_running_one_releases_it()
     {
-        var budget = 2 * 16 * PerPosition; // two sequences of 8 prompt + 8 new tokens
+        var budget = (8 + 2 * 8) * PerPosition; // an 8-token prompt and two sequences of 8 new tokens
         using var probe = new SchedulerProbe(tiny, configure: o => o.KvCacheBudgetBytes = budget);
         var prompt = TinyModel.Prompt(8, salt: 40);
         probe.PauseAfterStep(_ => true);
@@ -34,20 +34,36 @@ public class SchedulerBudgetTests(TinyModel tiny) : IClassFixture<TinyModel>
     }
 
     [Fact]
-    public async Task A_request_larger_than_the_whole_budget_is_refused_at_once_counting_each_of_its_sequences()
+    public async Task A_request_larger_than_the_whole_budget_is_refused_at_once_counting_the_new_tokens_of_each_of_its_sequences()
     {
-        var budget = 2 * 16 * PerPosition;
+        var budget = (8 + 2 * 8) * PerPosition;
         using var probe = new SchedulerProbe(tiny, configure: o => o.KvCacheBudgetBytes = budget);
         var prompt = TinyModel.Prompt(8, salt: 41);
 
         var refused = Assert.Throws<KvCacheBudgetExceededException>(() => probe.Scheduler.Generate(Request(prompt, 8, Greedy, numSequences: 3), CancellationToken.None));
         var steps = await Collect(probe.Scheduler.Generate(Request(prompt, 8, Greedy, numSequences: 2), CancellationToken.None));
 
-        Assert.Equal(3 * 16 * PerPosition, refused.RequiredBytes);
+        Assert.Equal((8 + 3 * 8) * PerPosition, refused.RequiredBytes);
         Assert.Equal(budget, refused.BudgetBytes);
-        Assert.Contains("3 sequences x 16 positions", refused.Message);
+        Assert.Contains("8 prompt positions + 3 sequences x 8 new positions", refused.Message);
         Assert.Equal(tiny.GreedyReference(prompt, 8), Tokens(steps, 1));
         Assert.Empty(probe.Prefills.Skip(1));
+    }
+
+    [Fact]
+    public async Task The_samples_of_a_long_prompt_reserve_the_prompt_once_and_all_run_beside_each_other()
+    {
+        // Four samples of a 24-token prompt each holding the prompt would need 4 x 28 positions; they share it (KvCache.Fork).
+        var budget = (24 + 4 * 4) * PerPosition;
+        using var probe = new SchedulerProbe(tiny, configure: o => o.KvCacheBudgetBytes = budget);
+        var prompt = TinyModel.Prompt(24, salt: 43);
+
+        var steps = await Collect(probe.Scheduler.Generate(Request(prompt, 4, Greedy, numSequences: 4), CancellationToken.None));
+
+        Assert.All(Enumerable.Range(0, 4), s => Assert.Equal(tiny.GreedyReference(prompt, 4), Tokens(steps, s)));
+        Assert.Contains(4, probe.BatchSizes);
+        Assert.Equal(budget, probe.Scheduler.Budget.PeakBytes);
+        Assert.Equal(0, probe.Scheduler.Budget.ReservedBytes);
     }
 
     [Fact]
@@ -65,7 +81,7 @@ public class SchedulerBudgetTests(TinyModel tiny) : IClassFixture<TinyModel>
     [Fact]
     public async Task Many_threads_with_alternating_shapes_are_each_answered_or_refused_once_and_the_budget_returns_to_zero()
     {
-        var budget = 3 * 40 * PerPosition; // about three sequences of 40 positions: most requests wait for bytes
+        var budget = 60 * PerPosition; // a prompt and a few sequences of new tokens: most requests wait for bytes, six never fit
         using var probe = new SchedulerProbe(tiny, maxQueuedRequests: 12, maxBatchSequences: 4,
             configure: o => { o.KvCacheBudgetBytes = budget; o.PrefillChunkTokens = 5; });
         var outcomes = new ConcurrentDictionary<string, string>();
@@ -76,7 +92,7 @@ public class SchedulerBudgetTests(TinyModel tiny) : IClassFixture<TinyModel>
             var shape = (thread + i) % 5;
             var prompt = TinyModel.Prompt(3 + (thread * 7 + i * 5) % 28, salt: thread * 100 + i);
             var maxNew = 1 + (i * 3 + thread) % 12;
-            var sequences = shape == 4 ? 4 : 1 + shape % 3; // shape 4: 4 x (prompt + new) may exceed the budget
+            var sequences = shape == 4 ? 4 : 1 + shape % 3; // shape 4: prompt + 4 x new may exceed the budget
             var request = Request(prompt, maxNew, shape == 2 ? new SamplingParameters(TopK: 5, Seed: (ulong)i) : Greedy, sequences);
             using var cancel = new CancellationTokenSource();
             var perSequence = new int[sequences];
@@ -101,7 +117,7 @@ public class SchedulerBudgetTests(TinyModel tiny) : IClassFixture<TinyModel>
             {
                 return "queue full";
             }
-            catch (KvCacheBudgetExceededException) when ((long)sequences * (prompt.Length + maxNew) * PerPosition > budget)
+            catch (KvCacheBudgetExceededException) when ((prompt.Length + (long)sequences * maxNew) * PerPosition > budget)
             {
                 return "never fits";
             }

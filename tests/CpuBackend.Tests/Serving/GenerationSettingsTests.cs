@@ -70,7 +70,7 @@ public class GenerationSettingsTests
     [Fact]
     public void A_request_that_can_never_fit_the_kv_cache_budget_is_resource_exhausted()
     {
-        var status = ServingErrors.ToStatus(new KvCacheBudgetExceededException(300, 200, 3, 16), DateTime.MaxValue);
+        var status = ServingErrors.ToStatus(new KvCacheBudgetExceededException(300, 200, 12, 3, 16), DateTime.MaxValue);
 
         Assert.Equal(Grpc.Core.StatusCode.ResourceExhausted, (Grpc.Core.StatusCode)status.Code);
         Assert.Contains("budget is 200 bytes", status.Message);
