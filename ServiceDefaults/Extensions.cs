@@ -26,7 +26,7 @@ public static class Extensions
     public const string OwnTelemetry = "GptjAspire.*";
 
     /// <summary>Requests that are probes, not work: health endpoints, the metrics scrape and the gRPC health service. They are not traced.</summary>
-    private static readonly string[] ProbePaths = [HealthPath, AlivePath, MetricsEndpoint.Path, "/grpc.health.v1.Health/"];
+    private static readonly string[] ProbePaths = [HealthPath, AlivePath, MetricsEndpoint.Path, "/grpc.health.v1.Health/", "/v2/health/"];
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder

@@ -2,6 +2,7 @@ using GptjAspire.CpuBackend.Generation;
 using GptjAspire.ServiceDefaults;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Protocol;
+using GptjAspire.CpuBackend.Serving.Rest;
 using Microsoft.Extensions.Options;
 
 namespace GptjAspire.CpuBackend.Serving;
@@ -17,6 +18,8 @@ public static class InferenceServerExtensions
         builder.Services.AddGrpc(options => options.MaxReceiveMessageSize = TritonInferenceClient.MaxMessageBytes);
         builder.Services.AddGrpcReflection();
         builder.Services.AddSingleton<ModelHost>();
+        // One instance answers both protocols: the gRPC service and the REST endpoints (KServeRestEndpoints).
+        builder.Services.AddSingleton<InferenceService>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ModelHost>());
         // grpc.health.v1 answers from the same checks as /health: the whole server ("") and the KServe service
         // are SERVING only once the model is loaded and while the generation loop makes progress, so a gRPC
@@ -32,6 +35,7 @@ public static class InferenceServerExtensions
         endpoints.MapGrpcService<InferenceService>();
         endpoints.MapGrpcHealthChecksService();
         endpoints.MapGrpcReflectionService();
+        endpoints.MapKServeRest();
         return endpoints;
     }
 }

@@ -8,33 +8,46 @@ namespace GptjAspire.CpuBackend.Serving;
 /// <summary>The KServe v2 <c>inference.GRPCInferenceService</c> over the GPT-J CPU engine, answering as Triton with the TensorRT-LLM backend does.</summary>
 public sealed partial class InferenceService(ModelHost host, ILogger<InferenceService> logger) : GRPCInferenceService.GRPCInferenceServiceBase
 {
-    private static readonly string ServerVersion =
+    internal const string ServerName = "gptj-aspire-cpu-backend";
+
+    internal static readonly string ServerVersion =
         typeof(InferenceService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+
+    internal static readonly string[] ServerExtensions = ["model_configuration", "model_repository"];
 
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerLiveResponse { Live = true });
 
     public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
-        Task.FromResult(new ServerReadyResponse { Ready = host.Loaded is not null });
+        Task.FromResult(new ServerReadyResponse { Ready = IsServerReady });
 
     public override Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context) =>
-        Task.FromResult(new ModelReadyResponse { Ready = IsServed(request.Name, request.Version) && host.Loaded is not null });
+        Task.FromResult(new ModelReadyResponse { Ready = IsModelReady(request.Name, request.Version) });
 
     public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
-        Task.FromResult(new ServerMetadataResponse { Name = "gptj-aspire-cpu-backend", Version = ServerVersion, Extensions = { "model_configuration", "model_repository" } });
+        Task.FromResult(new ServerMetadataResponse { Name = ServerName, Version = ServerVersion, Extensions = { ServerExtensions } });
 
-    public override Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    public override Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context) =>
+        Task.FromResult(Metadata(request.Name, request.Version));
+
+    public override Task<ModelConfigResponse> ModelConfig(ModelConfigRequest request, ServerCallContext context) =>
+        Task.FromResult(new ModelConfigResponse { Config = Config(request.Name, request.Version) });
+
+    internal bool IsServerReady => host.Loaded is not null;
+
+    internal bool IsModelReady(string name, string version) => IsServed(name, version) && host.Loaded is not null;
+
+    internal ModelMetadataResponse Metadata(string name, string version)
     {
-        RequireModel(request.Name, request.Version);
-        return Task.FromResult(ModelDescription.Metadata(host.ModelName));
+        RequireModel(name, version);
+        return ModelDescription.Metadata(host.ModelName);
     }
 
-    public override Task<ModelConfigResponse> ModelConfig(ModelConfigRequest request, ServerCallContext context)
+    internal ModelConfig Config(string name, string version)
     {
-        var loaded = RequireModel(request.Name, request.Version);
-        var config = ModelDescription.Config(host.ModelName, host.MaxBatchSize, host.MaxQueuedRequests, loaded.Config.ContextLength, host.MaxSequences,
+        var loaded = RequireModel(name, version);
+        return ModelDescription.Config(host.ModelName, host.MaxBatchSize, host.MaxQueuedRequests, loaded.Config.ContextLength, host.MaxSequences,
             loaded.Scheduler.KvCacheCapacityPositions);
-        return Task.FromResult(new ModelConfigResponse { Config = config });
     }
 
     public override Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context)
@@ -59,13 +72,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     {
         try
         {
-            var loaded = RequireModel(request.ModelName, request.ModelVersion);
-            var job = InferenceRequestReader.Read(request, host.ModelName, host.MaxBatchSize, loaded.Config);
-            if (job.Streaming)
-            {
-                throw ServingErrors.InvalidArgument("Input 'streaming' is true, but ModelInfer sends one response; use ModelStreamInfer to receive tokens as they are generated.");
-            }
-            return await GenerateWholeAsync(job, loaded.Scheduler, context.CancellationToken).ConfigureAwait(false);
+            return await InferWholeAsync(request, context.CancellationToken).ConfigureAwait(false);
         }
         catch (Exception error)
         {
@@ -73,6 +80,18 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
             Log(error, request.Id, "ModelInfer", status);
             throw status.ToRpcException();
         }
+    }
+
+    /// <summary>The whole result of a request in one response; throws what <see cref="ServingErrors.ToStatus"/> maps.</summary>
+    internal async Task<ModelInferResponse> InferWholeAsync(ModelInferRequest request, CancellationToken cancellation)
+    {
+        var loaded = RequireModel(request.ModelName, request.ModelVersion);
+        var job = InferenceRequestReader.Read(request, host.ModelName, host.MaxBatchSize, loaded.Config);
+        if (job.Streaming)
+        {
+            throw ServingErrors.InvalidArgument("Input 'streaming' is true, but this call sends one response; use ModelStreamInfer to receive tokens as they are generated.");
+        }
+        return await GenerateWholeAsync(job, loaded.Scheduler, cancellation).ConfigureAwait(false);
     }
 
     /// <summary>Serves every request arriving on the stream concurrently; responses are matched by request id, the last of each marked <c>triton_final_response</c>.</summary>
@@ -224,7 +243,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     }
 
     // A client's mistake is a warning without a stack; a fault of ours is an error with one.
-    private void Log(Exception error, string requestId, string method, Google.Rpc.Status status)
+    internal void Log(Exception error, string requestId, string method, Google.Rpc.Status status)
     {
         if (status.Code == (int)StatusCode.Internal)
         {

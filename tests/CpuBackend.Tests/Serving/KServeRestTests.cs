@@ -1,0 +1,160 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using GptjAspire.TritonClient.Tensors;
+using C = GptjAspire.TritonClient.Generation.GenerationContract;
+
+namespace GptjAspire.CpuBackend.Tests.Serving;
+
+/// <summary>The KServe v2 HTTP/REST protocol on CpuBackend, as Triton answers it on its HTTP port, against the gRPC answers.</summary>
+public sealed class KServeRestTests : IAsyncLifetime
+{
+    private const string Infer = "/v2/models/gptj/infer";
+
+    private BackendHost _backend = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _backend = await BackendHost.StartAsync();
+        // The test host's endpoints speak HTTP/2 only (BackendHost), so the client talks h2c with prior knowledge.
+        _http = new HttpClient
+        {
+            BaseAddress = new Uri(_backend.Address),
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _backend.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Health_metadata_and_configuration_answer_as_on_Tritons_http_port()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/health/live")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/models/gptj/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/models/gptj/versions/1/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await _http.GetAsync("/v2/models/llama/ready")).StatusCode);
+
+        var server = await JsonAsync(await _http.GetAsync("/v2"));
+        Assert.Contains("model_configuration", server.GetProperty("extensions").EnumerateArray().Select(e => e.GetString()));
+
+        var metadata = await JsonAsync(await _http.GetAsync("/v2/models/gptj"));
+        Assert.Equal(["1"], metadata.GetProperty("versions").EnumerateArray().Select(v => v.GetString()));
+        var inputIds = metadata.GetProperty("inputs").EnumerateArray().Single(i => i.GetProperty("name").GetString() == C.InputIds);
+        Assert.Equal("INT32", inputIds.GetProperty("datatype").GetString());
+        Assert.Equal([-1L, -1L], inputIds.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64())); // numbers, as Triton writes them
+
+        var config = await JsonAsync(await _http.GetAsync("/v2/models/gptj/config"));
+        Assert.Equal(8, config.GetProperty("max_batch_size").GetInt32());
+        Assert.True(config.GetProperty("model_transaction_policy").GetProperty("decoupled").GetBoolean());
+        var contextLength = _backend.Model.Loaded!.Config.ContextLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(contextLength, config.GetProperty("parameters").GetProperty(C.ContextLengthParameter).GetProperty("string_value").GetString());
+        Assert.All(config.GetProperty("input").EnumerateArray(), input => Assert.All(input.GetProperty("dims").EnumerateArray(), d => Assert.Equal(JsonValueKind.Number, d.ValueKind)));
+
+        using var unknown = await _http.GetAsync("/v2/models/llama");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("'llama' is not found", (await JsonAsync(unknown)).GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Json_inference_returns_the_tokens_that_grpc_ModelInfer_returns()
+    {
+        int[] prompt = [5, 9, 2, 7];
+        var viaGrpc = (await _backend.Client.InferAsync(Requests.Generate(prompt, 6))).GetOutput<int>(C.OutputIds).Data;
+
+        using var response = await _http.PostAsync(Infer, Json($$"""
+            {"id": "rest-1", "inputs": [
+              {"name": "input_ids", "datatype": "INT32", "shape": [1, 4], "data": [[5, 9, 2, 7]]},
+              {"name": "input_lengths", "datatype": "INT32", "shape": [1, 1], "data": [4]},
+              {"name": "request_output_len", "datatype": "INT32", "shape": [1, 1], "data": [6]},
+              {"name": "end_id", "datatype": "INT32", "shape": [1, 1], "data": [-1]},
+              {"name": "runtime_top_k", "datatype": "INT32", "shape": [1, 1], "data": [1]}]}
+            """));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await JsonAsync(response);
+        Assert.Equal(("gptj", "1", "rest-1"), (body.GetProperty("model_name").GetString(), body.GetProperty("model_version").GetString(), body.GetProperty("id").GetString()));
+        var outputIds = body.GetProperty("outputs").EnumerateArray().Single(o => o.GetProperty("name").GetString() == C.OutputIds);
+        Assert.Equal([1L, 1L, 10L], outputIds.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
+        Assert.Equal(viaGrpc, outputIds.GetProperty("data").EnumerateArray().Select(v => v.GetInt32()));
+    }
+
+    [Fact]
+    public async Task Binary_tensor_data_goes_both_ways_as_tritonclient_sends_and_asks_for_it()
+    {
+        int[] prompt = [3, 1, 4, 1, 5];
+        var viaGrpc = (await _backend.Client.InferAsync(Requests.Generate(prompt, 4))).GetOutput<int>(C.OutputIds).Data;
+        var header = Encoding.UTF8.GetBytes("""
+            {"inputs": [
+              {"name": "input_ids", "datatype": "INT32", "shape": [1, 5], "parameters": {"binary_data_size": 20}},
+              {"name": "input_lengths", "datatype": "INT32", "shape": [1, 1], "parameters": {"binary_data_size": 4}},
+              {"name": "request_output_len", "datatype": "INT32", "shape": [1, 1], "parameters": {"binary_data_size": 4}},
+              {"name": "end_id", "datatype": "INT32", "shape": [1, 1], "data": [-1]},
+              {"name": "runtime_top_k", "datatype": "INT32", "shape": [1, 1], "parameters": {"binary_data_size": 4}}],
+             "outputs": [{"name": "output_ids", "parameters": {"binary_data": true}}, {"name": "sequence_length", "parameters": {"binary_data": false}}]}
+            """);
+        var body = header.Concat(Raw(prompt)).Concat(Raw([5])).Concat(Raw([4])).Concat(Raw([1])).ToArray();
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        content.Headers.Add("Inference-Header-Content-Length", header.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        using var response = await _http.PostAsync(Infer, content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var jsonLength = int.Parse(Assert.Single(response.Headers.GetValues("Inference-Header-Content-Length")), System.Globalization.CultureInfo.InvariantCulture);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        using var json = JsonDocument.Parse(bytes.AsMemory(0, jsonLength));
+        var outputs = json.RootElement.GetProperty("outputs").EnumerateArray().ToDictionary(o => o.GetProperty("name").GetString()!);
+        Assert.Equal(2, outputs.Count);
+        Assert.Equal(4 * viaGrpc.Length, outputs[C.OutputIds].GetProperty("parameters").GetProperty("binary_data_size").GetInt32());
+        Assert.Equal(viaGrpc, TensorCodec.DecodeRaw<int>(C.OutputIds, bytes.AsSpan(jsonLength)));
+        Assert.Equal([viaGrpc.Length], outputs[C.SequenceLength].GetProperty("data").EnumerateArray().Select(v => v.GetInt32()));
+    }
+
+    [Theory]
+    [InlineData("""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 3], "data": [1, 2, "x"]}]}""", "Input 'input_ids' holds \"x\", which is not a valid INT32 element.")]
+    [InlineData("""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 3], "data": [1, 2, 3e99]}]}""", "Input 'input_ids' holds 3e99, which is not a valid INT32 element.")]
+    [InlineData("""{"inputs": [{"name": "input_ids", "datatype": "INT4", "shape": [1], "data": [1]}]}""", "Input 'input_ids' has datatype 'INT4', which KServe v2 does not define.")]
+    [InlineData("""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 3], "data": [1, 2]}, {"name": "input_lengths", "datatype": "INT32", "shape": [1, 1], "data": [3]}, {"name": "request_output_len", "datatype": "INT32", "shape": [1, 1], "data": [2]}]}""",
+        "Tensor 'input_ids' (INT32, shape [1, 3]) needs 12 bytes; raw contents hold 8.")]
+    [InlineData("""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 3], "parameters": {"binary_data_size": 12}}]}""", "Input 'input_ids' declares 12 bytes of binary data, but only 0 are left after the JSON header.")]
+    [InlineData("""{"inputs": [{"datatype": "INT32"}]}""", "Each entry of 'inputs' needs a 'name' string.")]
+    [InlineData("""[1, 2]""", "The request must be a JSON object.")]
+    [InlineData("""{"inputs": [""", "The request is not valid JSON:")]
+    [InlineData("""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 1], "data": [1]}, {"name": "input_lengths", "datatype": "INT32", "shape": [1, 1], "data": [1]}, {"name": "request_output_len", "datatype": "INT32", "shape": [1, 1], "data": [2]}, {"name": "streaming", "datatype": "BOOL", "shape": [1, 1], "data": [true]}]}""",
+        "Input 'streaming' is true, but this call sends one response; use ModelStreamInfer")]
+    public async Task A_bad_inference_request_is_400_with_an_error_that_names_the_problem(string body, string error)
+    {
+        using var response = await _http.PostAsync(Infer, Json(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.StartsWith(error, (await JsonAsync(response)).GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Inference_on_an_unknown_model_is_404()
+    {
+        using var response = await _http.PostAsync("/v2/models/llama/infer", Json("""{"inputs": []}"""));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("'llama' is not found", (await JsonAsync(response)).GetProperty("error").GetString());
+    }
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static byte[] Raw(int[] values) => TensorCodec.EncodeRaw<int>(values).ToByteArray();
+
+    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
+    {
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return document.RootElement.Clone();
+    }
+}
