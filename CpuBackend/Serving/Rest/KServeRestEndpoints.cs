@@ -58,7 +58,7 @@ public static class KServeRestEndpoints
         }
         catch (RestRequestException error)
         {
-            return Error(StatusCodes.Status400BadRequest, error.Message);
+            return Error(error.StatusCode, error.Message);
         }
         catch (BadHttpRequestException error)
         {

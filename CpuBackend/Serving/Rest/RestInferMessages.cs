@@ -17,6 +17,10 @@ internal static class RestInferMessages
 {
     public const string HeaderLengthHeader = "Inference-Header-Content-Length";
 
+    /// <summary>Most bytes of JSON one request may hold. A parsed JSON document takes several times its text in memory;
+    /// large tensors belong in the binary part (up to the 64 MiB of the whole body), which is copied once.</summary>
+    public const int MaxJsonBytes = 16 * 1024 * 1024;
+
     private const string BinaryDataSize = "binary_data_size";
     private const string BinaryData = "binary_data";
     private const string BinaryDataOutput = "binary_data_output";
@@ -29,6 +33,9 @@ internal static class RestInferMessages
             throw new RestRequestException($"{HeaderLengthHeader} is {length}, but the body holds {body.Length} bytes.");
         var json = headerLength is { } n ? body[..n] : body;
         var binary = headerLength is { } m ? body[m..] : ReadOnlyMemory<byte>.Empty;
+        if (json.Length > MaxJsonBytes)
+            throw new RestRequestException($"The request's JSON is {json.Length} bytes, more than the {MaxJsonBytes} allowed; send large tensors as binary data ({HeaderLengthHeader}).",
+                StatusCodes.Status413PayloadTooLarge);
         JsonDocument document;
         try
         {
@@ -170,27 +177,29 @@ internal static class RestInferMessages
     /// <summary>The elements of a JSON 'data' array (nested arrays are flattened row-major) in the tensor's raw form.</summary>
     private static byte[] Encode(string name, string datatype, JsonElement data)
     {
-        var elements = new List<JsonElement>();
-        Flatten(data, elements);
         if (datatype == KServeDatatype.Bytes)
         {
             var raw = new MemoryStream();
-            Span<byte> length = stackalloc byte[4];
-            foreach (var element in elements)
+            var length = new byte[4];
+            ForEachElement(data, element =>
             {
                 var bytes = element.ValueKind == JsonValueKind.String ? Encoding.UTF8.GetBytes(element.GetString()!) : throw Element(name, datatype, element);
                 BinaryPrimitives.WriteInt32LittleEndian(length, bytes.Length);
                 raw.Write(length);
                 raw.Write(bytes);
-            }
+            });
             return raw.ToArray();
         }
         var size = KServeDatatype.ElementSize(datatype) ?? throw new RestRequestException($"Input '{name}' has datatype '{datatype}', which KServe v2 does not define.");
-        var result = new byte[elements.Count * size];
-        for (var i = 0; i < elements.Count; i++)
+        // Counted first and written in place: a list of the elements would hold about twelve times the body's size.
+        var count = 0;
+        ForEachElement(data, _ => count++);
+        var result = new byte[count * size];
+        var at = 0;
+        ForEachElement(data, element =>
         {
-            var target = result.AsSpan(i * size, size);
-            var element = elements[i];
+            var target = result.AsSpan(at, size);
+            at += size;
             // JsonElement's TryGet methods throw on anything but a number, so the kind is checked first.
             var written = datatype == KServeDatatype.Bool
                 ? element.ValueKind is JsonValueKind.True or JsonValueKind.False && Set(target, element.GetBoolean() ? (byte)1 : (byte)0)
@@ -212,19 +221,20 @@ internal static class RestInferMessages
             };
             if (!written)
                 throw Element(name, datatype, element);
-        }
+        });
         return result;
     }
 
-    private static void Flatten(JsonElement data, List<JsonElement> elements)
+    /// <summary>The elements of a 'data' array, nested arrays flattened row-major.</summary>
+    private static void ForEachElement(JsonElement data, Action<JsonElement> action)
     {
         if (data.ValueKind != JsonValueKind.Array)
         {
-            elements.Add(data);
+            action(data);
             return;
         }
         foreach (var item in data.EnumerateArray())
-            Flatten(item, elements);
+            ForEachElement(item, action);
     }
 
     private static bool Set(Span<byte> target, byte value)
@@ -324,5 +334,8 @@ internal sealed class RequestedOutputs(bool binaryByDefault)
     public bool Binary(string name) => named.TryGetValue(name, out var binary) ? binary : binaryByDefault;
 }
 
-/// <summary>A REST body that is not a valid inference request.</summary>
-internal sealed class RestRequestException(string message) : Exception(message);
+/// <summary>A REST body that is not a valid inference request, and the HTTP status that says so.</summary>
+internal sealed class RestRequestException(string message, int statusCode = StatusCodes.Status400BadRequest) : Exception(message)
+{
+    public int StatusCode { get; } = statusCode;
+}

@@ -139,6 +139,27 @@ public sealed class KServeRestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Json_beyond_16_MiB_is_413_pointing_to_binary_data_while_the_same_tensor_as_binary_data_is_read()
+    {
+        // 17 MiB of JSON digits: parsed, a document of that size would take several times it in memory.
+        var count = 9_000_000;
+        var json = new StringBuilder("""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 9000000], "data": [""");
+        json.Insert(json.Length, "1,", count - 1).Append("1]}]}");
+        using var tooLarge = await _http.PostAsync(Infer, Json(json.ToString()));
+
+        var header = Encoding.UTF8.GetBytes($$$"""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, {{{count}}}], "parameters": {"binary_data_size": {{{4 * count}}}}}]}""");
+        using var binary = new ByteArrayContent([.. header, .. new byte[4 * count]]);
+        binary.Headers.Add("Inference-Header-Content-Length", header.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var read = await _http.PostAsync(Infer, binary);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        Assert.StartsWith("The request's JSON is 18000", (await JsonAsync(tooLarge)).GetProperty("error").GetString());
+        // 36 MB of binary data is read whole and reaches the model's own checks.
+        Assert.Equal(HttpStatusCode.BadRequest, read.StatusCode);
+        Assert.StartsWith("Missing required input 'input_lengths'", (await JsonAsync(read)).GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task Inference_on_an_unknown_model_is_404()
     {
         using var response = await _http.PostAsync("/v2/models/llama/infer", Json("""{"inputs": []}"""));
