@@ -50,11 +50,15 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
             loaded.Scheduler.KvCacheCapacityPositions);
     }
 
-    public override Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context)
+    public override Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context) =>
+        Task.FromResult(Index(request.Ready));
+
+    /// <summary>The served model's state; with <paramref name="readyOnly"/>, only if it is ready.</summary>
+    internal RepositoryIndexResponse Index(bool readyOnly)
     {
         var ready = host.Loaded is not null;
         var index = new RepositoryIndexResponse();
-        if (ready || !request.Ready)
+        if (ready || !readyOnly)
         {
             index.Models.Add(new RepositoryIndexResponse.Types.ModelIndex
             {
@@ -64,7 +68,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
                 Reason = host.Failure ?? "",
             });
         }
-        return Task.FromResult(index);
+        return index;
     }
 
     /// <summary>Generates the whole result in one response (a non-decoupled call on a decoupled model, which Triton would refuse; CpuBackend serves it).</summary>

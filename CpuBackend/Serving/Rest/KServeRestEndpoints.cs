@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
@@ -21,6 +22,7 @@ public static class KServeRestEndpoints
         v2.MapGet("/health/live", () => Results.Ok());
         v2.MapGet("/health/ready", (InferenceService service) => service.IsServerReady ? Results.Ok() : Unready("The model is not loaded."));
         v2.MapGet("", () => Results.Json(new { name = InferenceService.ServerName, version = InferenceService.ServerVersion, extensions = InferenceService.ServerExtensions }));
+        v2.MapPost("/repository/index", RepositoryIndexAsync);
         foreach (var model in new[] { "/models/{name}", "/models/{name}/versions/{version}" })
         {
             v2.MapGet(model, (InferenceService service, string name, string? version) =>
@@ -71,6 +73,31 @@ public static class KServeRestEndpoints
             service.Log(error, request?.Id ?? "", "REST infer", status);
             return Error(HttpStatus((StatusCode)status.Code), status.Message);
         }
+    }
+
+    /// <summary>Triton's repository index: a JSON array of the models (name, version, state, reason); the body may ask for ready ones only.</summary>
+    private static async Task<IResult> RepositoryIndexAsync(HttpContext http, InferenceService service)
+    {
+        var readyOnly = false;
+        using var reader = new StreamReader(http.Request.Body);
+        var text = await reader.ReadToEndAsync(http.RequestAborted).ConfigureAwait(false);
+        if (!string.IsNullOrWhiteSpace(text))
+        {
+            try
+            {
+                using var body = JsonDocument.Parse(text);
+                if (body.RootElement.ValueKind != JsonValueKind.Object)
+                    return Error(StatusCodes.Status400BadRequest, "The request must be a JSON object.");
+                if (body.RootElement.TryGetProperty("ready", out var ready))
+                    readyOnly = ready.ValueKind is JsonValueKind.True or JsonValueKind.False ? ready.GetBoolean() : throw new JsonException("'ready' must be true or false.");
+            }
+            catch (JsonException error)
+            {
+                return Error(StatusCodes.Status400BadRequest, $"The request is not valid: {error.Message}");
+            }
+        }
+        var models = service.Index(readyOnly).Models.Select(m => new { name = m.Name, version = m.Version, state = m.State, reason = m.Reason });
+        return Results.Json(models);
     }
 
     /// <summary>Runs a metadata or configuration lookup, answering its gRPC failure (unknown model, still loading) as REST.</summary>

@@ -58,6 +58,11 @@ public sealed class KServeRestTests : IAsyncLifetime
         Assert.Equal(contextLength, config.GetProperty("parameters").GetProperty(C.ContextLengthParameter).GetProperty("string_value").GetString());
         Assert.All(config.GetProperty("input").EnumerateArray(), input => Assert.All(input.GetProperty("dims").EnumerateArray(), d => Assert.Equal(JsonValueKind.Number, d.ValueKind)));
 
+        var index = await JsonAsync(await _http.PostAsync("/v2/repository/index", Json("""{"ready": true}""")));
+        var served = Assert.Single(index.EnumerateArray());
+        Assert.Equal(("gptj", "1", "READY"), (served.GetProperty("name").GetString(), served.GetProperty("version").GetString(), served.GetProperty("state").GetString()));
+        Assert.Equal(HttpStatusCode.BadRequest, (await _http.PostAsync("/v2/repository/index", Json("""{"ready": "yes"}"""))).StatusCode);
+
         using var unknown = await _http.GetAsync("/v2/models/llama");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Contains("'llama' is not found", (await JsonAsync(unknown)).GetProperty("error").GetString());
