@@ -25,6 +25,23 @@ public sealed class CpuBackendProcessTests
             var response = await client.InferAsync(Requests.Generate([5, 6], 3, excludeInput: true));
             Assert.Equal([1L, 1L, 3L], response.GetOutput<int>(C.OutputIds).Shape);
 
+            // The same request in the KServe REST form, over HTTP/1.1 on the port Triton's HTTP clients use.
+            using var ready = await http.GetAsync(new Uri(backend.HttpUrl, "/v2/health/ready"));
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            using var rest = await http.PostAsync(new Uri(backend.HttpUrl, "/v2/models/gptj/infer"), new StringContent("""
+                {"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 2], "data": [5, 6]},
+                  {"name": "input_lengths", "datatype": "INT32", "shape": [1, 1], "data": [2]},
+                  {"name": "request_output_len", "datatype": "INT32", "shape": [1, 1], "data": [3]},
+                  {"name": "end_id", "datatype": "INT32", "shape": [1, 1], "data": [-1]},
+                  {"name": "runtime_top_k", "datatype": "INT32", "shape": [1, 1], "data": [1]},
+                  {"name": "exclude_input_in_output", "datatype": "BOOL", "shape": [1, 1], "data": [true]}],
+                 "outputs": [{"name": "output_ids"}]}
+                """, System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, rest.StatusCode);
+            using var restBody = System.Text.Json.JsonDocument.Parse(await rest.Content.ReadAsStringAsync());
+            var restIds = Assert.Single(restBody.RootElement.GetProperty("outputs").EnumerateArray()).GetProperty("data").EnumerateArray().Select(v => v.GetInt32());
+            Assert.Equal(response.GetOutput<int>(C.OutputIds).Data, restIds);
+
             // The Prometheus names deploy/ scales on and docs/metrics.md lists, from the process's own /metrics.
             var metrics = await http.GetStringAsync(new Uri(backend.HttpUrl, "/metrics"));
             Assert.Contains("gptj_generation_queue_length{", metrics);
