@@ -4,7 +4,7 @@ namespace GptjAspire.CpuBackend.Tests.Serving;
 
 /// <summary>
 /// A client that goes away (the call's HTTP/2 stream is reset) stops its generation in the backend within one step,
-/// for a whole (ModelInfer) and a streamed (ModelStreamInfer) request alike: the steps and tokens counted after the
+/// for a whole (ModelInfer, or REST infer) and a streamed (ModelStreamInfer) request alike: the steps and tokens counted after the
 /// reset are at most the step already under way and the one that observes the cancellation.
 /// </summary>
 public sealed class DisconnectTests
@@ -24,6 +24,25 @@ public sealed class DisconnectTests
             {
             }
         }, streaming: true);
+
+    [Fact]
+    public Task Rest_request_disconnected_mid_generation_stops_within_one_step() =>
+        DisconnectMidGenerationAsync("disconnect-rest", async (backend, _, cancellation) =>
+        {
+            // The same request in the KServe REST form (KServeRestEndpoints); the test host speaks HTTP/2 only.
+            using var http = new HttpClient { BaseAddress = new Uri(backend.Address), DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            using var body = new StringContent($$"""
+                {"id": "disconnect-rest", "inputs": [
+                  {"name": "input_ids", "datatype": "INT32", "shape": [1, 3], "data": [5, 6, 7]},
+                  {"name": "input_lengths", "datatype": "INT32", "shape": [1, 1], "data": [3]},
+                  {"name": "request_output_len", "datatype": "INT32", "shape": [1, 1], "data": [{{MaxNewTokens}}]},
+                  {"name": "end_id", "datatype": "INT32", "shape": [1, 1], "data": [-1]},
+                  {"name": "runtime_top_k", "datatype": "INT32", "shape": [1, 1], "data": [50]},
+                  {"name": "seed", "datatype": "UINT64", "shape": [1, 1], "data": [1]},
+                  {"name": "num_return_sequences", "datatype": "INT32", "shape": [1, 1], "data": [{{Samples}}]}]}
+                """, System.Text.Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync("/v2/models/gptj/infer", body, cancellation);
+        });
 
     private static async Task DisconnectMidGenerationAsync(string id, Func<BackendHost, TritonClient.Protocol.ModelInferRequest, CancellationToken, Task> call, bool streaming = false)
     {
