@@ -60,6 +60,8 @@ public static class KServeRestEndpoints
         }
         catch (RestRequestException error)
         {
+            // Logged as gRPC logs a refused request: a warning naming the problem, without a stack.
+            service.Log(error, request?.Id ?? "", "REST infer", new Google.Rpc.Status { Code = (int)StatusCode.InvalidArgument, Message = error.Message });
             return Error(error.StatusCode, error.Message);
         }
         catch (BadHttpRequestException error)
