@@ -98,8 +98,6 @@ internal static class RestInferMessages
             for (var i = 0; i < response.Outputs.Count; i++)
             {
                 var tensor = response.Outputs[i];
-                if (!requested.Wants(tensor.Name))
-                    continue;
                 var raw = response.RawOutputContents[i];
                 json.WriteStartObject();
                 json.WriteString("name", tensor.Name);
@@ -322,14 +320,13 @@ internal static class RestInferMessages
     }
 }
 
-/// <summary>The outputs a REST caller asked for (all, when it named none), and which of them come back as binary data.</summary>
+/// <summary>Which outputs a REST caller wants back as binary data. (Which outputs come back at all the request itself says:
+/// the server answers only those it names, or all when it names none.)</summary>
 internal sealed class RequestedOutputs(bool binaryByDefault)
 {
     private readonly Dictionary<string, bool> named = [];
 
     public void Add(string name, bool binary) => named[name] = binary;
-
-    public bool Wants(string name) => named.Count == 0 || named.ContainsKey(name);
 
     public bool Binary(string name) => named.TryGetValue(name, out var binary) ? binary : binaryByDefault;
 }
