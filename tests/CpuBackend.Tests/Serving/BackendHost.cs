@@ -29,6 +29,14 @@ internal sealed class BackendHost : IAsyncDisposable
 
     public TritonInferenceClient Client { get; }
 
+    /// <summary>A client for the KServe REST routes. The endpoints speak HTTP/2 only here, so it talks h2c with prior knowledge.</summary>
+    public HttpClient CreateRestClient() => new()
+    {
+        BaseAddress = new Uri(Address),
+        DefaultRequestVersion = System.Net.HttpVersion.Version20,
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+    };
+
     public ModelHost Model => _app.Services.GetRequiredService<ModelHost>();
 
     /// <summary>The server's services (its meter factory, for one).</summary>

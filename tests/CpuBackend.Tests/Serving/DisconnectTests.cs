@@ -29,8 +29,8 @@ public sealed class DisconnectTests
     public Task Rest_request_disconnected_mid_generation_stops_within_one_step() =>
         DisconnectMidGenerationAsync("disconnect-rest", async (backend, _, cancellation) =>
         {
-            // The same request in the KServe REST form (KServeRestEndpoints); the test host speaks HTTP/2 only.
-            using var http = new HttpClient { BaseAddress = new Uri(backend.Address), DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            // The same request in the KServe REST form (KServeRestEndpoints).
+            using var http = backend.CreateRestClient();
             using var body = new StringContent($$"""
                 {"id": "disconnect-rest", "inputs": [
                   {"name": "input_ids", "datatype": "INT32", "shape": [1, 3], "data": [5, 6, 7]},

@@ -18,13 +18,7 @@ public sealed class KServeRestTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _backend = await BackendHost.StartAsync();
-        // The test host's endpoints speak HTTP/2 only (BackendHost), so the client talks h2c with prior knowledge.
-        _http = new HttpClient
-        {
-            BaseAddress = new Uri(_backend.Address),
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
+        _http = _backend.CreateRestClient();
     }
 
     public async Task DisposeAsync()
