@@ -6,7 +6,8 @@ using GptjAspire.Testing;
 namespace GptjAspire.Benchmarks.Engine;
 
 /// <summary>Workload sizes shared by our engine and the PyTorch anchor.</summary>
-internal sealed record EngineRunSettings(int Threads = 2, int PrefillTokens = 200, int DecodePrompt = 32, int DecodeSteps = 32, int Batch = 10, int Repeats = 5);
+/// <remarks><see cref="Threads"/> is the anchor's thread count; our engine always uses every core, so it is the core count.</remarks>
+internal sealed record EngineRunSettings(int Threads, string Python, int PrefillTokens = 200, int DecodePrompt = 32, int DecodeSteps = 32, int Batch = 10, int Repeats = 5);
 
 /// <summary>Measured memory bandwidths, bytes per second.</summary>
 internal sealed record Bandwidth(double Copy, double Read);
@@ -17,7 +18,8 @@ internal sealed record Bandwidth(double Copy, double Read);
 internal sealed record EngineTimings(double PrefillTokensPerSecond, double Decode1TokensPerSecond, double DecodeBatchTokensPerSecond, double BatchToSingleRatio, double CopyRooflineFraction, double ReadRooflineFraction);
 
 /// <summary>The <c>engine</c> suite: GPT-J decode/prefill throughput against PyTorch eager and against this machine's memory roofline.</summary>
-/// <remarks>Usage: <c>engine [--work DIR] [--skip-6b] [--only-6b] [--keep] [--6b-layers N]</c> (N &lt; 28 for machines short of disk or memory). The mid-size checkpoint (~0.8 GB) is kept
+/// <remarks>Usage: <c>engine [--work DIR] [--python PATH] [--skip-6b] [--only-6b] [--keep] [--6b-layers N]</c> (N &lt; 28 for machines short of disk or memory;
+/// PATH the Python with torch for the anchor, default /usr/bin/python3, Debian's). The mid-size checkpoint (~0.8 GB) is kept
 /// under DIR (default artifacts/engine-bench) for reruns; the GPT-J 6B shape (~12 GB of f16) is written to DIR, measured and deleted.</remarks>
 internal static class EngineSuite
 {
@@ -27,7 +29,7 @@ internal static class EngineSuite
     {
         var root = RepositoryPaths.Root;
         var work = Option(args, "--work") ?? Path.Combine(root, "artifacts", "engine-bench");
-        var settings = new EngineRunSettings();
+        var settings = new EngineRunSettings(Environment.ProcessorCount, Option(args, "--python") ?? "/usr/bin/python3");
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
         var logger = loggers.CreateLogger("engine");
 

@@ -10,7 +10,7 @@ internal sealed record PytorchAnchor(double PrefillTokensPerSecond, double Decod
     public static PytorchAnchor Run(string repositoryRoot, string modelDirectory, EngineRunSettings settings, string? blasDirectory = null)
     {
         var script = Path.Combine(repositoryRoot, "tools", "gptj_reference", "torch_bench.py");
-        var start = new ProcessStartInfo("/usr/bin/python3")
+        var start = new ProcessStartInfo(settings.Python)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -25,7 +25,7 @@ internal sealed record PytorchAnchor(double PrefillTokensPerSecond, double Decod
                      "--repeats", settings.Repeats.ToString(),
                  })
             start.ArgumentList.Add(a);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {settings.Python}");
         var errors = process.StandardError.ReadToEndAsync();
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
