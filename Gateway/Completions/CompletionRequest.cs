@@ -99,7 +99,7 @@ public sealed record CompletionRequest(
 
         var prompt = prompts();
         if (model != limits.ModelName)
-            throw new ApiException(ApiErrorKind.ModelNotFound, $"The model '{model}' does not exist; this server serves '{limits.ModelName}'.", "model");
+            throw ApiException.ModelNotFound(model, limits.ModelName);
         Ranges.Check(maxTokens.Name, maxTokens.Value ?? DefaultMaxTokens, 1, RequestLimits.OrUnbounded(limits.MaxNewTokens));
         Ranges.Check("temperature", temperature, 0, 2);
         var narrowedTopP = Ranges.Probability("top_p", topP);

@@ -19,4 +19,8 @@ public sealed class ApiException(ApiErrorKind kind, string message, string? para
     public TimeSpan? RetryAfter { get; init; }
 
     public static ApiException Invalid(string? param, string message) => new(ApiErrorKind.InvalidRequest, message, param);
+
+    /// <summary>A request names a model other than the one served (OpenAI's 404 <c>model_not_found</c>).</summary>
+    public static ApiException ModelNotFound(string requested, string served) =>
+        new(ApiErrorKind.ModelNotFound, $"The model '{requested}' does not exist; this server serves '{served}'.", "model");
 }

@@ -1,8 +1,9 @@
 using GptjAspire.Gateway.Errors;
+using GptjAspire.Gptj.V1;
 
 namespace GptjAspire.Gateway.Models;
 
-/// <summary><c>GET /v1/models</c>: the one model served, as the Preprocessor describes it.</summary>
+/// <summary><c>GET /v1/models</c> and <c>GET /v1/models/{model}</c>: the one model served, as the Preprocessor describes it.</summary>
 public static class ModelsEndpoints
 {
     /// <summary>Tells clients what they are talking to: chat requests work, but through a transcript, not a chat-tuned model.</summary>
@@ -14,11 +15,23 @@ public static class ModelsEndpoints
         app.MapGet("/v1/models", async (ServedModel model, CancellationToken cancellationToken) =>
             {
                 var info = await model.GetAsync(cancellationToken);
-                return Results.Ok(new ModelList("list", [new ModelCard(info.Name, "model", 0, "gptj-aspire", info.ContextLength, Description)]));
+                return Results.Ok(new ModelList("list", [Card(info)]));
             })
             .WithSummary("Lists the served model.")
             .Produces<ModelList>()
             .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable);
+        // OpenAI's "retrieve model" (the SDKs' models.retrieve).
+        app.MapGet("/v1/models/{model}", async (string model, ServedModel served, CancellationToken cancellationToken) =>
+            {
+                var info = await served.GetAsync(cancellationToken);
+                return model == info.Name ? Results.Ok(Card(info)) : throw ApiException.ModelNotFound(model, info.Name);
+            })
+            .WithSummary("Describes the served model; any other name is 404 model_not_found.")
+            .Produces<ModelCard>()
+            .Produces<ErrorResponse>(StatusCodes.Status404NotFound)
+            .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
+
+    static ModelCard Card(ModelInfo info) => new(info.Name, "model", 0, "gptj-aspire", info.ContextLength, Description);
 }

@@ -27,4 +27,15 @@ try {
   error = { status: e.status, param: e.param, message: e.error?.message };
 }
 
-console.log(JSON.stringify({ whole, streamed, error }));
+const listed = [];
+for await (const model of client.models.list()) listed.push(model.id);
+const retrieved = await client.models.retrieve('gptj');
+let missingModel = null;
+try {
+  await client.models.retrieve('gpt-4');
+} catch (e) {
+  if (!(e instanceof OpenAI.NotFoundError)) throw e;
+  missingModel = { status: e.status, code: e.code };
+}
+
+console.log(JSON.stringify({ whole, streamed, error, models: { listed, retrieved, missingModel } }));

@@ -214,6 +214,25 @@ public sealed class CompletionsTests
     }
 
     [Fact]
+    public async Task Models_retrieves_the_served_model_by_name_and_any_other_name_is_model_not_found()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var served = await host.Client.GetAsync("/v1/models/gptj");
+        using var other = await host.Client.GetAsync("/v1/models/gpt-4");
+
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        var model = await served.ReadJsonAsync();
+        Assert.Equal("gptj", model.GetProperty("id").GetString());
+        Assert.Equal("model", model.GetProperty("object").GetString());
+        Assert.Equal(2048, model.GetProperty("context_length").GetInt32());
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+        var error = (await other.ReadJsonAsync()).GetProperty("error");
+        Assert.Equal("model_not_found", error.GetProperty("code").GetString());
+        Assert.Equal("model", error.GetProperty("param").GetString());
+    }
+
+    [Fact]
     public async Task Openapi_document_describes_the_public_endpoints()
     {
         await using var host = await GatewayHost.StartAsync();
@@ -222,7 +241,7 @@ public sealed class CompletionsTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var paths = (await response.ReadJsonAsync()).GetProperty("paths");
-        foreach (var path in new[] { "/predict", "/healthz", "/v1/completions", "/v1/models" })
+        foreach (var path in new[] { "/predict", "/healthz", "/v1/completions", "/v1/models", "/v1/models/{model}" })
             Assert.True(paths.TryGetProperty(path, out _), path);
     }
 }

@@ -9,7 +9,7 @@ namespace GptjAspire.Gateway.Tests.Clients;
 public sealed class OpenAiNodeTests
 {
     [Fact]
-    public async Task Node_sdk_completions_whole_and_streamed_and_its_error()
+    public async Task Node_sdk_completions_whole_and_streamed_its_error_and_the_model_list()
     {
         await using var host = await GatewayHost.StartAsync();
 
@@ -33,6 +33,12 @@ public sealed class OpenAiNodeTests
         Assert.Equal("temperature", error.GetProperty("param").GetString());
         Assert.Equal("'temperature' must be at least 0 and at most 2; got 5.", error.GetProperty("message").GetString());
         Assert.Equal(2, host.Preprocessor.Requests.Count); // the rejected request never left the Gateway
+
+        var models = report.GetProperty("models");
+        Assert.Equal(["gptj"], models.GetProperty("listed").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal("gptj", models.GetProperty("retrieved").GetProperty("id").GetString());
+        Assert.Equal(404, models.GetProperty("missingModel").GetProperty("status").GetInt32());
+        Assert.Equal("model_not_found", models.GetProperty("missingModel").GetProperty("code").GetString());
     }
 
     static async Task<JsonElement> RunReportAsync(string gateway)
