@@ -25,6 +25,8 @@ namespace GptjAspire.Benchmarks.Gateway;
 /// <c>--warmup N</c> requests per path at 32 clients before anything is measured (default 1024: on 2 cores tiered
 /// compilation of the Gateway's request path took a few thousand requests to settle, and the JIT's thread competed
 /// with the services for the cores until it had),
+/// <c>--processes</c> starts the three services as child processes instead of through the AppHost (no orchestrator, no
+/// telemetry export: a machine with the .NET runtime but without Aspire's orchestrator),
 /// <c>--rounds N</c> (default 4): at 32 clients the paths are measured in turn, N rounds of requests/N each, so a machine
 /// whose load drifts during the run weighs on every path alike. At one client the paths alternate request by request
 /// and the added time is the median of the per-request differences: one generation's time varies by more than the
@@ -41,15 +43,20 @@ public static class GatewaySuite
         var rounds = Option(args, "--rounds", 4);
         var warmup = Option(args, "--warmup", 1024);
 
-        Console.WriteLine("Starting backend, preprocessor and gateway (the AppHost through Aspire.Hosting.Testing, demo checkpoint)...");
-        await using var app = await StartAppAsync();
+        var asProcesses = args.Contains("--processes");
+        Console.WriteLine(asProcesses
+            ? "Starting backend, preprocessor and gateway (child processes without the orchestrator, demo checkpoint)..."
+            : "Starting backend, preprocessor and gateway (the AppHost through Aspire.Hosting.Testing, demo checkpoint)...");
+        await using var app = asProcesses ? null : await StartAppAsync();
+        await using var processes = asProcesses ? await ServiceProcesses.StartAsync(UnlimitedCallers) : null;
+        Uri Endpoint(string resource, string name) => processes?.GetEndpoint(resource, name) ?? app!.GetEndpoint(resource, name);
 
         var modelFolder = RepositoryPaths.Combine("models", "gptj-vi-demo");
         var tokenizer = BpeTokenizer.FromDirectory(modelFolder);
         var promptIds = tokenizer.Encode(Prompt);
-        using var backend = TritonInferenceClient.ForAddress(app.GetEndpoint("backend", "grpc").ToString().TrimEnd('/'));
-        using var gateway = new HttpClient { BaseAddress = app.GetEndpoint("gateway", "http"), Timeout = TimeSpan.FromMinutes(5) };
-        using var preprocessorChannel = GrpcChannel.ForAddress(app.GetEndpoint("preprocessor", "grpc"));
+        using var backend = TritonInferenceClient.ForAddress(Endpoint("backend", "grpc").ToString().TrimEnd('/'));
+        using var gateway = new HttpClient { BaseAddress = Endpoint("gateway", "http"), Timeout = TimeSpan.FromMinutes(5) };
+        using var preprocessorChannel = GrpcChannel.ForAddress(Endpoint("preprocessor", "grpc"));
         var preprocessor = new Preprocessor.PreprocessorClient(preprocessorChannel);
 
         Func<Task> direct = () => backend.InferAsync(DirectRequest(promptIds, maxTokens, tokenizer.EndOfTextId, streaming: false));
@@ -114,6 +121,14 @@ public static class GatewaySuite
         return 0;
     }
 
+    // Every benchmark client comes from 127.0.0.1, one caller to the per-caller rate limits: they would measure
+    // the limiter, not the serving path, so they are off here (0 = off).
+    static readonly IReadOnlyDictionary<string, string> UnlimitedCallers = new Dictionary<string, string>
+    {
+        ["Gateway__RateLimits__RequestsPerMinute"] = "0",
+        ["Gateway__RateLimits__TokensPerMinute"] = "0",
+    };
+
     // The whole AppHost on the CPU backend, every service healthy; the Gateway on a port Aspire picks (Gateway:Port empty),
     // with the given environment variables on top (a suite's Gateway settings).
     internal static async Task<DistributedApplication> StartAppAsync(IReadOnlyDictionary<string, string>? gatewayEnvironment = null)
@@ -121,13 +136,8 @@ public static class GatewaySuite
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["Backend=cpu", "Gateway:Port="]);
         // The services log every request; printed here too, that is thousands of lines per run on the cores being measured.
         builder.Services.AddLogging(logging => logging.AddFilter($"{nameof(AppHost)}.Resources", LogLevel.Warning));
-        // Every benchmark client comes from 127.0.0.1, one caller to the per-caller rate limits: they would measure
-        // the limiter, not the serving path, so they are off here (0 = off).
         var gateway = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "gateway");
-        builder.CreateResourceBuilder(gateway)
-            .WithEnvironment("Gateway__RateLimits__RequestsPerMinute", "0")
-            .WithEnvironment("Gateway__RateLimits__TokensPerMinute", "0");
-        foreach (var (name, value) in gatewayEnvironment ?? new Dictionary<string, string>())
+        foreach (var (name, value) in UnlimitedCallers.Concat(gatewayEnvironment ?? new Dictionary<string, string>()))
             builder.CreateResourceBuilder(gateway).WithEnvironment(name, value);
         var app = await builder.BuildAsync();
         await app.StartAsync();
