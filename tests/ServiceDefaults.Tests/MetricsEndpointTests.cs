@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using System.Net.Sockets;
+using GptjAspire.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -32,7 +32,7 @@ public sealed class MetricsEndpointTests
     [Fact]
     public async Task With_a_management_endpoint_metrics_answer_only_there()
     {
-        var managementPort = FreePort();
+        var managementPort = LoopbackPorts.Free();
         await using var app = await StartAsync(management: $"http://127.0.0.1:{managementPort}");
         var publicUrl = app.Urls.Single(url => !url.EndsWith($":{managementPort}", StringComparison.Ordinal));
         using var client = new HttpClient();
@@ -73,12 +73,5 @@ public sealed class MetricsEndpointTests
         app.MapDefaultEndpoints();
         await app.StartAsync();
         return app;
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

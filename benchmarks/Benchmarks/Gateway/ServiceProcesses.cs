@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using GptjAspire.Testing;
 
 namespace GptjAspire.Benchmarks.Gateway;
@@ -69,12 +67,12 @@ internal sealed class ServiceProcesses : IAsyncDisposable
 
         var start = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(assembly);
-        var http = new Uri($"http://127.0.0.1:{FreePort()}");
+        var http = new Uri($"http://127.0.0.1:{LoopbackPorts.Free()}");
         start.Environment["Kestrel__Endpoints__http__Url"] = http.ToString();
         Uri? grpc = null;
         if (withGrpc)
         {
-            grpc = new Uri($"http://127.0.0.1:{FreePort()}");
+            grpc = new Uri($"http://127.0.0.1:{LoopbackPorts.Free()}");
             start.Environment["Kestrel__Endpoints__grpc__Url"] = grpc.ToString();
             start.Environment["Kestrel__Endpoints__grpc__Protocols"] = "Http2";
         }
@@ -95,13 +93,6 @@ internal sealed class ServiceProcesses : IAsyncDisposable
     // The host running this benchmark when it is `dotnet` (a machine whose runtime is not on PATH), else the one on PATH.
     static string DotnetHost() =>
         Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
-
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync()
     {

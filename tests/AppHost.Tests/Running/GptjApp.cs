@@ -1,6 +1,5 @@
-using System.Net;
-using System.Net.Sockets;
 using GptjAspire.AppHost.Tests.Otlp;
+using GptjAspire.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GptjAspire.AppHost.Tests.Running;
@@ -42,7 +41,7 @@ public class GptjApp : IAsyncLifetime
     {
         using var guard = new CancellationTokenSource(StartGuard);
         Telemetry = await OtlpReceiver.StartAsync();
-        List<string> args = [$"{BackendChoice.ConfigurationKey}=cpu", $"{PublicEndpoint.PortKey}={FreePort()}"];
+        List<string> args = [$"{BackendChoice.ConfigurationKey}=cpu", $"{PublicEndpoint.PortKey}={LoopbackPorts.Free()}"];
         if (ModelPath is { } path)
             args.Add($"Model:Path={path}");
 
@@ -95,13 +94,6 @@ public class GptjApp : IAsyncLifetime
     /// <summary>The resource <paramref name="service"/> of the app model, for Aspire's resource commands.</summary>
     public IResource Resource(string service) =>
         App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == service);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async Task DisposeAsync()
     {

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using GptjAspire.Testing;
 
 namespace GptjAspire.CpuBackend.Tests.Serving;
 
@@ -51,7 +50,7 @@ public sealed class CpuBackendProcess : IAsyncDisposable
     /// <summary>Starts CpuBackend without waiting for it to become healthy: for a process that is expected to fail.</summary>
     public static CpuBackendProcess Launch(string modelPath, params (string Name, string Value)[] environment)
     {
-        var (httpPort, grpcPort) = (FreePort(), FreePort());
+        var (httpPort, grpcPort) = (LoopbackPorts.Free(), LoopbackPorts.Free());
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "CpuBackend.dll"));
         start.Environment["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{httpPort}";
@@ -114,13 +113,6 @@ public sealed class CpuBackendProcess : IAsyncDisposable
         if (line.Data is not null)
             lock (_output)
                 _output.AppendLine(line.Data);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using System.Net.Sockets;
 using GptjAspire.Gptj.V1;
 using GptjAspire.ServiceDefaults;
+using GptjAspire.Testing;
 using GptjAspire.Tests.Shared;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -123,7 +123,7 @@ public sealed class GatewayMetricsTests
     [Fact]
     public async Task With_a_management_endpoint_the_public_port_answers_metrics_with_a_404_error_body()
     {
-        var managementPort = FreePort();
+        var managementPort = LoopbackPorts.Free();
         await using var host = await GatewayHost.StartAsync(new() { [MetricsEndpoint.ManagementUrlKey] = $"http://127.0.0.1:{managementPort}" });
 
         using var onPublic = await host.Client.GetAsync(MetricsEndpoint.Path);
@@ -134,12 +134,5 @@ public sealed class GatewayMetricsTests
         Assert.Equal("unknown_url", (await onPublic.ReadJsonAsync()).GetProperty("error").GetProperty("code").GetString());
         Assert.Equal(HttpStatusCode.OK, onManagement.StatusCode);
         Assert.Contains("gptj_gateway_requests_active", await onManagement.Content.ReadAsStringAsync());
-    }
-
-    static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }
