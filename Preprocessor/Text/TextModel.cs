@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using GptjAspire.Tokenizer;
 
@@ -34,6 +35,7 @@ public sealed class TextModel
     {
         var directory = configuration[PathKey] ?? Path.Combine(AppContext.BaseDirectory, "models", "gptj-vi-demo");
         var name = configuration[NameKey] ?? "gptj";
+        RequireUnicodeNormalization();
         if (!System.IO.Directory.Exists(directory))
             throw new InvalidOperationException($"Model folder '{directory}' does not exist; set {PathKey} (env Model__Path) to a folder with config.json and the tokenizer files.");
         var tokenizer = BpeTokenizer.FromDirectory(directory);
@@ -41,6 +43,18 @@ public sealed class TextModel
         logger.LogInformation("Loaded tokenizer of {Model} from {Directory}: {VocabSize} tokens, context {ContextLength}, end-of-text id {EndOfTextId}",
             name, directory, tokenizer.VocabSize, contextLength, tokenizer.EndOfTextId);
         return new TextModel(name, directory, tokenizer, contextLength);
+    }
+
+    // Prompts and stop sequences are NFC-normalized before tokenizing, as the model's text was. Without ICU (.NET's
+    // globalization-invariant mode, which chiseled container images turn on) string.Normalize returns non-ASCII text
+    // unchanged, without an error: decomposed Vietnamese would then tokenize unlike the same text composed.
+    static void RequireUnicodeNormalization()
+    {
+        if ("e\u0301".Normalize(NormalizationForm.FormC) != "\u00e9")
+            throw new InvalidOperationException(
+                "Unicode normalization (NFC) is unavailable in this process: the .NET runtime runs in globalization-invariant mode "
+                + "(DOTNET_SYSTEM_GLOBALIZATION_INVARIANT, the default of chiseled images) or without ICU. The Preprocessor needs ICU (libicu): "
+                + "run it on an image that has it and without that setting.");
     }
 
     // GPT-J's config names it n_positions; other GPT-style configs use n_ctx or max_position_embeddings.

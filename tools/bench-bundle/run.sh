@@ -16,7 +16,8 @@ fi
 tar -C "$root" -xJf "$bundle/app.tar.xz"
 
 export DOTNET_ROOT=$runtime DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
-# Without ICU the runtime refuses to start; nothing here depends on culture data.
+# Without ICU the runtime refuses to start unless told to run without it. The engine suite does not need ICU; the
+# Preprocessor does (NFC normalization) and stops at start without it, so the gateway suite needs a machine with ICU.
 if ! ldconfig -p 2>/dev/null | grep -q libicuuc; then
   export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1
 fi
