@@ -20,11 +20,14 @@ public static class ModelsEndpoints
             .WithSummary("Lists the served model.")
             .Produces<ModelList>()
             .Produces<ErrorResponse>(StatusCodes.Status503ServiceUnavailable);
-        // OpenAI's "retrieve model" (the SDKs' models.retrieve).
-        app.MapGet("/v1/models/{model}", async (string model, ServedModel served, CancellationToken cancellationToken) =>
+        // OpenAI's "retrieve model" (the SDKs' models.retrieve). A catch-all, since a served name may be a Hugging Face
+        // repository id such as "VietAI/gpt-j-6B-vietnamese-news", slash included; some SDKs send that slash as %2F,
+        // which the server leaves encoded in the path.
+        app.MapGet("/v1/models/{**model}", async (string model, ServedModel served, CancellationToken cancellationToken) =>
             {
                 var info = await served.GetAsync(cancellationToken);
-                return model == info.Name ? Results.Ok(Card(info)) : throw ApiException.ModelNotFound(model, info.Name);
+                var requested = Uri.UnescapeDataString(model);
+                return requested == info.Name ? Results.Ok(Card(info)) : throw ApiException.ModelNotFound(requested, info.Name);
             })
             .WithSummary("Describes the served model; any other name is 404 model_not_found.")
             .Produces<ModelCard>()

@@ -34,6 +34,22 @@ public sealed class ServedModelTests
         Assert.Equal("model_not_found", (await oldDefault.ReadJsonAsync()).GetProperty("error").GetProperty("code").GetString());
     }
 
+    [Fact]
+    public async Task A_served_name_with_a_slash_is_retrieved_by_that_name_with_the_slash_encoded_or_not()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        host.Preprocessor.Info = Info("VietAI/gpt-j-6B-vietnamese-news");
+
+        using var served = await host.Client.GetAsync("/v1/models/VietAI/gpt-j-6B-vietnamese-news");
+        using var servedEncoded = await host.Client.GetAsync("/v1/models/VietAI%2Fgpt-j-6B-vietnamese-news");
+        using var other = await host.Client.GetAsync("/v1/models/VietAI/other");
+
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.Equal("VietAI/gpt-j-6B-vietnamese-news", (await served.ReadJsonAsync()).GetProperty("id").GetString());
+        Assert.Equal(HttpStatusCode.OK, servedEncoded.StatusCode);
+        Assert.Equal("model_not_found", (await other.ReadJsonAsync()).GetProperty("error").GetProperty("code").GetString());
+    }
+
     [Theory]
     [InlineData("/v1/completions", """{"prompt": "a", "n": 4}""", "n", "'n' must be between 1 and 3; got 4.")]
     [InlineData("/v1/completions", """{"prompt": "a", "stop": ["x", "y", "z"]}""", "stop", "'stop' may hold at most 2 sequences; got 3.")]
