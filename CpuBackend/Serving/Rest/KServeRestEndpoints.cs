@@ -48,8 +48,7 @@ public static class KServeRestEndpoints
             // The gRPC side's limit, not Kestrel's default of 30 MB: an 8 MB prompt tensor is as welcome here as there.
             if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
                 limit.MaxRequestBodySize = TritonInferenceClient.MaxMessageBytes;
-            using var body = new MemoryStream();
-            await http.Request.Body.CopyToAsync(body, cancellation).ConfigureAwait(false);
+            using var body = await RestRequestBody.ReadAsync(http.Request, cancellation).ConfigureAwait(false);
             (request, var outputs) = RestInferMessages.Read(body.GetBuffer().AsMemory(0, (int)body.Length), headerLength, name, version ?? "");
             var response = await service.InferWholeAsync(request, cancellation).ConfigureAwait(false);
             var (bytes, responseHeaderLength) = RestInferMessages.Write(response, outputs);

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -158,6 +159,47 @@ public sealed class KServeRestTests : IAsyncLifetime
         Assert.StartsWith("Missing required input 'input_lengths'", (await JsonAsync(read)).GetProperty("error").GetString());
     }
 
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("deflate")]
+    public async Task A_compressed_body_returns_the_tokens_of_the_same_body_sent_as_it_is(string encoding)
+    {
+        var request = Encoding.UTF8.GetBytes("""
+            {"inputs": [
+              {"name": "input_ids", "datatype": "INT32", "shape": [1, 3], "data": [4, 8, 1]},
+              {"name": "input_lengths", "datatype": "INT32", "shape": [1, 1], "data": [3]},
+              {"name": "request_output_len", "datatype": "INT32", "shape": [1, 1], "data": [5]},
+              {"name": "end_id", "datatype": "INT32", "shape": [1, 1], "data": [-1]},
+              {"name": "runtime_top_k", "datatype": "INT32", "shape": [1, 1], "data": [1]}]}
+            """);
+        using var plain = await _http.PostAsync(Infer, new ByteArrayContent(request));
+
+        using var compressed = await _http.PostAsync(Infer, Compressed(request, encoding));
+
+        Assert.Equal(HttpStatusCode.OK, compressed.StatusCode);
+        Assert.Equal((await JsonAsync(plain)).GetProperty("outputs").ToString(), (await JsonAsync(compressed)).GetProperty("outputs").ToString());
+    }
+
+    [Fact]
+    public async Task An_unknown_encoding_is_415_corrupt_gzip_is_400_and_a_body_that_inflates_past_64_MiB_is_413()
+    {
+        using var brotli = new ByteArrayContent("{}"u8.ToArray());
+        brotli.Headers.ContentEncoding.Add("br");
+        using var unknown = await _http.PostAsync(Infer, brotli);
+        using var corrupt = new ByteArrayContent("not gzip at all"u8.ToArray());
+        corrupt.Headers.ContentEncoding.Add("gzip");
+        using var notGzip = await _http.PostAsync(Infer, corrupt);
+        // 65 MiB of zeros compress to about 64 KiB: the limit holds on what the body becomes, not on what is sent.
+        using var bomb = await _http.PostAsync(Infer, Compressed(new byte[65 * 1024 * 1024], "gzip"));
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, unknown.StatusCode);
+        Assert.Equal("Content-Encoding 'br' is not supported; send the body as it is, or compressed with gzip or deflate.", (await JsonAsync(unknown)).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, notGzip.StatusCode);
+        Assert.StartsWith("The request body is not valid gzip data", (await JsonAsync(notGzip)).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, bomb.StatusCode);
+        Assert.Equal("The request body is more than 67108864 bytes once decompressed.", (await JsonAsync(bomb)).GetProperty("error").GetString());
+    }
+
     [Fact]
     public async Task Inference_on_an_unknown_model_is_404()
     {
@@ -168,6 +210,16 @@ public sealed class KServeRestTests : IAsyncLifetime
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private static ByteArrayContent Compressed(byte[] body, string encoding)
+    {
+        using var packed = new MemoryStream();
+        using (Stream compressor = encoding == "gzip" ? new GZipStream(packed, CompressionLevel.Fastest) : new ZLibStream(packed, CompressionLevel.Fastest))
+            compressor.Write(body);
+        var content = new ByteArrayContent(packed.ToArray());
+        content.Headers.ContentEncoding.Add(encoding);
+        return content;
+    }
 
     private static byte[] Raw(int[] values) => TensorCodec.EncodeRaw<int>(values).ToByteArray();
 

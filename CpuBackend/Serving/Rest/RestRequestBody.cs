@@ -1,0 +1,49 @@
+using System.IO.Compression;
+using GptjAspire.TritonClient;
+
+namespace GptjAspire.CpuBackend.Serving.Rest;
+
+/// <summary>Reads an inference request's body as Triton's HTTP server takes it: as sent, or compressed with gzip or deflate
+/// (<c>Content-Encoding</c>, what tritonclient's <c>request_compression_algorithm</c> sends), at most
+/// <see cref="TritonInferenceClient.MaxMessageBytes"/> once decompressed, the gRPC side's limit.</summary>
+internal static class RestRequestBody
+{
+    public static async Task<MemoryStream> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var encoding = request.Headers.ContentEncoding.ToString().Trim();
+        var source = encoding.ToLowerInvariant() switch
+        {
+            "" or "identity" => request.Body,
+            "gzip" => new GZipStream(request.Body, CompressionMode.Decompress, leaveOpen: true),
+            "deflate" => new ZLibStream(request.Body, CompressionMode.Decompress, leaveOpen: true),
+            _ => throw new RestRequestException(
+                $"Content-Encoding '{encoding}' is not supported; send the body as it is, or compressed with gzip or deflate.",
+                StatusCodes.Status415UnsupportedMediaType),
+        };
+        var body = new MemoryStream();
+        var buffer = new byte[81920];
+        try
+        {
+            int read;
+            while ((read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                // Checked on the decompressed bytes: a small compressed body may expand without bound.
+                if (body.Length + read > TritonInferenceClient.MaxMessageBytes)
+                    throw new RestRequestException(
+                        $"The request body is more than {TritonInferenceClient.MaxMessageBytes} bytes{(encoding.Length > 0 ? " once decompressed" : "")}.",
+                        StatusCodes.Status413PayloadTooLarge);
+                body.Write(buffer, 0, read);
+            }
+        }
+        catch (InvalidDataException error)
+        {
+            throw new RestRequestException($"The request body is not valid {encoding} data: {error.Message}");
+        }
+        finally
+        {
+            if (source != request.Body)
+                await source.DisposeAsync().ConfigureAwait(false); // the decompressor only: the request's own stream stays Kestrel's
+        }
+        return body;
+    }
+}
