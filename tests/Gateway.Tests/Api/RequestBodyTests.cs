@@ -97,6 +97,25 @@ public sealed class RequestBodyTests
     }
 
     [Fact]
+    public async Task A_compressed_body_is_415_naming_the_encoding_and_reaches_no_model()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        using var packed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(packed, System.IO.Compression.CompressionLevel.Fastest))
+            gzip.Write(Encoding.UTF8.GetBytes("""{"prompt": "a"}"""));
+        using var body = new ByteArrayContent(packed.ToArray());
+        body.Headers.ContentType = new("application/json");
+        body.Headers.ContentEncoding.Add("gzip");
+
+        using var response = await host.Client.PostAsync("/v1/completions", body);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        var error = (await response.ReadJsonAsync()).GetProperty("error");
+        Assert.Equal("Content-Encoding 'gzip' is not supported; send the JSON body uncompressed.", error.GetProperty("message").GetString());
+        Assert.Empty(host.Preprocessor.Requests);
+    }
+
+    [Fact]
     public async Task Unknown_path_and_wrong_method_get_the_same_error_body()
     {
         await using var host = await GatewayHost.StartAsync();
