@@ -33,6 +33,8 @@ def generate(stub):
     tokens = stub.Tokenize(pb.TokenizeRequest(text=PROMPT), timeout=30)
     max_new = 2 * len(tokens.token_ids)
     unary = stub.Generate(pb.GenerateRequest(prompt=PROMPT, n=2, max_new_tokens=max_new, request_id="py-generate"), timeout=30)
+    compressed = stub.Generate(pb.GenerateRequest(prompt=PROMPT, max_new_tokens=max_new, request_id="py-gzip"), timeout=30,
+                               compression=grpc.Compression.Gzip)
     deltas, summary = [], None
     for message in stub.GenerateStream(pb.GenerateRequest(prompt=PROMPT, max_new_tokens=max_new, request_id="py-stream"), timeout=30):
         if message.HasField("delta"):
@@ -44,6 +46,7 @@ def generate(stub):
         "prompt_tokens": len(tokens.token_ids),
         "unary": {"request_id": unary.request_id, "model": unary.model, "prompt_tokens": unary.usage.prompt_tokens,
                   "completions": [completion(c) for c in unary.completions]},
+        "gzip": {"request_id": compressed.request_id, "completions": [completion(c) for c in compressed.completions]},
         "stream": {"deltas": deltas, "request_id": summary.request_id,
                    "completions": [completion(c) for c in summary.completions]},
     }

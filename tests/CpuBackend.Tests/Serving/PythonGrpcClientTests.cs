@@ -16,7 +16,7 @@ public sealed class PythonGrpcClientTests
     private const int LongMaxNewTokens = 500;
 
     [Fact]
-    public async Task Standard_grpc_client_gets_the_same_tokens_from_ModelInfer_and_ModelStreamInfer()
+    public async Task Standard_grpc_client_gets_the_same_tokens_from_ModelInfer_gzip_compressed_or_not_and_ModelStreamInfer()
     {
         await using var backend = await BackendHost.StartAsync();
         var expected = (await backend.Client.InferAsync(Requests.Generate([5, 6, 7], 6, excludeInput: true))).GetOutput<int>(C.OutputIds).Data;
@@ -30,6 +30,8 @@ public sealed class PythonGrpcClientTests
         Assert.Equal([1, 1, 6], Ints(root.GetProperty("unary").GetProperty("shape")));
         Assert.Equal(expected, Ints(root.GetProperty("unary").GetProperty("ids")));
         Assert.Equal(expected, Ints(root.GetProperty("stream").GetProperty("ids")));
+        Assert.Equal("py-gzip", root.GetProperty("gzip").GetProperty("id").GetString());
+        Assert.Equal(expected, Ints(root.GetProperty("gzip").GetProperty("ids")));
         var finals = root.GetProperty("stream").GetProperty("finals").EnumerateArray().Select(f => f.GetBoolean()).ToArray();
         Assert.Equal([false, false, false, false, false, true], finals);
         Assert.Equal("INVALID_ARGUMENT", root.GetProperty("bad").GetProperty("code").GetString());

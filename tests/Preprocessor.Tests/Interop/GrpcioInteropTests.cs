@@ -37,7 +37,7 @@ public sealed class GrpcioInteropTests(GrpcioKServeServer backend) : IClassFixtu
     }
 
     [Fact]
-    public async Task Unary_and_streamed_generation_give_the_same_Vietnamese_text()
+    public async Task Unary_gzip_compressed_and_streamed_generation_give_the_same_Vietnamese_text()
     {
         var root = await RunAsync("generate");
 
@@ -54,6 +54,10 @@ public sealed class GrpcioInteropTests(GrpcioKServeServer backend) : IClassFixtu
             Assert.Equal(Prompt + Prompt, c.GetProperty("text").GetString());
             Assert.Equal("FINISH_REASON_LENGTH", c.GetProperty("finish").GetString());
         });
+
+        var gzip = root.GetProperty("gzip"); // the request gzip-compressed, as grpcio's compression=Gzip sends it
+        Assert.Equal("py-gzip", gzip.GetProperty("request_id").GetString());
+        Assert.Equal(Prompt + Prompt, gzip.GetProperty("completions")[0].GetProperty("text").GetString());
 
         var stream = root.GetProperty("stream");
         var deltas = stream.GetProperty("deltas").EnumerateArray().Select(d => d.GetProperty("text").GetString()!).ToList();
