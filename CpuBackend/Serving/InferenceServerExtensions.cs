@@ -30,12 +30,13 @@ public static class InferenceServerExtensions
         return builder;
     }
 
-    public static IEndpointRouteBuilder MapInferenceServer(this IEndpointRouteBuilder endpoints)
+    public static WebApplication MapInferenceServer(this WebApplication app)
     {
-        endpoints.MapGrpcService<InferenceService>();
-        endpoints.MapGrpcHealthChecksService();
-        endpoints.MapGrpcReflectionService();
-        endpoints.MapKServeRest();
-        return endpoints;
+        app.UseKServeRestErrorBodies();
+        app.MapGrpcService<InferenceService>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        app.MapKServeRest();
+        return app;
     }
 }

@@ -6,6 +6,7 @@ using Grpc.Core;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Protocol;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace GptjAspire.CpuBackend.Serving.Rest;
 
@@ -35,6 +36,24 @@ public static class KServeRestEndpoints
         }
         return endpoints;
     }
+
+    /// <summary>Gives the REST routes' bodiless refusals Triton's <c>{"error": "..."}</c>, which tritonclient reads: 404 for a
+    /// route Triton has and this server does not (statistics, model control, shared memory), 405 for a wrong method.</summary>
+    public static IApplicationBuilder UseKServeRestErrorBodies(this IApplicationBuilder app) =>
+        app.UseStatusCodePages(async context =>
+        {
+            var http = context.HttpContext;
+            if (!http.Request.Path.StartsWithSegments("/v2"))
+                return;
+            var message = http.Response.StatusCode switch
+            {
+                StatusCodes.Status404NotFound =>
+                    $"'{http.Request.Path}' is not served here; this server has KServe v2 health, server and model metadata, model configuration, the repository index and inference.",
+                StatusCodes.Status405MethodNotAllowed => $"{http.Request.Method} is not allowed on '{http.Request.Path}'.",
+                var status => ReasonPhrases.GetReasonPhrase(status),
+            };
+            await http.Response.WriteAsJsonAsync(new { error = message }, http.RequestAborted).ConfigureAwait(false);
+        });
 
     private static async Task<IResult> InferAsync(HttpContext http, InferenceService service, string name, string? version)
     {

@@ -201,6 +201,21 @@ public sealed class KServeRestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_route_triton_has_and_this_server_does_not_and_a_wrong_method_get_tritons_error_body()
+    {
+        using var statistics = await _http.GetAsync("/v2/models/gptj/stats");
+        using var load = await _http.PostAsync("/v2/repository/models/gptj/load", Json("{}"));
+        using var wrongMethod = await _http.GetAsync(Infer);
+
+        Assert.Equal(HttpStatusCode.NotFound, statistics.StatusCode);
+        Assert.StartsWith("'/v2/models/gptj/stats' is not served here", (await JsonAsync(statistics)).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, load.StatusCode);
+        Assert.StartsWith("'/v2/repository/models/gptj/load' is not served here", (await JsonAsync(load)).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+        Assert.Equal("GET is not allowed on '/v2/models/gptj/infer'.", (await JsonAsync(wrongMethod)).GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task Inference_on_an_unknown_model_is_404()
     {
         using var response = await _http.PostAsync("/v2/models/llama/infer", Json("""{"inputs": []}"""));
