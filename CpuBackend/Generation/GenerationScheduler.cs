@@ -43,6 +43,9 @@ public sealed partial class GenerationScheduler : IDisposable
     private long _progressTokens;
 
     /// <param name="time">The clock of the stall timeout; tests pass a fake one.</param>
+    /// <summary>Triton's statistics of the model this scheduler runs; the server adds whole requests, inputs and outputs.</summary>
+    public ModelStatisticsRecorder Statistics { get; }
+
     public GenerationScheduler(GptjModel model, IOptions<GenerationOptions> options, IMeterFactory meterFactory, ILogger<GenerationScheduler> logger, TimeProvider? time = null)
     {
         _model = model;
@@ -51,6 +54,7 @@ public sealed partial class GenerationScheduler : IDisposable
         _logger = logger;
         _budget = new KvCacheBudget(_options.KvCacheBudgetBytes ?? KvCacheBudget.Default(model.WeightBytes));
         _metrics = new GenerationMetrics(meterFactory, QueueLength, () => Volatile.Read(ref _placesTaken), () => _budget.ReservedBytes);
+        Statistics = new ModelStatisticsRecorder(time ?? TimeProvider.System);
         _watchdog = new GenerationWatchdog(_options.StallTimeout, time ?? TimeProvider.System, OldestWaiting, logger);
         LogBudget(_budget.CapacityBytes, _options.KvCacheType, KvCache.BytesPerPosition(model.Config, _options.KvCacheType));
         _loop = new Thread(Run) { IsBackground = true, Name = "gptj-generation" };
@@ -250,7 +254,9 @@ public sealed partial class GenerationScheduler : IDisposable
             _waiting.RemoveFirst();
             node.Value.QueueNode = null;
             admitted.Add(node.Value);
+            node.Value.Admit();
             _metrics.Admitted(node.Value.Age);
+            Statistics.Queued(node.Value.Age);
         }
         return admitted;
     }
@@ -471,6 +477,7 @@ public sealed partial class GenerationScheduler : IDisposable
     {
         var seconds = request.Age.TotalSeconds;
         LogFinished(request.Request.Id, request.Sequences.Count, request.GeneratedTokens, seconds, request.GeneratedTokens / seconds);
+        Statistics.Generated(request.SinceAdmitted);
         request.Complete();
     }
 

@@ -16,6 +16,7 @@ internal sealed class ScheduledRequest
     private CancellationTokenRegistration _callerRegistration;
     private CancellationTokenRegistration _abandonRegistration;
     private readonly long _arrival = Stopwatch.GetTimestamp();
+    private long _admitted;
     private KvCacheBudget? _reservation; // set while this request holds ReservedBytes of it
     private int _finished;
     private int _generatedTokens;
@@ -53,6 +54,12 @@ internal sealed class ScheduledRequest
     public List<ScheduledSequence> Sequences { get; } = [];
 
     public TimeSpan Age => Stopwatch.GetElapsedTime(_arrival);
+
+    /// <summary>Time since it joined the batch (<see cref="Admit"/>).</summary>
+    public TimeSpan SinceAdmitted => Stopwatch.GetElapsedTime(_admitted);
+
+    /// <summary>Marks the moment it leaves the queue for the batch.</summary>
+    public void Admit() => _admitted = Stopwatch.GetTimestamp();
 
     public int GeneratedTokens => _generatedTokens;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using GptjAspire.CpuBackend.Generation;
 using Grpc.Core;
@@ -13,7 +14,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     internal static readonly string ServerVersion =
         typeof(InferenceService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
 
-    internal static readonly string[] ServerExtensions = ["model_configuration", "model_repository"];
+    internal static readonly string[] ServerExtensions = ["model_configuration", "model_repository", "statistics"];
 
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerLiveResponse { Live = true });
@@ -53,6 +54,17 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     public override Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context) =>
         Task.FromResult(Index(request.Ready));
 
+    public override Task<ModelStatisticsResponse> ModelStatistics(ModelStatisticsRequest request, ServerCallContext context) =>
+        Task.FromResult(Statistics(request.Name, request.Version));
+
+    /// <summary>Triton's statistics of the served model (an empty name: every model, here the one); an unknown name or
+    /// version is NOT_FOUND, a model not loaded UNAVAILABLE.</summary>
+    internal ModelStatisticsResponse Statistics(string name, string version)
+    {
+        var loaded = RequireModel(name.Length == 0 ? host.ModelName : name, version);
+        return new ModelStatisticsResponse { ModelStats = { loaded.Scheduler.Statistics.Snapshot(host.ModelName, ModelDescription.Version) } };
+    }
+
     /// <summary>The served model's state; with <paramref name="readyOnly"/>, only if it is ready.</summary>
     internal RepositoryIndexResponse Index(bool readyOnly)
     {
@@ -90,12 +102,36 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     internal async Task<ModelInferResponse> InferWholeAsync(ModelInferRequest request, CancellationToken cancellation)
     {
         var loaded = RequireModel(request.ModelName, request.ModelVersion);
-        var job = InferenceRequestReader.Read(request, host.ModelName, host.MaxBatchSize, loaded.Config);
-        if (job.Streaming)
+        ModelInferResponse? whole = null;
+        await ServeRecordedAsync(loaded, request, async job =>
         {
-            throw ServingErrors.InvalidArgument("Input 'streaming' is true, but this call sends one response; use ModelStreamInfer to receive tokens as they are generated.");
+            if (job.Streaming)
+            {
+                throw ServingErrors.InvalidArgument("Input 'streaming' is true, but this call sends one response; use ModelStreamInfer to receive tokens as they are generated.");
+            }
+            whole = await GenerateWholeAsync(job, loaded.Scheduler, cancellation).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        return whole!;
+    }
+
+    /// <summary>Reads one request's inputs and runs it, recording it in the model's statistics: its inputs' time, then
+    /// success with its batch size or failure (refused inputs and cancellation included), each with the whole time.</summary>
+    private async Task ServeRecordedAsync(LoadedModel loaded, ModelInferRequest request, Func<InferenceJob, Task> run)
+    {
+        var statistics = loaded.Scheduler.Statistics;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var job = InferenceRequestReader.Read(request, host.ModelName, host.MaxBatchSize, loaded.Config);
+            statistics.InputRead(Stopwatch.GetElapsedTime(started));
+            await run(job).ConfigureAwait(false);
+            statistics.Succeeded(Stopwatch.GetElapsedTime(started), job.Rows.Count);
         }
-        return await GenerateWholeAsync(job, loaded.Scheduler, cancellation).ConfigureAwait(false);
+        catch
+        {
+            statistics.Failed(Stopwatch.GetElapsedTime(started));
+            throw;
+        }
     }
 
     /// <summary>Serves every request arriving on the stream concurrently; responses are matched by request id, the last of each marked <c>triton_final_response</c>.</summary>
@@ -130,16 +166,18 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
         try
         {
             var loaded = RequireModel(request.ModelName, request.ModelVersion);
-            var job = InferenceRequestReader.Read(request, host.ModelName, host.MaxBatchSize, loaded.Config);
-            if (job.Streaming)
+            await ServeRecordedAsync(loaded, request, async job =>
             {
-                await StreamTokensAsync(job, loaded.Scheduler, write, context.CancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                var whole = await GenerateWholeAsync(job, loaded.Scheduler, context.CancellationToken).ConfigureAwait(false);
-                await write(new ModelStreamInferResponse { InferResponse = InferenceResponses.MarkFinal(whole, final: true) }).ConfigureAwait(false);
-            }
+                if (job.Streaming)
+                {
+                    await StreamTokensAsync(job, loaded.Scheduler, write, context.CancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    var whole = await GenerateWholeAsync(job, loaded.Scheduler, context.CancellationToken).ConfigureAwait(false);
+                    await write(new ModelStreamInferResponse { InferResponse = InferenceResponses.MarkFinal(whole, final: true) }).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
         }
         catch (Exception) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -175,7 +213,10 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
             }
             return Task.CompletedTask;
         }, cancellation).ConfigureAwait(false);
-        return InferenceResponses.Whole(job, host.ModelName, results);
+        var writing = Stopwatch.GetTimestamp();
+        var whole = InferenceResponses.Whole(job, host.ModelName, results);
+        scheduler.Statistics.OutputWritten(Stopwatch.GetElapsedTime(writing));
+        return whole;
     }
 
     private async Task StreamTokensAsync(InferenceJob job, GenerationScheduler scheduler, Func<ModelStreamInferResponse, Task> write, CancellationToken cancellation)
@@ -198,6 +239,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
                     }
                     var final = unfinished == 0;
                     ModelInferResponse response;
+                    var writing = Stopwatch.GetTimestamp();
                     if (IsEmitted(token))
                     {
                         cumulative[row][token.Sequence] += token.LogProb;
@@ -211,6 +253,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
                     {
                         continue;
                     }
+                    scheduler.Statistics.OutputWritten(Stopwatch.GetElapsedTime(writing));
                     finalSent |= final;
                     await write(new ModelStreamInferResponse { InferResponse = response }).ConfigureAwait(false);
                 }

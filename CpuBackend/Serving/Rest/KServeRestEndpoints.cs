@@ -24,6 +24,7 @@ public static class KServeRestEndpoints
         v2.MapGet("/health/ready", (InferenceService service) => service.IsServerReady ? Results.Ok() : Unready("The model is not loaded."));
         v2.MapGet("", () => Results.Json(new { name = InferenceService.ServerName, version = InferenceService.ServerVersion, extensions = InferenceService.ServerExtensions }));
         v2.MapPost("/repository/index", RepositoryIndexAsync);
+        v2.MapGet("/models/stats", (InferenceService service) => Answer(() => Protobuf(service.Statistics("", ""))));
         foreach (var model in new[] { "/models/{name}", "/models/{name}/versions/{version}" })
         {
             v2.MapGet(model, (InferenceService service, string name, string? version) =>
@@ -32,13 +33,15 @@ public static class KServeRestEndpoints
                 service.IsModelReady(name, version ?? "") ? Results.Ok() : Unready($"Model '{name}' is not ready."));
             v2.MapGet(model + "/config", (InferenceService service, string name, string? version) =>
                 Answer(() => Protobuf(service.Config(name, version ?? ""))));
+            v2.MapGet(model + "/stats", (InferenceService service, string name, string? version) =>
+                Answer(() => Protobuf(service.Statistics(name, version ?? ""))));
             v2.MapPost(model + "/infer", InferAsync);
         }
         return endpoints;
     }
 
     /// <summary>Gives the REST routes' bodiless refusals Triton's <c>{"error": "..."}</c>, which tritonclient reads: 404 for a
-    /// route Triton has and this server does not (statistics, model control, shared memory), 405 for a wrong method.</summary>
+    /// route Triton has and this server does not (model control, shared memory, tracing), 405 for a wrong method.</summary>
     public static IApplicationBuilder UseKServeRestErrorBodies(this IApplicationBuilder app) =>
         app.UseStatusCodePages(async context =>
         {
@@ -48,7 +51,7 @@ public static class KServeRestEndpoints
             var message = http.Response.StatusCode switch
             {
                 StatusCodes.Status404NotFound =>
-                    $"'{http.Request.Path}' is not served here; this server has KServe v2 health, server and model metadata, model configuration, the repository index and inference.",
+                    $"'{http.Request.Path}' is not served here; this server has KServe v2 health, server and model metadata, model configuration, the repository index, statistics and inference.",
                 StatusCodes.Status405MethodNotAllowed => $"{http.Request.Method} is not allowed on '{http.Request.Path}'.",
                 var status => ReasonPhrases.GetReasonPhrase(status),
             };

@@ -203,12 +203,12 @@ public sealed class KServeRestTests : IAsyncLifetime
     [Fact]
     public async Task A_route_triton_has_and_this_server_does_not_and_a_wrong_method_get_tritons_error_body()
     {
-        using var statistics = await _http.GetAsync("/v2/models/gptj/stats");
+        using var trace = await _http.GetAsync("/v2/models/gptj/trace/setting");
         using var load = await _http.PostAsync("/v2/repository/models/gptj/load", Json("{}"));
         using var wrongMethod = await _http.GetAsync(Infer);
 
-        Assert.Equal(HttpStatusCode.NotFound, statistics.StatusCode);
-        Assert.StartsWith("'/v2/models/gptj/stats' is not served here", (await JsonAsync(statistics)).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, trace.StatusCode);
+        Assert.StartsWith("'/v2/models/gptj/trace/setting' is not served here", (await JsonAsync(trace)).GetProperty("error").GetString());
         Assert.Equal(HttpStatusCode.NotFound, load.StatusCode);
         Assert.StartsWith("'/v2/repository/models/gptj/load' is not served here", (await JsonAsync(load)).GetProperty("error").GetString());
         Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
