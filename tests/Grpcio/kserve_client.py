@@ -86,6 +86,11 @@ def generate(stub):
         result["bad"] = {"code": "OK"}
     except grpc.RpcError as error:
         result["bad"] = status(error)
+
+    # Triton's statistics extension, as tritonclient's get_inference_statistics and perf_analyzer read it.
+    stats = stub.ModelStatistics(pb.ModelStatisticsRequest(name="gptj"), timeout=30).model_stats[0]
+    result["statistics"] = {"name": stats.name, "success": stats.inference_stats.success.count,
+                            "fail": stats.inference_stats.fail.count, "inference_count": stats.inference_count}
     return result
 
 

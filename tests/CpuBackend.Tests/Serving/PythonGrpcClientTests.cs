@@ -36,6 +36,9 @@ public sealed class PythonGrpcClientTests
         Assert.Equal([false, false, false, false, false, true], finals);
         Assert.Equal("INVALID_ARGUMENT", root.GetProperty("bad").GetProperty("code").GetString());
         Assert.Contains("'input_ids'", root.GetProperty("bad").GetProperty("details").GetString());
+        var statistics = root.GetProperty("statistics"); // this test's own call, grpcio's unary, gzip and streamed ones, and the refused one
+        Assert.Equal("gptj", statistics.GetProperty("name").GetString());
+        Assert.Equal((4, 1, 4), (statistics.GetProperty("success").GetInt32(), statistics.GetProperty("fail").GetInt32(), statistics.GetProperty("inference_count").GetInt32()));
     }
 
     [Fact]
