@@ -20,6 +20,7 @@ public static class ChatRequest
         if (fields.Boolean("logprobs") == true)
             throw ApiException.Invalid("logprobs", "'logprobs' is not supported by this server (only false is accepted).");
         var maxTokensField = maxTokens is null ? "max_completion_tokens" : "max_tokens";
+        ChatNeutralFields.Require(fields);
 
         var clientLimits = limits.MaxStopSequences > 0 ? limits with { MaxStopSequences = limits.MaxStopSequences - 1 } : limits;
         var request = CompletionRequest.Parse(fields, clientLimits, (maxTokensField, maxCompletionTokens ?? maxTokens), echo: false,

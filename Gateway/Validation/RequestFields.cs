@@ -96,9 +96,12 @@ public sealed class RequestFields(JsonElement body)
     /// <summary>The raw value of a field this server accepts only with its neutral value.</summary>
     public JsonElement? Raw(string name) => Get(name);
 
-    /// <summary>The names of the fields no accessor asked for.</summary>
+    /// <summary>The names of the fields no accessor asked for, except those set to null: a null is how some clients write
+    /// "not set" for every parameter they know of, and it asks for nothing, as an absent field (which every accessor
+    /// takes it for).</summary>
     public IReadOnlyList<string> Unknown() =>
-        body.EnumerateObject().Select(property => property.Name).Where(name => !_known.Contains(name)).ToList();
+        body.EnumerateObject().Where(property => property.Value.ValueKind != JsonValueKind.Null && !_known.Contains(property.Name))
+            .Select(property => property.Name).ToList();
 
     /// <summary>Rejects fields that no accessor asked for, so a misspelt parameter is not silently ignored.</summary>
     public void RejectUnknown()

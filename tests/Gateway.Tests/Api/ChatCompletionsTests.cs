@@ -107,6 +107,14 @@ public sealed class ChatCompletionsTests
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "stop": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p"]}""", "stop", "'stop' may hold at most 15 sequences; got 16.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "seed": -1}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got -1.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "logprobs": true}""", "logprobs", "'logprobs' is not supported by this server (only false is accepted).")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "response_format": {"type": "json_object"}}""", "response_format",
+        "'response_format' is not supported by this server (only {\"type\": \"text\"} is accepted).")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "tools": [{"type": "function", "function": {"name": "f"}}]}""", "tools",
+        "'tools' is not supported by this server (only [] is accepted).")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "tool_choice": "auto"}""", "tool_choice", "'tool_choice' is not supported by this server (only \"none\" is accepted).")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "store": true}""", "store", "'store' is not supported by this server (only false is accepted).")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "top_logprobs": 3}""", "top_logprobs", "'top_logprobs' is not supported by this server (only 0 is accepted).")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "modalities": ["text", "audio"]}""", "modalities", "'modalities' is not supported by this server (only [\"text\"] is accepted).")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "prompt": "a"}""", "prompt", "Unrecognized request field 'prompt'.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "echo": true}""", "echo", "Unrecognized request field 'echo'.")]
     public async Task Chat_rejects_a_bad_field_with_400_naming_it(string body, string param, string message)
@@ -120,6 +128,22 @@ public sealed class ChatCompletionsTests
         Assert.Equal(param, error.GetProperty("param").GetString());
         Assert.Equal(message, error.GetProperty("message").GetString());
         Assert.Empty(host.Preprocessor.Requests);
+    }
+
+    [Fact]
+    public async Task Chat_accepts_the_values_of_unsupported_openai_features_that_ask_for_none_of_them()
+    {
+        // What SDKs and agent frameworks may send explicitly for a plain chat turn.
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/chat/completions", Json("""
+            {"messages": [{"role": "user", "content": "a"}], "response_format": {"type": "text"}, "tools": [], "functions": [],
+             "tool_choice": "none", "function_call": "none", "parallel_tool_calls": false, "store": false, "metadata": {"app": "x"},
+             "service_tier": "auto", "top_logprobs": 0, "modalities": ["text"], "audio": null, "logprobs": false}
+            """));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(host.Preprocessor.Requests);
     }
 
     [Theory]
