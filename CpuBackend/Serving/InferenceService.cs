@@ -54,6 +54,16 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     public override Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context) =>
         Task.FromResult(Index(request.Ready));
 
+    // The model is loaded once, at start, from Model:Path, as Triton does with model control off (its default), and
+    // answered the same way: UNAVAILABLE with Triton's message, which its clients recognise.
+    internal const string ModelControlRefusal = "explicit model load / unload is not allowed: this server loads its one model at start";
+
+    public override Task<RepositoryModelLoadResponse> RepositoryModelLoad(RepositoryModelLoadRequest request, ServerCallContext context) =>
+        Task.FromException<RepositoryModelLoadResponse>(ServingErrors.Unavailable(ModelControlRefusal));
+
+    public override Task<RepositoryModelUnloadResponse> RepositoryModelUnload(RepositoryModelUnloadRequest request, ServerCallContext context) =>
+        Task.FromException<RepositoryModelUnloadResponse>(ServingErrors.Unavailable(ModelControlRefusal));
+
     public override Task<ModelStatisticsResponse> ModelStatistics(ModelStatisticsRequest request, ServerCallContext context) =>
         Task.FromResult(Statistics(request.Name, request.Version));
 

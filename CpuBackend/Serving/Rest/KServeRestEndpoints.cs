@@ -25,6 +25,8 @@ public static class KServeRestEndpoints
         v2.MapGet("", () => Results.Json(new { name = InferenceService.ServerName, version = InferenceService.ServerVersion, extensions = InferenceService.ServerExtensions }));
         v2.MapPost("/repository/index", RepositoryIndexAsync);
         v2.MapGet("/models/stats", (InferenceService service) => Answer(() => Protobuf(service.Statistics("", ""))));
+        foreach (var action in new[] { "load", "unload" })
+            v2.MapPost($"/repository/models/{{name}}/{action}", () => Error(StatusCodes.Status503ServiceUnavailable, InferenceService.ModelControlRefusal));
         foreach (var model in new[] { "/models/{name}", "/models/{name}/versions/{version}" })
         {
             v2.MapGet(model, (InferenceService service, string name, string? version) =>
@@ -41,7 +43,7 @@ public static class KServeRestEndpoints
     }
 
     /// <summary>Gives the REST routes' bodiless refusals Triton's <c>{"error": "..."}</c>, which tritonclient reads: 404 for a
-    /// route Triton has and this server does not (model control, shared memory, tracing), 405 for a wrong method.</summary>
+    /// route Triton has and this server does not (shared memory, tracing, logging), 405 for a wrong method.</summary>
     public static IApplicationBuilder UseKServeRestErrorBodies(this IApplicationBuilder app) =>
         app.UseStatusCodePages(async context =>
         {
@@ -51,7 +53,7 @@ public static class KServeRestEndpoints
             var message = http.Response.StatusCode switch
             {
                 StatusCodes.Status404NotFound =>
-                    $"'{http.Request.Path}' is not served here; this server has KServe v2 health, server and model metadata, model configuration, the repository index, statistics and inference.",
+                    $"'{http.Request.Path}' is not served here; this server has KServe v2 health, server and model metadata, model configuration, the model repository, statistics and inference.",
                 StatusCodes.Status405MethodNotAllowed => $"{http.Request.Method} is not allowed on '{http.Request.Path}'.",
                 var status => ReasonPhrases.GetReasonPhrase(status),
             };

@@ -204,15 +204,29 @@ public sealed class KServeRestTests : IAsyncLifetime
     public async Task A_route_triton_has_and_this_server_does_not_and_a_wrong_method_get_tritons_error_body()
     {
         using var trace = await _http.GetAsync("/v2/models/gptj/trace/setting");
-        using var load = await _http.PostAsync("/v2/repository/models/gptj/load", Json("{}"));
+        using var sharedMemory = await _http.GetAsync("/v2/systemsharedmemory/status");
         using var wrongMethod = await _http.GetAsync(Infer);
 
         Assert.Equal(HttpStatusCode.NotFound, trace.StatusCode);
         Assert.StartsWith("'/v2/models/gptj/trace/setting' is not served here", (await JsonAsync(trace)).GetProperty("error").GetString());
-        Assert.Equal(HttpStatusCode.NotFound, load.StatusCode);
-        Assert.StartsWith("'/v2/repository/models/gptj/load' is not served here", (await JsonAsync(load)).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, sharedMemory.StatusCode);
+        Assert.StartsWith("'/v2/systemsharedmemory/status' is not served here", (await JsonAsync(sharedMemory)).GetProperty("error").GetString());
         Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
         Assert.Equal("GET is not allowed on '/v2/models/gptj/infer'.", (await JsonAsync(wrongMethod)).GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Model_load_and_unload_are_refused_503_as_by_triton_with_model_control_off()
+    {
+        using var load = await _http.PostAsync("/v2/repository/models/gptj/load", Json("{}"));
+        using var unload = await _http.PostAsync("/v2/repository/models/gptj/unload", Json("{}"));
+
+        foreach (var response in new[] { load, unload })
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.StartsWith("explicit model load / unload is not allowed", (await JsonAsync(response)).GetProperty("error").GetString());
+        }
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/models/gptj/ready")).StatusCode); // still served
     }
 
     [Fact]

@@ -8,9 +8,9 @@ using C = GptjAspire.TritonClient.Generation.GenerationContract;
 
 namespace GptjAspire.CpuBackend.Tests.Serving;
 
-/// <summary>Triton's statistics extension: what perf_analyzer and tritonclient's get_inference_statistics read before and
-/// after a measurement, over gRPC and REST.</summary>
-public sealed class ModelStatisticsTests : IAsyncLifetime
+/// <summary>Triton's extensions beyond inference: statistics (what perf_analyzer and tritonclient's get_inference_statistics
+/// read before and after a measurement), over gRPC and REST, and model control, refused as Triton refuses it when off.</summary>
+public sealed class TritonExtensionTests : IAsyncLifetime
 {
     private BackendHost _backend = null!;
     private GrpcChannel _channel = null!;
@@ -78,6 +78,19 @@ public sealed class ModelStatisticsTests : IAsyncLifetime
         Assert.Equal(StatusCode.NotFound, unknownModel.StatusCode);
         Assert.Equal(StatusCode.NotFound, unknownVersion.StatusCode);
         Assert.Contains("statistics", (await _backend.Client.GetServerMetadataAsync()).Extensions);
+    }
+
+    [Fact]
+    public async Task Grpc_model_load_and_unload_are_unavailable_as_on_triton_with_model_control_off()
+    {
+        var load = await Assert.ThrowsAsync<RpcException>(() => _grpc.RepositoryModelLoadAsync(new RepositoryModelLoadRequest { ModelName = "gptj" }).ResponseAsync);
+        var unload = await Assert.ThrowsAsync<RpcException>(() => _grpc.RepositoryModelUnloadAsync(new RepositoryModelUnloadRequest { ModelName = "gptj" }).ResponseAsync);
+
+        Assert.All(new[] { load, unload }, error =>
+        {
+            Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+            Assert.StartsWith("explicit model load / unload is not allowed", error.Status.Detail);
+        });
     }
 
     [Fact]
