@@ -136,26 +136,9 @@ internal sealed class ServiceProcesses : IAsyncDisposable
 
         public async Task WaitHealthyAsync()
         {
-            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            using var guard = new CancellationTokenSource(HealthyGuard);
             try
             {
-                while (true)
-                {
-                    if (Process.HasExited)
-                        throw new InvalidOperationException($"it exited with code {Process.ExitCode}.");
-                    try
-                    {
-                        using var response = await client.GetAsync(new Uri(Http, "/health"), guard.Token);
-                        if (response.IsSuccessStatusCode)
-                            return;
-                    }
-                    catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !guard.IsCancellationRequested))
-                    {
-                        // Not listening, or not answering, yet.
-                    }
-                    await Task.Delay(TimeSpan.FromMilliseconds(200), guard.Token);
-                }
+                await HealthProbe.WaitAsync(Process, new Uri(Http, "/health"), HealthyGuard);
             }
             catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
             {

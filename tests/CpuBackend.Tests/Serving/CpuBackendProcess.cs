@@ -86,27 +86,7 @@ public sealed class CpuBackendProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
-    private async Task WaitHealthyAsync()
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        using var guard = new CancellationTokenSource(HealthyGuard);
-        while (true)
-        {
-            if (_process.HasExited)
-                throw new InvalidOperationException($"it exited with code {_process.ExitCode}.");
-            try
-            {
-                using var response = await http.GetAsync(new Uri(HttpUrl, "/health"), guard.Token);
-                if (response.IsSuccessStatusCode)
-                    return;
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            await Task.Delay(TimeSpan.FromMilliseconds(200), guard.Token);
-        }
-    }
+    private Task WaitHealthyAsync() => HealthProbe.WaitAsync(_process, new Uri(HttpUrl, "/health"), HealthyGuard);
 
     private void Keep(object sender, DataReceivedEventArgs line)
     {
