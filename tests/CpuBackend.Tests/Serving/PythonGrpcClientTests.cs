@@ -16,7 +16,7 @@ public sealed class PythonGrpcClientTests
     private const int LongMaxNewTokens = 500;
 
     [Fact]
-    public async Task Standard_grpc_client_gets_the_same_tokens_from_ModelInfer_gzip_compressed_or_not_and_ModelStreamInfer()
+    public async Task Standard_grpc_client_gets_the_same_tokens_from_ModelInfer_plain_gzip_or_deflate_and_ModelStreamInfer()
     {
         await using var backend = await BackendHost.StartAsync();
         var expected = (await backend.Client.InferAsync(Requests.Generate([5, 6, 7], 6, excludeInput: true))).GetOutput<int>(C.OutputIds).Data;
@@ -32,13 +32,15 @@ public sealed class PythonGrpcClientTests
         Assert.Equal(expected, Ints(root.GetProperty("stream").GetProperty("ids")));
         Assert.Equal("py-gzip", root.GetProperty("gzip").GetProperty("id").GetString());
         Assert.Equal(expected, Ints(root.GetProperty("gzip").GetProperty("ids")));
+        Assert.Equal("py-deflate", root.GetProperty("deflate").GetProperty("id").GetString());
+        Assert.Equal(expected, Ints(root.GetProperty("deflate").GetProperty("ids")));
         var finals = root.GetProperty("stream").GetProperty("finals").EnumerateArray().Select(f => f.GetBoolean()).ToArray();
         Assert.Equal([false, false, false, false, false, true], finals);
         Assert.Equal("INVALID_ARGUMENT", root.GetProperty("bad").GetProperty("code").GetString());
         Assert.Contains("'input_ids'", root.GetProperty("bad").GetProperty("details").GetString());
-        var statistics = root.GetProperty("statistics"); // this test's own call, grpcio's unary, gzip and streamed ones, and the refused one
+        var statistics = root.GetProperty("statistics"); // this test's own call, grpcio's unary, gzip, deflate and streamed ones, and the refused one
         Assert.Equal("gptj", statistics.GetProperty("name").GetString());
-        Assert.Equal((4, 1, 4), (statistics.GetProperty("success").GetInt32(), statistics.GetProperty("fail").GetInt32(), statistics.GetProperty("inference_count").GetInt32()));
+        Assert.Equal((5, 1, 5), (statistics.GetProperty("success").GetInt32(), statistics.GetProperty("fail").GetInt32(), statistics.GetProperty("inference_count").GetInt32()));
     }
 
     [Fact]
