@@ -42,10 +42,7 @@ public sealed partial class GenerationScheduler : IDisposable
     private long _progressStart = Stopwatch.GetTimestamp();
     private long _progressTokens;
 
-    /// <param name="time">The clock of the stall timeout; tests pass a fake one.</param>
-    /// <summary>Triton's statistics of the model this scheduler runs; the server adds whole requests, inputs and outputs.</summary>
-    public ModelStatisticsRecorder Statistics { get; }
-
+    /// <param name="time">The clock of the stall timeout and of the statistics' last inference; tests pass a fake one.</param>
     public GenerationScheduler(GptjModel model, IOptions<GenerationOptions> options, IMeterFactory meterFactory, ILogger<GenerationScheduler> logger, TimeProvider? time = null)
     {
         _model = model;
@@ -54,8 +51,9 @@ public sealed partial class GenerationScheduler : IDisposable
         _logger = logger;
         _budget = new KvCacheBudget(_options.KvCacheBudgetBytes ?? KvCacheBudget.Default(model.WeightBytes));
         _metrics = new GenerationMetrics(meterFactory, QueueLength, () => Volatile.Read(ref _placesTaken), () => _budget.ReservedBytes);
-        Statistics = new ModelStatisticsRecorder(time ?? TimeProvider.System);
-        _watchdog = new GenerationWatchdog(_options.StallTimeout, time ?? TimeProvider.System, OldestWaiting, logger);
+        time ??= TimeProvider.System;
+        Statistics = new ModelStatisticsRecorder(time);
+        _watchdog = new GenerationWatchdog(_options.StallTimeout, time, OldestWaiting, logger);
         LogBudget(_budget.CapacityBytes, _options.KvCacheType, KvCache.BytesPerPosition(model.Config, _options.KvCacheType));
         _loop = new Thread(Run) { IsBackground = true, Name = "gptj-generation" };
         _loop.Start();
@@ -63,6 +61,9 @@ public sealed partial class GenerationScheduler : IDisposable
 
     /// <summary>The KV-cache bytes running requests hold, against the budget.</summary>
     public KvCacheBudget Budget => _budget;
+
+    /// <summary>Triton's statistics of the model this scheduler runs; the server adds whole requests, inputs and outputs.</summary>
+    public ModelStatisticsRecorder Statistics { get; }
 
     /// <summary>Token positions that the whole <see cref="Budget"/> holds: the most any request's prompt + sequences × new
     /// tokens can be (its samples share the prompt's positions), and at least what sequences × (prompt + new tokens), the
@@ -255,8 +256,9 @@ public sealed partial class GenerationScheduler : IDisposable
             node.Value.QueueNode = null;
             admitted.Add(node.Value);
             node.Value.Admit();
-            _metrics.Admitted(node.Value.Age);
-            Statistics.Queued(node.Value.Age);
+            var waited = node.Value.Age;
+            _metrics.Admitted(waited);
+            Statistics.Queued(waited);
         }
         return admitted;
     }

@@ -1,8 +1,8 @@
 using GptjAspire.CpuBackend.Generation;
+using GptjAspire.CpuBackend.Serving.Rest;
 using GptjAspire.ServiceDefaults;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Protocol;
-using GptjAspire.CpuBackend.Serving.Rest;
 using Microsoft.Extensions.Options;
 
 namespace GptjAspire.CpuBackend.Serving;

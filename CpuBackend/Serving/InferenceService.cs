@@ -36,7 +36,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
 
     internal bool IsServerReady => host.Loaded is not null;
 
-    internal bool IsModelReady(string name, string version) => IsServed(name, version) && host.Loaded is not null;
+    internal bool IsModelReady(string name, string version) => IsServed(name, version) && IsServerReady;
 
     internal ModelMetadataResponse Metadata(string name, string version)
     {
@@ -56,13 +56,14 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
 
     // The model is loaded once, at start, from Model:Path, as Triton does with model control off (its default), and
     // answered the same way: UNAVAILABLE with Triton's message, which its clients recognise.
-    internal const string ModelControlRefusal = "explicit model load / unload is not allowed: this server loads its one model at start";
+    internal static RpcException ModelControlRefused() =>
+        ServingErrors.Unavailable("explicit model load / unload is not allowed: this server loads its one model at start");
 
     public override Task<RepositoryModelLoadResponse> RepositoryModelLoad(RepositoryModelLoadRequest request, ServerCallContext context) =>
-        Task.FromException<RepositoryModelLoadResponse>(ServingErrors.Unavailable(ModelControlRefusal));
+        Task.FromException<RepositoryModelLoadResponse>(ModelControlRefused());
 
     public override Task<RepositoryModelUnloadResponse> RepositoryModelUnload(RepositoryModelUnloadRequest request, ServerCallContext context) =>
-        Task.FromException<RepositoryModelUnloadResponse>(ServingErrors.Unavailable(ModelControlRefusal));
+        Task.FromException<RepositoryModelUnloadResponse>(ModelControlRefused());
 
     public override Task<ModelStatisticsResponse> ModelStatistics(ModelStatisticsRequest request, ServerCallContext context) =>
         Task.FromResult(Statistics(request.Name, request.Version));

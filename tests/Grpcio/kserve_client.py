@@ -66,10 +66,9 @@ def generate(stub):
     shape, ids = output(unary, "output_ids")
     result["unary"] = {"id": unary.id, "shape": shape, "ids": ids}
     # tritonclient.grpc's compression_algorithm ("gzip" or "deflate"): the request travels compressed (grpc-encoding).
-    compressed = stub.ModelInfer(generation_request("py-gzip", [5, 6, 7], 6, False), timeout=60, compression=grpc.Compression.Gzip)
-    result["gzip"] = {"id": compressed.id, "ids": output(compressed, "output_ids")[1]}
-    deflated = stub.ModelInfer(generation_request("py-deflate", [5, 6, 7], 6, False), timeout=60, compression=grpc.Compression.Deflate)
-    result["deflate"] = {"id": deflated.id, "ids": output(deflated, "output_ids")[1]}
+    for name, algorithm in (("gzip", grpc.Compression.Gzip), ("deflate", grpc.Compression.Deflate)):
+        compressed = stub.ModelInfer(generation_request("py-" + name, [5, 6, 7], 6, False), timeout=60, compression=algorithm)
+        result[name] = {"id": compressed.id, "ids": output(compressed, "output_ids")[1]}
 
     stream_tokens, finals = [], []
     for message in stub.ModelStreamInfer(iter([generation_request("py-stream", [5, 6, 7], 6, True)]), timeout=60):

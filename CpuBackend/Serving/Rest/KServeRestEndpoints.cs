@@ -26,7 +26,7 @@ public static class KServeRestEndpoints
         v2.MapPost("/repository/index", RepositoryIndexAsync);
         v2.MapGet("/models/stats", (InferenceService service) => Answer(() => Protobuf(service.Statistics("", ""))));
         foreach (var action in new[] { "load", "unload" })
-            v2.MapPost($"/repository/models/{{name}}/{action}", () => Error(StatusCodes.Status503ServiceUnavailable, InferenceService.ModelControlRefusal));
+            v2.MapPost($"/repository/models/{{name}}/{action}", () => Answer(() => throw InferenceService.ModelControlRefused()));
         foreach (var model in new[] { "/models/{name}", "/models/{name}/versions/{version}" })
         {
             v2.MapGet(model, (InferenceService service, string name, string? version) =>
@@ -125,7 +125,7 @@ public static class KServeRestEndpoints
         return Results.Json(models);
     }
 
-    /// <summary>Runs a metadata or configuration lookup, answering its gRPC failure (unknown model, still loading) as REST.</summary>
+    /// <summary>Runs a lookup of the gRPC service, answering its failure (unknown model, still loading, model control off) as REST.</summary>
     private static IResult Answer(Func<IResult> lookup)
     {
         try
