@@ -168,25 +168,19 @@ internal static class RestInferMessages
         }
         if (!input.TryGetProperty("data", out var data))
             throw new RestRequestException($"Input '{name}' has neither 'data' nor {BinaryDataSize}.");
-        request.RawInputContents.Add(ByteString.CopyFrom(Encode(name, datatype, data)));
+        request.RawInputContents.Add(Encode(name, datatype, data));
         return 0;
     }
 
     /// <summary>The elements of a JSON 'data' array (nested arrays are flattened row-major) in the tensor's raw form.</summary>
-    private static byte[] Encode(string name, string datatype, JsonElement data)
+    private static ByteString Encode(string name, string datatype, JsonElement data)
     {
         if (datatype == KServeDatatype.Bytes)
         {
-            var raw = new MemoryStream();
-            var length = new byte[4];
+            var elements = new List<byte[]>();
             ForEachElement(data, element =>
-            {
-                var bytes = element.ValueKind == JsonValueKind.String ? Encoding.UTF8.GetBytes(element.GetString()!) : throw Element(name, datatype, element);
-                BinaryPrimitives.WriteInt32LittleEndian(length, bytes.Length);
-                raw.Write(length);
-                raw.Write(bytes);
-            });
-            return raw.ToArray();
+                elements.Add(element.ValueKind == JsonValueKind.String ? Encoding.UTF8.GetBytes(element.GetString()!) : throw Element(name, datatype, element)));
+            return TensorCodec.EncodeBytes(elements);
         }
         var size = KServeDatatype.ElementSize(datatype) ?? throw new RestRequestException($"Input '{name}' has datatype '{datatype}', which KServe v2 does not define.");
         // Counted first and written in place: a list of the elements would hold about twelve times the body's size.
@@ -220,7 +214,7 @@ internal static class RestInferMessages
             if (!written)
                 throw Element(name, datatype, element);
         });
-        return result;
+        return UnsafeByteOperations.UnsafeWrap(result); // result is not touched again
     }
 
     /// <summary>The elements of a 'data' array, nested arrays flattened row-major.</summary>
