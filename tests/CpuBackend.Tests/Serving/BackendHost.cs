@@ -43,9 +43,9 @@ internal sealed class BackendHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts a server on a fresh tiny checkpoint (or on <paramref name="modelPath"/>) and, unless told otherwise, waits until the model is loaded.</summary>
-    public static async Task<BackendHost> StartAsync(IDictionary<string, string?>? settings = null, string? modelPath = null, bool waitForModel = true)
+    public static async Task<BackendHost> StartAsync(IDictionary<string, string?>? settings = null, string? modelPath = null, bool waitForModel = true, int contextLength = TinyCheckpoint.ContextLength)
     {
-        var checkpoint = modelPath is null ? TinyCheckpoint.Create() : null;
+        var checkpoint = modelPath is null ? TinyCheckpoint.Create(contextLength) : null;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         var configuration = new Dictionary<string, string?>
         {

@@ -64,16 +64,21 @@ public class BackendStateTests
     [Fact]
     public async Task Full_queue_is_RESOURCE_EXHAUSTED()
     {
+        // The first row must still be running when the third is queued: with 48 positions a row ends within
+        // microseconds, and a stalled request thread (a busy CI machine) let all three in. 4,000 steps without an
+        // end token take the loop far longer than queueing two more rows.
+        const int contextLength = 4096;
         await using var backend = await BackendHost.StartAsync(new Dictionary<string, string?>
         {
             ["Generation:MaxQueuedRequests"] = "1",
             ["Generation:MaxBatchSequences"] = "1",
-        });
+        }, contextLength: contextLength);
         // Three prompts in one request queue back to back: one can run, one can wait, the third finds the queue full.
         var request = new GptjAspire.TritonClient.Protocol.ModelInferRequest { ModelName = "gptj" }
             .AddInput<int>("input_ids", [3, 1], [5, 6, 7])
             .AddInput<int>("input_lengths", [3, 1], [1, 1, 1])
-            .AddInput<int>("request_output_len", [3, 1], [40, 40, 40]);
+            .AddInput<int>("request_output_len", [3, 1], [contextLength - 1, contextLength - 1, contextLength - 1])
+            .AddInput<int>("end_id", [3, 1], [-1, -1, -1]);
 
         var error = await Assert.ThrowsAsync<TritonException>(() => backend.Client.InferAsync(request));
 

@@ -11,7 +11,8 @@ internal static class TinyCheckpoint
     public const int ContextLength = 48;
     public const int EosTokenId = 1;
 
-    public static string Create()
+    /// <param name="contextLength">n_positions; a long one lets a test keep a row running for thousands of steps.</param>
+    public static string Create(int contextLength = ContextLength)
     {
         var directory = Path.Combine(Path.GetTempPath(), "gptj-serving-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -26,7 +27,7 @@ internal static class TinyCheckpoint
             ["n_head"] = heads,
             ["rotary_dim"] = 4,
             ["n_inner"] = inner,
-            ["n_positions"] = ContextLength,
+            ["n_positions"] = contextLength,
             ["layer_norm_epsilon"] = 1e-5,
             ["bos_token_id"] = 0,
             ["eos_token_id"] = EosTokenId,
