@@ -110,7 +110,8 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     }
 
     /// <summary>The whole result of a request in one response; throws what <see cref="ServingErrors.ToStatus"/> maps.</summary>
-    internal async Task<ModelInferResponse> InferWholeAsync(ModelInferRequest request, CancellationToken cancellation)
+    /// <param name="streamingCall">Where the caller receives tokens as they are generated, named when it asks for them here.</param>
+    internal async Task<ModelInferResponse> InferWholeAsync(ModelInferRequest request, CancellationToken cancellation, string streamingCall = "ModelStreamInfer")
     {
         var loaded = RequireModel(request.ModelName, request.ModelVersion);
         ModelInferResponse? whole = null;
@@ -118,7 +119,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
         {
             if (job.Streaming)
             {
-                throw ServingErrors.InvalidArgument("Input 'streaming' is true, but this call sends one response; use ModelStreamInfer to receive tokens as they are generated.");
+                throw ServingErrors.InvalidArgument($"Input 'streaming' is true, but this call sends one response; use {streamingCall} to receive tokens as they are generated.");
             }
             whole = await GenerateWholeAsync(job, loaded.Scheduler, cancellation).ConfigureAwait(false);
         }).ConfigureAwait(false);
@@ -176,19 +177,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
     {
         try
         {
-            var loaded = RequireModel(request.ModelName, request.ModelVersion);
-            await ServeRecordedAsync(loaded, request, async job =>
-            {
-                if (job.Streaming)
-                {
-                    await StreamTokensAsync(job, loaded.Scheduler, write, context.CancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    var whole = await GenerateWholeAsync(job, loaded.Scheduler, context.CancellationToken).ConfigureAwait(false);
-                    await write(new ModelStreamInferResponse { InferResponse = InferenceResponses.MarkFinal(whole, final: true) }).ConfigureAwait(false);
-                }
-            }).ConfigureAwait(false);
+            await InferDecoupledAsync(request, response => write(new ModelStreamInferResponse { InferResponse = response }), context.CancellationToken).ConfigureAwait(false);
         }
         catch (Exception) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -205,6 +194,26 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
                 InferResponse = new ModelInferResponse { Id = request.Id, ModelName = request.ModelName, ModelVersion = request.ModelVersion },
             }).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Runs a request as a decoupled model does: one response per generated token when its input 'streaming' is true,
+    /// else one whole response; the last is marked <c>triton_final_response</c> (it may have no outputs). Calls to
+    /// <paramref name="write"/> do not overlap. Throws what <see cref="ServingErrors.ToStatus"/> maps.</summary>
+    internal async Task InferDecoupledAsync(ModelInferRequest request, Func<ModelInferResponse, Task> write, CancellationToken cancellation)
+    {
+        var loaded = RequireModel(request.ModelName, request.ModelVersion);
+        await ServeRecordedAsync(loaded, request, async job =>
+        {
+            if (job.Streaming)
+            {
+                await StreamTokensAsync(job, loaded.Scheduler, write, cancellation).ConfigureAwait(false);
+            }
+            else
+            {
+                var whole = await GenerateWholeAsync(job, loaded.Scheduler, cancellation).ConfigureAwait(false);
+                await write(InferenceResponses.MarkFinal(whole, final: true)).ConfigureAwait(false);
+            }
+        }).ConfigureAwait(false);
     }
 
     private async Task<ModelInferResponse> GenerateWholeAsync(InferenceJob job, GenerationScheduler scheduler, CancellationToken cancellation)
@@ -230,7 +239,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
         return whole;
     }
 
-    private async Task StreamTokensAsync(InferenceJob job, GenerationScheduler scheduler, Func<ModelStreamInferResponse, Task> write, CancellationToken cancellation)
+    private async Task StreamTokensAsync(InferenceJob job, GenerationScheduler scheduler, Func<ModelInferResponse, Task> write, CancellationToken cancellation)
     {
         var unfinished = job.Rows.Sum(r => r.NumSequences);
         var cumulative = job.Rows.Select(r => new float[r.NumSequences]).ToArray();
@@ -266,7 +275,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
                     }
                     scheduler.Statistics.OutputWritten(Stopwatch.GetElapsedTime(writing));
                     finalSent |= final;
-                    await write(new ModelStreamInferResponse { InferResponse = response }).ConfigureAwait(false);
+                    await write(response).ConfigureAwait(false);
                 }
             }
             finally
@@ -276,7 +285,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
         }, cancellation).ConfigureAwait(false);
         if (!finalSent)
         {
-            await write(new ModelStreamInferResponse { InferResponse = InferenceResponses.EmptyFinal(job, host.ModelName) }).ConfigureAwait(false);
+            await write(InferenceResponses.EmptyFinal(job, host.ModelName)).ConfigureAwait(false);
         }
     }
 

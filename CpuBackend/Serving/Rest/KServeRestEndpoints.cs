@@ -3,18 +3,17 @@ using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
-using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Protocol;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace GptjAspire.CpuBackend.Serving.Rest;
 
 /// <summary>The KServe v2 HTTP/REST protocol beside the gRPC one, as Triton serves it on its HTTP port: health, server and
-/// model metadata, Triton's model configuration and whole-result inference (JSON, or JSON with binary tensor data).</summary>
-/// <remarks>Both protocols answer from the same <see cref="InferenceService"/>; token streaming stays on gRPC
-/// (<c>ModelStreamInfer</c>), as Triton's HTTP inference refuses decoupled models. Errors are Triton's <c>{"error": "..."}</c>
-/// with the HTTP status of the gRPC code.</remarks>
+/// model metadata, Triton's model configuration, whole-result inference (JSON, or JSON with binary tensor data) and
+/// Triton's generate extension (<see cref="GenerateEndpoints"/>).</summary>
+/// <remarks>Both protocols answer from the same <see cref="InferenceService"/>. Over REST, tokens stream only on
+/// <c>generate_stream</c>, as with Triton, whose HTTP inference refuses decoupled models. Errors are Triton's
+/// <c>{"error": "..."}</c> with the HTTP status of the gRPC code.</remarks>
 public static class KServeRestEndpoints
 {
     public static IEndpointRouteBuilder MapKServeRest(this IEndpointRouteBuilder endpoints)
@@ -38,6 +37,8 @@ public static class KServeRestEndpoints
             v2.MapGet(model + "/stats", (InferenceService service, string name, string? version) =>
                 Answer(() => Protobuf(service.Statistics(name, version ?? ""))));
             v2.MapPost(model + "/infer", InferAsync);
+            v2.MapPost(model + "/generate", GenerateEndpoints.GenerateAsync);
+            v2.MapPost(model + "/generate_stream", GenerateEndpoints.GenerateStreamAsync);
         }
         return endpoints;
     }
@@ -53,7 +54,7 @@ public static class KServeRestEndpoints
             var message = http.Response.StatusCode switch
             {
                 StatusCodes.Status404NotFound =>
-                    $"'{http.Request.Path}' is not served here; this server has KServe v2 health, server and model metadata, model configuration, the model repository, statistics and inference.",
+                    $"'{http.Request.Path}' is not served here; this server has KServe v2 health, server and model metadata, model configuration, the model repository, statistics, inference and generate.",
                 StatusCodes.Status405MethodNotAllowed => $"{http.Request.Method} is not allowed on '{http.Request.Path}'.",
                 var status => ReasonPhrases.GetReasonPhrase(status),
             };
@@ -69,10 +70,7 @@ public static class KServeRestEndpoints
             int? headerLength = null;
             if (http.Request.Headers.TryGetValue(RestInferMessages.HeaderLengthHeader, out var header))
                 headerLength = int.TryParse(header, out var length) ? length : throw new RestRequestException($"{RestInferMessages.HeaderLengthHeader} is not a byte count: '{header}'.");
-            // The gRPC side's limit, not Kestrel's default of 30 MB: an 8 MB prompt tensor is as welcome here as there.
-            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-                limit.MaxRequestBodySize = TritonInferenceClient.MaxMessageBytes;
-            using var body = await RestRequestBody.ReadAsync(http.Request, cancellation).ConfigureAwait(false);
+            using var body = await RestRequestBody.ReadAsync(http).ConfigureAwait(false);
             (request, var outputs) = RestInferMessages.Read(body.GetBuffer().AsMemory(0, (int)body.Length), headerLength, name, version ?? "");
             var response = await service.InferWholeAsync(request, cancellation).ConfigureAwait(false);
             var (bytes, responseHeaderLength) = RestInferMessages.Write(response, outputs);
@@ -81,22 +79,28 @@ public static class KServeRestEndpoints
             http.Response.Headers[RestInferMessages.HeaderLengthHeader] = jsonLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return Results.Bytes(bytes, "application/octet-stream");
         }
-        catch (RestRequestException error)
-        {
-            // Logged as gRPC logs a refused request: a warning naming the problem, without a stack.
-            service.Log(error, request?.Id ?? "", "REST infer", new Google.Rpc.Status { Code = (int)StatusCode.InvalidArgument, Message = error.Message });
-            return Error(error.StatusCode, error.Message);
-        }
-        catch (BadHttpRequestException error)
-        {
-            // Kestrel's own refusal of the body (over the size limit, or cut short).
-            return Error(error.StatusCode, error.Message);
-        }
         catch (Exception error) when (!cancellation.IsCancellationRequested)
         {
-            var status = ServingErrors.ToStatus(error, DateTime.MaxValue);
-            service.Log(error, request?.Id ?? "", "REST infer", status);
-            return Error(HttpStatus((StatusCode)status.Code), status.Message);
+            var (status, message) = Refusal(service, error, request, "REST infer");
+            return Error(status, message);
+        }
+    }
+
+    /// <summary>The HTTP status and message of a failed request, logged as the gRPC side logs it: a refused request as a
+    /// warning naming the problem, without a stack.</summary>
+    internal static (int Status, string Message) Refusal(InferenceService service, Exception error, ModelInferRequest? request, string route)
+    {
+        switch (error)
+        {
+            case RestRequestException refused:
+                service.Log(error, request?.Id ?? "", route, new Google.Rpc.Status { Code = (int)StatusCode.InvalidArgument, Message = refused.Message });
+                return (refused.StatusCode, refused.Message);
+            case BadHttpRequestException kestrel:
+                return (kestrel.StatusCode, kestrel.Message); // Kestrel's own refusal of the body (over the size limit, or cut short)
+            default:
+                var status = ServingErrors.ToStatus(error, DateTime.MaxValue);
+                service.Log(error, request?.Id ?? "", route, status);
+                return (HttpStatus((StatusCode)status.Code), status.Message);
         }
     }
 
@@ -195,10 +199,10 @@ public static class KServeRestEndpoints
 
     private static IResult Unready(string message) => Error(StatusCodes.Status400BadRequest, message);
 
-    private static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
+    internal static IResult Error(int status, string message) => Results.Json(new { error = message }, statusCode: status);
 
     /// <summary>The HTTP status of a gRPC code, as an HTTP client expects it (Triton answers REST errors the same way).</summary>
-    private static int HttpStatus(StatusCode code) => code switch
+    internal static int HttpStatus(StatusCode code) => code switch
     {
         StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.OutOfRange => StatusCodes.Status400BadRequest,
         StatusCode.NotFound => StatusCodes.Status404NotFound,

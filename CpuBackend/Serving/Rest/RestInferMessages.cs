@@ -36,16 +36,7 @@ internal static class RestInferMessages
         if (json.Length > MaxJsonBytes)
             throw new RestRequestException($"The request's JSON is {json.Length} bytes, more than the {MaxJsonBytes} allowed; send large tensors as binary data ({HeaderLengthHeader}).",
                 StatusCodes.Status413PayloadTooLarge);
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json);
-        }
-        catch (JsonException error)
-        {
-            throw new RestRequestException($"The request is not valid JSON: {error.Message}");
-        }
-        using (document)
+        using (var document = RestRequestBody.ParseJson(json))
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
@@ -173,7 +164,7 @@ internal static class RestInferMessages
     }
 
     /// <summary>The elements of a JSON 'data' array (nested arrays are flattened row-major) in the tensor's raw form.</summary>
-    private static ByteString Encode(string name, string datatype, JsonElement data)
+    internal static ByteString Encode(string name, string datatype, JsonElement data)
     {
         if (datatype == KServeDatatype.Bytes)
         {
@@ -246,7 +237,8 @@ internal static class RestInferMessages
     private static RestRequestException Element(string name, string datatype, JsonElement element) =>
         new($"Input '{name}' holds {element.GetRawText()}, which is not a valid {datatype} element.");
 
-    private static void WriteElements(Utf8JsonWriter json, string datatype, ReadOnlySpan<byte> raw)
+    /// <summary>Writes a raw tensor's elements as JSON values, one after another (the caller opens the array, if any).</summary>
+    internal static void WriteElements(Utf8JsonWriter json, string datatype, ReadOnlySpan<byte> raw)
     {
         var size = KServeDatatype.ElementSize(datatype) ?? 1;
         for (var at = 0; at + size <= raw.Length; at += size)

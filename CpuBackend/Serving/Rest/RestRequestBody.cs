@@ -1,5 +1,7 @@
 using System.IO.Compression;
+using System.Text.Json;
 using GptjAspire.TritonClient;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace GptjAspire.CpuBackend.Serving.Rest;
 
@@ -8,8 +10,13 @@ namespace GptjAspire.CpuBackend.Serving.Rest;
 /// <see cref="TritonInferenceClient.MaxMessageBytes"/> once decompressed, the gRPC side's limit.</summary>
 internal static class RestRequestBody
 {
-    public static async Task<MemoryStream> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    public static async Task<MemoryStream> ReadAsync(HttpContext http)
     {
+        // The gRPC side's limit, not Kestrel's default of 30 MB: an 8 MB prompt tensor is as welcome here as there.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = TritonInferenceClient.MaxMessageBytes;
+        var request = http.Request;
+        var cancellationToken = http.RequestAborted;
         var encoding = request.Headers.ContentEncoding.ToString().Trim();
         var source = encoding.ToLowerInvariant() switch
         {
@@ -45,5 +52,18 @@ internal static class RestRequestBody
                 await source.DisposeAsync().ConfigureAwait(false); // the decompressor only: the request's own stream stays Kestrel's
         }
         return body;
+    }
+
+    /// <summary>Parses a body's JSON; malformed JSON is a <see cref="RestRequestException"/> with the parser's words.</summary>
+    public static JsonDocument ParseJson(ReadOnlyMemory<byte> json)
+    {
+        try
+        {
+            return JsonDocument.Parse(json);
+        }
+        catch (JsonException error)
+        {
+            throw new RestRequestException($"The request is not valid JSON: {error.Message}");
+        }
     }
 }

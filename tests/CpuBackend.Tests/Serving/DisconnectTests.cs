@@ -4,7 +4,7 @@ namespace GptjAspire.CpuBackend.Tests.Serving;
 
 /// <summary>
 /// A client that goes away (the call's HTTP/2 stream is reset) stops its generation in the backend within one step,
-/// for a whole (ModelInfer, or REST infer) and a streamed (ModelStreamInfer) request alike: the steps and tokens counted after the
+/// for a whole (ModelInfer, or REST infer) and a streamed (ModelStreamInfer, or REST generate_stream) request alike: the steps and tokens counted after the
 /// reset are at most the step already under way and the one that observes the cancellation.
 /// </summary>
 public sealed class DisconnectTests
@@ -43,6 +43,29 @@ public sealed class DisconnectTests
                 """, System.Text.Encoding.UTF8, "application/json");
             using var response = await http.PostAsync("/v2/models/gptj/infer", body, cancellation);
         });
+
+    [Fact]
+    public Task Generate_stream_disconnected_mid_generation_stops_within_one_step() =>
+        DisconnectMidGenerationAsync("disconnect-generate-stream", async (backend, _, cancellation) =>
+        {
+            // The same request on Triton's generate extension (GenerateEndpoints), its events read as they come.
+            using var http = backend.CreateRestClient();
+            using var body = new StringContent($$"""
+                {"id": "disconnect-generate-stream", "input_ids": [5, 6, 7], "input_lengths": 3, "request_output_len": {{MaxNewTokens}},
+                 "end_id": -1, "runtime_top_k": 50, "seed": 1, "num_return_sequences": {{Samples}}, "streaming": true}
+                """, System.Text.Encoding.UTF8, "application/json");
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/gptj/generate_stream")
+            {
+                Content = body,
+                Version = http.DefaultRequestVersion, // a message built by hand does not take the client's HTTP/2
+                VersionPolicy = http.DefaultVersionPolicy,
+            };
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
+            using var events = new StreamReader(await response.Content.ReadAsStreamAsync(cancellation));
+            while (await events.ReadLineAsync(cancellation) is not null)
+            {
+            }
+        }, streaming: true);
 
     private static async Task DisconnectMidGenerationAsync(string id, Func<BackendHost, TritonClient.Protocol.ModelInferRequest, CancellationToken, Task> call, bool streaming = false)
     {

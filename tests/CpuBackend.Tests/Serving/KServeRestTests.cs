@@ -4,61 +4,47 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using GptjAspire.TritonClient.Tensors;
+using static GptjAspire.CpuBackend.Tests.Serving.RestJson;
 using C = GptjAspire.TritonClient.Generation.GenerationContract;
 
 namespace GptjAspire.CpuBackend.Tests.Serving;
 
 /// <summary>The KServe v2 HTTP/REST protocol on CpuBackend, as Triton answers it on its HTTP port, against the gRPC answers.</summary>
-public sealed class KServeRestTests : IAsyncLifetime
+public sealed class KServeRestTests : RestBackendTest
 {
     private const string Infer = "/v2/models/gptj/infer";
 
-    private BackendHost _backend = null!;
-    private HttpClient _http = null!;
-
-    public async Task InitializeAsync()
-    {
-        _backend = await BackendHost.StartAsync();
-        _http = _backend.CreateRestClient();
-    }
-
-    public async Task DisposeAsync()
-    {
-        _http.Dispose();
-        await _backend.DisposeAsync();
-    }
-
     [Fact]
-    public async Task Health_metadata_and_configuration_answer_as_on_Tritons_http_port()
+    public async Task Health_metadata_and_configuration_answer_as_on_TritonsHttp_port()
     {
-        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/health/live")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/health/ready")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/models/gptj/ready")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/models/gptj/versions/1/ready")).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await _http.GetAsync("/v2/models/llama/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/v2/health/live")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/v2/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/v2/models/gptj/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/v2/models/gptj/versions/1/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("/v2/models/llama/ready")).StatusCode);
 
-        var server = await JsonAsync(await _http.GetAsync("/v2"));
+        var server = await JsonAsync(await Http.GetAsync("/v2"));
         Assert.Contains("model_configuration", server.GetProperty("extensions").EnumerateArray().Select(e => e.GetString()));
 
-        var metadata = await JsonAsync(await _http.GetAsync("/v2/models/gptj"));
+        var metadata = await JsonAsync(await Http.GetAsync("/v2/models/gptj"));
         Assert.Equal(["1"], metadata.GetProperty("versions").EnumerateArray().Select(v => v.GetString()));
         var inputIds = metadata.GetProperty("inputs").EnumerateArray().Single(i => i.GetProperty("name").GetString() == C.InputIds);
         Assert.Equal("INT32", inputIds.GetProperty("datatype").GetString());
         Assert.Equal([-1L, -1L], inputIds.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64())); // numbers, as Triton writes them
 
-        var config = await JsonAsync(await _http.GetAsync("/v2/models/gptj/config"));
+        var config = await JsonAsync(await Http.GetAsync("/v2/models/gptj/config"));
         Assert.Equal(8, config.GetProperty("max_batch_size").GetInt32());
         Assert.True(config.GetProperty("model_transaction_policy").GetProperty("decoupled").GetBoolean());
-        var contextLength = _backend.Model.Loaded!.Config.ContextLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var contextLength = Backend.Model.Loaded!.Config.ContextLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(contextLength, config.GetProperty("parameters").GetProperty(C.ContextLengthParameter).GetProperty("string_value").GetString());
         Assert.All(config.GetProperty("input").EnumerateArray(), input => Assert.All(input.GetProperty("dims").EnumerateArray(), d => Assert.Equal(JsonValueKind.Number, d.ValueKind)));
 
-        var index = await JsonAsync(await _http.PostAsync("/v2/repository/index", Json("""{"ready": true}""")));
+        var index = await JsonAsync(await Http.PostAsync("/v2/repository/index", Json("""{"ready": true}""")));
         var served = Assert.Single(index.EnumerateArray());
         Assert.Equal(("gptj", "1", "READY"), (served.GetProperty("name").GetString(), served.GetProperty("version").GetString(), served.GetProperty("state").GetString()));
-        Assert.Equal(HttpStatusCode.BadRequest, (await _http.PostAsync("/v2/repository/index", Json("""{"ready": "yes"}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.PostAsync("/v2/repository/index", Json("""{"ready": "yes"}"""))).StatusCode);
 
-        using var unknown = await _http.GetAsync("/v2/models/llama");
+        using var unknown = await Http.GetAsync("/v2/models/llama");
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Contains("'llama' is not found", (await JsonAsync(unknown)).GetProperty("error").GetString());
     }
@@ -67,9 +53,9 @@ public sealed class KServeRestTests : IAsyncLifetime
     public async Task Json_inference_returns_the_tokens_that_grpc_ModelInfer_returns()
     {
         int[] prompt = [5, 9, 2, 7];
-        var viaGrpc = (await _backend.Client.InferAsync(Requests.Generate(prompt, 6))).GetOutput<int>(C.OutputIds).Data;
+        var viaGrpc = (await Backend.Client.InferAsync(Requests.Generate(prompt, 6))).GetOutput<int>(C.OutputIds).Data;
 
-        using var response = await _http.PostAsync(Infer, Json($$"""
+        using var response = await Http.PostAsync(Infer, Json($$"""
             {"id": "rest-1", "inputs": [
               {"name": "input_ids", "datatype": "INT32", "shape": [1, 4], "data": [[5, 9, 2, 7]]},
               {"name": "input_lengths", "datatype": "INT32", "shape": [1, 1], "data": [4]},
@@ -90,7 +76,7 @@ public sealed class KServeRestTests : IAsyncLifetime
     public async Task Binary_tensor_data_goes_both_ways_as_tritonclient_sends_and_asks_for_it()
     {
         int[] prompt = [3, 1, 4, 1, 5];
-        var viaGrpc = (await _backend.Client.InferAsync(Requests.Generate(prompt, 4))).GetOutput<int>(C.OutputIds).Data;
+        var viaGrpc = (await Backend.Client.InferAsync(Requests.Generate(prompt, 4))).GetOutput<int>(C.OutputIds).Data;
         var header = Encoding.UTF8.GetBytes("""
             {"inputs": [
               {"name": "input_ids", "datatype": "INT32", "shape": [1, 5], "parameters": {"binary_data_size": 20}},
@@ -105,7 +91,7 @@ public sealed class KServeRestTests : IAsyncLifetime
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         content.Headers.Add("Inference-Header-Content-Length", header.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-        using var response = await _http.PostAsync(Infer, content);
+        using var response = await Http.PostAsync(Infer, content);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var jsonLength = int.Parse(Assert.Single(response.Headers.GetValues("Inference-Header-Content-Length")), System.Globalization.CultureInfo.InvariantCulture);
@@ -132,7 +118,7 @@ public sealed class KServeRestTests : IAsyncLifetime
         "Input 'streaming' is true, but this call sends one response; use ModelStreamInfer")]
     public async Task A_bad_inference_request_is_400_with_an_error_that_names_the_problem(string body, string error)
     {
-        using var response = await _http.PostAsync(Infer, Json(body));
+        using var response = await Http.PostAsync(Infer, Json(body));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.StartsWith(error, (await JsonAsync(response)).GetProperty("error").GetString());
@@ -145,12 +131,12 @@ public sealed class KServeRestTests : IAsyncLifetime
         var count = 9_000_000;
         var json = new StringBuilder("""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 9000000], "data": [""");
         json.Insert(json.Length, "1,", count - 1).Append("1]}]}");
-        using var tooLarge = await _http.PostAsync(Infer, Json(json.ToString()));
+        using var tooLarge = await Http.PostAsync(Infer, Json(json.ToString()));
 
         var header = Encoding.UTF8.GetBytes($$$"""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, {{{count}}}], "parameters": {"binary_data_size": {{{4 * count}}}}}]}""");
         using var binary = new ByteArrayContent([.. header, .. new byte[4 * count]]);
         binary.Headers.Add("Inference-Header-Content-Length", header.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        using var read = await _http.PostAsync(Infer, binary);
+        using var read = await Http.PostAsync(Infer, binary);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
         Assert.StartsWith("The request's JSON is 18000", (await JsonAsync(tooLarge)).GetProperty("error").GetString());
@@ -172,9 +158,9 @@ public sealed class KServeRestTests : IAsyncLifetime
               {"name": "end_id", "datatype": "INT32", "shape": [1, 1], "data": [-1]},
               {"name": "runtime_top_k", "datatype": "INT32", "shape": [1, 1], "data": [1]}]}
             """);
-        using var plain = await _http.PostAsync(Infer, new ByteArrayContent(request));
+        using var plain = await Http.PostAsync(Infer, new ByteArrayContent(request));
 
-        using var compressed = await _http.PostAsync(Infer, Compressed(request, encoding));
+        using var compressed = await Http.PostAsync(Infer, Compressed(request, encoding));
 
         Assert.Equal(HttpStatusCode.OK, compressed.StatusCode);
         Assert.Equal((await JsonAsync(plain)).GetProperty("outputs").ToString(), (await JsonAsync(compressed)).GetProperty("outputs").ToString());
@@ -185,12 +171,12 @@ public sealed class KServeRestTests : IAsyncLifetime
     {
         using var brotli = new ByteArrayContent("{}"u8.ToArray());
         brotli.Headers.ContentEncoding.Add("br");
-        using var unknown = await _http.PostAsync(Infer, brotli);
+        using var unknown = await Http.PostAsync(Infer, brotli);
         using var corrupt = new ByteArrayContent("not gzip at all"u8.ToArray());
         corrupt.Headers.ContentEncoding.Add("gzip");
-        using var notGzip = await _http.PostAsync(Infer, corrupt);
+        using var notGzip = await Http.PostAsync(Infer, corrupt);
         // 65 MiB of zeros compress to about 64 KiB: the limit holds on what the body becomes, not on what is sent.
-        using var bomb = await _http.PostAsync(Infer, Compressed(new byte[65 * 1024 * 1024], "gzip"));
+        using var bomb = await Http.PostAsync(Infer, Compressed(new byte[65 * 1024 * 1024], "gzip"));
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, unknown.StatusCode);
         Assert.Equal("Content-Encoding 'br' is not supported; send the body as it is, or compressed with gzip or deflate.", (await JsonAsync(unknown)).GetProperty("error").GetString());
@@ -203,9 +189,9 @@ public sealed class KServeRestTests : IAsyncLifetime
     [Fact]
     public async Task A_route_triton_has_and_this_server_does_not_and_a_wrong_method_get_tritons_error_body()
     {
-        using var trace = await _http.GetAsync("/v2/models/gptj/trace/setting");
-        using var sharedMemory = await _http.GetAsync("/v2/systemsharedmemory/status");
-        using var wrongMethod = await _http.GetAsync(Infer);
+        using var trace = await Http.GetAsync("/v2/models/gptj/trace/setting");
+        using var sharedMemory = await Http.GetAsync("/v2/systemsharedmemory/status");
+        using var wrongMethod = await Http.GetAsync(Infer);
 
         Assert.Equal(HttpStatusCode.NotFound, trace.StatusCode);
         Assert.StartsWith("'/v2/models/gptj/trace/setting' is not served here", (await JsonAsync(trace)).GetProperty("error").GetString());
@@ -218,27 +204,25 @@ public sealed class KServeRestTests : IAsyncLifetime
     [Fact]
     public async Task Model_load_and_unload_are_refused_503_as_by_triton_with_model_control_off()
     {
-        using var load = await _http.PostAsync("/v2/repository/models/gptj/load", Json("{}"));
-        using var unload = await _http.PostAsync("/v2/repository/models/gptj/unload", Json("{}"));
+        using var load = await Http.PostAsync("/v2/repository/models/gptj/load", Json("{}"));
+        using var unload = await Http.PostAsync("/v2/repository/models/gptj/unload", Json("{}"));
 
         foreach (var response in new[] { load, unload })
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
             Assert.StartsWith("explicit model load / unload is not allowed", (await JsonAsync(response)).GetProperty("error").GetString());
         }
-        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync("/v2/models/gptj/ready")).StatusCode); // still served
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/v2/models/gptj/ready")).StatusCode); // still served
     }
 
     [Fact]
     public async Task Inference_on_an_unknown_model_is_404()
     {
-        using var response = await _http.PostAsync("/v2/models/llama/infer", Json("""{"inputs": []}"""));
+        using var response = await Http.PostAsync("/v2/models/llama/infer", Json("""{"inputs": []}"""));
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Contains("'llama' is not found", (await JsonAsync(response)).GetProperty("error").GetString());
     }
-
-    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     private static ByteArrayContent Compressed(byte[] body, string encoding)
     {
@@ -251,11 +235,4 @@ public sealed class KServeRestTests : IAsyncLifetime
     }
 
     private static byte[] Raw(int[] values) => TensorCodec.EncodeRaw<int>(values).ToByteArray();
-
-    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
-    {
-        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return document.RootElement.Clone();
-    }
 }
