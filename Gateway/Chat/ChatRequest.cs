@@ -18,9 +18,9 @@ public static class ChatRequest
         if (maxCompletionTokens is not null && maxTokens is not null)
             throw ApiException.Invalid("max_tokens", "Give 'max_completion_tokens' or its older name 'max_tokens', not both.");
         if (fields.Boolean("logprobs") == true)
-            throw ApiException.Invalid("logprobs", "'logprobs' is not supported by this server (only false is accepted).");
+            throw ApiException.Invalid("logprobs", "'logprobs' is not supported by this server (only false is accepted); got true.");
         var maxTokensField = maxTokens is null ? "max_completion_tokens" : "max_tokens";
-        ChatNeutralFields.Require(fields);
+        NeutralField.RequireAll(fields, ChatNeutralFields.Fields);
 
         var clientLimits = limits.MaxStopSequences > 0 ? limits with { MaxStopSequences = limits.MaxStopSequences - 1 } : limits;
         var request = CompletionRequest.Parse(fields, clientLimits, (maxTokensField, maxCompletionTokens ?? maxTokens), echo: false,

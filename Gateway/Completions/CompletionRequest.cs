@@ -34,19 +34,11 @@ public sealed record CompletionRequest(
     /// <summary>The Preprocessor's field names as the endpoint that made this request calls them, for its errors.</summary>
     public IReadOnlyDictionary<string, string> UpstreamFieldNames { get; init; } = TextFieldNames;
 
-    // OpenAI parameters this server does not implement; accepted only with their neutral value, which
-    // common clients send by default.
-    static readonly Dictionary<string, string> NeutralOnly = new()
-    {
-        ["best_of"] = "1",
-        ["logprobs"] = "0",
-    };
+    // OpenAI parameters this server does not implement, which common clients send with their neutral value by default.
+    static readonly NeutralField[] CompletionNeutral = [NeutralField.Number("best_of", 1), NeutralField.Number("logprobs", 0)];
 
-    static readonly Dictionary<string, string> SharedNeutralOnly = new()
-    {
-        ["presence_penalty"] = "0",
-        ["frequency_penalty"] = "0",
-    };
+    static readonly NeutralField[] SharedNeutral =
+        [NeutralField.Number("presence_penalty", 0), NeutralField.Number("frequency_penalty", 0), NeutralField.EmptyObject("logit_bias")];
 
     public static CompletionRequest Parse(JsonElement body, RequestLimits limits)
     {
@@ -54,7 +46,7 @@ public sealed record CompletionRequest(
         var prompt = fields.StringOrStrings("prompt");
         var maxTokens = fields.Integer("max_tokens");
         var echo = fields.Boolean("echo") ?? false;
-        RequireNeutral(fields, NeutralOnly);
+        NeutralField.RequireAll(fields, CompletionNeutral);
         if (fields.Raw("suffix") is { } suffix && !(suffix.ValueKind == JsonValueKind.String && suffix.GetString() == ""))
             throw ApiException.Invalid("suffix", "'suffix' is not supported by this server.");
 
@@ -92,9 +84,7 @@ public sealed record CompletionRequest(
         var repetitionPenalty = fields.Number("repetition_penalty") ?? 1;
         var includeUsage = StreamOptions(fields, stream);
         _ = fields.String("user");
-        RequireNeutral(fields, SharedNeutralOnly);
-        if (fields.Raw("logit_bias") is { } bias && (bias.ValueKind != JsonValueKind.Object || bias.EnumerateObject().Any()))
-            throw ApiException.Invalid("logit_bias", "'logit_bias' is not supported by this server (only {} is accepted).");
+        NeutralField.RequireAll(fields, SharedNeutral);
         fields.RejectUnknown();
 
         var prompt = prompts();
@@ -113,13 +103,6 @@ public sealed record CompletionRequest(
 
         return new CompletionRequest(model, prompt, (int)(maxTokens.Value ?? DefaultMaxTokens), temperature, narrowedTopP, (int)n, stop, seed, stream, echo,
             (int)topK, repetitionPenalty, includeUsage);
-    }
-
-    static void RequireNeutral(RequestFields fields, Dictionary<string, string> neutralOnly)
-    {
-        foreach (var (name, neutral) in neutralOnly)
-            if (fields.Raw(name) is { } value && value.GetRawText() is var raw && raw != neutral && raw != neutral + ".0")
-                throw ApiException.Invalid(name, $"'{name}' is not supported by this server (only {neutral} is accepted); got {raw}.");
     }
 
     static bool StreamOptions(RequestFields fields, bool stream)

@@ -106,15 +106,15 @@ public sealed class ChatCompletionsTests
     // One of the model's 16 places is the template's own stop ("\nUser:").
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "stop": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p"]}""", "stop", "'stop' may hold at most 15 sequences; got 16.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "seed": -1}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got -1.")]
-    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "logprobs": true}""", "logprobs", "'logprobs' is not supported by this server (only false is accepted).")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "logprobs": true}""", "logprobs", "'logprobs' is not supported by this server (only false is accepted); got true.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "response_format": {"type": "json_object"}}""", "response_format",
-        "'response_format' is not supported by this server (only {\"type\": \"text\"} is accepted).")]
+        "'response_format' is not supported by this server (only {\"type\": \"text\"} is accepted); got an object.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "tools": [{"type": "function", "function": {"name": "f"}}]}""", "tools",
-        "'tools' is not supported by this server (only [] is accepted).")]
-    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "tool_choice": "auto"}""", "tool_choice", "'tool_choice' is not supported by this server (only \"none\" is accepted).")]
-    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "store": true}""", "store", "'store' is not supported by this server (only false is accepted).")]
-    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "top_logprobs": 3}""", "top_logprobs", "'top_logprobs' is not supported by this server (only 0 is accepted).")]
-    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "modalities": ["text", "audio"]}""", "modalities", "'modalities' is not supported by this server (only [\"text\"] is accepted).")]
+        "'tools' is not supported by this server (only [] is accepted); got an array.")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "tool_choice": "auto"}""", "tool_choice", "'tool_choice' is not supported by this server (only \"none\" is accepted); got \"auto\".")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "store": true}""", "store", "'store' is not supported by this server (only false is accepted); got true.")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "top_logprobs": 3}""", "top_logprobs", "'top_logprobs' is not supported by this server (only 0 is accepted); got 3.")]
+    [InlineData("""{"messages": [{"role": "user", "content": "a"}], "modalities": ["text", "audio"]}""", "modalities", "'modalities' is not supported by this server (only [\"text\"] is accepted); got an array.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "prompt": "a"}""", "prompt", "Unrecognized request field 'prompt'.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "echo": true}""", "echo", "Unrecognized request field 'echo'.")]
     public async Task Chat_rejects_a_bad_field_with_400_naming_it(string body, string param, string message)

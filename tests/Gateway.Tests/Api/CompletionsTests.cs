@@ -179,13 +179,15 @@ public sealed class CompletionsTests
         Assert.Empty(host.Preprocessor.Requests);
     }
 
-    [Fact]
-    public async Task Neutral_values_of_unsupported_openai_parameters_are_accepted()
+    [Theory]
+    [InlineData("""{"prompt": "a", "best_of": 1, "presence_penalty": 0, "frequency_penalty": 0.0, "logit_bias": {}, "logprobs": null}""")]
+    // Any spelling of the neutral number: Python clients send floats, some serializers exponents.
+    [InlineData("""{"prompt": "a", "best_of": 1.0, "presence_penalty": -0.0, "frequency_penalty": 0e0, "logprobs": 0.0}""")]
+    public async Task Neutral_values_of_unsupported_openai_parameters_are_accepted(string body)
     {
         await using var host = await GatewayHost.StartAsync();
 
-        using var response = await host.Client.PostAsync("/v1/completions",
-            Json("""{"prompt": "a", "best_of": 1, "presence_penalty": 0, "frequency_penalty": 0.0, "logit_bias": {}, "logprobs": null}"""));
+        using var response = await host.Client.PostAsync("/v1/completions", Json(body));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }

@@ -68,7 +68,7 @@ public sealed class HostileInputTests
     [InlineData("""{"prompt": "a", "n": [1]}""", "n", "'n' must be an integer, not an array.")]
     [InlineData("""{"prompt": "a", "stop": [["x"]]}""", "stop", "'stop[0]' must be a string, not an array.")]
     [InlineData("""{"prompt": "a", "model": 5}""", "model", "'model' must be a string, not a number.")]
-    [InlineData("""{"prompt": "a", "stream_options": {"include_usage": true}, "stream": true, "logit_bias": {"50256": -100}}""", "logit_bias", "'logit_bias' is not supported by this server (only {} is accepted).")]
+    [InlineData("""{"prompt": "a", "stream_options": {"include_usage": true}, "stream": true, "logit_bias": {"50256": -100}}""", "logit_bias", "'logit_bias' is not supported by this server (only {} is accepted); got an object.")]
     [InlineData("""{"prompt": "a", "stream": true, "stream_options": {"include_usage": "yes"}}""", "include_usage", "'include_usage' must be a boolean, not a string.")]
     [InlineData("""{"prompt": "a", "stream": true, "stream_options": []}""", "stream_options", "'stream_options' must be an object, not an array.")]
     [InlineData("""{"prompt": true}""", "prompt", "'prompt' must be a string or an array of strings, not a boolean.")]
