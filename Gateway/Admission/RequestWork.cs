@@ -1,4 +1,5 @@
 using System.Text;
+using GptjAspire.Gateway.Completions;
 
 namespace GptjAspire.Gateway.Admission;
 
@@ -15,9 +16,9 @@ public static class RequestWork
     /// <summary><c>/predict</c>: prompt + continuation is capped at <paramref name="maxLength"/> for each of the samples.</summary>
     public static long ForPredict(int samples, int maxLength) => (long)samples * maxLength;
 
-    /// <summary><c>/v1/completions</c> and chat: every prompt × n samples × (its estimated tokens + max_tokens).</summary>
-    public static long ForCompletion(IReadOnlyList<string> prompts, int n, int maxTokens) =>
-        prompts.Sum(prompt => (long)n * (PromptTokens(prompt) + maxTokens));
+    /// <summary><c>/v1/completions</c> and chat: every prompt × n samples × (its tokens, estimated for text, + max_tokens).</summary>
+    public static long ForCompletion(IReadOnlyList<CompletionPrompt> prompts, int n, int maxTokens) =>
+        prompts.Sum(prompt => (long)n * ((prompt.TokenIds.Count > 0 ? prompt.TokenIds.Count : PromptTokens(prompt.Text)) + maxTokens));
 
     /// <summary>An estimate of the prompt's token count from its UTF-8 length, rounded up.</summary>
     public static long PromptTokens(string prompt) => (Encoding.UTF8.GetByteCount(prompt) + BytesPerToken - 1) / BytesPerToken;

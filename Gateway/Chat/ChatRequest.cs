@@ -24,7 +24,7 @@ public static class ChatRequest
 
         var clientLimits = limits.MaxStopSequences > 0 ? limits with { MaxStopSequences = limits.MaxStopSequences - 1 } : limits;
         var request = CompletionRequest.Parse(fields, clientLimits, (maxTokensField, maxCompletionTokens ?? maxTokens), echo: false,
-            () => [ChatTemplate.Render(ChatMessages.Parse(messages))]);
+            () => [CompletionPrompt.FromText(ChatTemplate.Render(ChatMessages.Parse(messages)))]);
         return request with
         {
             Stop = [.. request.Stop ?? [], ChatTemplate.NextUserTurn],

@@ -8,7 +8,7 @@ namespace GptjAspire.Gateway.Completions;
 /// <summary>A checked OpenAI <c>/v1/completions</c> request, plus the <c>top_k</c> and <c>repetition_penalty</c> extensions.</summary>
 public sealed record CompletionRequest(
     string Model,
-    IReadOnlyList<string> Prompt,
+    IReadOnlyList<CompletionPrompt> Prompt,
     int MaxTokens = CompletionRequest.DefaultMaxTokens,
     double Temperature = 1,
     float TopP = 1,
@@ -29,6 +29,7 @@ public sealed record CompletionRequest(
     {
         ["max_new_tokens"] = "max_tokens",
         ["max_total_tokens"] = "max_tokens",
+        ["prompt_ids"] = "prompt",
     };
 
     /// <summary>The Preprocessor's field names as the endpoint that made this request calls them, for its errors.</summary>
@@ -43,7 +44,7 @@ public sealed record CompletionRequest(
     public static CompletionRequest Parse(JsonElement body, RequestLimits limits)
     {
         var fields = new RequestFields(body);
-        var prompt = fields.StringOrStrings("prompt");
+        var prompt = CompletionPrompt.Read(fields, "prompt");
         var maxTokens = fields.Integer("max_tokens");
         var echo = fields.Boolean("echo") ?? false;
         NeutralField.RequireAll(fields, CompletionNeutral);
@@ -59,7 +60,7 @@ public sealed record CompletionRequest(
             if (prompt.Count > limits.MaxPrompts)
                 throw ApiException.Invalid("prompt", $"'prompt' may hold at most {limits.MaxPrompts} prompts; got {prompt.Count}.");
             for (var i = 0; i < prompt.Count; i++)
-                if (prompt[i].Length == 0)
+                if (prompt[i].IsEmpty)
                     throw ApiException.Invalid(prompt.Count == 1 ? "prompt" : $"prompt[{i}]", "The prompt must not be empty.");
             return prompt;
         });
@@ -71,7 +72,7 @@ public sealed record CompletionRequest(
     /// </summary>
     public static CompletionRequest Parse(
         RequestFields fields, RequestLimits limits,
-        (string Name, long? Value) maxTokens, bool echo, Func<IReadOnlyList<string>> prompts)
+        (string Name, long? Value) maxTokens, bool echo, Func<IReadOnlyList<CompletionPrompt>> prompts)
     {
         var model = fields.String("model") ?? limits.ModelName;
         var temperature = fields.Number("temperature") ?? 1;
@@ -130,12 +131,13 @@ public sealed record CompletionRequest(
             sampling.Seed = seed;
         var request = new GenerateRequest
         {
-            Prompt = Prompt[promptIndex],
+            Prompt = Prompt[promptIndex].Text,
             N = N,
             MaxNewTokens = MaxTokens,
             Echo = Echo,
             Sampling = sampling,
         };
+        request.PromptIds.AddRange(Prompt[promptIndex].TokenIds);
         request.Stop.AddRange(Stop ?? []);
         return request;
     }

@@ -24,8 +24,11 @@ public sealed record GenerationPlan(
     /// INVALID_ARGUMENT naming the field otherwise.</summary>
     public static GenerationPlan Create(GenerateRequest request, BpeTokenizer tokenizer, ModelLimits limits)
     {
-        if (string.IsNullOrEmpty(request.Prompt))
-            throw InvalidArgument.For("prompt", "The prompt must not be empty.");
+        var promptField = request.PromptIds.Count > 0 ? PromptIdsField : PromptField;
+        if (request.PromptIds.Count > 0 && request.Prompt.Length > 0)
+            throw InvalidArgument.For(PromptIdsField, "Give the prompt as text ('prompt') or as token ids ('prompt_ids'), not both.");
+        if (request.PromptIds.Count == 0 && request.Prompt.Length == 0)
+            throw InvalidArgument.For(PromptField, "The prompt must not be empty.");
         var samples = request.N == 0 ? 1 : request.N;
         if (samples < 1 || samples > limits.MaxSamples)
             throw InvalidArgument.For("n", $"The number of samples must be between 1 and {limits.MaxSamples}; got {request.N}.");
@@ -41,12 +44,10 @@ public sealed record GenerationPlan(
         if (request.Stop.Any(s => s.Length == 0))
             throw InvalidArgument.For("stop", "Stop sequences must not be empty.");
 
-        // Vietnamese typed on some systems arrives decomposed (NFD); the vocabulary was learnt on NFC text.
-        var prompt = request.Prompt.Normalize(NormalizationForm.FormC);
-        var ids = Encode(tokenizer, prompt, "prompt", "prompt");
-        var budget = Budget(request, ids.Length, limits.ContextLength);
+        var (prompt, ids) = request.PromptIds.Count > 0 ? FromIds(request.PromptIds, tokenizer) : FromText(request.Prompt, tokenizer);
+        var budget = Budget(request, ids.Length, limits.ContextLength, promptField);
         if (ids.Length > limits.MaxPromptTokens)
-            throw InvalidArgument.For("prompt", $"The prompt is {ids.Length} tokens; at most {limits.MaxPromptTokens} are allowed.");
+            throw InvalidArgument.For(promptField, $"The prompt is {ids.Length} tokens; at most {limits.MaxPromptTokens} are allowed.");
         if (request.HasMaxNewTokens && request.MaxNewTokens > limits.MaxNewTokens)
             throw InvalidArgument.For("max_new_tokens", $"The number of new tokens can be at most {limits.MaxNewTokens}; got {request.MaxNewTokens}.");
 
@@ -58,6 +59,26 @@ public sealed record GenerationPlan(
         var stopIds = stops.Select(s => Encode(tokenizer, s, "stop", "stop sequence")).ToList();
         var id = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
         return new GenerationPlan(id, prompt, ids, samples, maxNewTokens, sampling, stops, stopIds, request.Echo, tokenizer.EndOfTextId);
+    }
+
+    const string PromptField = "prompt";
+    const string PromptIdsField = "prompt_ids";
+
+    static (string Prompt, int[] Ids) FromText(string text, BpeTokenizer tokenizer)
+    {
+        // Vietnamese typed on some systems arrives decomposed (NFD); the vocabulary was learnt on NFC text.
+        var prompt = text.Normalize(NormalizationForm.FormC);
+        return (prompt, Encode(tokenizer, prompt, PromptField, "prompt"));
+    }
+
+    /// <summary>Ids the tokenizer knows go to the model as they are; their text is what echo returns.</summary>
+    static (string Prompt, int[] Ids) FromIds(IReadOnlyList<int> promptIds, BpeTokenizer tokenizer)
+    {
+        var ids = promptIds.ToArray();
+        for (var i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)tokenizer.VocabSize)
+                throw InvalidArgument.For(PromptIdsField, $"Token id {ids[i]} at position {i} is outside the tokenizer's vocabulary [0, {tokenizer.VocabSize}).");
+        return (tokenizer.Decode(ids), ids);
     }
 
     static int[] Encode(BpeTokenizer tokenizer, string text, string field, string what)
@@ -90,17 +111,17 @@ public sealed record GenerationPlan(
     }
 
     // prompt + new tokens must fit the context window (and max_total_tokens, Hugging Face's max_length, when given).
-    static int Budget(GenerateRequest request, int promptTokens, int contextLength)
+    static int Budget(GenerateRequest request, int promptTokens, int contextLength, string promptField)
     {
         if (promptTokens >= contextLength)
-            throw InvalidArgument.For("prompt",
+            throw InvalidArgument.For(promptField,
                 $"The prompt is {promptTokens} tokens; the model's context is {contextLength} tokens, which leaves no room for new tokens.",
                 ErrorReason.ContextLengthExceeded);
         var room = contextLength - promptTokens;
         if (request.HasMaxTotalTokens)
         {
             if (promptTokens >= request.MaxTotalTokens)
-                throw InvalidArgument.For("prompt",
+                throw InvalidArgument.For(promptField,
                     $"The prompt is {promptTokens} tokens; the total length is capped at {request.MaxTotalTokens} tokens, which leaves no room for new tokens.",
                     ErrorReason.ContextLengthExceeded);
             room = Math.Min(room, request.MaxTotalTokens - promptTokens);

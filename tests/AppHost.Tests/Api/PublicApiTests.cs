@@ -60,6 +60,19 @@ public sealed class PublicApiTests(GptjApp system)
     }
 
     [Fact]
+    public async Task A_prompt_given_as_its_token_ids_gives_the_completion_and_echo_of_the_text_prompt()
+    {
+        var ids = GptjAspire.Tokenizer.BpeTokenizer.FromDirectory(GptjApp.DemoModelPath).Encode(Prompt); // the model this app serves
+        const string options = """, "max_tokens": 12, "n": 2, "seed": 77, "echo": true}""";
+
+        var fromText = await CompleteAsync($$"""{"prompt": "{{Prompt}}" """ + options);
+        var fromIds = await CompleteAsync($$"""{"prompt": [{{string.Join(", ", ids)}}]""" + options);
+
+        Assert.Equal(fromText, fromIds);
+        Assert.All(fromIds.Values, choice => Assert.StartsWith(Prompt, choice.Text));
+    }
+
+    [Fact]
     public async Task Every_streamed_event_is_valid_utf8_and_the_pieces_concatenate_to_the_final_text()
     {
         const string request = $$"""{"prompt": "{{Prompt}}", "max_tokens": 48, "n": 2, "seed": 99, "echo": true""";

@@ -52,6 +52,20 @@ public sealed class CompletionsTests
     }
 
     [Fact]
+    public async Task Token_id_prompts_go_to_the_preprocessor_as_prompt_ids_one_call_per_prompt()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var single = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": [5, 6, 7]}"""));
+        using var several = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": [[8], [9, 10]], "n": 2}"""));
+
+        Assert.Equal(HttpStatusCode.OK, single.StatusCode);
+        Assert.Equal(4, (await several.ReadJsonAsync()).GetProperty("choices").GetArrayLength());
+        Assert.All(host.Preprocessor.Requests, r => Assert.Equal("", r.Prompt));
+        Assert.Equal([[5, 6, 7], [8], [9, 10]], host.Preprocessor.Requests.Select(r => r.PromptIds.ToArray()).OrderBy(ids => ids[0]));
+    }
+
+    [Fact]
     public async Task Stream_sends_a_chunk_per_delta_then_finish_reasons_then_done()
     {
         await using var host = await GatewayHost.StartAsync();
@@ -145,8 +159,14 @@ public sealed class CompletionsTests
     [InlineData("""{"max_tokens": 5}""", "prompt", "'prompt' is required.")]
     [InlineData("""{"prompt": ""}""", "prompt", "The prompt must not be empty.")]
     [InlineData("""{"prompt": []}""", "prompt", "'prompt' must not be an empty array.")]
-    [InlineData("""{"prompt": [1, 2]}""", "prompt", "'prompt[0]' must be a string, not a number.")]
-    [InlineData("""{"prompt": {"a": 1}}""", "prompt", "'prompt' must be a string or an array of strings, not an object.")]
+    [InlineData("""{"prompt": ["a", 2]}""", "prompt", "'prompt[1]' must be a string, not a number.")]
+    [InlineData("""{"prompt": {"a": 1}}""", "prompt", "'prompt' must be a string, an array of strings, an array of token ids or an array of token-id arrays, not an object.")]
+    [InlineData("""{"prompt": [5, -1]}""", "prompt", "'prompt[1]' must be a token id (an integer from 0), not -1.")]
+    [InlineData("""{"prompt": [5, 2.5]}""", "prompt", "'prompt[1]' must be a token id (an integer from 0), not 2.5.")]
+    [InlineData("""{"prompt": [5, "a"]}""", "prompt", "'prompt[1]' must be a token id (an integer from 0), not a string.")]
+    [InlineData("""{"prompt": [[5], 6]}""", "prompt", "'prompt[1]' must be an array of token ids like the prompts before it, not a number.")]
+    [InlineData("""{"prompt": [[5], [6, 4294967296]]}""", "prompt", "'prompt[1][1]' must be a token id (an integer from 0), not 4294967296.")]
+    [InlineData("""{"prompt": [[5], []]}""", "prompt[1]", "The prompt must not be empty.")]
     [InlineData("""{"prompt": "a", "max_tokens": 0}""", "max_tokens", "'max_tokens' must be between 1 and 2047; got 0.")]
     [InlineData("""{"prompt": "a", "max_tokens": "10"}""", "max_tokens", "'max_tokens' must be an integer, not a string.")]
     [InlineData("""{"prompt": "a", "temperature": 2.5}""", "temperature", "'temperature' must be at least 0 and at most 2; got 2.5.")]

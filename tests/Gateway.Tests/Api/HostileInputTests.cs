@@ -71,7 +71,7 @@ public sealed class HostileInputTests
     [InlineData("""{"prompt": "a", "stream_options": {"include_usage": true}, "stream": true, "logit_bias": {"50256": -100}}""", "logit_bias", "'logit_bias' is not supported by this server (only {} is accepted); got an object.")]
     [InlineData("""{"prompt": "a", "stream": true, "stream_options": {"include_usage": "yes"}}""", "include_usage", "'include_usage' must be a boolean, not a string.")]
     [InlineData("""{"prompt": "a", "stream": true, "stream_options": []}""", "stream_options", "'stream_options' must be an object, not an array.")]
-    [InlineData("""{"prompt": true}""", "prompt", "'prompt' must be a string or an array of strings, not a boolean.")]
+    [InlineData("""{"prompt": true}""", "prompt", "'prompt' must be a string, an array of strings, an array of token ids or an array of token-id arrays, not a boolean.")]
     [InlineData("""{"prompt": "a", "temperature": {}}""", "temperature", "'temperature' must be a number, not an object.")]
     public async Task Wrong_type_is_400_naming_the_field_and_the_type(string body, string param, string message)
     {

@@ -38,6 +38,7 @@ public sealed class PreprocessorErrorDetailsTests
     [InlineData("/predict", """{"text": "a"}""", "prompt", "text")]
     [InlineData("/v1/completions", """{"prompt": "a"}""", "prompt", "prompt")]
     [InlineData("/v1/completions", """{"prompt": "a", "top_p": 0.5}""", "top_p", "top_p")]
+    [InlineData("/v1/completions", """{"prompt": [99999]}""", "prompt_ids", "prompt")]
     [InlineData("/v1/chat/completions", """{"messages": [{"role": "user", "content": "a"}]}""", "prompt", "messages")]
     public async Task Field_violation_becomes_param_in_the_callers_words(string path, string body, string violation, string param)
     {

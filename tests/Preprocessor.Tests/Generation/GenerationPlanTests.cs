@@ -47,6 +47,32 @@ public sealed class GenerationPlanTests
     }
 
     [Fact]
+    public void Prompt_ids_go_to_the_model_as_they_are_and_their_text_is_the_prompt_to_echo()
+    {
+        var ids = TinyModel.Tokenizer.Encode("Hà Nội");
+        var fromText = Create(new GenerateRequest { Prompt = "Hà Nội", MaxNewTokens = 3 });
+
+        var fromIds = Create(new GenerateRequest { PromptIds = { ids }, MaxNewTokens = 3, Echo = true });
+
+        Assert.Equal(fromText.PromptIds, fromIds.PromptIds);
+        Assert.Equal("Hà Nội", fromIds.Prompt);
+        Assert.Equal(fromText.MaxNewTokens, fromIds.MaxNewTokens);
+    }
+
+    [Fact]
+    public void Prompt_ids_are_refused_naming_prompt_ids_outside_the_vocabulary_beside_text_or_beyond_the_context()
+    {
+        var vocabulary = TinyModel.Tokenizer.VocabSize;
+
+        Assert.Equal(("prompt_ids", $"Token id {vocabulary} at position 1 is outside the tokenizer's vocabulary [0, {vocabulary})."),
+            Rejection(new GenerateRequest { PromptIds = { 5, vocabulary } }));
+        Assert.Equal("prompt_ids", Rejection(new GenerateRequest { PromptIds = { -1 } }).Field);
+        Assert.Equal(("prompt_ids", "Give the prompt as text ('prompt') or as token ids ('prompt_ids'), not both."),
+            Rejection(new GenerateRequest { Prompt = "a", PromptIds = { 5 } }));
+        Assert.Equal("prompt_ids", Rejection(new GenerateRequest { PromptIds = { Enumerable.Repeat(5, TinyModel.ContextLength) } }).Field);
+    }
+
+    [Fact]
     public void Each_stop_is_also_tokenized_on_its_own_for_the_backend()
     {
         var request = new GenerateRequest { Prompt = "abcd", Stop = { "x", "yz" } };
