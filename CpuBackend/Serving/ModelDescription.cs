@@ -43,6 +43,8 @@ internal static class ModelDescription
         config.Parameters[GenerationContract.ContextLengthParameter] = Parameter(contextLength);
         config.Parameters[GenerationContract.MaxNumSequencesParameter] = Parameter(maxSequences);
         config.Parameters[GenerationContract.MaxTokensInKvCacheParameter] = Parameter((int)Math.Min(kvCachePositions, int.MaxValue));
+        // The scheduler reserves a request's prompt once: its samples' caches are forks of the prefilled one.
+        config.Parameters[GenerationContract.KvCacheSharesPromptParameter] = new ModelParameter { StringValue = "true" };
         foreach (var tensor in GenerationContract.Inputs)
         {
             config.Input.Add(new ModelInput

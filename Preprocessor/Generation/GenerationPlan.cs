@@ -93,10 +93,10 @@ public sealed record GenerationPlan(
         }
     }
 
-    // A backend whose samples each hold the prompt (TensorRT-LLM without block reuse) reserves samples × (prompt + new tokens)
-    // positions of its KV cache before it starts (CpuBackend, whose samples share the prompt, reserves less); a request
-    // that needs more than the whole cache would be refused as RESOURCE_EXHAUSTED (a retryable 429) although retrying
-    // never helps. The larger count is checked, so what passes here fits either backend.
+    // A request whose KV cache is larger than the backend's whole cache would be refused as RESOURCE_EXHAUSTED (a retryable
+    // 429) although retrying never helps. A backend whose samples each hold the prompt (TensorRT-LLM without block reuse)
+    // reserves samples × (prompt + new tokens) positions; one whose samples share it (CpuBackend's forks, stated as
+    // kv_cache_shares_prompt) reserves prompt + samples × new tokens.
     static void CheckKvCache(ModelLimits limits, int samples, int promptTokens, int maxNewTokens)
     {
         if (limits.KvCacheTokens is not { } capacity)
@@ -105,6 +105,14 @@ public sealed record GenerationPlan(
         if (perSample > capacity)
             throw InvalidArgument.For("max_new_tokens",
                 $"The prompt ({promptTokens} tokens) plus {maxNewTokens} new tokens needs {perSample} positions of the model's KV cache, which holds {capacity}; ask for fewer new tokens.");
+        if (limits.KvCacheSharesPrompt)
+        {
+            var shared = promptTokens + (long)samples * maxNewTokens;
+            if (shared > capacity)
+                throw InvalidArgument.For("n",
+                    $"{samples} samples of {maxNewTokens} new tokens after their shared prompt of {promptTokens} need {shared} positions of the model's KV cache, which holds {capacity}; ask for at most {(capacity - promptTokens) / maxNewTokens} samples or fewer new tokens.");
+            return;
+        }
         if (samples * perSample > capacity)
             throw InvalidArgument.For("n",
                 $"{samples} samples of {perSample} positions (prompt plus new tokens) need {samples * perSample} positions of the model's KV cache, which holds {capacity}; ask for at most {capacity / perSample} samples or fewer new tokens.");

@@ -5,8 +5,9 @@ namespace GptjAspire.Preprocessor.Generation;
 /// <summary>The limits the Preprocessor enforces and <c>GetModelInfo</c> reports, so the Gateway checks requests against the same numbers.</summary>
 /// <remarks>Each is the tightest of what the model folder (<c>config.json</c>), the backend's model configuration and the Preprocessor's
 /// options say; the backend's are known once it was ready. <paramref name="KvCacheTokens"/>, where the backend states it, bounds
-/// samples × (prompt + new tokens) of one request.</remarks>
-public sealed record ModelLimits(int ContextLength, int MaxSamples, int MaxStopSequences, int MaxPromptTokens, int MaxNewTokens, int? KvCacheTokens = null)
+/// samples × (prompt + new tokens) of one request, or prompt + samples × new tokens where <paramref name="KvCacheSharesPrompt"/>.</remarks>
+public sealed record ModelLimits(int ContextLength, int MaxSamples, int MaxStopSequences, int MaxPromptTokens, int MaxNewTokens, int? KvCacheTokens = null,
+    bool KvCacheSharesPrompt = false)
 {
     public static ModelLimits Resolve(int folderContextLength, PreprocessorOptions options, BackendLimits? backend)
     {
@@ -19,7 +20,8 @@ public sealed record ModelLimits(int ContextLength, int MaxSamples, int MaxStopS
             options.MaxStopSequences,
             Tightest(Tightest(room, options.MaxPromptTokens), backend?.MaxPromptTokens),
             Tightest(room, options.MaxNewTokens),
-            backend?.KvCacheTokens);
+            backend?.KvCacheTokens,
+            backend?.KvCacheSharesPrompt ?? false);
     }
 
     static int Tightest(int limit, int? other) => other is { } value ? Math.Min(limit, value) : limit;

@@ -74,6 +74,11 @@ public static class GenerationContract
     /// needs more than that bound can never run on a backend that does not share, however long it waits.</summary>
     public const string MaxTokensInKvCacheParameter = "max_tokens_in_paged_kv_cache";
 
+    /// <summary>Model configuration parameter, "true" or "false": whether a request's samples share its prompt's KV-cache
+    /// positions (CpuBackend's forks) rather than each holding a copy, so that a request needs prompt + sequences × new
+    /// tokens of <see cref="MaxTokensInKvCacheParameter"/>. Not a TensorRT-LLM parameter; absent means each sample holds the prompt.</summary>
+    public const string KvCacheSharesPromptParameter = "kv_cache_shares_prompt";
+
     public const string InputIds = "input_ids";
     public const string InputLengths = "input_lengths";
     public const string RequestOutputLen = "request_output_len";

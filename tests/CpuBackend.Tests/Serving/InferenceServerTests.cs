@@ -29,7 +29,7 @@ public sealed class InferenceServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Model_config_states_the_kv_cache_budget_in_token_positions()
+    public async Task Model_config_states_the_kv_cache_budget_in_token_positions_and_that_samples_share_the_prompt()
     {
         // 1,000 positions of the tiny model's f32 cache, plus a few bytes that do not make a whole position.
         var perPosition = GptjAspire.CpuBackend.Engine.KvCache.BytesPerPosition(_backend.Model.Loaded!.Config, GptjAspire.CpuBackend.Engine.KvCacheType.F32);
@@ -38,6 +38,7 @@ public sealed class InferenceServerTests : IAsyncLifetime
         var config = await backend.Client.GetModelConfigAsync("gptj");
 
         Assert.Equal("1000", config.Parameters[C.MaxTokensInKvCacheParameter].StringValue);
+        Assert.Equal("true", config.Parameters[C.KvCacheSharesPromptParameter].StringValue);
     }
 
     [Fact]

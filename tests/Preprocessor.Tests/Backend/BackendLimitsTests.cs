@@ -25,10 +25,20 @@ public sealed class BackendLimitsTests
             server.ConfigParameters[GenerationContract.ContextLengthParameter] = "2048";
             server.ConfigParameters[GenerationContract.MaxNumSequencesParameter] = "64";
             server.ConfigParameters[GenerationContract.MaxTokensInKvCacheParameter] = "65536";
+            server.ConfigParameters[GenerationContract.KvCacheSharesPromptParameter] = "true";
         });
 
         Assert.True(state.Ready, state.Detail);
-        Assert.Equal(new BackendLimits(2048, 64, null, 65536), state.Limits);
+        Assert.Equal(new BackendLimits(2048, 64, null, 65536, KvCacheSharesPrompt: true), state.Limits);
+    }
+
+    [Fact]
+    public async Task A_sharing_flag_that_is_not_true_or_false_keeps_the_backend_not_ready_naming_it()
+    {
+        var state = await RefreshAsync(server => server.ConfigParameters[GenerationContract.KvCacheSharesPromptParameter] = "yes");
+
+        Assert.False(state.Ready);
+        Assert.Contains($"'{GenerationContract.KvCacheSharesPromptParameter}' = 'yes'; it must be true or false", state.Detail);
     }
 
     [Theory]

@@ -47,6 +47,17 @@ public sealed class GenerationPlanTests
     }
 
     [Fact]
+    public void A_backend_whose_samples_share_the_prompt_is_held_to_prompt_plus_samples_times_new_tokens()
+    {
+        var limits = ModelLimits.Resolve(TinyModel.ContextLength, new PreprocessorOptions(), new BackendLimits(null, null, null, KvCacheTokens: 34, KvCacheSharesPrompt: true));
+
+        // "abcd" is 4 tokens: 4 + 5 × 6 = 34 positions fit exactly; a copy per sample would need 50.
+        Assert.Equal(5, GenerationPlan.Create(new GenerateRequest { Prompt = "abcd", N = 5, MaxNewTokens = 6 }, TinyModel.Tokenizer, limits).Samples);
+        Assert.Equal(("n", "6 samples of 6 new tokens after their shared prompt of 4 need 40 positions of the model's KV cache, which holds 34; ask for at most 5 samples or fewer new tokens."),
+            RejectionUnder(limits, new GenerateRequest { Prompt = "abcd", N = 6, MaxNewTokens = 6 }));
+    }
+
+    [Fact]
     public void Prompt_ids_go_to_the_model_as_they_are_and_their_text_is_the_prompt_to_echo()
     {
         var ids = TinyModel.Tokenizer.Encode("Hà Nội");
