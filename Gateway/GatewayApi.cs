@@ -12,12 +12,13 @@ using GptjAspire.Gateway.Predict;
 using GptjAspire.Gateway.Preprocessing;
 using GptjAspire.Gateway.RateLimiting;
 using GptjAspire.Gateway.Security;
+using GptjAspire.Gateway.Tokenization;
 using GptjAspire.ServiceDefaults;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace GptjAspire.Gateway;
 
-/// <summary>Registers and maps the public API: <c>/predict</c>, <c>/healthz</c>, <c>/v1/completions</c>, <c>/v1/chat/completions</c>, <c>/v1/models</c>, <c>/openapi/v1.json</c>, and the playground page at <c>/</c> (wwwroot).</summary>
+/// <summary>Registers and maps the public API: <c>/predict</c>, <c>/healthz</c>, <c>/v1/completions</c>, <c>/v1/chat/completions</c>, <c>/v1/models</c>, <c>/tokenize</c>, <c>/detokenize</c>, <c>/openapi/v1.json</c>, and the playground page at <c>/</c> (wwwroot).</summary>
 public static class GatewayApi
 {
     public static IHostApplicationBuilder AddGatewayApi(this IHostApplicationBuilder builder)
@@ -71,6 +72,7 @@ public static class GatewayApi
         api.MapCompletions();
         api.MapChatCompletions();
         api.MapModels();
+        api.MapTokenization();
         return app;
     }
 }

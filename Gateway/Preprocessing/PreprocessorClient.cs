@@ -52,6 +52,35 @@ public sealed class PreprocessorClient(Gptj.V1.Preprocessor.PreprocessorClient c
         }
     }
 
+    /// <summary>The token ids of <paramref name="text"/> after NFC normalization, as generation tokenizes a prompt.</summary>
+    public async Task<IReadOnlyList<int>> TokenizeAsync(string text, IReadOnlyDictionary<string, string> fieldNames, CancellationToken cancellationToken)
+    {
+        using var call = client.TokenizeAsync(new TokenizeRequest { Text = text }, Generation(cancellationToken));
+        try
+        {
+            return (await call.ResponseAsync).TokenIds;
+        }
+        catch (RpcException e)
+        {
+            throw Translate(e, fieldNames, cancellationToken);
+        }
+    }
+
+    public async Task<string> DetokenizeAsync(IEnumerable<int> tokenIds, CancellationToken cancellationToken)
+    {
+        var request = new DetokenizeRequest();
+        request.TokenIds.AddRange(tokenIds);
+        using var call = client.DetokenizeAsync(request, Generation(cancellationToken));
+        try
+        {
+            return (await call.ResponseAsync).Text;
+        }
+        catch (RpcException e)
+        {
+            throw Translate(e, NoRenames, cancellationToken);
+        }
+    }
+
     public async Task<ModelInfo> GetModelInfoAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var call = client.GetModelInfoAsync(new GetModelInfoRequest(),

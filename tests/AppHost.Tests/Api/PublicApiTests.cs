@@ -60,6 +60,19 @@ public sealed class PublicApiTests(GptjApp system)
     }
 
     [Fact]
+    public async Task Tokenize_gives_the_models_ids_and_detokenize_their_text()
+    {
+        var expected = GptjAspire.Tokenizer.BpeTokenizer.FromDirectory(GptjApp.DemoModelPath).Encode(Prompt); // the model this app serves
+
+        using var tokenized = await system.Gateway.PostAsync("/tokenize", Json.Body($$"""{"prompt": "{{Prompt}}"}"""));
+        var ids = (await tokenized.ReadJsonAsync()).GetProperty("tokens").EnumerateArray().Select(t => t.GetInt32()).ToArray();
+        using var detokenized = await system.Gateway.PostAsync("/detokenize", Json.Body($$"""{"tokens": [{{string.Join(", ", ids)}}]}"""));
+
+        Assert.Equal(expected, ids);
+        Assert.Equal(Prompt, (await detokenized.ReadJsonAsync()).GetProperty("prompt").GetString());
+    }
+
+    [Fact]
     public async Task A_prompt_given_as_its_token_ids_gives_the_completion_and_echo_of_the_text_prompt()
     {
         var ids = GptjAspire.Tokenizer.BpeTokenizer.FromDirectory(GptjApp.DemoModelPath).Encode(Prompt); // the model this app serves

@@ -130,6 +130,13 @@ public sealed class FakePreprocessor : IAsyncDisposable
                 (service, request, _) => service.Fake.OnGenerate(request));
             context.AddServerStreamingMethod(Method(MethodType.ServerStreaming, "GenerateStream", GenerateRequest.Parser, GenerateStreamResponse.Parser), [],
                 (service, request, writer, call) => service.Fake.OnStream(request, writer, call));
+            // A stand-in tokenizer: one id per UTF-16 unit of the text, and back.
+            context.AddUnaryMethod(Method(MethodType.Unary, "Tokenize", TokenizeRequest.Parser, TokenizeResponse.Parser), [],
+                (service, request, _) => service.Fake.Failure is { } failure
+                    ? Task.FromException<TokenizeResponse>(failure)
+                    : Task.FromResult(new TokenizeResponse { NormalizedText = request.Text, TokenIds = { request.Text.Select(c => (int)c) } }));
+            context.AddUnaryMethod(Method(MethodType.Unary, "Detokenize", DetokenizeRequest.Parser, DetokenizeResponse.Parser), [],
+                (service, request, _) => Task.FromResult(new DetokenizeResponse { Text = new string(request.TokenIds.Select(id => (char)id).ToArray()) }));
             context.AddUnaryMethod(Method(MethodType.Unary, "GetModelInfo", GetModelInfoRequest.Parser, ModelInfo.Parser), [],
                 (service, _, _) =>
                 {
