@@ -351,7 +351,7 @@ public sealed partial class GenerationScheduler : IDisposable
             {
                 // Fork before the last sample takes the prefilled cache itself: every fork reads the prompt's positions from it.
                 var sequenceCache = i == r.NumSequences - 1 ? prefill.Cache : prefill.Cache.Fork(request.Positions);
-                request.Sequences.Add(new ScheduledSequence(i, sequenceCache, new Sampler(r.Sampling, r.BadWords, request.Seed, i), r.PromptIds, request.Positions));
+                request.Sequences.Add(new ScheduledSequence(i, sequenceCache, new Sampler(r.Sampling, r.BadWords, request.Seed, i, r.PromptIds.Length, r.EndId), r.PromptIds, request.Positions));
                 prefill.LastLogits.CopyTo(_logits.AsSpan(i * vocab, vocab));
             }
             var sampled = SampleRows(request.Sequences);

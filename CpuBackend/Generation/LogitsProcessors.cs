@@ -22,6 +22,25 @@ internal static class LogitsProcessors
         ArrayPool<float>.Shared.Return(original);
     }
 
+    /// <summary>OpenAI's presence and frequency penalties, over the generated tokens only (as OpenAI defines them and vLLM
+    /// applies them): a token generated c times loses frequency × c + presence from its logit.</summary>
+    public static void PenalizePresenceAndFrequency(Span<float> logits, ReadOnlySpan<int> generated, float presence, float frequency)
+    {
+        var sorted = ArrayPool<int>.Shared.Rent(generated.Length);
+        var tokens = sorted.AsSpan(0, generated.Length);
+        generated.CopyTo(tokens);
+        tokens.Sort();
+        for (var start = 0; start < tokens.Length;)
+        {
+            var end = start + 1;
+            while (end < tokens.Length && tokens[end] == tokens[start])
+                end++;
+            logits[tokens[start]] -= frequency * (end - start) + presence;
+            start = end;
+        }
+        ArrayPool<int>.Shared.Return(sorted);
+    }
+
     /// <summary>NoBadWordsLogitsProcessor: a bad word's last token is banned when the context ends with the tokens before it (always, for a one-token word).</summary>
     public static void BanBadWords(Span<float> logits, ReadOnlySpan<int> context, IReadOnlyList<int[]> badWords)
     {

@@ -7,7 +7,8 @@ namespace GptjAspire.CpuBackend.Generation;
 
 /// <summary>Chooses one sequence's next token from the model's logits, with Hugging Face <c>generate()</c> semantics and a seeded random stream of its own.</summary>
 /// <remarks>
-/// Order as in HF: processors (repetition penalty, bad words), then for sampling the warpers (temperature, top-k,
+/// Order as in HF: processors (repetition penalty, OpenAI's presence and frequency penalties as vLLM applies them, the
+/// minimum length, bad words), then for sampling the warpers (temperature, top-k,
 /// top-p), softmax and one draw. Greedy (top-k 1 or temperature 0) is HF greedy search: the arg-max of the processed
 /// logits, no warpers. The log-probability is the log-softmax of the scores the choice was made from, which is what
 /// HF's <c>compute_transition_scores(normalize_logits=True)</c> reports. Kept apart from the model, as llama2.c does.
@@ -17,9 +18,14 @@ public sealed class Sampler
     private readonly SamplingParameters _parameters;
     private readonly IReadOnlyList<int[]> _badWords;
     private readonly SequenceRandom _random;
+    private readonly int _promptLength;
+    private readonly int? _endId;
 
     /// <param name="sequence">Index of the sample within its request: samples of one request draw from different streams.</param>
-    public Sampler(SamplingParameters parameters, IReadOnlyList<int[]> badWords, ulong seed, int sequence)
+    /// <param name="promptLength">How much of the context the prompt is: the presence and frequency penalties and the minimum
+    /// length count only the tokens after it.</param>
+    /// <param name="endId">The token that ends a sequence, held back until <see cref="SamplingParameters.MinNewTokens"/> are generated.</param>
+    public Sampler(SamplingParameters parameters, IReadOnlyList<int[]> badWords, ulong seed, int sequence, int promptLength = 0, int? endId = null)
     {
         ThrowIfInvalid(parameters);
         foreach (var word in badWords)
@@ -30,6 +36,8 @@ public sealed class Sampler
         _parameters = parameters;
         _badWords = badWords;
         _random = new SequenceRandom(seed, sequence);
+        _promptLength = promptLength;
+        _endId = endId;
     }
 
     /// <summary>Rewrites <paramref name="logits"/> in place into the scores HF would draw from (or take the arg-max of); removed tokens become -inf.</summary>
@@ -38,6 +46,11 @@ public sealed class Sampler
     {
         if (_parameters.RepetitionPenalty != 1f)
             LogitsProcessors.PenalizeRepetition(logits, context, _parameters.RepetitionPenalty);
+        var generated = context[Math.Min(_promptLength, context.Length)..];
+        if (_parameters.PresencePenalty != 0f || _parameters.FrequencyPenalty != 0f)
+            LogitsProcessors.PenalizePresenceAndFrequency(logits, generated, _parameters.PresencePenalty, _parameters.FrequencyPenalty);
+        if (generated.Length < _parameters.MinNewTokens && _endId is { } end && (uint)end < (uint)logits.Length)
+            logits[end] = float.NegativeInfinity; // HF's MinNewTokensLengthLogitsProcessor
         if (_badWords.Count > 0)
             LogitsProcessors.BanBadWords(logits, context, _badWords);
         if (_parameters.IsGreedy)
@@ -79,6 +92,12 @@ public sealed class Sampler
         if (!(parameters.RepetitionPenalty >= GenerationContract.MinRepetitionPenalty) || float.IsPositiveInfinity(parameters.RepetitionPenalty))
             throw new InvalidGenerationRequestException("Sampling.RepetitionPenalty", string.Create(CultureInfo.InvariantCulture,
                 $"The repetition penalty must be finite and at least {GenerationContract.MinRepetitionPenalty} (1 = off); got {parameters.RepetitionPenalty}."));
+        if (!float.IsFinite(parameters.PresencePenalty))
+            throw new InvalidGenerationRequestException("Sampling.PresencePenalty", string.Create(CultureInfo.InvariantCulture, $"The presence penalty must be finite (0 = off); got {parameters.PresencePenalty}."));
+        if (!float.IsFinite(parameters.FrequencyPenalty))
+            throw new InvalidGenerationRequestException("Sampling.FrequencyPenalty", string.Create(CultureInfo.InvariantCulture, $"The frequency penalty must be finite (0 = off); got {parameters.FrequencyPenalty}."));
+        if (parameters.MinNewTokens < 0)
+            throw new InvalidGenerationRequestException("Sampling.MinNewTokens", $"The minimum number of new tokens must be at least 0; got {parameters.MinNewTokens}.");
     }
 
     /// <summary>Inverse-CDF draw over the token ids in ascending order: the first token whose running probability exceeds u.</summary>

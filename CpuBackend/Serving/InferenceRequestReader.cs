@@ -113,6 +113,12 @@ internal static class InferenceRequestReader
         var penalty = request.FindInput<float>(C.RepetitionPenalty)?.Data;
         var seed = request.FindInput<ulong>(C.Seed)?.Data;
         var samples = request.FindInput<int>(C.NumReturnSequences)?.Data;
+        var presence = request.FindInput<float>(C.PresencePenalty)?.Data;
+        var frequency = request.FindInput<float>(C.FrequencyPenalty)?.Data;
+        var minLength = request.FindInput<int>(C.MinLength)?.Data;
+        var beamWidth = request.FindInput<int>(C.BeamWidth)?.Data;
+        var contextLogits = request.FindInput<bool>(C.ReturnContextLogits)?.Data;
+        var generationLogits = request.FindInput<bool>(C.ReturnGenerationLogits)?.Data;
         var stopWords = request.FindInput<int>(C.StopWordsList);
         var badWords = request.FindInput<int>(C.BadWordsList);
 
@@ -149,7 +155,15 @@ internal static class InferenceRequestReader
                 Temperature: Checked(C.Temperature, row, temperature?[row] ?? 1f, t => t >= 0f && float.IsFinite(t), string.Create(CultureInfo.InvariantCulture, $"finite and at least 0 (below {C.GreedyTemperatureBelow} = greedy)")),
                 RepetitionPenalty: Checked(C.RepetitionPenalty, row, penalty?[row] ?? 1f, r => r >= C.MinRepetitionPenalty && float.IsFinite(r),
                     $"at least {C.MinRepetitionPenalty.ToString(CultureInfo.InvariantCulture)} (1 = off)"),
-                Seed: seed?[row]);
+                Seed: seed?[row],
+                PresencePenalty: Checked(C.PresencePenalty, row, presence?[row] ?? 0f, float.IsFinite, "finite (0 = off)"),
+                FrequencyPenalty: Checked(C.FrequencyPenalty, row, frequency?[row] ?? 0f, float.IsFinite, "finite (0 = off)"),
+                MinNewTokens: Checked(C.MinLength, row, minLength?[row] ?? 0, m => m >= 0, "at least 0"));
+            // A sampling server: TensorRT-LLM's beam search and logits outputs are accepted only as off (len_penalty,
+            // early_stopping and beam_search_diversity_rate, which act on beams alone, are read as anything).
+            Checked(C.BeamWidth, row, beamWidth?[row] ?? 1, w => w == 1, "1: this server samples and does not search beams");
+            Checked(C.ReturnContextLogits, row, contextLogits?[row] ?? false, r => !r, "false: this server does not return logits");
+            Checked(C.ReturnGenerationLogits, row, generationLogits?[row] ?? false, r => !r, "false: this server does not return logits");
             var count = Checked(C.NumReturnSequences, row, samples?[row] ?? 1, n => n >= 1, "at least 1");
             // Without end_id, generation stops at the model's end-of-text token, as HF generate() does.
             var endId = endIds?[row] ?? config.EosTokenId;

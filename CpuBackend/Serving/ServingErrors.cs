@@ -48,6 +48,9 @@ internal static class ServingErrors
         "Sampling.TopP" => C.RuntimeTopP,
         "Sampling.Temperature" => C.Temperature,
         "Sampling.RepetitionPenalty" => C.RepetitionPenalty,
+        "Sampling.PresencePenalty" => C.PresencePenalty,
+        "Sampling.FrequencyPenalty" => C.FrequencyPenalty,
+        "Sampling.MinNewTokens" => C.MinLength,
         // A field added to the request without a tensor here: still name it, rather than fail while reporting a failure.
         _ => field,
     };

@@ -5,7 +5,7 @@ using GptjAspire.Gptj.V1;
 
 namespace GptjAspire.Gateway.Completions;
 
-/// <summary>A checked OpenAI <c>/v1/completions</c> request, plus the <c>top_k</c> and <c>repetition_penalty</c> extensions.</summary>
+/// <summary>A checked OpenAI <c>/v1/completions</c> request (its penalties included), plus the <c>top_k</c> and <c>repetition_penalty</c> extensions.</summary>
 public sealed record CompletionRequest(
     string Model,
     IReadOnlyList<CompletionPrompt> Prompt,
@@ -19,7 +19,9 @@ public sealed record CompletionRequest(
     bool Echo = false,
     int TopK = 0,
     double RepetitionPenalty = 1,
-    bool IncludeUsage = false)
+    bool IncludeUsage = false,
+    double PresencePenalty = 0,
+    double FrequencyPenalty = 0)
 {
     /// <summary>OpenAI's default <c>max_tokens</c> for <c>/v1/completions</c>, used by every endpoint here.</summary>
     public const int DefaultMaxTokens = 16;
@@ -38,8 +40,10 @@ public sealed record CompletionRequest(
     // OpenAI parameters this server does not implement, which common clients send with their neutral value by default.
     static readonly NeutralField[] CompletionNeutral = [NeutralField.Number("best_of", 1), NeutralField.Number("logprobs", 0)];
 
-    static readonly NeutralField[] SharedNeutral =
-        [NeutralField.Number("presence_penalty", 0), NeutralField.Number("frequency_penalty", 0), NeutralField.EmptyObject("logit_bias")];
+    static readonly NeutralField[] SharedNeutral = [NeutralField.EmptyObject("logit_bias")];
+
+    /// <summary>OpenAI's bound on <c>presence_penalty</c> and <c>frequency_penalty</c>, either sign.</summary>
+    public const double MaxPenalty = 2;
 
     public static CompletionRequest Parse(JsonElement body, RequestLimits limits)
     {
@@ -83,6 +87,8 @@ public sealed record CompletionRequest(
         var stream = fields.Boolean("stream") ?? false;
         var topK = fields.Integer("top_k") ?? 0;
         var repetitionPenalty = fields.Number("repetition_penalty") ?? 1;
+        var presencePenalty = fields.Number("presence_penalty") ?? 0;
+        var frequencyPenalty = fields.Number("frequency_penalty") ?? 0;
         var includeUsage = StreamOptions(fields, stream);
         _ = fields.String("user");
         NeutralField.RequireAll(fields, SharedNeutral);
@@ -101,9 +107,11 @@ public sealed record CompletionRequest(
             throw ApiException.Invalid("stop", "Stop sequences must not be empty strings.");
         Ranges.Check("top_k", topK, 0, int.MaxValue);
         Ranges.Check("repetition_penalty", repetitionPenalty, 0, 100, minExclusive: true);
+        Ranges.Check("presence_penalty", presencePenalty, -MaxPenalty, MaxPenalty);
+        Ranges.Check("frequency_penalty", frequencyPenalty, -MaxPenalty, MaxPenalty);
 
         return new CompletionRequest(model, prompt, (int)(maxTokens.Value ?? DefaultMaxTokens), temperature, narrowedTopP, (int)n, stop, seed, stream, echo,
-            (int)topK, repetitionPenalty, includeUsage);
+            (int)topK, repetitionPenalty, includeUsage, presencePenalty, frequencyPenalty);
     }
 
     static bool StreamOptions(RequestFields fields, bool stream)
@@ -129,6 +137,10 @@ public sealed record CompletionRequest(
             sampling.RepetitionPenalty = (float)RepetitionPenalty;
         if (Seed is { } seed)
             sampling.Seed = seed;
+        if (PresencePenalty != 0)
+            sampling.PresencePenalty = (float)PresencePenalty;
+        if (FrequencyPenalty != 0)
+            sampling.FrequencyPenalty = (float)FrequencyPenalty;
         var request = new GenerateRequest
         {
             Prompt = Prompt[promptIndex].Text,

@@ -30,6 +30,10 @@ public static class GenerationTensors
             request.AddInput<float>(GenerationContract.RepetitionPenalty, [1, 1], [sampling.RepetitionPenalty]);
         if (sampling.HasSeed)
             request.AddInput<ulong>(GenerationContract.Seed, [1, 1], [sampling.Seed]);
+        if (sampling.HasPresencePenalty)
+            request.AddInput<float>(GenerationContract.PresencePenalty, [1, 1], [sampling.PresencePenalty]);
+        if (sampling.HasFrequencyPenalty)
+            request.AddInput<float>(GenerationContract.FrequencyPenalty, [1, 1], [sampling.FrequencyPenalty]);
         if (plan.StopTokenIds.Count > 0)
             request.AddInput<int>(GenerationContract.StopWordsList, [1, 2, plan.StopTokenIds.Sum(w => w.Length)], WordList(plan.StopTokenIds));
         request.AddInput<int>(GenerationContract.NumReturnSequences, [1, 1], [plan.Samples]);

@@ -167,5 +167,9 @@ public sealed record GenerationPlan(
         if (sampling.HasRepetitionPenalty && !(sampling.RepetitionPenalty >= GenerationContract.MinRepetitionPenalty && float.IsFinite(sampling.RepetitionPenalty)))
             throw InvalidArgument.For("repetition_penalty", string.Create(CultureInfo.InvariantCulture,
                 $"The repetition penalty must be a finite number, at least {GenerationContract.MinRepetitionPenalty} (1 = off); got {sampling.RepetitionPenalty}."));
+        if (sampling.HasPresencePenalty && !float.IsFinite(sampling.PresencePenalty))
+            throw InvalidArgument.For("presence_penalty", "The presence penalty must be a finite number (0 = off).");
+        if (sampling.HasFrequencyPenalty && !float.IsFinite(sampling.FrequencyPenalty))
+            throw InvalidArgument.For("frequency_penalty", "The frequency penalty must be a finite number (0 = off).");
     }
 }

@@ -95,6 +95,15 @@ public static class GenerationContract
     public const string BadWordsList = "bad_words_list";
     public const string ExcludeInputInOutput = "exclude_input_in_output";
     public const string ReturnLogProbs = "return_log_probs";
+    public const string PresencePenalty = "presence_penalty";
+    public const string FrequencyPenalty = "frequency_penalty";
+    public const string MinLength = "min_length";
+    public const string BeamWidth = "beam_width";
+    public const string LenPenalty = "len_penalty";
+    public const string EarlyStopping = "early_stopping";
+    public const string BeamSearchDiversityRate = "beam_search_diversity_rate";
+    public const string ReturnContextLogits = "return_context_logits";
+    public const string ReturnGenerationLogits = "return_generation_logits";
 
     public const string OutputIds = "output_ids";
     public const string SequenceLength = "sequence_length";
@@ -122,6 +131,20 @@ public static class GenerationContract
         new(ReturnLogProbs, "BOOL", [-1, 1], Optional: true),
         new(ExcludeInputInOutput, "BOOL", [-1, 1], Optional: true),
         new(Streaming, "BOOL", [-1, 1], Optional: true),
+        // OpenAI's penalties on the tokens generated so far: logit - frequency × count - presence × (count > 0).
+        new(PresencePenalty, "FP32", [-1, 1], Optional: true),
+        new(FrequencyPenalty, "FP32", [-1, 1], Optional: true),
+        // New tokens before end_id may end a sequence.
+        new(MinLength, "INT32", [-1, 1], Optional: true),
+        // TensorRT-LLM's beam search and logits outputs, which clients written for it send with their defaults: a sampling
+        // backend takes beam_width 1, the beam-only len_penalty, early_stopping and diversity rate (which then do nothing),
+        // and false for the logits flags.
+        new(BeamWidth, "INT32", [-1, 1], Optional: true),
+        new(LenPenalty, "FP32", [-1, 1], Optional: true),
+        new(EarlyStopping, "BOOL", [-1, 1], Optional: true),
+        new(BeamSearchDiversityRate, "FP32", [-1, 1], Optional: true),
+        new(ReturnContextLogits, "BOOL", [-1, 1], Optional: true),
+        new(ReturnGenerationLogits, "BOOL", [-1, 1], Optional: true),
     ];
 
     /// <summary>Outputs, in the order a model configuration lists them.</summary>

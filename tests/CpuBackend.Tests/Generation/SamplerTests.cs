@@ -93,6 +93,28 @@ public class SamplerTests
     }
 
     [Fact]
+    public void Presence_and_frequency_penalties_count_the_generated_tokens_only()
+    {
+        var logits = new float[] { 0f, 0f, 0f, 0f };
+        var sampler = new Sampler(new SamplingParameters(TopK: 1, PresencePenalty: 1f, FrequencyPenalty: 0.5f), [], seed: 0, sequence: 0, promptLength: 2);
+
+        // Prompt [3, 3], then 1 generated twice and 2 once.
+        sampler.Process(logits, [3, 3, 1, 2, 1]);
+
+        Assert.Equal(new[] { 0f, -2f, -1.5f, 0f }, logits);
+    }
+
+    [Fact]
+    public void The_end_token_waits_for_the_minimum_number_of_new_tokens()
+    {
+        var sampler = new Sampler(new SamplingParameters(TopK: 1, MinNewTokens: 2), [], seed: 0, sequence: 0, promptLength: 1, endId: 1);
+
+        Assert.Equal(2, sampler.Next([0f, 5f, 1f], [0]).TokenId);
+        Assert.Equal(2, sampler.Next([0f, 5f, 1f], [0, 2]).TokenId);
+        Assert.Equal(1, sampler.Next([0f, 5f, 1f], [0, 2, 2]).TokenId);
+    }
+
+    [Fact]
     public void Bad_word_is_banned_only_after_its_prefix()
     {
         var sampler = new Sampler(new SamplingParameters(Temperature: 0f), [[3, 1]], seed: 0, sequence: 0);

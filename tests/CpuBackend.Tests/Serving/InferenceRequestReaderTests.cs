@@ -141,11 +141,51 @@ public class InferenceRequestReaderTests
     [InlineData(C.RepetitionPenalty, float.PositiveInfinity)]
     [InlineData(C.RepetitionPenalty, -2f)]
     [InlineData(C.RepetitionPenalty, 1e-40f)]
+    [InlineData(C.PresencePenalty, float.NaN)]
+    [InlineData(C.FrequencyPenalty, float.NegativeInfinity)]
     public void Sampling_tensor_that_is_not_a_usable_number_is_rejected_by_tensor_name(string tensor, float value)
     {
         var request = Requests.Generate([5], 2).AddInput<float>(tensor, [1, 1], [value]);
 
         Assert.Contains($"'{tensor}'", Rejected(request).Status.Detail);
+    }
+
+    [Fact]
+    public void Tensorrt_llm_inputs_are_read_the_penalties_and_minimum_length_as_sampling_and_beam_settings_at_their_sampling_values()
+    {
+        var request = Requests.Generate([5], 4)
+            .AddInput<float>(C.PresencePenalty, [1, 1], [0.5f])
+            .AddInput<float>(C.FrequencyPenalty, [1, 1], [-0.25f])
+            .AddInput<int>(C.MinLength, [1, 1], [3])
+            .AddInput<int>(C.BeamWidth, [1, 1], [1])
+            .AddInput<float>(C.LenPenalty, [1, 1], [1.3f])
+            .AddInput<bool>(C.EarlyStopping, [1, 1], [true])
+            .AddInput<float>(C.BeamSearchDiversityRate, [1, 1], [0.2f])
+            .AddInput<bool>(C.ReturnContextLogits, [1, 1], [false])
+            .AddInput<bool>(C.ReturnGenerationLogits, [1, 1], [false]);
+
+        var sampling = Assert.Single(InferenceRequestReader.Read(request, "gptj", 4, Config).Rows).Sampling;
+
+        Assert.Equal((0.5f, -0.25f, 3), (sampling.PresencePenalty, sampling.FrequencyPenalty, sampling.MinNewTokens));
+    }
+
+    [Theory]
+    [InlineData(C.BeamWidth, "Input 'beam_width' row 0 is 4; it must be 1: this server samples and does not search beams.")]
+    [InlineData(C.MinLength, "Input 'min_length' row 0 is -1; it must be at least 0.")]
+    public void Beam_search_and_a_negative_minimum_length_are_refused_naming_the_input(string tensor, string message)
+    {
+        var request = Requests.Generate([5], 2).AddInput<int>(tensor, [1, 1], [tensor == C.BeamWidth ? 4 : -1]);
+
+        Assert.Equal(message, Rejected(request).Status.Detail);
+    }
+
+    [Fact]
+    public void Logits_outputs_are_refused_naming_the_input()
+    {
+        var request = Requests.Generate([5], 2).AddInput<bool>(C.ReturnGenerationLogits, [1, 1], [true]);
+
+        Assert.Contains("'return_generation_logits'", Rejected(request).Status.Detail);
+        Assert.Contains("does not return logits", Rejected(request).Status.Detail);
     }
 
     [Theory]

@@ -84,6 +84,31 @@ public sealed class InferenceServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Min_length_holds_back_the_end_token_that_greedy_decoding_would_choose_first()
+    {
+        var first = (await Client.InferAsync(Requests.Generate([5, 9], 1, excludeInput: true))).GetOutput<int>(C.OutputIds).Data[0];
+
+        var ended = (await Client.InferAsync(Requests.Generate([5, 9], 6, excludeInput: true, endId: first))).GetOutput<int>(C.OutputIds).Data;
+        var held = (await Client.InferAsync(Requests.Generate([5, 9], 6, excludeInput: true, endId: first)
+            .AddInput<int>(C.MinLength, [1, 1], [3]))).GetOutput<int>(C.OutputIds).Data;
+
+        Assert.Empty(ended); // ends at once: the end token is not part of the output
+        Assert.True(held.Length >= 3, $"{held.Length} tokens");
+        Assert.DoesNotContain(first, held[..3]);
+    }
+
+    [Fact]
+    public async Task A_large_frequency_penalty_stops_greedy_decoding_from_repeating_a_token()
+    {
+        var plain = (await Client.InferAsync(Requests.Generate([5, 9], 30, excludeInput: true))).GetOutput<int>(C.OutputIds).Data;
+        var penalized = (await Client.InferAsync(Requests.Generate([5, 9], 30, excludeInput: true)
+            .AddInput<float>(C.FrequencyPenalty, [1, 1], [100f]))).GetOutput<int>(C.OutputIds).Data;
+
+        Assert.True(plain.Distinct().Count() < plain.Length, "greedy decoding of the tiny model repeats itself");
+        Assert.Equal(penalized.Length, penalized.Distinct().Count());
+    }
+
+    [Fact]
     public async Task Streamed_tokens_concatenate_to_the_unary_result_and_only_the_last_is_final()
     {
         var whole = (await Client.InferAsync(Requests.Generate([9, 3], 7, excludeInput: true))).GetOutput<int>(C.OutputIds).Data;

@@ -15,6 +15,9 @@ public sealed class ServingErrorsTests
     [InlineData("Sampling.TopP", "runtime_top_p")]
     [InlineData("Sampling.RepetitionPenalty", "repetition_penalty")]
     [InlineData("BadWords", "bad_words_list")]
+    [InlineData("Sampling.PresencePenalty", "presence_penalty")]
+    [InlineData("Sampling.FrequencyPenalty", "frequency_penalty")]
+    [InlineData("Sampling.MinNewTokens", "min_length")]
     public void Refused_request_is_invalid_argument_with_a_violation_naming_the_tensor(string field, string tensor)
     {
         var status = ServingErrors.ToStatus(new InvalidGenerationRequestException(field, "Out of range; got 7."), DateTime.MaxValue);

@@ -64,6 +64,17 @@ public sealed class GenerationTensorsTests
         Assert.Null(request.FindInput<float>(GenerationContract.Temperature));
         Assert.Null(request.FindInput<float>(GenerationContract.RepetitionPenalty));
         Assert.Null(request.FindInput<ulong>(GenerationContract.Seed));
+        Assert.Null(request.FindInput<float>(GenerationContract.PresencePenalty));
+        Assert.Null(request.FindInput<float>(GenerationContract.FrequencyPenalty));
+    }
+
+    [Fact]
+    public void Presence_and_frequency_penalties_travel_as_tensorrt_llms_inputs()
+    {
+        var request = GenerationTensors.Request(Plan(new SamplingParameters { PresencePenalty = 0.5f, FrequencyPenalty = -1f }), "gptj", streaming: false);
+
+        Assert.Equal([0.5f], request.GetInput<float>(GenerationContract.PresencePenalty).Data);
+        Assert.Equal([-1f], request.GetInput<float>(GenerationContract.FrequencyPenalty).Data);
     }
 
     [Fact]

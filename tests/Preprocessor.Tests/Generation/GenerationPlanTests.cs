@@ -57,6 +57,16 @@ public sealed class GenerationPlanTests
             RejectionUnder(limits, new GenerateRequest { Prompt = "abcd", N = 6, MaxNewTokens = 6 }));
     }
 
+    [Theory]
+    [InlineData(float.NaN, 0f, "presence_penalty")]
+    [InlineData(0f, float.PositiveInfinity, "frequency_penalty")]
+    public void A_penalty_that_is_not_a_finite_number_is_refused_naming_it(float presence, float frequency, string field)
+    {
+        var request = new GenerateRequest { Prompt = "a", Sampling = new SamplingParameters { PresencePenalty = presence, FrequencyPenalty = frequency } };
+
+        Assert.Equal(field, Rejection(request).Field);
+    }
+
     [Fact]
     public void Prompt_ids_go_to_the_model_as_they_are_and_their_text_is_the_prompt_to_echo()
     {
