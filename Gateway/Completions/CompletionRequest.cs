@@ -5,7 +5,8 @@ using GptjAspire.Gptj.V1;
 
 namespace GptjAspire.Gateway.Completions;
 
-/// <summary>A checked OpenAI <c>/v1/completions</c> request (its penalties included), plus the <c>top_k</c> and <c>repetition_penalty</c> extensions.</summary>
+/// <summary>A checked OpenAI <c>/v1/completions</c> request (its penalties included), plus the <c>top_k</c>, <c>repetition_penalty</c>
+/// and <c>min_tokens</c> (vLLM's) extensions.</summary>
 public sealed record CompletionRequest(
     string Model,
     IReadOnlyList<CompletionPrompt> Prompt,
@@ -21,7 +22,8 @@ public sealed record CompletionRequest(
     double RepetitionPenalty = 1,
     bool IncludeUsage = false,
     double PresencePenalty = 0,
-    double FrequencyPenalty = 0)
+    double FrequencyPenalty = 0,
+    int MinTokens = 0)
 {
     /// <summary>OpenAI's default <c>max_tokens</c> for <c>/v1/completions</c>, used by every endpoint here.</summary>
     public const int DefaultMaxTokens = 16;
@@ -32,6 +34,7 @@ public sealed record CompletionRequest(
         ["max_new_tokens"] = "max_tokens",
         ["max_total_tokens"] = "max_tokens",
         ["prompt_ids"] = "prompt",
+        ["min_new_tokens"] = "min_tokens",
     };
 
     /// <summary>The Preprocessor's field names as the endpoint that made this request calls them, for its errors.</summary>
@@ -89,6 +92,7 @@ public sealed record CompletionRequest(
         var repetitionPenalty = fields.Number("repetition_penalty") ?? 1;
         var presencePenalty = fields.Number("presence_penalty") ?? 0;
         var frequencyPenalty = fields.Number("frequency_penalty") ?? 0;
+        var minTokens = fields.Integer("min_tokens") ?? 0;
         var includeUsage = StreamOptions(fields, stream);
         _ = fields.String("user");
         NeutralField.RequireAll(fields, SharedNeutral);
@@ -109,9 +113,10 @@ public sealed record CompletionRequest(
         Ranges.Check("repetition_penalty", repetitionPenalty, 0, 100, minExclusive: true);
         Ranges.Check("presence_penalty", presencePenalty, -MaxPenalty, MaxPenalty);
         Ranges.Check("frequency_penalty", frequencyPenalty, -MaxPenalty, MaxPenalty);
+        Ranges.Check("min_tokens", minTokens, 0, maxTokens.Value ?? DefaultMaxTokens);
 
         return new CompletionRequest(model, prompt, (int)(maxTokens.Value ?? DefaultMaxTokens), temperature, narrowedTopP, (int)n, stop, seed, stream, echo,
-            (int)topK, repetitionPenalty, includeUsage, presencePenalty, frequencyPenalty);
+            (int)topK, repetitionPenalty, includeUsage, presencePenalty, frequencyPenalty, (int)minTokens);
     }
 
     static bool StreamOptions(RequestFields fields, bool stream)
@@ -150,6 +155,8 @@ public sealed record CompletionRequest(
             Sampling = sampling,
         };
         request.PromptIds.AddRange(Prompt[promptIndex].TokenIds);
+        if (MinTokens > 0)
+            request.MinNewTokens = MinTokens;
         request.Stop.AddRange(Stop ?? []);
         return request;
     }

@@ -18,7 +18,8 @@ public sealed record GenerationPlan(
     IReadOnlyList<string> Stop,
     IReadOnlyList<int[]> StopTokenIds,
     bool Echo,
-    int? EndId)
+    int? EndId,
+    int MinNewTokens = 0)
 {
     /// <summary>Validates <paramref name="request"/> against <paramref name="limits"/> and fits it into the context window; throws
     /// INVALID_ARGUMENT naming the field otherwise.</summary>
@@ -52,13 +53,15 @@ public sealed record GenerationPlan(
             throw InvalidArgument.For("max_new_tokens", $"The number of new tokens can be at most {limits.MaxNewTokens}; got {request.MaxNewTokens}.");
 
         var maxNewTokens = Math.Min(budget, limits.MaxNewTokens);
+        if (request.HasMinNewTokens && (request.MinNewTokens < 0 || request.MinNewTokens > maxNewTokens))
+            throw InvalidArgument.For("min_new_tokens", $"The minimum number of new tokens must be between 0 and the {maxNewTokens} new tokens this request may generate; got {request.MinNewTokens}.");
         CheckKvCache(limits, samples, ids.Length, maxNewTokens);
         var stops = request.Stop.Select(s => s.Normalize(NormalizationForm.FormC)).ToList();
         // A stop's tokens alone may differ from how the model spells it after other text; the backend stops on the ids
         // it is given, and the text filter catches every other spelling.
         var stopIds = stops.Select(s => Encode(tokenizer, s, "stop", "stop sequence")).ToList();
         var id = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
-        return new GenerationPlan(id, prompt, ids, samples, maxNewTokens, sampling, stops, stopIds, request.Echo, tokenizer.EndOfTextId);
+        return new GenerationPlan(id, prompt, ids, samples, maxNewTokens, sampling, stops, stopIds, request.Echo, tokenizer.EndOfTextId, request.MinNewTokens);
     }
 
     const string PromptField = "prompt";

@@ -52,19 +52,19 @@ public sealed class CompletionsTests
     }
 
     [Fact]
-    public async Task Presence_and_frequency_penalties_go_to_the_preprocessor_and_zero_is_left_unset()
+    public async Task Penalties_and_min_tokens_go_to_the_preprocessor_and_zero_is_left_unset()
     {
         await using var host = await GatewayHost.StartAsync();
 
-        using var penalized = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "presence_penalty": 0.5, "frequency_penalty": -1.5}"""));
+        using var penalized = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "presence_penalty": 0.5, "frequency_penalty": -1.5, "min_tokens": 4}"""));
         using var neutral = await host.Client.PostAsync("/v1/chat/completions", Json("""{"messages": [{"role": "user", "content": "b"}], "presence_penalty": 0}"""));
 
         Assert.Equal(HttpStatusCode.OK, penalized.StatusCode);
         Assert.Equal(HttpStatusCode.OK, neutral.StatusCode);
-        var sent = host.Preprocessor.Requests.Single(r => r.Prompt == "a").Sampling;
-        Assert.Equal((0.5f, -1.5f), (sent.PresencePenalty, sent.FrequencyPenalty));
-        var chat = host.Preprocessor.Requests.Single(r => r.Prompt != "a").Sampling;
-        Assert.False(chat.HasPresencePenalty || chat.HasFrequencyPenalty);
+        var sent = host.Preprocessor.Requests.Single(r => r.Prompt == "a");
+        Assert.Equal((0.5f, -1.5f, 4), (sent.Sampling.PresencePenalty, sent.Sampling.FrequencyPenalty, sent.MinNewTokens));
+        var chat = host.Preprocessor.Requests.Single(r => r.Prompt != "a");
+        Assert.False(chat.Sampling.HasPresencePenalty || chat.Sampling.HasFrequencyPenalty || chat.HasMinNewTokens);
     }
 
     [Fact]
@@ -201,6 +201,7 @@ public sealed class CompletionsTests
     [InlineData("""{"prompt": "a", "logprobs": 5}""", "logprobs", "'logprobs' is not supported by this server (only 0 is accepted); got 5.")]
     [InlineData("""{"prompt": "a", "best_of": 3}""", "best_of", "'best_of' is not supported by this server (only 1 is accepted); got 3.")]
     [InlineData("""{"prompt": "a", "presence_penalty": 2.5}""", "presence_penalty", "'presence_penalty' must be at least -2 and at most 2; got 2.5.")]
+    [InlineData("""{"prompt": "a", "max_tokens": 8, "min_tokens": 9}""", "min_tokens", "'min_tokens' must be between 0 and 8; got 9.")]
     [InlineData("""{"prompt": "a", "frequency_penalty": "1"}""", "frequency_penalty", "'frequency_penalty' must be a number, not a string.")]
     [InlineData("""{"prompt": "a", "stream_options": {"include_usage": true}}""", "stream_options", "'stream_options' is only allowed when 'stream' is true.")]
     [InlineData("""{"prompt": "a", "temprature": 1}""", "temprature", "Unrecognized request field 'temprature'.")]

@@ -66,6 +66,15 @@ public sealed class GenerationTensorsTests
         Assert.Null(request.FindInput<ulong>(GenerationContract.Seed));
         Assert.Null(request.FindInput<float>(GenerationContract.PresencePenalty));
         Assert.Null(request.FindInput<float>(GenerationContract.FrequencyPenalty));
+        Assert.Null(request.FindInput<int>(GenerationContract.MinLength));
+    }
+
+    [Fact]
+    public void A_minimum_of_new_tokens_travels_as_min_length()
+    {
+        var request = GenerationTensors.Request(Plan(new SamplingParameters()) with { MinNewTokens = 4 }, "gptj", streaming: false);
+
+        Assert.Equal([4], request.GetInput<int>(GenerationContract.MinLength).Data);
     }
 
     [Fact]

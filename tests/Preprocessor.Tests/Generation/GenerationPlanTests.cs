@@ -57,6 +57,15 @@ public sealed class GenerationPlanTests
             RejectionUnder(limits, new GenerateRequest { Prompt = "abcd", N = 6, MaxNewTokens = 6 }));
     }
 
+    [Fact]
+    public void Min_new_tokens_is_kept_within_the_requests_new_token_budget()
+    {
+        Assert.Equal(3, Create(new GenerateRequest { Prompt = "abcd", MaxNewTokens = 5, MinNewTokens = 3 }).MinNewTokens);
+        Assert.Equal(("min_new_tokens", "The minimum number of new tokens must be between 0 and the 5 new tokens this request may generate; got 6."),
+            Rejection(new GenerateRequest { Prompt = "abcd", MaxNewTokens = 5, MinNewTokens = 6 }));
+        Assert.Equal("min_new_tokens", Rejection(new GenerateRequest { Prompt = "abcd", MinNewTokens = -1 }).Field);
+    }
+
     [Theory]
     [InlineData(float.NaN, 0f, "presence_penalty")]
     [InlineData(0f, float.PositiveInfinity, "frequency_penalty")]
