@@ -7,7 +7,7 @@ namespace GptjAspire.CpuBackend.Generation;
 
 /// <summary>Chooses one sequence's next token from the model's logits, with Hugging Face <c>generate()</c> semantics and a seeded random stream of its own.</summary>
 /// <remarks>
-/// Order as in HF: processors (repetition penalty, OpenAI's presence and frequency penalties as vLLM applies them, the
+/// Order as in HF, after the logit bias (TensorRT-LLM's embedding bias, added first): processors (repetition penalty, OpenAI's presence and frequency penalties as vLLM applies them, the
 /// minimum length, bad words), then for sampling the warpers (temperature, top-k,
 /// top-p), softmax and one draw. Greedy (top-k 1 or temperature 0) is HF greedy search: the arg-max of the processed
 /// logits, no warpers. The log-probability is the log-softmax of the scores the choice was made from, which is what
@@ -44,6 +44,8 @@ public sealed class Sampler
     /// <param name="context">The prompt followed by the tokens generated so far (what HF passes as <c>input_ids</c>).</param>
     public void Process(Span<float> logits, ReadOnlySpan<int> context)
     {
+        if (_parameters.LogitBias is { } bias)
+            TensorPrimitives.Add(logits, bias, logits);
         if (_parameters.RepetitionPenalty != 1f)
             LogitsProcessors.PenalizeRepetition(logits, context, _parameters.RepetitionPenalty);
         var generated = context[Math.Min(_promptLength, context.Length)..];
@@ -96,6 +98,8 @@ public sealed class Sampler
             throw new InvalidGenerationRequestException("Sampling.PresencePenalty", string.Create(CultureInfo.InvariantCulture, $"The presence penalty must be finite (0 = off); got {parameters.PresencePenalty}."));
         if (!float.IsFinite(parameters.FrequencyPenalty))
             throw new InvalidGenerationRequestException("Sampling.FrequencyPenalty", string.Create(CultureInfo.InvariantCulture, $"The frequency penalty must be finite (0 = off); got {parameters.FrequencyPenalty}."));
+        if (parameters.LogitBias is { } bias && !TensorPrimitives.IsFiniteAll(bias))
+            throw new InvalidGenerationRequestException("Sampling.LogitBias", "Every logit bias must be a finite number.");
         if (parameters.MinNewTokens < 0)
             throw new InvalidGenerationRequestException("Sampling.MinNewTokens", $"The minimum number of new tokens must be at least 0; got {parameters.MinNewTokens}.");
     }

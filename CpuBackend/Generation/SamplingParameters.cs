@@ -6,6 +6,7 @@ namespace GptjAspire.CpuBackend.Generation;
 /// <param name="PresencePenalty">OpenAI's: subtracted from the logit of every token generated so far (0 = off).</param>
 /// <param name="FrequencyPenalty">OpenAI's: subtracted once per time a token was generated so far (0 = off).</param>
 /// <param name="MinNewTokens">New tokens before the end token may be chosen (HF's <c>min_new_tokens</c>, TensorRT-LLM's <c>min_length</c>).</param>
+/// <param name="LogitBias">Added to the logits before anything else, one value per token of the vocabulary (TensorRT-LLM's <c>embedding_bias</c>).</param>
 public sealed record SamplingParameters(
     int TopK = 0,
     float TopP = 1f,
@@ -14,7 +15,8 @@ public sealed record SamplingParameters(
     ulong? Seed = null,
     float PresencePenalty = 0f,
     float FrequencyPenalty = 0f,
-    int MinNewTokens = 0)
+    int MinNewTokens = 0,
+    float[]? LogitBias = null)
 {
     /// <summary>True when the choice is the arg-max (HF greedy search) instead of a draw; a temperature too small to divide logits by counts as 0.</summary>
     public bool IsGreedy => TopK == 1 || Temperature < GenerationContract.GreedyTemperatureBelow;

@@ -116,6 +116,7 @@ internal static class InferenceRequestReader
         var presence = request.FindInput<float>(C.PresencePenalty)?.Data;
         var frequency = request.FindInput<float>(C.FrequencyPenalty)?.Data;
         var minLength = request.FindInput<int>(C.MinLength)?.Data;
+        var bias = request.FindInput<float>(C.EmbeddingBias);
         var beamWidth = request.FindInput<int>(C.BeamWidth)?.Data;
         var contextLogits = request.FindInput<bool>(C.ReturnContextLogits)?.Data;
         var generationLogits = request.FindInput<bool>(C.ReturnGenerationLogits)?.Data;
@@ -158,7 +159,8 @@ internal static class InferenceRequestReader
                 Seed: seed?[row],
                 PresencePenalty: Checked(C.PresencePenalty, row, presence?[row] ?? 0f, float.IsFinite, "finite (0 = off)"),
                 FrequencyPenalty: Checked(C.FrequencyPenalty, row, frequency?[row] ?? 0f, float.IsFinite, "finite (0 = off)"),
-                MinNewTokens: Checked(C.MinLength, row, minLength?[row] ?? 0, m => m >= 0, "at least 0"));
+                MinNewTokens: Checked(C.MinLength, row, minLength?[row] ?? 0, m => m >= 0, "at least 0"),
+                LogitBias: bias is null ? null : LogitBias(bias, row, config.VocabSize));
             // A sampling server: TensorRT-LLM's beam search and logits outputs are accepted only as off (len_penalty,
             // early_stopping and beam_search_diversity_rate, which act on beams alone, are read as anything).
             Checked(C.BeamWidth, row, beamWidth?[row] ?? 1, w => w == 1, "1: this server samples and does not search beams");
@@ -190,6 +192,16 @@ internal static class InferenceRequestReader
 
     private static T Checked<T>(string tensor, int row, T value, Func<T, bool> valid, string rule) =>
         valid(value) ? value : throw Invalid($"Input '{tensor}' row {row} is {value}; it must be {rule}.");
+
+    /// <summary>A row of <c>embedding_bias</c>: one finite value per token of the vocabulary.</summary>
+    private static float[] LogitBias(InferTensor<float> bias, int row, int vocabSize)
+    {
+        if (bias.Shape[1] != vocabSize)
+            throw Invalid($"Input '{C.EmbeddingBias}' has {bias.Shape[1]} values a row; it must have one per token of the vocabulary ({vocabSize}).");
+        var values = bias.Data.AsSpan(row * vocabSize, vocabSize).ToArray();
+        var bad = Array.FindIndex(values, v => !float.IsFinite(v));
+        return bad < 0 ? values : throw Invalid($"Input '{C.EmbeddingBias}' row {row} holds {values[bad]} for token {bad}; every bias must be a finite number.");
+    }
 
     private static bool Flag(ModelInferRequest request, string name) => request.FindInput<bool>(name)?.Data.Any(v => v) ?? false;
 

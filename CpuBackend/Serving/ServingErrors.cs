@@ -51,6 +51,7 @@ internal static class ServingErrors
         "Sampling.PresencePenalty" => C.PresencePenalty,
         "Sampling.FrequencyPenalty" => C.FrequencyPenalty,
         "Sampling.MinNewTokens" => C.MinLength,
+        "Sampling.LogitBias" => C.EmbeddingBias,
         // A field added to the request without a tensor here: still name it, rather than fail while reporting a failure.
         _ => field,
     };

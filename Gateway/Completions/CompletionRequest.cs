@@ -5,7 +5,7 @@ using GptjAspire.Gptj.V1;
 
 namespace GptjAspire.Gateway.Completions;
 
-/// <summary>A checked OpenAI <c>/v1/completions</c> request (its penalties included), plus the <c>top_k</c>, <c>repetition_penalty</c>
+/// <summary>A checked OpenAI <c>/v1/completions</c> request (its penalties and logit bias included), plus the <c>top_k</c>, <c>repetition_penalty</c>
 /// and <c>min_tokens</c> (vLLM's) extensions.</summary>
 public sealed record CompletionRequest(
     string Model,
@@ -23,7 +23,8 @@ public sealed record CompletionRequest(
     bool IncludeUsage = false,
     double PresencePenalty = 0,
     double FrequencyPenalty = 0,
-    int MinTokens = 0)
+    int MinTokens = 0,
+    IReadOnlyDictionary<int, float>? LogitBias = null)
 {
     /// <summary>OpenAI's default <c>max_tokens</c> for <c>/v1/completions</c>, used by every endpoint here.</summary>
     public const int DefaultMaxTokens = 16;
@@ -43,10 +44,11 @@ public sealed record CompletionRequest(
     // OpenAI parameters this server does not implement, which common clients send with their neutral value by default.
     static readonly NeutralField[] CompletionNeutral = [NeutralField.Number("best_of", 1), NeutralField.Number("logprobs", 0)];
 
-    static readonly NeutralField[] SharedNeutral = [NeutralField.EmptyObject("logit_bias")];
-
     /// <summary>OpenAI's bound on <c>presence_penalty</c> and <c>frequency_penalty</c>, either sign.</summary>
     public const double MaxPenalty = 2;
+
+    /// <summary>OpenAI's bound on each <c>logit_bias</c> value, either sign.</summary>
+    public const double MaxLogitBias = 100;
 
     public static CompletionRequest Parse(JsonElement body, RequestLimits limits)
     {
@@ -95,7 +97,7 @@ public sealed record CompletionRequest(
         var minTokens = fields.Integer("min_tokens") ?? 0;
         var includeUsage = StreamOptions(fields, stream);
         _ = fields.String("user");
-        NeutralField.RequireAll(fields, SharedNeutral);
+        var logitBias = ReadLogitBias(fields);
         fields.RejectUnknown();
 
         var prompt = prompts();
@@ -116,7 +118,27 @@ public sealed record CompletionRequest(
         Ranges.Check("min_tokens", minTokens, 0, maxTokens.Value ?? DefaultMaxTokens);
 
         return new CompletionRequest(model, prompt, (int)(maxTokens.Value ?? DefaultMaxTokens), temperature, narrowedTopP, (int)n, stop, seed, stream, echo,
-            (int)topK, repetitionPenalty, includeUsage, presencePenalty, frequencyPenalty, (int)minTokens);
+            (int)topK, repetitionPenalty, includeUsage, presencePenalty, frequencyPenalty, (int)minTokens, logitBias);
+    }
+
+    /// <summary>OpenAI's <c>logit_bias</c>: token ids (as the object's keys) to biases in -100..100; ids beyond the vocabulary
+    /// are the Preprocessor's to refuse.</summary>
+    static Dictionary<int, float> ReadLogitBias(RequestFields fields)
+    {
+        var biases = new Dictionary<int, float>();
+        if (fields.Raw("logit_bias") is not { } value)
+            return biases;
+        if (value.ValueKind != JsonValueKind.Object)
+            throw ApiException.Invalid("logit_bias", $"'logit_bias' must be an object of token ids to biases, not {JsonBody.Describe(value)}.");
+        foreach (var entry in value.EnumerateObject())
+        {
+            if (!int.TryParse(entry.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var token))
+                throw ApiException.Invalid("logit_bias", $"'logit_bias' keys must be token ids (integers from 0); got '{entry.Name}'.");
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetDouble(out var bias) || Math.Abs(bias) > MaxLogitBias)
+                throw ApiException.Invalid("logit_bias", $"'logit_bias[{token}]' must be a number from -{MaxLogitBias} to {MaxLogitBias}; got {entry.Value.GetRawText()}.");
+            biases[token] = (float)bias;
+        }
+        return biases;
     }
 
     static bool StreamOptions(RequestFields fields, bool stream)
@@ -146,6 +168,8 @@ public sealed record CompletionRequest(
             sampling.PresencePenalty = (float)PresencePenalty;
         if (FrequencyPenalty != 0)
             sampling.FrequencyPenalty = (float)FrequencyPenalty;
+        foreach (var (token, bias) in LogitBias ?? new Dictionary<int, float>())
+            sampling.LogitBias[token] = bias;
         var request = new GenerateRequest
         {
             Prompt = Prompt[promptIndex].Text,

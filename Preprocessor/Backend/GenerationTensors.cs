@@ -34,6 +34,8 @@ public static class GenerationTensors
             request.AddInput<float>(GenerationContract.PresencePenalty, [1, 1], [sampling.PresencePenalty]);
         if (sampling.HasFrequencyPenalty)
             request.AddInput<float>(GenerationContract.FrequencyPenalty, [1, 1], [sampling.FrequencyPenalty]);
+        if (plan.LogitBias is { } bias)
+            request.AddInput<float>(GenerationContract.EmbeddingBias, [1, bias.Length], bias);
         if (plan.MinNewTokens > 0)
             request.AddInput<int>(GenerationContract.MinLength, [1, 1], [plan.MinNewTokens]);
         if (plan.StopTokenIds.Count > 0)

@@ -19,7 +19,8 @@ public sealed record GenerationPlan(
     IReadOnlyList<int[]> StopTokenIds,
     bool Echo,
     int? EndId,
-    int MinNewTokens = 0)
+    int MinNewTokens = 0,
+    float[]? LogitBias = null)
 {
     /// <summary>Validates <paramref name="request"/> against <paramref name="limits"/> and fits it into the context window; throws
     /// INVALID_ARGUMENT naming the field otherwise.</summary>
@@ -61,7 +62,25 @@ public sealed record GenerationPlan(
         // it is given, and the text filter catches every other spelling.
         var stopIds = stops.Select(s => Encode(tokenizer, s, "stop", "stop sequence")).ToList();
         var id = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
-        return new GenerationPlan(id, prompt, ids, samples, maxNewTokens, sampling, stops, stopIds, request.Echo, tokenizer.EndOfTextId, request.MinNewTokens);
+        return new GenerationPlan(id, prompt, ids, samples, maxNewTokens, sampling, stops, stopIds, request.Echo, tokenizer.EndOfTextId, request.MinNewTokens,
+            DenseLogitBias(sampling, tokenizer, limits.VocabSize ?? tokenizer.VocabSize));
+    }
+
+    /// <summary>The sparse bias as the backend's dense <c>embedding_bias</c>, one value per row of the model's embedding.</summary>
+    static float[]? DenseLogitBias(SamplingParameters sampling, BpeTokenizer tokenizer, int vocabSize)
+    {
+        if (sampling.LogitBias.Count == 0)
+            return null;
+        var dense = new float[vocabSize];
+        foreach (var (token, bias) in sampling.LogitBias)
+        {
+            if ((uint)token >= (uint)Math.Min(tokenizer.VocabSize, vocabSize))
+                throw InvalidArgument.For("logit_bias", $"Token id {token} is outside the tokenizer's vocabulary [0, {Math.Min(tokenizer.VocabSize, vocabSize)}).");
+            if (!float.IsFinite(bias))
+                throw InvalidArgument.For("logit_bias", $"The bias of token {token} must be a finite number.");
+            dense[token] = bias;
+        }
+        return dense;
     }
 
     const string PromptField = "prompt";

@@ -9,6 +9,9 @@ namespace GptjAspire.Preprocessor.Generation;
 public sealed record ModelLimits(int ContextLength, int MaxSamples, int MaxStopSequences, int MaxPromptTokens, int MaxNewTokens, int? KvCacheTokens = null,
     bool KvCacheSharesPrompt = false)
 {
+    /// <summary>Rows of the model's embedding, the length of the logit bias sent to the backend; the tokenizer's vocabulary when unset.</summary>
+    public int? VocabSize { get; init; }
+
     public static ModelLimits Resolve(int folderContextLength, PreprocessorOptions options, BackendLimits? backend)
     {
         var context = Tightest(folderContextLength, backend?.ContextLength);

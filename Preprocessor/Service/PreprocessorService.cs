@@ -125,7 +125,7 @@ public sealed class PreprocessorService(
         });
     }
 
-    ModelLimits Limits(BackendState state) => ModelLimits.Resolve(text.ContextLength, options.Value, state.Limits);
+    ModelLimits Limits(BackendState state) => ModelLimits.Resolve(text.ContextLength, options.Value, state.Limits) with { VocabSize = text.VocabSize };
 
     GenerationPlan Plan(GenerateRequest request) => GenerationPlan.Create(request, text.Tokenizer, Limits(backend.State));
 

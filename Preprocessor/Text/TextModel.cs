@@ -13,12 +13,13 @@ public sealed class TextModel
     /// <summary>Configuration key of the served model's name.</summary>
     public const string NameKey = "Model:Name";
 
-    public TextModel(string name, string directory, BpeTokenizer tokenizer, int contextLength)
+    public TextModel(string name, string directory, BpeTokenizer tokenizer, int contextLength, int vocabSize)
     {
         Name = name;
         Directory = directory;
         Tokenizer = tokenizer;
         ContextLength = contextLength;
+        VocabSize = vocabSize;
     }
 
     public string Name { get; }
@@ -30,6 +31,10 @@ public sealed class TextModel
     /// <summary>Tokens the model attends to (GPT-J's <c>n_positions</c>).</summary>
     public int ContextLength { get; }
 
+    /// <summary>Rows of the model's embedding (<c>vocab_size</c>, padded past the tokenizer's: 50400 against 50257 in GPT-J),
+    /// the length of a per-token tensor such as the logit bias.</summary>
+    public int VocabSize { get; }
+
     /// <summary>Loads from <c>Model:Path</c>, or the demo checkpoint copied next to the binaries when unset.</summary>
     public static TextModel Load(IConfiguration configuration, ILogger logger)
     {
@@ -39,10 +44,12 @@ public sealed class TextModel
         if (!System.IO.Directory.Exists(directory))
             throw new InvalidOperationException($"Model folder '{directory}' does not exist; set {PathKey} (env Model__Path) to a folder with config.json and the tokenizer files.");
         var tokenizer = BpeTokenizer.FromDirectory(directory);
-        var contextLength = ReadContextLength(Path.Combine(directory, "config.json"));
+        var configPath = Path.Combine(directory, "config.json");
+        var contextLength = ReadContextLength(configPath);
+        var vocabSize = ReadVocabSize(configPath) ?? tokenizer.VocabSize;
         logger.LogInformation("Loaded tokenizer of {Model} from {Directory}: {VocabSize} tokens, context {ContextLength}, end-of-text id {EndOfTextId}",
             name, directory, tokenizer.VocabSize, contextLength, tokenizer.EndOfTextId);
-        return new TextModel(name, directory, tokenizer, contextLength);
+        return new TextModel(name, directory, tokenizer, contextLength, vocabSize);
     }
 
     // Prompts and stop sequences are NFC-normalized before tokenizing, as the model's text was. Without ICU (.NET's
@@ -55,6 +62,12 @@ public sealed class TextModel
                 "Unicode normalization (NFC) is unavailable in this process: the .NET runtime runs in globalization-invariant mode "
                 + "(DOTNET_SYSTEM_GLOBALIZATION_INVARIANT, the default of chiseled images) or without ICU. The Preprocessor needs ICU (libicu): "
                 + "run it on an image that has it and without that setting.");
+    }
+
+    static int? ReadVocabSize(string configPath)
+    {
+        using var config = JsonDocument.Parse(File.ReadAllBytes(configPath));
+        return config.RootElement.TryGetProperty("vocab_size", out var value) && value.TryGetInt32(out var size) && size > 0 ? size : null;
     }
 
     // GPT-J's config names it n_positions; other GPT-style configs use n_ctx or max_position_embeddings.

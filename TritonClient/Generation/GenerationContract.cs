@@ -98,6 +98,7 @@ public static class GenerationContract
     public const string PresencePenalty = "presence_penalty";
     public const string FrequencyPenalty = "frequency_penalty";
     public const string MinLength = "min_length";
+    public const string EmbeddingBias = "embedding_bias";
     public const string BeamWidth = "beam_width";
     public const string LenPenalty = "len_penalty";
     public const string EarlyStopping = "early_stopping";
@@ -136,6 +137,8 @@ public static class GenerationContract
         new(FrequencyPenalty, "FP32", [-1, 1], Optional: true),
         // New tokens before end_id may end a sequence.
         new(MinLength, "INT32", [-1, 1], Optional: true),
+        // Added to the logits before any other processing, one value per token of the model's vocabulary (OpenAI's logit_bias).
+        new(EmbeddingBias, "FP32", [-1, -1], Optional: true),
         // TensorRT-LLM's beam search and logits outputs, which clients written for it send with their defaults: a sampling
         // backend takes beam_width 1, the beam-only len_penalty, early_stopping and diversity rate (which then do nothing),
         // and false for the logits flags.

@@ -105,6 +105,14 @@ public class SamplerTests
     }
 
     [Fact]
+    public void The_logit_bias_is_added_before_the_choice()
+    {
+        var sampler = new Sampler(new SamplingParameters(TopK: 1, LogitBias: [0f, -100f, 3f]), [], seed: 0, sequence: 0);
+
+        Assert.Equal(2, sampler.Next([0f, 5f, 1f], [0]).TokenId);
+    }
+
+    [Fact]
     public void The_end_token_waits_for_the_minimum_number_of_new_tokens()
     {
         var sampler = new Sampler(new SamplingParameters(TopK: 1, MinNewTokens: 2), [], seed: 0, sequence: 0, promptLength: 1, endId: 1);

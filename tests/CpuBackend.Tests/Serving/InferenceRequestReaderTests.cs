@@ -180,6 +180,20 @@ public class InferenceRequestReaderTests
     }
 
     [Fact]
+    public void Embedding_bias_is_one_finite_value_per_vocabulary_token()
+    {
+        var bias = new float[Config.VocabSize];
+        bias[7] = -100f;
+        var row = Assert.Single(InferenceRequestReader.Read(Requests.Generate([5], 2).AddInput<float>(C.EmbeddingBias, [1, Config.VocabSize], bias), "gptj", 4, Config).Rows);
+
+        Assert.Equal(-100f, row.Sampling.LogitBias![7]);
+        Assert.Equal("Input 'embedding_bias' has 3 values a row; it must have one per token of the vocabulary (64).",
+            Rejected(Requests.Generate([5], 2).AddInput<float>(C.EmbeddingBias, [1, 3], [0f, 0f, 0f])).Status.Detail);
+        bias[9] = float.NaN;
+        Assert.Contains("for token 9; every bias must be a finite number", Rejected(Requests.Generate([5], 2).AddInput<float>(C.EmbeddingBias, [1, Config.VocabSize], bias)).Status.Detail);
+    }
+
+    [Fact]
     public void Logits_outputs_are_refused_naming_the_input()
     {
         var request = Requests.Generate([5], 2).AddInput<bool>(C.ReturnGenerationLogits, [1, 1], [true]);

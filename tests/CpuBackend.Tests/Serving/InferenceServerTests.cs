@@ -98,6 +98,20 @@ public sealed class InferenceServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_embedding_bias_of_minus_100_keeps_the_greedy_choice_out_of_the_output()
+    {
+        var plain = (await Client.InferAsync(Requests.Generate([5, 9], 8, excludeInput: true))).GetOutput<int>(C.OutputIds).Data;
+        var bias = new float[TinyCheckpoint.VocabSize];
+        bias[plain[0]] = -100f;
+
+        var biased = (await Client.InferAsync(Requests.Generate([5, 9], 8, excludeInput: true)
+            .AddInput<float>(C.EmbeddingBias, [1, TinyCheckpoint.VocabSize], bias))).GetOutput<int>(C.OutputIds).Data;
+
+        Assert.DoesNotContain(plain[0], biased);
+        Assert.Equal(8, biased.Length);
+    }
+
+    [Fact]
     public async Task A_large_frequency_penalty_stops_greedy_decoding_from_repeating_a_token()
     {
         var plain = (await Client.InferAsync(Requests.Generate([5, 9], 30, excludeInput: true))).GetOutput<int>(C.OutputIds).Data;

@@ -18,6 +18,7 @@ public sealed class ServingErrorsTests
     [InlineData("Sampling.PresencePenalty", "presence_penalty")]
     [InlineData("Sampling.FrequencyPenalty", "frequency_penalty")]
     [InlineData("Sampling.MinNewTokens", "min_length")]
+    [InlineData("Sampling.LogitBias", "embedding_bias")]
     public void Refused_request_is_invalid_argument_with_a_violation_naming_the_tensor(string field, string tensor)
     {
         var status = ServingErrors.ToStatus(new InvalidGenerationRequestException(field, "Out of range; got 7."), DateTime.MaxValue);

@@ -52,19 +52,20 @@ public sealed class CompletionsTests
     }
 
     [Fact]
-    public async Task Penalties_and_min_tokens_go_to_the_preprocessor_and_zero_is_left_unset()
+    public async Task Penalties_min_tokens_and_logit_bias_go_to_the_preprocessor_and_neutral_values_are_left_unset()
     {
         await using var host = await GatewayHost.StartAsync();
 
-        using var penalized = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "presence_penalty": 0.5, "frequency_penalty": -1.5, "min_tokens": 4}"""));
+        using var penalized = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "presence_penalty": 0.5, "frequency_penalty": -1.5, "min_tokens": 4, "logit_bias": {"50256": -100, "7": 2.5}}"""));
         using var neutral = await host.Client.PostAsync("/v1/chat/completions", Json("""{"messages": [{"role": "user", "content": "b"}], "presence_penalty": 0}"""));
 
         Assert.Equal(HttpStatusCode.OK, penalized.StatusCode);
         Assert.Equal(HttpStatusCode.OK, neutral.StatusCode);
         var sent = host.Preprocessor.Requests.Single(r => r.Prompt == "a");
         Assert.Equal((0.5f, -1.5f, 4), (sent.Sampling.PresencePenalty, sent.Sampling.FrequencyPenalty, sent.MinNewTokens));
+        Assert.Equal(new Dictionary<int, float> { [50256] = -100f, [7] = 2.5f }, sent.Sampling.LogitBias);
         var chat = host.Preprocessor.Requests.Single(r => r.Prompt != "a");
-        Assert.False(chat.Sampling.HasPresencePenalty || chat.Sampling.HasFrequencyPenalty || chat.HasMinNewTokens);
+        Assert.False(chat.Sampling.HasPresencePenalty || chat.Sampling.HasFrequencyPenalty || chat.HasMinNewTokens || chat.Sampling.LogitBias.Count > 0);
     }
 
     [Fact]

@@ -70,6 +70,16 @@ public sealed class GenerationTensorsTests
     }
 
     [Fact]
+    public void A_logit_bias_travels_as_the_dense_embedding_bias()
+    {
+        var request = GenerationTensors.Request(Plan(new SamplingParameters()) with { LogitBias = [0f, -100f, 0f, 2f] }, "gptj", streaming: false);
+
+        var bias = request.GetInput<float>(GenerationContract.EmbeddingBias);
+        Assert.Equal([1L, 4], bias.Shape);
+        Assert.Equal([0f, -100f, 0f, 2f], bias.Data);
+    }
+
+    [Fact]
     public void A_minimum_of_new_tokens_travels_as_min_length()
     {
         var request = GenerationTensors.Request(Plan(new SamplingParameters()) with { MinNewTokens = 4 }, "gptj", streaming: false);

@@ -58,6 +58,21 @@ public sealed class GenerationPlanTests
     }
 
     [Fact]
+    public void The_logit_bias_becomes_one_value_per_row_of_the_models_embedding()
+    {
+        var limits = Limits with { VocabSize = TinyModel.Tokenizer.VocabSize + 7 };
+        var request = new GenerateRequest { Prompt = "a", Sampling = new SamplingParameters { LogitBias = { [3] = -100f, [5] = 2f } } };
+
+        var bias = GenerationPlan.Create(request, TinyModel.Tokenizer, limits).LogitBias!;
+
+        Assert.Equal(TinyModel.Tokenizer.VocabSize + 7, bias.Length);
+        Assert.Equal((-100f, 2f, 0f), (bias[3], bias[5], bias[4]));
+        Assert.Null(Create(new GenerateRequest { Prompt = "a" }).LogitBias);
+        Assert.Equal("logit_bias", RejectionUnder(limits, new GenerateRequest { Prompt = "a", Sampling = new SamplingParameters { LogitBias = { [TinyModel.Tokenizer.VocabSize] = 1f } } }).Field);
+        Assert.Equal("logit_bias", RejectionUnder(limits, new GenerateRequest { Prompt = "a", Sampling = new SamplingParameters { LogitBias = { [3] = float.NaN } } }).Field);
+    }
+
+    [Fact]
     public void Min_new_tokens_is_kept_within_the_requests_new_token_budget()
     {
         Assert.Equal(3, Create(new GenerateRequest { Prompt = "abcd", MaxNewTokens = 5, MinNewTokens = 3 }).MinNewTokens);
