@@ -60,6 +60,19 @@ public sealed class PublicApiTests(GptjApp system)
     }
 
     [Fact]
+    public async Task A_logit_bias_of_minus_100_on_the_greedy_first_token_changes_the_greedy_completion()
+    {
+        const string greedy = """{"prompt": "Hà Nội", "max_tokens": 6, "temperature": 0""";
+        var plain = (await CompleteAsync(greedy + "}"))[0].Text;
+        using var tokenized = await system.Gateway.PostAsync("/tokenize", Json.Body($$"""{"prompt": {{System.Text.Json.JsonSerializer.Serialize(plain)}}}"""));
+        var first = (await tokenized.ReadJsonAsync()).GetProperty("tokens")[0].GetInt32();
+
+        var biased = (await CompleteAsync(greedy + $$$""", "logit_bias": {"{{{first}}}": -100}}"""))[0].Text;
+
+        Assert.NotEqual(plain, biased);
+    }
+
+    [Fact]
     public async Task Tokenize_gives_the_models_ids_and_detokenize_their_text()
     {
         var expected = GptjAspire.Tokenizer.BpeTokenizer.FromDirectory(GptjApp.DemoModelPath).Encode(Prompt); // the model this app serves
