@@ -54,16 +54,64 @@ internal static class RestRequestBody
         return body;
     }
 
-    /// <summary>Parses a body's JSON; malformed JSON is a <see cref="RestRequestException"/> with the parser's words.</summary>
+    /// <summary>Parses a body's JSON; malformed JSON, or a string or name that is not Unicode text, is a
+    /// <see cref="RestRequestException"/> naming the problem.</summary>
     public static JsonDocument ParseJson(ReadOnlyMemory<byte> json)
     {
+        JsonDocument document;
         try
         {
-            return JsonDocument.Parse(json);
+            document = JsonDocument.Parse(json);
         }
         catch (JsonException error)
         {
             throw new RestRequestException($"The request is not valid JSON: {error.Message}");
+        }
+        try
+        {
+            RequireUnicodeText(document.RootElement, "");
+            return document;
+        }
+        catch
+        {
+            document.Dispose();
+            throw;
+        }
+    }
+
+    // The parser accepts an escaped lone surrogate ("\ud800"), which is valid JSON but no Unicode text; reading it as a
+    // string throws later, where it would be taken for a fault of the server. Checked once here, for every string and name.
+    private static void RequireUnicodeText(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                RequireUnicodeText(() => element.GetString(), path.Length == 0 ? "The request's string" : $"The string at '{path}'");
+                break;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                    RequireUnicodeText(item, $"{path}[{index++}]");
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    var name = RequireUnicodeText(() => property.Name, path.Length == 0 ? "A name at the top level" : $"A name in '{path}'");
+                    RequireUnicodeText(property.Value, path.Length == 0 ? name : $"{path}.{name}");
+                }
+                break;
+        }
+    }
+
+    private static string RequireUnicodeText(Func<string?> read, string what)
+    {
+        try
+        {
+            return read() ?? "";
+        }
+        catch (InvalidOperationException)
+        {
+            throw new RestRequestException($"{what} escapes an unpaired UTF-16 surrogate; JSON strings must be Unicode text.");
         }
     }
 }

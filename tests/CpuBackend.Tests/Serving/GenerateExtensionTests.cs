@@ -125,6 +125,8 @@ public sealed class GenerateExtensionTests : RestBackendTest
     [InlineData(Generate, """{"input_ids": [5], "input_lengths": 1, "request_output_len": 2, "streaming": true}""", "Input 'streaming' is true, but this call sends one response; use generate_stream")]
     [InlineData(Generate, """{"input_ids": [5], "input_lengths": 1}""", "Missing required input 'request_output_len'")]
     [InlineData(Generate, """[1]""", "The request must be a JSON object")]
+    [InlineData(Generate, """{"input_ids": [5], "input_lengths": 1, "request_output_len": 2, "id": "a\ud800"}""", "The string at 'id' escapes an unpaired UTF-16 surrogate")]
+    [InlineData(GenerateStream, """{"input_ids": [5], "input_lengths": 1, "request_output_len": 2, "\udc00": "x"}""", "A name at the top level escapes an unpaired UTF-16 surrogate")]
     [InlineData(Generate, """{"input_ids": """, "The request is not valid JSON:")]
     [InlineData(GenerateStream, """{"input_ids": [99999], "input_lengths": 1, "request_output_len": 2, "streaming": true}""", "Input 'input_ids' row 0 holds token id 99999")]
     public async Task A_request_refused_before_generation_is_a_json_400_that_names_the_problem(string route, string body, string error)

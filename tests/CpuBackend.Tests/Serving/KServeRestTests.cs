@@ -113,6 +113,8 @@ public sealed class KServeRestTests : RestBackendTest
     [InlineData("""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 3], "parameters": {"binary_data_size": 12}}]}""", "Input 'input_ids' declares 12 bytes of binary data, but only 0 are left after the JSON header.")]
     [InlineData("""{"inputs": [{"datatype": "INT32"}]}""", "Each entry of 'inputs' needs a 'name' string.")]
     [InlineData("""[1, 2]""", "The request must be a JSON object.")]
+    [InlineData("""{"id": "\ud800", "inputs": []}""", "The string at 'id' escapes an unpaired UTF-16 surrogate; JSON strings must be Unicode text.")]
+    [InlineData("""{"inputs": [{"name": "input_ids", "datatype": "BYTES", "shape": [1], "data": ["\udfff"]}]}""", "The string at 'inputs[0].data[0]' escapes an unpaired UTF-16 surrogate")]
     [InlineData("""{"inputs": [""", "The request is not valid JSON:")]
     [InlineData("""{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": [1, 1], "data": [1]}, {"name": "input_lengths", "datatype": "INT32", "shape": [1, 1], "data": [1]}, {"name": "request_output_len", "datatype": "INT32", "shape": [1, 1], "data": [2]}, {"name": "streaming", "datatype": "BOOL", "shape": [1, 1], "data": [true]}]}""",
         "Input 'streaming' is true, but this call sends one response; use ModelStreamInfer")]
