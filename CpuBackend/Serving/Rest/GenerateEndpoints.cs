@@ -83,5 +83,4 @@ internal static class GenerateEndpoints
         await response.Body.WriteAsync(EventEnd, cancellation).ConfigureAwait(false);
         await response.Body.FlushAsync(cancellation).ConfigureAwait(false);
     }
-
 }
