@@ -23,9 +23,6 @@ internal static class GenerateMessages
     /// <exception cref="RestRequestException">The body is not a valid generate request; the message names what is wrong.</exception>
     public static ModelInferRequest Read(ReadOnlyMemory<byte> body, string modelName, string modelVersion)
     {
-        if (body.Length > RestInferMessages.MaxJsonBytes)
-            throw new RestRequestException($"The request is {body.Length} bytes of JSON, more than the {RestInferMessages.MaxJsonBytes} allowed.",
-                StatusCodes.Status413PayloadTooLarge);
         var request = new ModelInferRequest { ModelName = modelName, ModelVersion = modelVersion };
         if (body.IsEmpty)
             return request; // as Triton: an empty body is an empty request, which then names the inputs it lacks
@@ -102,7 +99,8 @@ internal static class GenerateMessages
         var input = GenerationContract.Inputs.FirstOrDefault(tensor => tensor.Name == member.Name);
         if (input is null)
         {
-            request.Parameters[member.Name] = Parameter(member.Value, where + member.Name);
+            request.Parameters[member.Name] = RestRequestBody.Parameter(member.Value) ?? throw new RestRequestException(
+                $"'{where + member.Name}' is neither an input of this model nor a parameter: a parameter must be a boolean, number or string. The inputs are {string.Join(", ", GenerationContract.Inputs.Select(i => $"'{i.Name}'"))}.");
             return;
         }
         var count = member.Value.ValueKind == JsonValueKind.Array ? member.Value.GetArrayLength() : 1;
@@ -133,16 +131,6 @@ internal static class GenerateMessages
         }
         return shape;
     }
-
-    private static InferParameter Parameter(JsonElement value, string name) => value.ValueKind switch
-    {
-        JsonValueKind.True or JsonValueKind.False => new InferParameter { BoolParam = value.GetBoolean() },
-        JsonValueKind.String => new InferParameter { StringParam = value.GetString() },
-        JsonValueKind.Number when value.TryGetInt64(out var integer) => new InferParameter { Int64Param = integer },
-        JsonValueKind.Number => new InferParameter { DoubleParam = value.GetDouble() },
-        _ => throw new RestRequestException(
-            $"'{name}' is neither an input of this model nor a parameter: a parameter must be a boolean, number or string. The inputs are {string.Join(", ", GenerationContract.Inputs.Select(i => $"'{i.Name}'"))}."),
-    };
 
     private static void WriteParameter(Utf8JsonWriter json, InferParameter parameter)
     {

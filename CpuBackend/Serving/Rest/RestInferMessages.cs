@@ -17,10 +17,6 @@ internal static class RestInferMessages
 {
     public const string HeaderLengthHeader = "Inference-Header-Content-Length";
 
-    /// <summary>Most bytes of JSON one request may hold. A parsed JSON document takes several times its text in memory;
-    /// large tensors belong in the binary part (up to the 64 MiB of the whole body), which is copied once.</summary>
-    public const int MaxJsonBytes = 16 * 1024 * 1024;
-
     private const string BinaryDataSize = "binary_data_size";
     private const string BinaryData = "binary_data";
     private const string BinaryDataOutput = "binary_data_output";
@@ -33,10 +29,7 @@ internal static class RestInferMessages
             throw new RestRequestException($"{HeaderLengthHeader} is {length}, but the body holds {body.Length} bytes.");
         var json = headerLength is { } n ? body[..n] : body;
         var binary = headerLength is { } m ? body[m..] : ReadOnlyMemory<byte>.Empty;
-        if (json.Length > MaxJsonBytes)
-            throw new RestRequestException($"The request's JSON is {json.Length} bytes, more than the {MaxJsonBytes} allowed; send large tensors as binary data ({HeaderLengthHeader}).",
-                StatusCodes.Status413PayloadTooLarge);
-        using (var document = RestRequestBody.ParseJson(json))
+        using (var document = RestRequestBody.ParseJson(json, $"; send large tensors as binary data ({HeaderLengthHeader})"))
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
@@ -293,14 +286,8 @@ internal static class RestInferMessages
                 flag = value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : throw new RestRequestException($"'{where}.{restOnly}' must be true or false.");
                 continue;
             }
-            target[parameter.Name] = value.ValueKind switch
-            {
-                JsonValueKind.True or JsonValueKind.False => new InferParameter { BoolParam = value.GetBoolean() },
-                JsonValueKind.String => new InferParameter { StringParam = value.GetString() },
-                JsonValueKind.Number when value.TryGetInt64(out var integer) => new InferParameter { Int64Param = integer },
-                JsonValueKind.Number => new InferParameter { DoubleParam = value.GetDouble() },
-                _ => throw new RestRequestException($"'{where}.{parameter.Name}' must be a boolean, number or string."),
-            };
+            target[parameter.Name] = RestRequestBody.Parameter(value)
+                ?? throw new RestRequestException($"'{where}.{parameter.Name}' must be a boolean, number or string.");
         }
         return flag;
     }

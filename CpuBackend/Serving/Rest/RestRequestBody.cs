@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json;
 using GptjAspire.TritonClient;
+using GptjAspire.TritonClient.Protocol;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace GptjAspire.CpuBackend.Serving.Rest;
@@ -54,10 +55,28 @@ internal static class RestRequestBody
         return body;
     }
 
-    /// <summary>Parses a body's JSON; malformed JSON, or a string or name that is not Unicode text, is a
-    /// <see cref="RestRequestException"/> naming the problem.</summary>
-    public static JsonDocument ParseJson(ReadOnlyMemory<byte> json)
+    /// <summary>A request parameter from a JSON value, as Triton reads one: a boolean, a string, an integer or a double;
+    /// null for any other kind, which the caller refuses in its own words.</summary>
+    public static InferParameter? Parameter(JsonElement value) => value.ValueKind switch
     {
+        JsonValueKind.True or JsonValueKind.False => new InferParameter { BoolParam = value.GetBoolean() },
+        JsonValueKind.String => new InferParameter { StringParam = value.GetString() },
+        JsonValueKind.Number when value.TryGetInt64(out var integer) => new InferParameter { Int64Param = integer },
+        JsonValueKind.Number => new InferParameter { DoubleParam = value.GetDouble() },
+        _ => null,
+    };
+
+    /// <summary>Most bytes of JSON one request may hold. A parsed JSON document takes several times its text in memory;
+    /// large tensors belong in the binary part of an infer request (up to the 64 MiB of the whole body), which is copied once.</summary>
+    public const int MaxJsonBytes = 16 * 1024 * 1024;
+
+    /// <summary>Parses a body's JSON; more than <see cref="MaxJsonBytes"/> (a 413, with <paramref name="tooLargeAdvice"/> appended),
+    /// malformed JSON, or a string or name that is not Unicode text, is a <see cref="RestRequestException"/> naming the problem.</summary>
+    public static JsonDocument ParseJson(ReadOnlyMemory<byte> json, string tooLargeAdvice = "")
+    {
+        if (json.Length > MaxJsonBytes)
+            throw new RestRequestException($"The request's JSON is {json.Length} bytes, more than the {MaxJsonBytes} allowed{tooLargeAdvice}.",
+                StatusCodes.Status413PayloadTooLarge);
         JsonDocument document;
         try
         {
