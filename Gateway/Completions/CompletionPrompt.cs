@@ -22,7 +22,7 @@ public sealed record CompletionPrompt(string Text, IReadOnlyList<int> TokenIds)
         if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() > 0 && value[0].ValueKind is JsonValueKind.Number or JsonValueKind.Array)
         {
             if (value[0].ValueKind == JsonValueKind.Number)
-                return [new CompletionPrompt("", ReadTokenIds(value, name, name))];
+                return [new CompletionPrompt("", Validation.TokenIds.Read(value, name, name))];
             var prompts = new List<CompletionPrompt>();
             var index = 0;
             foreach (var item in value.EnumerateArray())
@@ -30,25 +30,12 @@ public sealed record CompletionPrompt(string Text, IReadOnlyList<int> TokenIds)
                 var path = $"{name}[{index++}]";
                 if (item.ValueKind != JsonValueKind.Array)
                     throw ApiException.Invalid(name, $"'{path}' must be an array of token ids like the prompts before it, not {JsonBody.Describe(item)}.");
-                prompts.Add(new CompletionPrompt("", ReadTokenIds(item, name, path)));
+                prompts.Add(new CompletionPrompt("", Validation.TokenIds.Read(item, name, path)));
             }
             return prompts;
         }
         if (value.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
             throw ApiException.Invalid(name, $"'{name}' must be a string, an array of strings, an array of token ids or an array of token-id arrays, not {JsonBody.Describe(value)}.");
         return fields.StringOrStrings(name)!.Select(FromText).ToList();
-    }
-
-    static int[] ReadTokenIds(JsonElement array, string name, string path)
-    {
-        var ids = new int[array.GetArrayLength()];
-        var index = 0;
-        foreach (var item in array.EnumerateArray())
-        {
-            if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt32(out var id) || id < 0)
-                throw ApiException.Invalid(name, $"'{path}[{index}]' must be a token id (an integer from 0), not {(item.ValueKind == JsonValueKind.Number ? item.GetRawText() : JsonBody.Describe(item))}.");
-            ids[index++] = id;
-        }
-        return ids;
     }
 }

@@ -56,13 +56,7 @@ public static class TokenizationEndpoints
             throw ApiException.ModelNotFound(name, info.Name);
         if (tokens is not { ValueKind: JsonValueKind.Array } array)
             throw ApiException.Invalid("tokens", tokens is null ? "'tokens' is required." : $"'tokens' must be an array of token ids, not {JsonBody.Describe(tokens.Value)}.");
-        var ids = new List<int>(array.GetArrayLength());
-        foreach (var token in array.EnumerateArray())
-        {
-            if (token.ValueKind != JsonValueKind.Number || !token.TryGetInt32(out var id) || id < 0 || id >= info.VocabSize)
-                throw ApiException.Invalid("tokens", $"'tokens[{ids.Count}]' must be a token id from 0 to {info.VocabSize - 1}, not {(token.ValueKind == JsonValueKind.Number ? token.GetRawText() : JsonBody.Describe(token))}.");
-            ids.Add(id);
-        }
+        var ids = TokenIds.Read(array, "tokens", "tokens", info.VocabSize);
 
         return Results.Ok(new DetokenizedPrompt(await preprocessor.DetokenizeAsync(ids, http.RequestAborted)));
     }
