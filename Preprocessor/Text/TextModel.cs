@@ -45,8 +45,11 @@ public sealed class TextModel
             throw new InvalidOperationException($"Model folder '{directory}' does not exist; set {PathKey} (env Model__Path) to a folder with config.json and the tokenizer files.");
         var tokenizer = BpeTokenizer.FromDirectory(directory);
         var configPath = Path.Combine(directory, "config.json");
-        var contextLength = ReadContextLength(configPath);
-        var vocabSize = ReadVocabSize(configPath) ?? tokenizer.VocabSize;
+        if (!File.Exists(configPath))
+            throw new InvalidOperationException($"'{configPath}' is missing; the Preprocessor needs it for the model's context length.");
+        using var config = JsonDocument.Parse(File.ReadAllBytes(configPath));
+        var contextLength = ReadContextLength(config.RootElement, configPath);
+        var vocabSize = ReadVocabSize(config.RootElement) ?? tokenizer.VocabSize;
         logger.LogInformation("Loaded tokenizer of {Model} from {Directory}: {VocabSize} tokens, context {ContextLength}, end-of-text id {EndOfTextId}",
             name, directory, tokenizer.VocabSize, contextLength, tokenizer.EndOfTextId);
         return new TextModel(name, directory, tokenizer, contextLength, vocabSize);
@@ -64,20 +67,14 @@ public sealed class TextModel
                 + "run it on an image that has it and without that setting.");
     }
 
-    static int? ReadVocabSize(string configPath)
-    {
-        using var config = JsonDocument.Parse(File.ReadAllBytes(configPath));
-        return config.RootElement.TryGetProperty("vocab_size", out var value) && value.TryGetInt32(out var size) && size > 0 ? size : null;
-    }
+    static int? ReadVocabSize(JsonElement config) =>
+        config.TryGetProperty("vocab_size", out var value) && value.TryGetInt32(out var size) && size > 0 ? size : null;
 
     // GPT-J's config names it n_positions; other GPT-style configs use n_ctx or max_position_embeddings.
-    static int ReadContextLength(string configPath)
+    static int ReadContextLength(JsonElement config, string configPath)
     {
-        if (!File.Exists(configPath))
-            throw new InvalidOperationException($"'{configPath}' is missing; the Preprocessor needs it for the model's context length.");
-        using var config = JsonDocument.Parse(File.ReadAllBytes(configPath));
         foreach (var key in new[] { "n_positions", "max_position_embeddings", "n_ctx" })
-            if (config.RootElement.TryGetProperty(key, out var value) && value.TryGetInt32(out var length) && length > 0)
+            if (config.TryGetProperty(key, out var value) && value.TryGetInt32(out var length) && length > 0)
                 return length;
         throw new InvalidOperationException($"'{configPath}' gives no context length (n_positions, max_position_embeddings or n_ctx).");
     }
