@@ -245,8 +245,8 @@ internal static unsafe class Gemm
                 continue;
             }
             var source = w.Data + (long)o * w.RowBytes + (long)d0 * T.Size;
-            // The GEMM packs its activations unscaled, so the loads' power of two comes off here.
-            var unit = T.ActivationScale * T.SumScale;
+            // The GEMM packs its activations unscaled, so the loads' power of two comes off here, with the row's scale.
+            var unit = T.ActivationScale * T.SumScale * (w.Scales == null ? 1f : w.Scales[o]);
             var i = 0;
             for (; i + 8 <= depth; i += 8) (T.Load8(source, i) * unit).Store(target + i);
             for (; i < depth; i++) target[i] = T.Load1(source, i) * unit;

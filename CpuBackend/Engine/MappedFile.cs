@@ -2,7 +2,7 @@ using System.IO.MemoryMappedFiles;
 
 namespace GptjAspire.CpuBackend.Engine;
 
-/// <summary>A read-only memory map of a whole checkpoint file, addressed by a raw pointer.</summary>
+/// <summary>A private (copy-on-write) memory map of a whole checkpoint file, addressed by a raw pointer.</summary>
 /// <remarks>Every read of the file's structure goes through <see cref="Bytes"/> or <see cref="Contains"/>, whose
 /// comparisons cannot overflow whatever offset and count a hostile file declares.</remarks>
 internal sealed unsafe class MappedFile : IDisposable
@@ -29,8 +29,20 @@ internal sealed unsafe class MappedFile : IDisposable
     {
         var length = new FileInfo(path).Length;
         if (length == 0) throw new CheckpointFormatException(path, null, "the file is empty");
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        // Copy-on-write: the engine rewrites f16 rows that hold subnormals in memory (Matrix.Scales), and a page it
+        // writes becomes the process's own copy. The file is opened for reading only and never changes.
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        MemoryMappedFile map;
+        try
+        {
+            map = MemoryMappedFile.CreateFromFile(file, null, 0, MemoryMappedFileAccess.CopyOnWrite, HandleInheritability.None, leaveOpen: false);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.CopyOnWrite);
         byte* pointer = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
         return new MappedFile(path, map, view, pointer + view.PointerOffset, length);

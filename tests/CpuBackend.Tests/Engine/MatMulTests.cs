@@ -116,13 +116,15 @@ public sealed unsafe class MatMulTests
         return Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, type);
     }
 
-    // F16 weights are loaded times 2^-112 and the activations and sums carry the factor back (Kernels.F16): the products
-    // must stay exact for half subnormals, for activations far above and below 1, and on every kernel shape.
+    // F16 weights are loaded times 2^-112 and the activations and sums carry the factor back (Kernels.F16), and rows with
+    // half subnormals are stored times 2^10 (Matrix.Scales): the products must stay exact for half subnormals, for
+    // activations far above and below 1, and on every kernel shape, the GEMM's included.
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
     [InlineData(10)]
     [InlineData(40)]
+    [InlineData(200)]
     public void F16_products_stay_exact_for_subnormal_weights_and_extreme_activations(int rows)
     {
         const int n = 12, k = 100;
