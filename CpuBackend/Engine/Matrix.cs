@@ -165,17 +165,34 @@ internal sealed unsafe class Matrix : IDisposable
         var scales = (float*)NativeMemory.AlignedAlloc((nuint)(Rows * sizeof(float)), 64);
         new Span<float>(scales, Rows).Fill(1f);
         Scales = scales;
-        Parallel.For(0, Rows, () => new float[Cols], (row, _, values) =>
+        Parallel.For(0, Rows, row =>
         {
-            if (!rescale[row]) return values;
-            var halves = new Span<Half>(Data + (long)row * RowBytes, Cols);
-            TensorPrimitives.ConvertToSingle(halves, values);
-            TensorPrimitives.Multiply(values, 1 / RescaledHalfRowScale, values);
-            TensorPrimitives.ConvertToHalf(values, halves);
+            if (!rescale[row]) return;
+            TimesTwoToTheTen((ushort*)(Data + (long)row * RowBytes), Cols);
             scales[row] = RescaledHalfRowScale;
-            return values;
-        }, _ => { });
+        });
     }
+
+    /// <summary>Multiplies halves below 64 by 2^10, exactly: a normal half gains 10 in its exponent field; a subnormal,
+    /// whose value has at most ten significant bits, becomes the normal half of 1024 times its value; zeros stay.</summary>
+    private static void TimesTwoToTheTen(ushort* halves, int count)
+    {
+        const ushort Exponent = 0x7C00, TenInExponent = 10 << 10;
+        var i = 0;
+        for (; i + Vector256<ushort>.Count <= count; i += Vector256<ushort>.Count)
+        {
+            var v = Vector256.Load(halves + i);
+            var subnormalOrZero = Vector256.Equals(v & Vector256.Create(Exponent), Vector256<ushort>.Zero);
+            (v + Vector256.AndNot(Vector256.Create(TenInExponent), subnormalOrZero)).Store(halves + i);
+            if ((subnormalOrZero & (v & Vector256.Create((ushort)0x3FF))) == Vector256<ushort>.Zero) continue;
+            for (var j = i; j < i + Vector256<ushort>.Count; j++)
+                if ((halves[j] & Exponent) == 0) halves[j] = TimesTwoToTheTen(halves[j]);
+        }
+        for (; i < count; i++) halves[i] = (halves[i] & Exponent) == 0 ? TimesTwoToTheTen(halves[i]) : (ushort)(halves[i] + TenInExponent);
+    }
+
+    private static ushort TimesTwoToTheTen(ushort subnormalOrZero) =>
+        BitConverter.HalfToUInt16Bits((Half)((float)BitConverter.UInt16BitsToHalf(subnormalOrZero) * (1 / RescaledHalfRowScale)));
 
     /// <summary>Whether the halves hold a subnormal and every magnitude is below 64 (exponent field 21), so that times
     /// 2^10 they all stay finite.</summary>
