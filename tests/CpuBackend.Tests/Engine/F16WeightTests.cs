@@ -6,7 +6,8 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 
 /// <summary>An f16 row that holds a subnormal half, which the kernels would widen into a float subnormal (a microcode
 /// assist per multiply on Intel cores), is stored times 2^10 with a scale of 2^-10: every weight keeps its exact value,
-/// a converted matrix is rewritten in its own memory, a mapped one in the process's copy-on-write pages, never in the file.</summary>
+/// a converted matrix is rewritten in its own memory, a mapped one (where subnormal multiplies are slow) in the
+/// process's copy-on-write pages, never in the file.</summary>
 public sealed unsafe class F16WeightTests : IDisposable
 {
     private readonly string folder = Directory.CreateTempSubdirectory("gptj-f16-").FullName;
@@ -34,7 +35,7 @@ public sealed unsafe class F16WeightTests : IDisposable
         File.WriteAllBytes(path, file);
 
         using (var checkpoint = GptjAspire.CpuBackend.Engine.Checkpoint.Open(folder))
-        using (var w = Matrix.Load(checkpoint.Tensors["w"], Rows.Length, Cols, storage: null))
+        using (var w = Matrix.Load(checkpoint.Tensors["w"], Rows.Length, Cols, storage: null, rescaleMappedSubnormals: true))
         {
             Assert.True(w.Mapped);
             AssertExactWithoutSubnormals(w, Rows.Select(r => r.Select(BitConverter.UInt16BitsToHalf).Select(h => (float)h).ToArray()).ToArray());
@@ -43,6 +44,33 @@ public sealed unsafe class F16WeightTests : IDisposable
         }
 
         Assert.Equal(file, File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void Where_subnormals_multiply_at_full_speed_a_mapped_f16_checkpoint_is_used_as_it_is()
+    {
+        var data = MemoryMarshal.AsBytes(Rows.SelectMany(r => r).ToArray().AsSpan()).ToArray();
+        File.WriteAllBytes(Path.Combine(folder, "model.safetensors"),
+            Safetensors($$$"""{"w": {"dtype": "F16", "shape": [{{{Rows.Length}}}, {{{Cols}}}], "data_offsets": [0, {{{data.Length}}}]}}""", data));
+
+        using var checkpoint = GptjAspire.CpuBackend.Engine.Checkpoint.Open(folder);
+        using var w = Matrix.Load(checkpoint.Tensors["w"], Rows.Length, Cols, storage: null, rescaleMappedSubnormals: false);
+        Assert.True(w.Mapped);
+        Assert.Equal(data, new ReadOnlySpan<byte>(w.Data, data.Length).ToArray());
+        var row = new float[Cols];
+        for (var r = 0; r < Rows.Length; r++)
+        {
+            w.RowToFloat(r, row);
+            Assert.Equal(Rows[r].Select(h => (float)BitConverter.UInt16BitsToHalf(h)), row);
+        }
+    }
+
+    [Fact]
+    public void Subnormal_multiplies_count_as_slow_exactly_on_Intel_cores()
+    {
+        // CPUID's vendor string, decoded by the engine, against the kernel's reading of it.
+        var vendor = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal))?.Split(':')[1].Trim();
+        Assert.Equal(vendor == "GenuineIntel", Matrix.SubnormalMultipliesAreSlow);
     }
 
     [Fact]
