@@ -912,9 +912,22 @@ internal static unsafe class Kernels
         }
     }
 
-    // Gelu's exponential. e^x = 2^n · e^r with n = round(x / ln 2) and r = x - n ln 2 (ln 2 in two parts, so r keeps its
-    // digits), e^r from Cephes' expf polynomial on |r| ≤ ln 2 / 2, 2^n built in the exponent bits. Vector512.Exp took
-    // about 6 ns an element, most of gelu; this is single precision throughout, within the accuracy gelu's test asks.
+    /// <summary>e^x of every value, in place.</summary>
+    public static void Exp(Span<float> values)
+    {
+        ref var start = ref MemoryMarshal.GetReference(values);
+        nuint i = 0, n = (nuint)values.Length;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16) Exp(Vector512.LoadUnsafe(ref start, i)).StoreUnsafe(ref start, i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) Exp(Vector256.LoadUnsafe(ref start, i)).StoreUnsafe(ref start, i);
+        for (; i < n; i++) Unsafe.Add(ref start, i) = MathF.Exp(Unsafe.Add(ref start, i));
+    }
+
+    // The exponential of gelu, softmax and the sampler. e^x = 2^n · e^r with n = round(x / ln 2) and r = x - n ln 2 (ln 2 in two parts, so r keeps its
+    // digits), e^r from Cephes' expf polynomial on |r| ≤ ln 2 / 2, 2^n built in the exponent bits. Vector512.Exp and
+    // TensorPrimitives.Exp compute in double: 4.5-5.9 ns an element against 0.35-0.39 here, most of gelu and, over a
+    // 50,400-token vocabulary, a quarter of a millisecond per sampled row.
     private const float Log2E = 1.44269504f, Ln2High = 0.693359375f, Ln2Low = -2.12194440e-4f;
     private const float Overflow = 88.7228394f, Underflow = -87.3365479f;
 
@@ -930,11 +943,11 @@ internal static unsafe class Kernels
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
         var e = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One)
                 * Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
-        // Beyond the range: +inf and 0, as e^x gives. From 88.38 up, n rounds to 128 and the result is +inf a little
-        // early, and a NaN comes out finite (the native min and max drop it): gelu divides x by 1 + e^(-2u), so it
-        // gives -0 there as it does beyond, and NaN from x itself.
+        // Beyond the range +inf and 0, as e^x gives, and NaN stays NaN (the native min and max drop it). From 88.38 up
+        // n rounds to 128 and the result is +inf a little early; gelu and softmax give the same there either way.
         e = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(Overflow)), Vector512.Create(float.PositiveInfinity), e);
-        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(Underflow)), Vector512<float>.Zero, e);
+        e = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(Underflow)), Vector512<float>.Zero, e);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), e, x);
     }
 
     private static Vector256<float> Exp(Vector256<float> x)
@@ -950,7 +963,8 @@ internal static unsafe class Kernels
         var e = Vector256.FusedMultiplyAdd(p, r * r, r + Vector256<float>.One)
                 * Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
         e = Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256.Create(Overflow)), Vector256.Create(float.PositiveInfinity), e);
-        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(Underflow)), Vector256<float>.Zero, e);
+        e = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(Underflow)), Vector256<float>.Zero, e);
+        return Vector256.ConditionalSelect(Vector256.Equals(x, x), e, x);
     }
 
     /// <summary>Softmax in place, subtracting the maximum first so exp cannot overflow.</summary>
@@ -958,7 +972,7 @@ internal static unsafe class Kernels
     {
         var max = TensorPrimitives.Max(x);
         TensorPrimitives.Subtract(x, max, x);
-        TensorPrimitives.Exp(x, x);
+        Exp(x);
         TensorPrimitives.Divide(x, TensorPrimitives.Sum(x), x);
     }
 }

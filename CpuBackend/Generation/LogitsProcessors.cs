@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using GptjAspire.CpuBackend.Engine;
 
 namespace GptjAspire.CpuBackend.Generation;
 
@@ -137,7 +138,7 @@ internal static class LogitsProcessors
     {
         // Vectorised exp: a scalar Math.Exp per token would cost milliseconds per token on a 50400 vocabulary.
         TensorPrimitives.Subtract(logits, max, probabilities);
-        TensorPrimitives.Exp(probabilities, probabilities);
+        Kernels.Exp(probabilities);
         var sum = TensorPrimitives.Sum(probabilities);
         TensorPrimitives.Divide(probabilities, sum, probabilities);
         return sum;

@@ -45,6 +45,38 @@ public sealed class ElementwiseKernelsTests
 
     [Theory]
     [MemberData(nameof(Lengths))]
+    public void Exp_matches_double_precision_over_the_float_range(int length)
+    {
+        // -87 to 87: the whole range where e^x is a normal float, so every 2^n the kernel builds is met.
+        var x = Values(length, 5, spread: 174);
+        var y = (float[])x.Clone();
+        Kernels.Exp(y);
+        for (var i = 0; i < length; i++)
+        {
+            var expected = Math.Exp(x[i]);
+            Assert.True(Math.Abs(y[i] - expected) <= 3e-7 * expected, $"exp({x[i]}) = {y[i]}, expected {expected}");
+        }
+    }
+
+    [Fact]
+    public void Exp_keeps_the_limits_and_NaN()
+    {
+        // 16 + 8 + 1 elements: every vector path and the tail see each value.
+        (float Input, float Expected)[] cases =
+        [
+            (0f, 1f), (float.NegativeInfinity, 0f), (-1000f, 0f), (float.PositiveInfinity, float.PositiveInfinity),
+            (1000f, float.PositiveInfinity), (float.NaN, float.NaN),
+        ];
+        foreach (var (input, expected) in cases)
+        {
+            var y = Enumerable.Repeat(input, 25).ToArray();
+            Kernels.Exp(y);
+            Assert.All(y, value => Assert.Equal(expected, value));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
     public void LayerNorm_matches_the_two_pass_definition(int length)
     {
         // Values far from zero: a one-pass variance (E[x^2] - mean^2) would lose most of its digits here.
