@@ -968,11 +968,16 @@ internal static unsafe class Kernels
     }
 
     /// <summary>Softmax in place, subtracting the maximum first so exp cannot overflow.</summary>
-    public static void Softmax(Span<float> x)
+    public static void Softmax(Span<float> x) => Softmax(x, TensorPrimitives.Max(x), x);
+
+    /// <summary>exp(x - max), normalised to sum 1, into <paramref name="probabilities"/> (which may be x itself); a -inf
+    /// (removed) value gets 0. Returns the sum before normalising.</summary>
+    public static float Softmax(ReadOnlySpan<float> x, float max, Span<float> probabilities)
     {
-        var max = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, max, x);
-        Exp(x);
-        TensorPrimitives.Divide(x, TensorPrimitives.Sum(x), x);
+        TensorPrimitives.Subtract(x, max, probabilities);
+        Exp(probabilities);
+        var sum = TensorPrimitives.Sum(probabilities);
+        TensorPrimitives.Divide(probabilities, sum, probabilities);
+        return sum;
     }
 }

@@ -179,18 +179,20 @@ internal sealed unsafe class Matrix : IDisposable
     /// Intel). The kernels' finishing multiply applies the scale, as it does int8's.</remarks>
     private void RescaleSubnormalRows()
     {
-        var rescale = new bool[Rows];
-        Parallel.For(0, Rows, row => rescale[row] = HoldsSubnormalBelow64((ushort*)(Data + (long)row * RowBytes), Cols));
-        if (!rescale.Contains(true)) return;
         var scales = (float*)NativeMemory.AlignedAlloc((nuint)(Rows * sizeof(float)), 64);
         new Span<float>(scales, Rows).Fill(1f);
-        Scales = scales;
+        var rescaledAny = 0;
+        // One pass: a row is rescaled while it is still in cache from being looked at.
         Parallel.For(0, Rows, row =>
         {
-            if (!rescale[row]) return;
-            TimesTwoToTheTen((ushort*)(Data + (long)row * RowBytes), Cols);
+            var halves = (ushort*)(Data + (long)row * RowBytes);
+            if (!HoldsSubnormalBelow64(halves, Cols)) return;
+            TimesTwoToTheTen(halves, Cols);
             scales[row] = RescaledHalfRowScale;
+            Volatile.Write(ref rescaledAny, 1);
         });
+        if (rescaledAny == 0) NativeMemory.AlignedFree(scales);
+        else Scales = scales;
     }
 
     /// <summary>Multiplies halves below 64 by 2^10, exactly: a normal half gains 10 in its exponent field; a subnormal,

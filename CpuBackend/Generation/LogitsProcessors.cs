@@ -83,7 +83,7 @@ internal static class LogitsProcessors
         var max = TensorPrimitives.Max(logits);
         var scratch = ArrayPool<float>.Shared.Rent(logits.Length);
         var probabilities = scratch.AsSpan(0, logits.Length);
-        Softmax(logits, max, probabilities);
+        Kernels.Softmax(logits, max, probabilities);
         var finite = logits.Length - probabilities.Count(0f);
 
         // HF compares the float32 cumulative sum with 1 - top_p.
@@ -131,17 +131,6 @@ internal static class LogitsProcessors
         }
         ArrayPool<(double, int)>.Shared.Return(candidates);
         ArrayPool<float>.Shared.Return(scratch);
-    }
-
-    /// <summary>exp(logit - max), normalised to sum 1; removed (-inf) tokens get 0. Returns the sum before normalising.</summary>
-    public static float Softmax(ReadOnlySpan<float> logits, float max, Span<float> probabilities)
-    {
-        // Vectorised exp: a scalar Math.Exp per token would cost milliseconds per token on a 50400 vocabulary.
-        TensorPrimitives.Subtract(logits, max, probabilities);
-        Kernels.Exp(probabilities);
-        var sum = TensorPrimitives.Sum(probabilities);
-        TensorPrimitives.Divide(probabilities, sum, probabilities);
-        return sum;
     }
 
     /// <summary>The k-th largest value (k from 1, below the count), ties counted: the minimum of a heap of the k largest

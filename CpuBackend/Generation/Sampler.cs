@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Numerics.Tensors;
+using GptjAspire.CpuBackend.Engine;
 using GptjAspire.TritonClient.Generation;
 
 namespace GptjAspire.CpuBackend.Generation;
@@ -75,7 +76,7 @@ public sealed class Sampler
 
         var scratch = ArrayPool<float>.Shared.Rent(logits.Length);
         var probabilities = scratch.AsSpan(0, logits.Length);
-        var sum = LogitsProcessors.Softmax(logits, max, probabilities);
+        var sum = Kernels.Softmax(logits, max, probabilities);
         var chosen = _parameters.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : Draw(probabilities);
         var logProb = (double)logits[chosen] - max - Math.Log(sum);
         ArrayPool<float>.Shared.Return(scratch);
