@@ -80,11 +80,28 @@ internal static class LogitsProcessors
     /// <summary>TopPLogitsWarper: in ascending order of probability, tokens whose cumulative probability is at most 1 - top_p are removed; the most probable token always stays.</summary>
     public static void KeepTopP(Span<float> logits, float topP)
     {
-        var max = TensorPrimitives.Max(logits);
+        using var gathered = FiniteLogits.Gather(logits);
+        if (gathered.Count == 0)
+            return; // every token is banned already, which the draw reports
+        if (gathered.Count > 0)
+        {
+            // After top-k: the same arithmetic on the few tokens left, in token order.
+            var probabilities = gathered.Probabilities(out var max, out _);
+            RemoveBelowTopP(logits, topP, gathered.Tokens, probabilities, gathered.Values, max);
+            return;
+        }
         var scratch = ArrayPool<float>.Shared.Rent(logits.Length);
-        var probabilities = scratch.AsSpan(0, logits.Length);
-        Kernels.Softmax(logits, max, probabilities);
-        var finite = logits.Length - probabilities.Count(0f);
+        var maximum = TensorPrimitives.Max(logits);
+        Kernels.Softmax(logits, maximum, scratch.AsSpan(0, logits.Length));
+        RemoveBelowTopP(logits, topP, [], scratch.AsSpan(0, logits.Length), logits, maximum);
+        ArrayPool<float>.Shared.Return(scratch);
+    }
+
+    /// <summary>Top-p over the tokens <paramref name="tokens"/> (ascending; empty for every token of the vocabulary) with
+    /// these probabilities and logits; every token not among them has a logit of -inf already.</summary>
+    private static void RemoveBelowTopP(Span<float> logits, float topP, ReadOnlySpan<int> tokens, ReadOnlySpan<float> probabilities, ReadOnlySpan<float> values, float max)
+    {
+        var finite = probabilities.Length - probabilities.Count(0f);
 
         // HF compares the float32 cumulative sum with 1 - top_p.
         var threshold = (double)(float)(1.0 - topP);
@@ -94,27 +111,28 @@ internal static class LogitsProcessors
         var candidates = ArrayPool<(double Probability, int Token)>.Shared.Rent(finite);
         var count = 0;
         var cumulative = 0.0;
-        for (var start = 0; start < logits.Length; start += Vector256<float>.Count)
+        for (var start = 0; start < probabilities.Length; start += Vector256<float>.Count)
         {
-            var end = Math.Min(start + Vector256<float>.Count, logits.Length);
-            // After top-k nearly every token has probability 0 (so it is not the maximum, whose probability is at least
-            // 1 / vocabulary): eight at a time, the loop below would add nothing and remove all eight.
+            var end = Math.Min(start + Vector256<float>.Count, probabilities.Length);
+            // After top-k on the dense path nearly every token has probability 0 (so it is not the maximum, whose
+            // probability is at least 1 / vocabulary): eight at a time, the loop below would add nothing and remove all eight.
             if (end - start == Vector256<float>.Count && Vector256.EqualsAll(Vector256.Create(probabilities.Slice(start, Vector256<float>.Count)), Vector256<float>.Zero))
             {
-                logits[start..end].Fill(float.NegativeInfinity);
+                for (var i = start; i < end; i++) logits[tokens.IsEmpty ? i : tokens[i]] = float.NegativeInfinity;
                 continue;
             }
             for (var i = start; i < end; i++)
             {
                 double p = probabilities[i];
-                if (finite * p > threshold || logits[i] == max)
+                var token = tokens.IsEmpty ? i : tokens[i];
+                if (finite * p > threshold || values[i] == max)
                 {
-                    candidates[count++] = (p, i);
+                    candidates[count++] = (p, token);
                 }
                 else
                 {
                     cumulative += p;
-                    logits[i] = float.NegativeInfinity;
+                    logits[token] = float.NegativeInfinity;
                 }
             }
         }
@@ -130,7 +148,6 @@ internal static class LogitsProcessors
             logits[sorted[i].Token] = float.NegativeInfinity;
         }
         ArrayPool<(double, int)>.Shared.Return(candidates);
-        ArrayPool<float>.Shared.Return(scratch);
     }
 
     /// <summary>The k-th largest value (k from 1, below the count), ties counted: the minimum of a heap of the k largest

@@ -74,10 +74,22 @@ public sealed class Sampler
         if (float.IsNegativeInfinity(max))
             throw new InvalidOperationException("Every token of the vocabulary is banned by bad_words.");
 
+        int chosen;
+        float sum;
+        using (var gathered = FiniteLogits.Gather(logits))
+        {
+            if (gathered.Count > 0)
+            {
+                // Top-k left few tokens: softmax and draw over them, in token order, as over the whole vocabulary.
+                var gatheredProbabilities = gathered.Probabilities(out _, out sum);
+                chosen = _parameters.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : gathered.Tokens[Draw(gatheredProbabilities)];
+                return new SampledToken(chosen, (float)((double)logits[chosen] - max - Math.Log(sum)));
+            }
+        }
         var scratch = ArrayPool<float>.Shared.Rent(logits.Length);
         var probabilities = scratch.AsSpan(0, logits.Length);
-        var sum = Kernels.Softmax(logits, max, probabilities);
-        var chosen = _parameters.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : Draw(probabilities);
+        sum = Kernels.Softmax(logits, max, probabilities);
+        chosen = _parameters.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : Draw(probabilities);
         var logProb = (double)logits[chosen] - max - Math.Log(sum);
         ArrayPool<float>.Shared.Return(scratch);
         return new SampledToken(chosen, (float)logProb);
@@ -105,7 +117,7 @@ public sealed class Sampler
             throw new InvalidGenerationRequestException("Sampling.MinNewTokens", $"The minimum number of new tokens must be at least 0; got {parameters.MinNewTokens}.");
     }
 
-    /// <summary>Inverse-CDF draw over the token ids in ascending order: the first token whose running probability exceeds u.</summary>
+    /// <summary>Inverse-CDF draw over the tokens in ascending order: the index of the first whose running probability exceeds u.</summary>
     private int Draw(ReadOnlySpan<float> probabilities)
     {
         var target = _random.NextDouble();
