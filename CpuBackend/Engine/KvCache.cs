@@ -1,7 +1,7 @@
 namespace GptjAspire.CpuBackend.Engine;
 
 /// <summary>The keys and values of one sequence for every layer, up to a capacity fixed when it is created (or, for an unsized cache, grown by doubling).</summary>
-public sealed class KvCache
+public sealed unsafe class KvCache
 {
     private readonly GptjConfig config;
 
@@ -14,10 +14,13 @@ public sealed class KvCache
         Capacity = capacity;
         Keys = new KvRows[config.LayerCount];
         Values = new KvRows[config.LayerCount];
+        var shared = prefix?.Length ?? 0;
+        var (memory, layerBytes) = Allocate(capacity, shared);
         for (var l = 0; l < config.LayerCount; l++)
         {
-            Keys[l] = prefix is null ? new KvRows(type, config.EmbeddingSize, capacity) : prefix.Keys[l].Fork(prefix.Length, capacity);
-            Values[l] = prefix is null ? new KvRows(type, config.EmbeddingSize, capacity) : prefix.Values[l].Fork(prefix.Length, capacity);
+            byte* keys = memory.Pointer + 2L * l * layerBytes, values = keys + layerBytes;
+            Keys[l] = prefix is null ? new KvRows(type, config.EmbeddingSize, capacity, memory, keys) : prefix.Keys[l].Fork(shared, capacity, memory, keys);
+            Values[l] = prefix is null ? new KvRows(type, config.EmbeddingSize, capacity, memory, values) : prefix.Values[l].Fork(shared, capacity, memory, values);
         }
     }
 
@@ -61,12 +64,20 @@ public sealed class KvCache
     {
         if (length <= Capacity) return;
         var capacity = Math.Min(config.ContextLength, Math.Max(length, Capacity * 2));
+        var (memory, layerBytes) = Allocate(capacity, Keys[0].PrefixLength);
         for (var l = 0; l < config.LayerCount; l++)
         {
-            Keys[l] = Keys[l].Grow(capacity, Length);
-            Values[l] = Values[l].Grow(capacity, Length);
+            Keys[l] = Keys[l].Grow(capacity, Length, memory, memory.Pointer + 2L * l * layerBytes);
+            Values[l] = Values[l].Grow(capacity, Length, memory, memory.Pointer + (2L * l + 1) * layerBytes);
         }
         Capacity = capacity;
+    }
+
+    /// <summary>One block for the own positions of every layer's keys and values, and the bytes of each of them.</summary>
+    private (KvMemory Memory, long LayerBytes) Allocate(int capacity, int prefixLength)
+    {
+        var layerBytes = KvRows.OwnBytes(Type, config.EmbeddingSize, capacity, prefixLength);
+        return (new KvMemory(2L * config.LayerCount * layerBytes), layerBytes);
     }
 
     internal void Prefault()

@@ -91,6 +91,28 @@ public sealed class KvCacheTests
         }
     }
 
+    // The parent's keys and values lie in native memory that is reused once unreachable (KvMemory): a fork must keep the
+    // parent's rows alive, or the caches allocated here would take that memory and overwrite the prompt the fork reads.
+    [Fact]
+    public void A_fork_keeps_reading_the_prompt_after_its_parent_is_collected_and_its_memory_reused()
+    {
+        var reference = ReferenceFixture.Load("partial-rotary-f32");
+        using var model = GptjModel.Load(reference.Directory("safetensors"), null, NullLogger.Instance);
+        var ids = reference.Prompts[0].Ids;
+        var vocab = model.Config.VocabSize;
+        var expected = new float[vocab];
+        var fork = ForkOfCollectedParent(model, ids, expected);
+        Collect();
+        var others = Enumerable.Range(0, 8).Select(_ => model.CreateCache(ids.Length + 1, KvCacheType.F32)).ToArray();
+        foreach (var other in others) model.Prefill(Enumerable.Repeat(3, ids.Length).ToArray(), other, new float[vocab]);
+
+        var actual = new float[vocab];
+        model.Decode([7], [fork], actual);
+
+        Assert.Equal(expected, actual);
+        GC.KeepAlive(others);
+    }
+
     [Fact]
     public void A_cache_refuses_a_capacity_outside_the_context_window()
     {
@@ -98,5 +120,26 @@ public sealed class KvCacheTests
 
         Assert.Throws<ArgumentOutOfRangeException>(() => model.CreateCache(0, KvCacheType.F32));
         Assert.Throws<ArgumentOutOfRangeException>(() => model.CreateCache(model.Config.ContextLength + 1, KvCacheType.F16));
+    }
+
+    /// <summary>A fork of a prefilled cache, and in <paramref name="logits"/> what its next step gives; the parent is
+    /// referenced from nowhere but the fork once this returns.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static KvCache ForkOfCollectedParent(GptjModel model, int[] ids, float[] logits)
+    {
+        var parent = model.CreateCache(ids.Length + 1, KvCacheType.F32);
+        model.Prefill(ids, parent, new float[logits.Length]);
+        var twin = parent.Fork(ids.Length + 1);
+        model.Decode([7], [twin], logits);
+        return parent.Fork(ids.Length + 1);
+    }
+
+    internal static void Collect()
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
     }
 }
