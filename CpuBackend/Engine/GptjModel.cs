@@ -52,15 +52,18 @@ public sealed class GptjModel : IDisposable
         }
     }
 
+    /// <summary>This model's freed KV-cache blocks, kept for its next caches.</summary>
+    internal KvMemoryPool KvMemoryPool { get; } = new();
+
     /// <summary>An empty f32 cache for one sequence of this model that grows as tokens are appended.</summary>
-    public KvCache CreateCache() => new(this, Config, Math.Min(Config.ContextLength, 64), KvCacheType.F32);
+    public KvCache CreateCache() => new(this, KvMemoryPool, Config, Math.Min(Config.ContextLength, 64), KvCacheType.F32);
 
     /// <summary>An empty cache preallocated and prefaulted for <paramref name="capacity"/> positions, so it never grows and its memory is resident before the first step.</summary>
     public KvCache CreateCache(int capacity, KvCacheType type)
     {
         if (capacity < 1 || capacity > Config.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"A cache holds 1 to {Config.ContextLength} positions.");
-        var cache = new KvCache(this, Config, capacity, type);
+        var cache = new KvCache(this, KvMemoryPool, Config, capacity, type);
         cache.Prefault();
         return cache;
     }

@@ -4,11 +4,13 @@ namespace GptjAspire.CpuBackend.Engine;
 public sealed unsafe class KvCache
 {
     private readonly GptjConfig config;
+    private readonly KvMemoryPool pool;
 
     /// <param name="prefix">The cache this one continues (<see cref="Fork(int)"/>), whose positions it reads in place.</param>
-    internal KvCache(object owner, GptjConfig config, int capacity, KvCacheType type, KvCache? prefix = null)
+    internal KvCache(object owner, KvMemoryPool pool, GptjConfig config, int capacity, KvCacheType type, KvCache? prefix = null)
     {
         Owner = owner;
+        this.pool = pool;
         this.config = config;
         Type = type;
         Capacity = capacity;
@@ -53,7 +55,7 @@ public sealed unsafe class KvCache
     {
         if (capacity < Length || capacity > config.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"A fork holds the {Length} cached positions and at most the context length {config.ContextLength}.");
-        var fork = new KvCache(Owner, config, capacity, Type, this);
+        var fork = new KvCache(Owner, pool, config, capacity, Type, this);
         fork.Prefault();
         fork.Length = Length;
         return fork;
@@ -77,7 +79,7 @@ public sealed unsafe class KvCache
     private (KvMemory Memory, long LayerBytes) Allocate(int capacity, int prefixLength)
     {
         var layerBytes = KvRows.OwnBytes(Type, config.EmbeddingSize, capacity, prefixLength);
-        return (new KvMemory(2L * config.LayerCount * layerBytes), layerBytes);
+        return (new KvMemory(2L * config.LayerCount * layerBytes, pool), layerBytes);
     }
 
     internal void Prefault()

@@ -3,14 +3,14 @@ using System.Runtime.InteropServices;
 namespace GptjAspire.CpuBackend.Engine;
 
 /// <summary>Native memory holding one cache's own keys and values: in 2 MiB pages on Linux (<c>MADV_HUGEPAGE</c>), and
-/// kept for the next cache of the same size when no cache or fork refers to it any more.</summary>
+/// kept by the model's <see cref="KvMemoryPool"/> for the next cache of the same size when no cache or fork refers to it
+/// any more.</summary>
 /// <remarks>
 /// <para>A request's cache is sized for all its positions and touched at once (<see cref="KvCache.Fork(int)"/>). As
 /// managed arrays that was 164 MB of fresh 4 KiB pages for each seed request of the mid-size model (ten samples of 256
 /// positions), and on the 2-vCPU VM, where a page fault is a trap to the hypervisor, faulting them in took 450-510 ms of
 /// a 4 s request. There 256 MB of 4 KiB pages faulted in 0.9 s, of 2 MiB pages in 23-29 ms, and memory already resident
-/// costs nothing: the next request's caches have the sizes of the last one's, so freed blocks are kept for them, up to
-/// <see cref="RetainedLimit"/> bytes.</para>
+/// costs nothing: the next request's caches have the sizes of the last one's.</para>
 /// <para>A fork reads its parent's rows in place, so a block is owned by whichever rows refer to it and given back by the
 /// finalizer, never by a call that could run while a fork still reads it; <see cref="GC.AddMemoryPressure"/> has the
 /// collector count the blocks in use.</para>
@@ -21,17 +21,15 @@ internal sealed unsafe partial class KvMemory
     private const int CacheLine = 64;
     private const int MadviseHugePage = 14; // MADV_HUGEPAGE on Linux
 
-    private static readonly Lock Gate = new();
-    private static readonly Dictionary<long, Stack<nint>> Free = [];
-    private static long retained;
-
+    private readonly KvMemoryPool pool;
     private readonly long size;
 
-    public KvMemory(long bytes)
+    public KvMemory(long bytes, KvMemoryPool pool)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        this.pool = pool;
         size = SizeFor(bytes);
-        Pointer = (byte*)Reuse(size);
+        Pointer = (byte*)pool.Take(size);
         if (Pointer == null)
         {
             Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)size, (nuint)(size >= HugePage ? HugePage : CacheLine));
@@ -46,42 +44,13 @@ internal sealed unsafe partial class KvMemory
         if (Pointer == null)
             return; // the constructor threw (a negative size, or no memory), so nothing was taken
         GC.RemoveMemoryPressure(size);
-        lock (Gate)
-        {
-            if (retained + size <= RetainedLimit)
-            {
-                if (!Free.TryGetValue(size, out var blocks)) Free[size] = blocks = new Stack<nint>();
-                blocks.Push((nint)Pointer);
-                retained += size;
-                return;
-            }
-        }
-        NativeMemory.AlignedFree(Pointer);
-    }
-
-    /// <summary>Bytes of freed blocks kept for reuse: an eighth of the memory the process may use.</summary>
-    public static long RetainedLimit { get; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8;
-
-    /// <summary>Freed blocks held for reuse by a block of <paramref name="bytes"/>.</summary>
-    public static int RetainedBlocks(long bytes)
-    {
-        lock (Gate) return Free.TryGetValue(SizeFor(bytes), out var blocks) ? blocks.Count : 0;
+        if (!pool.Keep((nint)Pointer, size)) NativeMemory.AlignedFree(Pointer);
     }
 
     public byte* Pointer { get; }
 
-    /// <summary>Blocks of 2 MiB or more are whole 2 MiB pages.</summary>
-    private static long SizeFor(long bytes) => bytes >= HugePage ? (bytes + HugePage - 1) / HugePage * HugePage : Math.Max(bytes, CacheLine);
-
-    private static nint Reuse(long size)
-    {
-        lock (Gate)
-        {
-            if (!Free.TryGetValue(size, out var blocks) || !blocks.TryPop(out var block)) return 0;
-            retained -= size;
-            return block;
-        }
-    }
+    /// <summary>The size of the block that holds <paramref name="bytes"/>: blocks of 2 MiB or more are whole 2 MiB pages.</summary>
+    public static long SizeFor(long bytes) => bytes >= HugePage ? (bytes + HugePage - 1) / HugePage * HugePage : Math.Max(bytes, CacheLine);
 
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(void* address, nuint length, int advice);

@@ -50,6 +50,8 @@ public sealed partial class GenerationScheduler : IDisposable
         GenerationOptionsValidation.ThrowIfInvalid(_options);
         _logger = logger;
         _budget = new KvCacheBudget(_options.KvCacheBudgetBytes ?? KvCacheBudget.Default(model.WeightBytes));
+        // Freed cache blocks kept for reuse stay within the tenth of the memory the default budget leaves free.
+        model.KvMemoryPool.Limit = _budget.CapacityBytes / 9;
         _metrics = new GenerationMetrics(meterFactory, QueueLength, () => Volatile.Read(ref _placesTaken), () => _budget.ReservedBytes);
         time ??= TimeProvider.System;
         Statistics = new ModelStatisticsRecorder(time);

@@ -34,6 +34,16 @@ public class SchedulerBudgetTests(TinyModel tiny) : IClassFixture<TinyModel>
     }
 
     [Fact]
+    public void Freed_cache_blocks_kept_for_reuse_stay_within_the_headroom_beside_the_budget()
+    {
+        var budget = 900 * PerPosition;
+
+        using var probe = new SchedulerProbe(tiny, configure: o => o.KvCacheBudgetBytes = budget);
+
+        Assert.Equal(100 * PerPosition, tiny.Model.KvMemoryPool.Limit);
+    }
+
+    [Fact]
     public async Task A_request_larger_than_the_whole_budget_is_refused_at_once_counting_the_new_tokens_of_each_of_its_sequences()
     {
         var budget = (8 + 2 * 8) * PerPosition;

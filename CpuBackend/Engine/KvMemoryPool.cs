@@ -1,0 +1,43 @@
+namespace GptjAspire.CpuBackend.Engine;
+
+/// <summary>One model's freed KV blocks, by size, kept for the next caches of those sizes (see <see cref="KvMemory"/>).</summary>
+internal sealed class KvMemoryPool
+{
+    private readonly Lock gate = new();
+    private readonly Dictionary<long, Stack<nint>> free = [];
+    private long retained;
+
+    /// <summary>Bytes of freed blocks kept at most; a block that would exceed it is given back to the OS. An eighth of the
+    /// memory the process may use until the scheduler sets it to its headroom beside the KV budget.</summary>
+    public long Limit { get; set; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8;
+
+    /// <summary>A kept block of exactly <paramref name="size"/> bytes, or 0.</summary>
+    public nint Take(long size)
+    {
+        lock (gate)
+        {
+            if (!free.TryGetValue(size, out var blocks) || !blocks.TryPop(out var block)) return 0;
+            retained -= size;
+            return block;
+        }
+    }
+
+    /// <summary>Keeps a freed block if the limit allows; false when the caller must give it back.</summary>
+    public bool Keep(nint block, long size)
+    {
+        lock (gate)
+        {
+            if (retained + size > Limit) return false;
+            if (!free.TryGetValue(size, out var blocks)) free[size] = blocks = new Stack<nint>();
+            blocks.Push(block);
+            retained += size;
+            return true;
+        }
+    }
+
+    /// <summary>Kept blocks of <paramref name="size"/> bytes.</summary>
+    public int Count(long size)
+    {
+        lock (gate) return free.TryGetValue(size, out var blocks) ? blocks.Count : 0;
+    }
+}
