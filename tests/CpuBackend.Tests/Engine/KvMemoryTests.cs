@@ -4,7 +4,7 @@ using GptjAspire.CpuBackend.Engine;
 namespace GptjAspire.CpuBackend.Tests.Engine;
 
 /// <summary>The native blocks of KV caches: resident memory handed from a collected cache to the next of its size, within the pool's limit.</summary>
-public sealed unsafe class KvMemoryTests
+public sealed class KvMemoryTests
 {
     private const long Small = 123_457, Large = (5L << 20) + 12_345;
 
@@ -13,7 +13,7 @@ public sealed unsafe class KvMemoryTests
     [Theory]
     [InlineData(Small)]
     [InlineData(Large)]
-    public void A_collected_block_is_kept_and_given_to_the_next_block_of_its_size(long bytes)
+    public unsafe void A_collected_block_is_kept_and_given_to_the_next_block_of_its_size(long bytes)
     {
         var freed = Drop(bytes, pool);
         KvCacheTests.Collect();
@@ -38,7 +38,7 @@ public sealed unsafe class KvMemoryTests
     }
 
     [Fact]
-    public void Blocks_of_2_MiB_or_more_start_on_a_2_MiB_boundary_and_are_writable_to_their_end()
+    public unsafe void Blocks_of_2_MiB_or_more_start_on_a_2_MiB_boundary_and_are_writable_to_their_end()
     {
         var block = new KvMemory(Large, pool);
 
@@ -49,11 +49,57 @@ public sealed unsafe class KvMemoryTests
         GC.KeepAlive(block);
     }
 
+    // The pool is shared by the threads that make caches and the finalizer thread that keeps blocks: blocks of alternating
+    // sizes are made and dropped from four threads while collections run, and a block handed to two owners at once, or
+    // given back while still in use, shows up as another owner's mark in it.
+    [Fact]
+    public async Task Blocks_made_and_dropped_from_many_threads_have_one_owner_at_a_time()
+    {
+        long[] sizes = [Small, Large, 300_001];
+        var live = new System.Collections.Concurrent.ConcurrentDictionary<nint, int>();
+        var stop = DateTime.UtcNow + TimeSpan.FromSeconds(3);
+        var made = new StrongBox<long>();
+        var workers = Enumerable.Range(1, 4).Select(owner => Task.Run(() => MakeAndDrop(owner, sizes, live, stop, made))).ToArray();
+        var collector = Task.Run(() =>
+        {
+            while (DateTime.UtcNow < stop)
+            {
+                GC.Collect();
+                Thread.Sleep(5);
+            }
+        });
+
+        await Task.WhenAll([.. workers, collector]).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(made.Value > 100, $"only {made.Value} blocks were made");
+    }
+
+    private unsafe void MakeAndDrop(int owner, long[] sizes, System.Collections.Concurrent.ConcurrentDictionary<nint, int> live, DateTime stop, StrongBox<long> made)
+    {
+        var held = new List<(KvMemory Block, long Size)>();
+        for (var i = 0; DateTime.UtcNow < stop; i++)
+        {
+            var size = sizes[(owner + i) % sizes.Length];
+            var block = new KvMemory(size, pool);
+            Assert.True(live.TryAdd((nint)block.Pointer, owner), "a block was handed out while another owner held it");
+            block.Pointer[0] = (byte)owner;
+            block.Pointer[size - 1] = (byte)owner;
+            held.Add((block, size));
+            Interlocked.Increment(ref made.Value);
+            if (held.Count <= 3) continue;
+            var (oldest, oldestSize) = held[0];
+            held.RemoveAt(0);
+            Assert.Equal((byte)owner, oldest.Pointer[0]);
+            Assert.Equal((byte)owner, oldest.Pointer[oldestSize - 1]);
+            Assert.True(live.TryRemove((nint)oldest.Pointer, out _));
+        }
+        foreach (var (block, _) in held) live.TryRemove((nint)block.Pointer, out _);
+    }
+
     [Fact]
     public void A_negative_size_is_refused() => Assert.Throws<ArgumentOutOfRangeException>(() => new KvMemory(-1, pool));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static nint Drop(long bytes, KvMemoryPool pool)
+    private static unsafe nint Drop(long bytes, KvMemoryPool pool)
     {
         var block = new KvMemory(bytes, pool);
         block.Pointer[0] = 1;
