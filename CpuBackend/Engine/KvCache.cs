@@ -5,6 +5,7 @@ public sealed unsafe class KvCache
 {
     private readonly GptjConfig config;
     private readonly KvMemoryPool pool;
+    private KvMemory memory;
 
     /// <param name="prefix">The cache this one continues (<see cref="Fork(int)"/>), whose positions it reads in place.</param>
     internal KvCache(object owner, KvMemoryPool pool, GptjConfig config, int capacity, KvCacheType type, KvCache? prefix = null)
@@ -17,7 +18,7 @@ public sealed unsafe class KvCache
         Keys = new KvRows[config.LayerCount];
         Values = new KvRows[config.LayerCount];
         var shared = prefix?.Length ?? 0;
-        var (memory, layerBytes) = Allocate(capacity, shared);
+        (memory, var layerBytes) = Allocate(capacity, shared);
         for (var l = 0; l < config.LayerCount; l++)
         {
             byte* keys = memory.Pointer + 2L * l * layerBytes, values = keys + layerBytes;
@@ -66,7 +67,7 @@ public sealed unsafe class KvCache
     {
         if (length <= Capacity) return;
         var capacity = Math.Min(config.ContextLength, Math.Max(length, Capacity * 2));
-        var (memory, layerBytes) = Allocate(capacity, Keys[0].PrefixLength);
+        (memory, var layerBytes) = Allocate(capacity, Keys[0].PrefixLength);
         for (var l = 0; l < config.LayerCount; l++)
         {
             Keys[l] = Keys[l].Grow(capacity, Length, memory, memory.Pointer + 2L * l * layerBytes);
@@ -81,6 +82,11 @@ public sealed unsafe class KvCache
         var layerBytes = KvRows.OwnBytes(Type, config.EmbeddingSize, capacity, prefixLength);
         return (new KvMemory(2L * config.LayerCount * layerBytes, pool), layerBytes);
     }
+
+    /// <summary>Gives this cache's memory to its model's pool now. Only when nothing reads this cache or a fork of it again
+    /// (the scheduler releases a finished request's caches together); reading or writing it afterwards throws. A grown
+    /// cache's earlier blocks, which forks may still read, are left to the collector.</summary>
+    internal void Release() => memory.Release();
 
     internal void Prefault()
     {

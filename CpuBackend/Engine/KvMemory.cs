@@ -12,8 +12,10 @@ namespace GptjAspire.CpuBackend.Engine;
 /// a 4 s request. There 256 MB of 4 KiB pages faulted in 0.9 s, of 2 MiB pages in 23-29 ms, and memory already resident
 /// costs nothing: the next request's caches have the sizes of the last one's.</para>
 /// <para>A fork reads its parent's rows in place, so a block is owned by whichever rows refer to it and given back by the
-/// finalizer, never by a call that could run while a fork still reads it; <see cref="GC.AddMemoryPressure"/> has the
-/// collector count the blocks in use.</para>
+/// finalizer when nothing refers to it; <see cref="GC.AddMemoryPressure"/> has the collector count the blocks in use.
+/// That waits for a collection of the old generation, which came two or three seed requests later; the scheduler
+/// therefore releases a finished request's caches (the prompt's and all its forks together) at once
+/// (<see cref="Release"/>), and the rows refuse to be read or written after that.</para>
 /// </remarks>
 internal sealed unsafe partial class KvMemory
 {
@@ -23,6 +25,7 @@ internal sealed unsafe partial class KvMemory
 
     private readonly KvMemoryPool pool;
     private readonly long size;
+    private int released;
 
     public KvMemory(long bytes, KvMemoryPool pool)
     {
@@ -41,13 +44,31 @@ internal sealed unsafe partial class KvMemory
 
     ~KvMemory()
     {
-        if (Pointer == null)
-            return; // the constructor threw (a negative size, or no memory), so nothing was taken
-        GC.RemoveMemoryPressure(size);
-        if (!pool.Keep((nint)Pointer, size)) NativeMemory.AlignedFree(Pointer);
+        if (Pointer == null || released != 0)
+            return; // the constructor threw (a negative size, or no memory), so nothing was taken; or released already
+        GiveBack();
     }
 
     public byte* Pointer { get; }
+
+    /// <summary>True once <see cref="Release"/> has given the block to the pool: nothing may read or write it any more.</summary>
+    public bool Released => Volatile.Read(ref released) != 0;
+
+    /// <summary>Gives the block to the pool now rather than after a collection. Only for a block that nothing will read
+    /// again: the scheduler releases a request's caches when the request has finished, on its loop thread, between steps.</summary>
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref released, 1) != 0)
+            return;
+        GC.SuppressFinalize(this);
+        GiveBack();
+    }
+
+    private void GiveBack()
+    {
+        GC.RemoveMemoryPressure(size);
+        if (!pool.Keep((nint)Pointer, size)) NativeMemory.AlignedFree(Pointer);
+    }
 
     /// <summary>The size of the block that holds <paramref name="bytes"/>: blocks of 2 MiB or more are whole 2 MiB pages.</summary>
     public static long SizeFor(long bytes) => bytes >= HugePage ? (bytes + HugePage - 1) / HugePage * HugePage : Math.Max(bytes, CacheLine);

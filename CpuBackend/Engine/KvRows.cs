@@ -59,6 +59,7 @@ internal sealed unsafe class KvRows
 
     public void Write(int position, ReadOnlySpan<float> row)
     {
+        ThrowIfReleased();
         if (position < prefixLength) throw new InvalidOperationException($"position {position} belongs to the shared prefix of {prefixLength}");
         var start = Own(position, 0, width);
         if (Type == KvCacheType.F32) row.CopyTo(new Span<float>((float*)own + start, width));
@@ -72,6 +73,7 @@ internal sealed unsafe class KvRows
     public ReadOnlySpan<float> Read(int position, int from, int count, Span<float> scratch)
     {
         if (position < prefixLength) return prefix!.Read(position, from, count, scratch);
+        ThrowIfReleased();
         var start = Own(position, from, count);
         if (Type == KvCacheType.F32) return new ReadOnlySpan<float>((float*)own + start, count);
         TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)own + start, count), scratch[..count]);
@@ -85,9 +87,15 @@ internal sealed unsafe class KvRows
     /// committed token by token, and an overcommitted host would fail mid-generation.</remarks>
     public void Prefault()
     {
+        ThrowIfReleased();
         var bytes = ownElements * ElementSize(Type);
         for (long i = 0; i < bytes; i += PageBytes) own[i] = 0;
         GC.KeepAlive(memory);
+    }
+
+    private void ThrowIfReleased()
+    {
+        if (memory.Released) throw new ObjectDisposedException(nameof(KvCache), "The KV cache was released: its memory now belongs to another cache.");
     }
 
     /// <summary>The element index of feature <paramref name="from"/> of an own position, checked against the rows' bounds.</summary>

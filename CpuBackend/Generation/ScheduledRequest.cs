@@ -152,6 +152,15 @@ internal sealed class ScheduledRequest
             _abandoned.Cancel();
     }
 
+    /// <summary>Gives the memory of the prompt's cache and of every sample's fork of it back together, now rather than
+    /// after a collection (<see cref="KvCache.Release"/>). A request with caches finishes on the scheduler's loop thread
+    /// between steps (or after the loop has stopped), and none of its caches is read after that.</summary>
+    private void ReleaseCaches()
+    {
+        foreach (var sequence in Sequences) sequence.Cache.Release();
+        Prefill?.Cache.Release();
+    }
+
     private void ReleaseReservation() => Interlocked.Exchange(ref _reservation, null)?.Release(ReservedBytes);
 
     private bool TryFinish()
@@ -159,6 +168,7 @@ internal sealed class ScheduledRequest
         if (Interlocked.Exchange(ref _finished, 1) != 0)
             return false;
         ReleaseReservation();
+        ReleaseCaches();
         lock (_registrationGate)
         {
             _callerRegistration.Dispose();

@@ -53,6 +53,8 @@ internal sealed record SeedRequest(double Seconds, double RooflineSeconds, int T
             model.Decode(tokens, caches, logits);
             steps.Add(stepClock.Elapsed.TotalSeconds);
         }
+        // As the scheduler does when a request finishes: its blocks go to the model's pool for the next request.
+        foreach (var sampleCache in caches) sampleCache.Release();
         var seconds = clock.Elapsed.TotalSeconds + (DecodeSteps - timedSteps) * MemoryBandwidth.Median(steps);
         return new SeedRequest(seconds, RooflineBytes(model) / copyBandwidth, timedSteps);
     }

@@ -114,6 +114,27 @@ public sealed class KvCacheTests
     }
 
     [Fact]
+    public void A_released_cache_gives_its_memory_to_the_pool_at_once_and_refuses_to_be_read_as_do_its_forks()
+    {
+        using var model = GptjModel.Load(ReferenceFixture.Load("partial-rotary-f32").Directory("safetensors"), null, NullLogger.Instance);
+        var ids = ReferenceFixture.Load("partial-rotary-f32").Prompts[0].Ids;
+        var vocab = model.Config.VocabSize;
+        const int capacity = 29; // a size no other test here makes
+        var parent = model.CreateCache(capacity, KvCacheType.F32);
+        model.Prefill(ids, parent, new float[vocab]);
+        var fork = parent.Fork(capacity);
+        var size = KvMemory.SizeFor(KvCache.BytesPerPosition(model.Config, KvCacheType.F32) * capacity);
+        var kept = model.KvMemoryPool.Count(size);
+
+        parent.Release();
+        parent.Release();
+
+        Assert.Equal(kept + 1, model.KvMemoryPool.Count(size));
+        Assert.Throws<ObjectDisposedException>(() => model.Decode([7], [parent], new float[vocab]));
+        Assert.Throws<ObjectDisposedException>(() => model.Decode([7], [fork], new float[vocab]));
+    }
+
+    [Fact]
     public void A_cache_refuses_a_capacity_outside_the_context_window()
     {
         using var model = GptjModel.Load(ReferenceFixture.Load("partial-rotary-f32").Directory("safetensors"), null, NullLogger.Instance);

@@ -1,3 +1,4 @@
+using GptjAspire.CpuBackend.Engine;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using GptjAspire.CpuBackend.Generation;
@@ -60,6 +61,31 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.Equal(first, again);
         Assert.NotEqual(first[0], other[0]);
         Assert.NotEqual(first[1], other[1]);
+    }
+
+    [Fact]
+    public async Task A_finished_requests_caches_go_back_to_the_pool_at_once_and_the_next_request_reuses_them_unharmed()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(7, salt: 31);
+        const int newTokens = 13; // a shape no other test here runs: 20 positions, 13 of them each fork's own
+        var perPosition = KvCache.BytesPerPosition(tiny.Model.Config, KvCacheType.F32);
+        var pool = tiny.Model.KvMemoryPool;
+        long promptBlock = KvMemory.SizeFor(20 * perPosition), forkBlock = KvMemory.SizeFor(13 * perPosition);
+        async Task<int[][]> Run()
+        {
+            var steps = await Collect(probe.Scheduler.Generate(
+                Request(prompt, newTokens, new SamplingParameters(TopK: 50, TopP: 0.95f, Seed: 5), numSequences: 3), CancellationToken.None));
+            return [.. Enumerable.Range(0, 3).Select(s => Tokens(steps, s))];
+        }
+
+        var first = await Run();
+        var (promptKept, forksKept) = (pool.Count(promptBlock), pool.Count(forkBlock));
+        var again = await Run();
+
+        Assert.True(promptKept >= 1 && forksKept >= 2, $"kept {promptKept} prompt and {forksKept} fork blocks after the request");
+        Assert.Equal(first, again);
+        Assert.Equal((promptKept, forksKept), (pool.Count(promptBlock), pool.Count(forkBlock)));
     }
 
     [Fact]
