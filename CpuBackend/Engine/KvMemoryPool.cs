@@ -8,7 +8,7 @@ internal sealed class KvMemoryPool
     private long retained;
 
     /// <summary>Bytes of freed blocks kept at most; a block that would exceed it is given back to the OS. An eighth of the
-    /// memory the process may use until the scheduler sets it to its headroom beside the KV budget.</summary>
+    /// memory the process may use until the scheduler sets it to half the headroom its KV budget leaves.</summary>
     public long Limit { get; set; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8;
 
     /// <summary>A kept block of exactly <paramref name="size"/> bytes, or 0.</summary>

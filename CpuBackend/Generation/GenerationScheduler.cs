@@ -50,8 +50,8 @@ public sealed partial class GenerationScheduler : IDisposable
         GenerationOptionsValidation.ThrowIfInvalid(_options);
         _logger = logger;
         _budget = new KvCacheBudget(_options.KvCacheBudgetBytes ?? KvCacheBudget.Default(model.WeightBytes));
-        // Freed cache blocks kept for reuse stay within the tenth of the memory the default budget leaves free.
-        model.KvMemoryPool.Limit = _budget.CapacityBytes / 9;
+        // Freed cache blocks kept for reuse take at most half of the tenth of memory the default budget leaves free.
+        model.KvMemoryPool.Limit = _budget.CapacityBytes / 18;
         _metrics = new GenerationMetrics(meterFactory, QueueLength, () => Volatile.Read(ref _placesTaken), () => _budget.ReservedBytes);
         time ??= TimeProvider.System;
         Statistics = new ModelStatisticsRecorder(time);

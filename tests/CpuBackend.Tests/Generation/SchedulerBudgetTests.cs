@@ -34,13 +34,13 @@ public class SchedulerBudgetTests(TinyModel tiny) : IClassFixture<TinyModel>
     }
 
     [Fact]
-    public void Freed_cache_blocks_kept_for_reuse_stay_within_the_headroom_beside_the_budget()
+    public void Freed_cache_blocks_kept_for_reuse_stay_within_half_the_headroom_beside_the_budget()
     {
         var budget = 900 * PerPosition;
 
         using var probe = new SchedulerProbe(tiny, configure: o => o.KvCacheBudgetBytes = budget);
 
-        Assert.Equal(100 * PerPosition, tiny.Model.KvMemoryPool.Limit);
+        Assert.Equal(50 * PerPosition, tiny.Model.KvMemoryPool.Limit);
     }
 
     [Fact]
