@@ -179,6 +179,8 @@ public sealed class GptjModel : IDisposable
         finally
         {
             foreach (var buffer in (float[][])[x, h, q, k, v, attention, a, f, m]) pool.Return(buffer);
+            // The caches' rows hand out spans of native memory (KvMemory), which must not be collected while they are read.
+            GC.KeepAlive(caches);
         }
     }
 

@@ -91,6 +91,7 @@ public sealed class KvMemoryTests
             Assert.Equal((byte)owner, oldest.Pointer[0]);
             Assert.Equal((byte)owner, oldest.Pointer[oldestSize - 1]);
             Assert.True(live.TryRemove((nint)oldest.Pointer, out _));
+            GC.KeepAlive(oldest); // until it has left the live set: unreachable earlier, it could be kept and handed out before
         }
         foreach (var (block, _) in held) live.TryRemove((nint)block.Pointer, out _);
     }
