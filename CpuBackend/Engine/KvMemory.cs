@@ -23,6 +23,8 @@ internal sealed unsafe partial class KvMemory
     private const int CacheLine = 64;
     private const int MadviseHugePage = 14; // MADV_HUGEPAGE on Linux
 
+    private static bool noMadvise; // set when madvise cannot be called here
+
     private readonly KvMemoryPool pool;
     private readonly long size;
     private int released;
@@ -36,8 +38,7 @@ internal sealed unsafe partial class KvMemory
         if (Pointer == null)
         {
             Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)size, (nuint)(size >= HugePage ? HugePage : CacheLine));
-            // Only advice: where the kernel has no transparent huge pages the memory is simply in 4 KiB pages.
-            if (size >= HugePage && OperatingSystem.IsLinux()) _ = Madvise(Pointer, (nuint)size, MadviseHugePage);
+            if (size >= HugePage) AdviseHugePages(Pointer, size);
         }
         GC.AddMemoryPressure(size);
     }
@@ -72,6 +73,21 @@ internal sealed unsafe partial class KvMemory
 
     /// <summary>The size of the block that holds <paramref name="bytes"/>: blocks of 2 MiB or more are whole 2 MiB pages.</summary>
     public static long SizeFor(long bytes) => bytes >= HugePage ? (bytes + HugePage - 1) / HugePage * HugePage : Math.Max(bytes, CacheLine);
+
+    /// <summary>Only advice: where the kernel has no transparent huge pages, or the C library cannot be found under that
+    /// name (a libc other than glibc), the memory is simply in 4 KiB pages.</summary>
+    private static void AdviseHugePages(byte* block, long bytes)
+    {
+        if (!OperatingSystem.IsLinux() || Volatile.Read(ref noMadvise)) return;
+        try
+        {
+            _ = Madvise(block, (nuint)bytes, MadviseHugePage);
+        }
+        catch (Exception error) when (error is DllNotFoundException or EntryPointNotFoundException)
+        {
+            Volatile.Write(ref noMadvise, true);
+        }
+    }
 
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(void* address, nuint length, int advice);
