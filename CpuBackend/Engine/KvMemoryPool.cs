@@ -35,6 +35,15 @@ internal sealed class KvMemoryPool
         }
     }
 
+    /// <summary>Bytes of the blocks kept now.</summary>
+    public long RetainedBytes
+    {
+        get
+        {
+            lock (gate) return retained;
+        }
+    }
+
     /// <summary>Kept blocks of <paramref name="size"/> bytes.</summary>
     public int Count(long size)
     {

@@ -14,13 +14,15 @@ internal sealed class GenerationMetrics
     private readonly Histogram<double> _queueDuration;
     private readonly Histogram<double> _timeToFirstToken;
 
-    public GenerationMetrics(IMeterFactory meterFactory, Func<int> queueLength, Func<int> runningSequences, Func<long> kvCacheReserved)
+    public GenerationMetrics(IMeterFactory meterFactory, Func<int> queueLength, Func<int> runningSequences, Func<long> kvCacheReserved, Func<long> kvCacheKept)
     {
         var meter = meterFactory.Create(GenerationTelemetry.Name);
         meter.CreateObservableGauge("gptj.generation.queue.length", queueLength, "{request}", "Requests waiting for a place in the batch.");
         meter.CreateObservableGauge("gptj.generation.sequences.running", runningSequences, "{sequence}",
             "Sequences holding a place in the batch, prefilling or decoding: the running batch size.");
         meter.CreateObservableGauge("gptj.generation.kv_cache.reserved", kvCacheReserved, "By", "KV-cache bytes reserved by admitted requests, against the budget.");
+        meter.CreateObservableGauge("gptj.generation.kv_cache.kept", kvCacheKept, "By",
+            "KV-cache memory of finished requests kept resident for the next ones, at most an eighteenth of the budget.");
         _batchSize = meter.CreateHistogram<int>("gptj.generation.batch.size", "{sequence}", "Sequences decoded together in one step.");
         _stepDuration = meter.CreateHistogram<double>("gptj.generation.step.duration", "s", "Duration of one batched decode step, sampling included.",
             advice: GenAiBuckets.TokenSeconds);

@@ -52,7 +52,8 @@ public sealed partial class GenerationScheduler : IDisposable
         _budget = new KvCacheBudget(_options.KvCacheBudgetBytes ?? KvCacheBudget.Default(model.WeightBytes));
         // Freed cache blocks kept for reuse take at most half of the tenth of memory the default budget leaves free.
         model.KvMemoryPool.Limit = _budget.CapacityBytes / 18;
-        _metrics = new GenerationMetrics(meterFactory, QueueLength, () => Volatile.Read(ref _placesTaken), () => _budget.ReservedBytes);
+        _metrics = new GenerationMetrics(meterFactory, QueueLength, () => Volatile.Read(ref _placesTaken), () => _budget.ReservedBytes,
+            () => model.KvMemoryPool.RetainedBytes);
         time ??= TimeProvider.System;
         Statistics = new ModelStatisticsRecorder(time);
         _watchdog = new GenerationWatchdog(_options.StallTimeout, time, OldestWaiting, logger);

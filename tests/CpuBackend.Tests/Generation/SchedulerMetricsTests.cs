@@ -58,6 +58,7 @@ public sealed class SchedulerMetricsTests(TinyModel tiny) : IClassFixture<TinyMo
         Assert.Equal(0, metrics.Observe("gptj.generation.queue.length"));
         Assert.Equal(0, metrics.Observe("gptj.generation.sequences.running"));
         Assert.Equal(0, metrics.Observe("gptj.generation.kv_cache.reserved"));
+        Assert.True(metrics.Observe("gptj.generation.kv_cache.kept") > 0, "the finished requests' caches were not kept");
         Assert.Equal(3, metrics.Of("gptj.generation.queue.duration").Count);
     }
 
