@@ -47,6 +47,7 @@ public sealed class CpuBackendProcessTests
             Assert.Contains("gptj_generation_queue_length{", metrics);
             Assert.Contains("gptj_generation_sequences_running{", metrics);
             Assert.Contains("gptj_generation_kv_cache_reserved_bytes{", metrics);
+            Assert.Contains("gptj_generation_kv_cache_kept_bytes{", metrics);
             Assert.Contains("gptj_generation_tokens_total{", metrics);
             Assert.Contains("gptj_generation_prompt_tokens_total{", metrics);
             Assert.Contains("gptj_generation_queue_duration_seconds_bucket{", metrics);
