@@ -20,6 +20,47 @@ internal static class HeadKernels
         fixed (float* x = a, y = b) return Kernels.Dot1<Kernels.F32>((byte*)x, y, a.Length);
     }
 
+    /// <summary>What a query is multiplied by before <see cref="DotWithHalves"/>: the f16 loads return each half times
+    /// 2^-112 (<see cref="Kernels.F16"/>), and a power of two changes no digit.</summary>
+    public const float HalfQueryScale = 281474976710656f; // 2^48, Kernels.F16.ActivationScale
+
+    /// <summary>Σ query[i] · key[i] for an f16 cache's key, widened inside the loop: <paramref name="scaledQuery"/> is the
+    /// query times <see cref="HalfQueryScale"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float DotWithHalves(ReadOnlySpan<float> scaledQuery, ReadOnlySpan<Half> key)
+    {
+        if (key.Length != scaledQuery.Length) throw new ArgumentException("head vectors differ in length");
+        fixed (float* q = scaledQuery)
+        fixed (Half* k = key)
+            return Kernels.Dot1<Kernels.F16>((byte*)k, q, key.Length) * Kernels.F16.SumScale;
+    }
+
+    /// <summary>target[i] += scale · source[i] for an f16 cache's value, widened inside the loop; the scale is a probability,
+    /// at most 2^15 in magnitude (the widened halves come times 2^-112, which the scale takes back).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void AddScaledHalves(ReadOnlySpan<Half> source, float scale, Span<float> target)
+    {
+        var n = source.Length;
+        if (target.Length != n) throw new ArgumentException("head vectors differ in length");
+        if (!(MathF.Abs(scale) <= 32768f)) throw new ArgumentOutOfRangeException(nameof(scale), scale, "A value's weight is a probability.");
+        var widened = scale * WideningInverse;
+        fixed (Half* x = source)
+        fixed (float* y = target)
+        {
+            var i = 0;
+            if (Kernels.Vectorized)
+            {
+                var s = Vector256.Create(widened);
+                for (; i + 8 <= n; i += 8)
+                    Fma.MultiplyAdd(Kernels.F16.Load8((byte*)x, i), s, Vector256.Load(y + i)).Store(y + i);
+            }
+            for (; i < n; i++) y[i] += widened * Kernels.F16.Load1((byte*)x, i);
+        }
+    }
+
+    /// <summary>2^112: what the f16 loads' 2^-112 is undone by.</summary>
+    private const float WideningInverse = 5192296858534827628530496329220096f;
+
     /// <summary>target[i] += scale · source[i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void AddScaled(ReadOnlySpan<float> source, float scale, Span<float> target)

@@ -67,18 +67,25 @@ internal sealed unsafe class KvRows
         GC.KeepAlive(memory);
     }
 
-    /// <summary><paramref name="count"/> features from <paramref name="from"/> of one position, as f32: the stored row itself, or converted into <paramref name="scratch"/>.</summary>
+    /// <summary><paramref name="count"/> features from <paramref name="from"/> of one position of an f32 cache.</summary>
     /// <remarks>The span points into <see cref="KvMemory"/>: it is valid while these rows are reachable, which the caller's
     /// cache keeps them.</remarks>
-    public ReadOnlySpan<float> Read(int position, int from, int count, Span<float> scratch)
+    public ReadOnlySpan<float> Read(int position, int from, int count)
     {
-        if (position < prefixLength) return prefix!.Read(position, from, count, scratch);
+        if (Type != KvCacheType.F32) throw new InvalidOperationException("an f16 cache is read as halves");
+        if (position < prefixLength) return prefix!.Read(position, from, count);
         ThrowIfReleased();
-        var start = Own(position, from, count);
-        if (Type == KvCacheType.F32) return new ReadOnlySpan<float>((float*)own + start, count);
-        TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)own + start, count), scratch[..count]);
-        GC.KeepAlive(memory);
-        return scratch[..count];
+        return new ReadOnlySpan<float>((float*)own + Own(position, from, count), count);
+    }
+
+    /// <summary><paramref name="count"/> features from <paramref name="from"/> of one position of an f16 cache, as stored, for
+    /// kernels that widen them as they read (<see cref="HeadKernels.DotWithHalves"/>).</summary>
+    public ReadOnlySpan<Half> ReadHalves(int position, int from, int count)
+    {
+        if (Type != KvCacheType.F16) throw new InvalidOperationException("only an f16 cache holds halves");
+        if (position < prefixLength) return prefix!.ReadHalves(position, from, count);
+        ThrowIfReleased();
+        return new ReadOnlySpan<Half>((Half*)own + Own(position, from, count), count);
     }
 
     /// <summary>Writes a zero into every page of this cache's own positions (so only before they are written), so the pages

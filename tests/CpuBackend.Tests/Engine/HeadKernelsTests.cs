@@ -33,11 +33,49 @@ public sealed class HeadKernelsTests
         Assert.Equal(start[length], target[length]);
     }
 
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Dot_with_an_f16_key_matches_double_precision_subnormal_halves_included(int length)
+    {
+        var (query, key) = (Values(length, 5), Halves(length, 6));
+        double expected = 0, magnitude = 0;
+        for (var i = 0; i < length; i++)
+        {
+            expected += (double)query[i] * (double)key[i];
+            magnitude += Math.Abs((double)query[i] * (double)key[i]);
+        }
+        var scaled = query.Select(v => v * HeadKernels.HalfQueryScale).ToArray();
+
+        Assert.Equal(expected, HeadKernels.DotWithHalves(scaled, key), 1e-6 * (1 + magnitude));
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void AddScaled_with_an_f16_value_adds_the_scaled_halves_and_nothing_past_the_head(int length)
+    {
+        var (source, start) = (Halves(length, 7), Values(length + 1, 8));
+        var target = (float[])start.Clone();
+
+        HeadKernels.AddScaledHalves(source, 0.37f, target.AsSpan(0, length));
+
+        for (var i = 0; i < length; i++) Assert.Equal(start[i] + 0.37 * (double)source[i], target[i], 1e-6);
+        Assert.Equal(start[length], target[length]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => HeadKernels.AddScaledHalves(source, 1e5f, target.AsSpan(0, length)));
+    }
+
     [Fact]
     public void Vectors_of_different_lengths_are_refused()
     {
         Assert.Throws<ArgumentException>(() => HeadKernels.Dot(new float[8], new float[9]));
         Assert.Throws<ArgumentException>(() => HeadKernels.AddScaled(new float[9], 1f, new float[8]));
+    }
+
+    /// <summary>Halves as an f16 cache holds them, every fifth one a subnormal (below 2^-14) and one a negative zero.</summary>
+    private static Half[] Halves(int length, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, length).Select(i => i == 3 ? (Half)(-0f)
+            : (Half)(i % 5 == 0 ? (random.NextDouble() - 0.5) * 1e-4 : random.NextDouble() * 4 - 2)).ToArray();
     }
 
     private static float[] Values(int length, int seed)
