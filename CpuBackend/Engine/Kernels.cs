@@ -621,7 +621,7 @@ internal static unsafe class Kernels
     /// leaves, per 128-bit lane, pair sums of both operands), then the two lanes added; 13 instructions where four
     /// separate sums take 32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Reduce4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, float* result)
+    internal static void Reduce4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, float* result)
     {
         var ab = Avx.HorizontalAdd(a.GetLower() + a.GetUpper(), b.GetLower() + b.GetUpper());
         var cd = Avx.HorizontalAdd(c.GetLower() + c.GetUpper(), d.GetLower() + d.GetUpper());
