@@ -289,6 +289,7 @@ public sealed class GptjModel : IDisposable
 
     public void Dispose()
     {
+        KvMemoryPool.Close();
         weights.Dispose();
         checkpoint?.Dispose();
     }

@@ -68,8 +68,11 @@ internal sealed unsafe partial class KvMemory
     private void GiveBack()
     {
         GC.RemoveMemoryPressure(size);
-        if (!pool.Keep((nint)Pointer, size)) NativeMemory.AlignedFree(Pointer);
+        if (!pool.Keep((nint)Pointer, size)) Free((nint)Pointer);
     }
+
+    /// <summary>Gives a block back to the OS.</summary>
+    public static void Free(nint block) => NativeMemory.AlignedFree((void*)block);
 
     /// <summary>The size of the block that holds <paramref name="bytes"/>: blocks of 2 MiB or more are whole 2 MiB pages.</summary>
     public static long SizeFor(long bytes) => bytes >= HugePage ? (bytes + HugePage - 1) / HugePage * HugePage : Math.Max(bytes, CacheLine);

@@ -44,6 +44,21 @@ internal sealed class KvMemoryPool
         }
     }
 
+    /// <summary>Frees every kept block and keeps none from now on (the model is disposed; caches still alive give their
+    /// blocks back to the OS when collected).</summary>
+    public void Close()
+    {
+        List<nint> blocks;
+        lock (gate)
+        {
+            blocks = [.. free.Values.SelectMany(b => b)];
+            free.Clear();
+            retained = 0;
+            Limit = 0;
+        }
+        foreach (var block in blocks) KvMemory.Free(block);
+    }
+
     /// <summary>Kept blocks of <paramref name="size"/> bytes.</summary>
     public int Count(long size)
     {

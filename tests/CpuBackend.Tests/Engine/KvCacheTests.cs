@@ -135,6 +135,18 @@ public sealed class KvCacheTests
     }
 
     [Fact]
+    public void Disposing_the_model_frees_the_memory_its_pool_kept()
+    {
+        var model = GptjModel.Load(ReferenceFixture.Load("partial-rotary-f32").Directory("safetensors"), null, NullLogger.Instance);
+        model.CreateCache(5, KvCacheType.F32).Release();
+        Assert.True(model.KvMemoryPool.RetainedBytes > 0);
+
+        model.Dispose();
+
+        Assert.Equal(0, model.KvMemoryPool.RetainedBytes);
+    }
+
+    [Fact]
     public void A_cache_refuses_a_capacity_outside_the_context_window()
     {
         using var model = GptjModel.Load(ReferenceFixture.Load("partial-rotary-f32").Directory("safetensors"), null, NullLogger.Instance);

@@ -97,6 +97,21 @@ public sealed class KvMemoryTests
     }
 
     [Fact]
+    public void A_closed_pool_frees_what_it_kept_and_keeps_nothing_more()
+    {
+        Drop(Small, pool);
+        KvCacheTests.Collect();
+        Assert.Equal(1, pool.Count(Small));
+
+        pool.Close();
+        Drop(Small, pool);
+        KvCacheTests.Collect();
+
+        Assert.Equal(0, pool.Count(Small));
+        Assert.Equal(0, pool.RetainedBytes);
+    }
+
+    [Fact]
     public void A_negative_size_is_refused() => Assert.Throws<ArgumentOutOfRangeException>(() => new KvMemory(-1, pool));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
