@@ -22,7 +22,7 @@ internal static class HeadKernels
 
     /// <summary>What a query is multiplied by before <see cref="DotWithHalves"/>: the f16 loads return each half times
     /// 2^-112 (<see cref="Kernels.F16"/>), and a power of two changes no digit.</summary>
-    public const float HalfQueryScale = 281474976710656f; // 2^48, Kernels.F16.ActivationScale
+    public static float HalfQueryScale => Kernels.F16.ActivationScale;
 
     /// <summary>Σ query[i] · key[i] for an f16 cache's key, widened inside the loop: <paramref name="scaledQuery"/> is the
     /// query times <see cref="HalfQueryScale"/>.</summary>
@@ -58,8 +58,8 @@ internal static class HeadKernels
         }
     }
 
-    /// <summary>2^112: what the f16 loads' 2^-112 is undone by.</summary>
-    private const float WideningInverse = 5192296858534827628530496329220096f;
+    /// <summary>2^112: what the f16 loads' 2^-112 is undone by, as the GEMM undoes it.</summary>
+    private static float WideningInverse => Kernels.F16.ActivationScale * Kernels.F16.SumScale;
 
     /// <summary>target[i] += scale · source[i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -629,9 +629,11 @@ internal static unsafe class Kernels
         (abcd.GetLower() + abcd.GetUpper()).Store(result);
     }
 
-    /// <summary>Four weight vectors against one packed activation row's sixteen columns.</summary>
+    /// <summary>Four vectors against the sixteen floats at <paramref name="x"/>: a += v0 · x, b += v1 · x, ... (four weight
+    /// vectors against a packed activation row here; four queries against a key, or four broadcast probabilities against a
+    /// value, in <see cref="PrefillAttention"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step4(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3, float* x,
+    internal static void Step4(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3, float* x,
         ref Vector512<float> a, ref Vector512<float> b, ref Vector512<float> c, ref Vector512<float> d)
     {
         var xv = Vector512.Load(x);

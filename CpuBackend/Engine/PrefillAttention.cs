@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace GptjAspire.CpuBackend.Engine;
 
@@ -68,13 +67,8 @@ internal static unsafe class PrefillAttention
     {
         Vector512<float> a = default, b = default, c = default, d = default;
         for (var i = 0; i < headDim; i += 16)
-        {
-            var k = Vector512.Load(key + i);
-            a = Avx512F.FusedMultiplyAdd(Vector512.Load(queries[0] + i), k, a);
-            b = Avx512F.FusedMultiplyAdd(Vector512.Load(queries[1] + i), k, b);
-            c = Avx512F.FusedMultiplyAdd(Vector512.Load(queries[2] + i), k, c);
-            d = Avx512F.FusedMultiplyAdd(Vector512.Load(queries[3] + i), k, d);
-        }
+            Kernels.Step4(Vector512.Load(queries[0] + i), Vector512.Load(queries[1] + i), Vector512.Load(queries[2] + i),
+                Vector512.Load(queries[3] + i), key + i, ref a, ref b, ref c, ref d);
         var sums = Vector128<float>.Zero;
         Kernels.Reduce4(a, b, c, d, (float*)&sums);
         for (var j = 0; j < Rows; j++) scores[j * stride] = sums.GetElement(j) * scale;
@@ -96,29 +90,13 @@ internal static unsafe class PrefillAttention
             {
                 Vector512<float> pa = Vector512.Create(scores[t]), pb = Vector512.Create(scores[longest + t]);
                 Vector512<float> pc = Vector512.Create(scores[2 * longest + t]), pd = Vector512.Create(scores[3 * longest + t]);
-                var v0 = Vector512.Load(v);
-                a0 = Avx512F.FusedMultiplyAdd(v0, pa, a0);
-                b0 = Avx512F.FusedMultiplyAdd(v0, pb, b0);
-                c0 = Avx512F.FusedMultiplyAdd(v0, pc, c0);
-                d0 = Avx512F.FusedMultiplyAdd(v0, pd, d0);
+                Kernels.Step4(pa, pb, pc, pd, v, ref a0, ref b0, ref c0, ref d0);
                 if (vectors < 2) continue;
-                var v1 = Vector512.Load(v + 16);
-                a1 = Avx512F.FusedMultiplyAdd(v1, pa, a1);
-                b1 = Avx512F.FusedMultiplyAdd(v1, pb, b1);
-                c1 = Avx512F.FusedMultiplyAdd(v1, pc, c1);
-                d1 = Avx512F.FusedMultiplyAdd(v1, pd, d1);
+                Kernels.Step4(pa, pb, pc, pd, v + 16, ref a1, ref b1, ref c1, ref d1);
                 if (vectors < 3) continue;
-                var v2 = Vector512.Load(v + 32);
-                a2 = Avx512F.FusedMultiplyAdd(v2, pa, a2);
-                b2 = Avx512F.FusedMultiplyAdd(v2, pb, b2);
-                c2 = Avx512F.FusedMultiplyAdd(v2, pc, c2);
-                d2 = Avx512F.FusedMultiplyAdd(v2, pd, d2);
+                Kernels.Step4(pa, pb, pc, pd, v + 32, ref a2, ref b2, ref c2, ref d2);
                 if (vectors < 4) continue;
-                var v3 = Vector512.Load(v + 48);
-                a3 = Avx512F.FusedMultiplyAdd(v3, pa, a3);
-                b3 = Avx512F.FusedMultiplyAdd(v3, pb, b3);
-                c3 = Avx512F.FusedMultiplyAdd(v3, pc, c3);
-                d3 = Avx512F.FusedMultiplyAdd(v3, pd, d3);
+                Kernels.Step4(pa, pb, pc, pd, v + 48, ref a3, ref b3, ref c3, ref d3);
             }
         }
         Store(output + (long)first * embedding + from, vectors, a0, a1, a2, a3);
