@@ -70,26 +70,24 @@ public sealed class Sampler
     public SampledToken Next(Span<float> logits, ReadOnlySpan<int> context)
     {
         Process(logits, context);
-        var max = TensorPrimitives.Max(logits);
-        if (float.IsNegativeInfinity(max))
-            throw new InvalidOperationException("Every token of the vocabulary is banned by bad_words.");
-
-        int chosen;
-        float sum;
         using (var gathered = FiniteLogits.Gather(logits))
         {
+            if (gathered.Count == 0)
+                throw new InvalidOperationException("Every token of the vocabulary is banned by bad_words.");
             if (gathered.Count > 0)
             {
-                // Top-k left few tokens: softmax and draw over them, in token order, as over the whole vocabulary.
-                var gatheredProbabilities = gathered.Probabilities(out _, out sum);
-                chosen = _parameters.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : gathered.Tokens[Draw(gatheredProbabilities)];
-                return new SampledToken(chosen, (float)((double)logits[chosen] - max - Math.Log(sum)));
+                // Top-k left few tokens: maximum, softmax and draw over them, in token order, as over the whole vocabulary.
+                var gatheredProbabilities = gathered.Probabilities(out var gatheredMax, out var gatheredSum);
+                var token = gathered.Tokens[_parameters.IsGreedy ? TensorPrimitives.IndexOfMax(gathered.Values) : Draw(gatheredProbabilities)];
+                return new SampledToken(token, (float)((double)logits[token] - gatheredMax - Math.Log(gatheredSum)));
             }
         }
+        // More tokens left than are worth gathering, so the maximum is finite.
+        var max = TensorPrimitives.Max(logits);
         var scratch = ArrayPool<float>.Shared.Rent(logits.Length);
         var probabilities = scratch.AsSpan(0, logits.Length);
-        sum = Kernels.Softmax(logits, max, probabilities);
-        chosen = _parameters.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : Draw(probabilities);
+        var sum = Kernels.Softmax(logits, max, probabilities);
+        var chosen = _parameters.IsGreedy ? TensorPrimitives.IndexOfMax(logits) : Draw(probabilities);
         var logProb = (double)logits[chosen] - max - Math.Log(sum);
         ArrayPool<float>.Shared.Return(scratch);
         return new SampledToken(chosen, (float)logProb);
