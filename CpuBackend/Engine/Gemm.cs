@@ -50,8 +50,13 @@ internal static unsafe class Gemm
     /// <summary>Weight rows widened together per depth block: 240 × 256 floats = 240 KiB, in L2 (a multiple of 12 and 6).</summary>
     private const int BlockColumns = 240;
 
-    /// <summary>Multiply-adds below which a product is not split across threads.</summary>
+    /// <summary>Multiply-adds below which a call is not split across threads.</summary>
     private const long SerialWork = 1 << 17;
+
+    /// <summary>Work items a call aims for per core. Items are claimed one by one, so a core that finishes early takes the
+    /// next; the last round is ragged by at most one item. With about three items per core (one product at a time, 43-64
+    /// bands for 16 cores) that round cost a tenth of the time; at eight it costs a sixteenth at most.</summary>
+    private const int ItemsPerCore = 8;
 
     [ThreadStatic]
     private static float[]? widened;
@@ -62,39 +67,79 @@ internal static unsafe class Gemm
     /// <summary>y[r, o] = Σ_i x[r, i] · w[o, i] (+ bias[o]) for r &lt; rows; f32, f16 or bf16 weights.</summary>
     public static void MatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
     {
-        int k = w.Cols, n = w.Rows;
+        if (y.Length < rows * w.Rows) throw new ArgumentException("matrix product operands are too small");
+        fixed (float* yp = y, bp = bias) MatMul(x, rows, [new Kernels.Target(w, bp, yp)]);
+    }
+
+    /// <summary>Several products of the same activations: the activations are packed once, and the items of all products
+    /// (bands of output columns, and where there are too few of those, halves or smaller parts of the rows) make one
+    /// parallel loop. The targets' outputs hold at least rows × their weight rows.</summary>
+    internal static void MatMul(ReadOnlySpan<float> x, int rows, Kernels.Target[] targets)
+    {
         if (!IsSupported) throw new PlatformNotSupportedException("the GEMM microkernel needs AVX2 and FMA");
-        if (w.Type is not (WeightType.F32 or WeightType.F16 or WeightType.BF16)) throw new ArgumentException($"the GEMM takes float weights, not {w.Type}", nameof(w));
-        if (rows < 1 || x.Length < rows * k || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
-        int panel = Panel, columns = Columns;
-        var panels = (rows + panel - 1) / panel;
-        var packed = ArrayPool<float>.Shared.Rent(panels * panel * k);
+        var k = targets[0].Weights.Cols;
+        foreach (var target in targets)
+        {
+            if (target.Weights.Type is not (WeightType.F32 or WeightType.F16 or WeightType.BF16)) throw new ArgumentException($"the GEMM takes float weights, not {target.Weights.Type}", nameof(targets));
+            if (target.Weights.Cols != k) throw new ArgumentException("products of one input need weights of its width", nameof(targets));
+        }
+        if (rows < 1 || x.Length < rows * k) throw new ArgumentException("matrix product operands are too small");
+        var panels = (rows + Panel - 1) / Panel;
+        // A call too small to repay waking threads runs on the caller, one item per product.
+        var serial = targets.Sum(target => (long)rows * target.Weights.Rows * k) < SerialWork;
+        var items = Plan(panels, targets, serial ? 1 : Environment.ProcessorCount * ItemsPerCore);
+        var packed = ArrayPool<float>.Shared.Rent(panels * Panel * k);
         try
         {
-            fixed (float* xp = x, yp = y, bp = bias, pp = packed)
+            fixed (float* xp = x, pp = packed)
             {
-                nint xa = (nint)xp, pa = (nint)pp, ya = (nint)yp, ba = (nint)bp;
+                nint xa = (nint)xp, pa = (nint)pp;
                 KernelThreads.For(panels, p => PackPanel((float*)xa, rows, k, p, (float*)pa));
-                // Bands of whole microkernel blocks; a product too small to repay waking threads runs on the caller.
-                var groups = (n + columns - 1) / columns;
-                var bands = (long)rows * n * k < SerialWork ? 1 : Math.Min(groups, Environment.ProcessorCount * 4);
-                var band = (groups + bands - 1) / bands * columns;
-                KernelThreads.For((n + band - 1) / band, b =>
+                void Run(int i)
                 {
-                    int o0 = b * band, o1 = Math.Min(n, o0 + band);
-                    switch (w.Type)
+                    var (t, o0, o1, p0, p1) = items[i];
+                    var target = targets[t];
+                    switch (target.Weights.Type)
                     {
-                        case WeightType.F32: Band<Kernels.F32>((float*)pa, panels, w, (float*)ba, (float*)ya, rows, o0, o1); break;
-                        case WeightType.F16: Band<Kernels.F16>((float*)pa, panels, w, (float*)ba, (float*)ya, rows, o0, o1); break;
-                        default: Band<Kernels.BF16>((float*)pa, panels, w, (float*)ba, (float*)ya, rows, o0, o1); break;
+                        case WeightType.F32: Band<Kernels.F32>((float*)pa, p0, p1, target, rows, o0, o1); break;
+                        case WeightType.F16: Band<Kernels.F16>((float*)pa, p0, p1, target, rows, o0, o1); break;
+                        default: Band<Kernels.BF16>((float*)pa, p0, p1, target, rows, o0, o1); break;
                     }
-                });
+                }
+                if (serial)
+                    for (var i = 0; i < items.Length; i++) Run(i);
+                else
+                    KernelThreads.For(items.Length, Run);
             }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(packed);
         }
+    }
+
+    /// <summary>One work item: output columns [O0, O1) of target T for row panels [P0, P1).</summary>
+    private readonly record struct Item(int T, int O0, int O1, int P0, int P1);
+
+    /// <summary>Cuts a call into about <paramref name="wanted"/> items, largest first: bands of whole microkernel groups of
+    /// the same width in every product, and, when the products have fewer groups than that (the attention output on 16
+    /// cores has 86), parts of an even number of panels, each of which widens its band's weights again.</summary>
+    private static Item[] Plan(int panels, Kernels.Target[] targets, int wanted)
+    {
+        var columns = Columns;
+        long groups = targets.Sum(target => (long)(target.Weights.Rows + columns - 1) / columns);
+        var band = (int)Math.Max(1, groups / wanted) * columns;
+        var columnItems = targets.Sum(target => (target.Weights.Rows + band - 1) / band);
+        var pairs = (panels + 1) / 2;
+        var parts = Math.Clamp((wanted + columnItems - 1) / columnItems, 1, pairs);
+        var part = (pairs + parts - 1) / parts * 2;
+        var items = new List<Item>();
+        for (var t = 0; t < targets.Length; t++)
+            for (var o0 = 0; o0 < targets[t].Weights.Rows; o0 += band)
+                for (var p0 = 0; p0 < panels; p0 += part)
+                    items.Add(new Item(t, o0, Math.Min(targets[t].Weights.Rows, o0 + band), p0, Math.Min(panels, p0 + part)));
+        // Largest first, so that what is left for the last round is small.
+        return [.. items.OrderByDescending(item => (long)(item.O1 - item.O0) * (item.P1 - item.P0) * targets[item.T].Weights.Cols)];
     }
 
     /// <summary>Panel p holds rows p·Panel .. p·Panel + Panel - 1 transposed: element (i, r) at i · Panel + r, rows past
@@ -152,13 +197,14 @@ internal static unsafe class Gemm
         v7 = Avx.Permute2x128(u3, u7, 0x31);
     }
 
-    /// <summary>Output columns [o0, o1) for every row: per block of <see cref="BlockColumns"/> weight rows and per depth
-    /// block, widen the weights once, then run every pair of row panels against every group of weight rows.</summary>
-    private static void Band<T>(float* packed, int panels, Matrix w, float* bias, float* y, int rows, int o0, int o1)
+    /// <summary>Output columns [o0, o1) for the rows of panels [p0, p1): per block of <see cref="BlockColumns"/> weight rows
+    /// and per depth block, widen the weights once, then run every pair of row panels against every group of weight rows.</summary>
+    private static void Band<T>(float* packed, int p0, int p1, Kernels.Target target, int rows, int o0, int o1)
         where T : struct, Kernels.IWeightFormat
     {
-        int k = w.Cols, n = w.Rows, panel = Panel, columns = Columns;
-        var height = panels * panel;
+        var w = target.Weights;
+        int k = w.Cols, panel = Panel, columns = Columns;
+        var height = (p1 - p0) * panel;
         if (widened == null) widened = new float[BlockColumns * Depth];
         if (accumulators == null || accumulators.Length < BlockColumns * height) accumulators = new float[BlockColumns * height];
         fixed (float* tiles = widened, sums = accumulators)
@@ -172,13 +218,13 @@ internal static unsafe class Gemm
                 {
                     var depth = Math.Min(Depth, k - d0);
                     Widen<T>(w, c0, c1, width, d0, depth, tiles);
-                    for (var p = 0; p < panels; p += 2)
+                    for (var p = p0; p < p1; p += 2)
                     {
                         var a = packed + ((long)p * k + d0) * panel;
-                        var pair = p + 1 < panels;
+                        var pair = p + 1 < p1;
                         for (var g = 0; g < width; g += columns)
                         {
-                            var c = sums + (long)g * height + p * panel;
+                            var c = sums + (long)g * height + (p - p0) * panel;
                             var t = tiles + (long)g * Depth;
                             if (Wide)
                             {
@@ -193,24 +239,24 @@ internal static unsafe class Gemm
                         }
                     }
                 }
-                WriteOut(sums, height, rows, c0, c1, bias, y, n);
+                WriteOut(sums, height, p0 * panel, Math.Min(rows, p1 * panel), c0, c1, target.Bias, target.Output, w.Rows);
             }
         }
     }
 
-    /// <summary>y[r, o] = sums[(o - c0) · height + r] + bias[o] for every row and the block's columns [c0, c1).</summary>
+    /// <summary>y[r, o] = sums[(o - c0) · height + r - r0] + bias[o] for rows [r0, r1) and the block's columns [c0, c1).</summary>
     /// <remarks>The sums are held one column of rows per weight row, y one row of columns per activation row. Read element
     /// by element, either side is strided (a cache line per element): that write-out was a tenth of a 200-token f32
     /// prefill. Blocks of eight rows by eight columns are transposed in registers instead.</remarks>
-    private static void WriteOut(float* sums, int height, int rows, int c0, int c1, float* bias, float* y, int n)
+    private static void WriteOut(float* sums, int height, int r0, int r1, int c0, int c1, float* bias, float* y, int n)
     {
-        var r = 0;
-        for (; r + 8 <= rows; r += 8)
+        var r = r0;
+        for (; r + 8 <= r1; r += 8)
         {
             var o = c0;
             for (; o + 8 <= c1; o += 8)
             {
-                var s = sums + (long)(o - c0) * height + r;
+                var s = sums + (long)(o - c0) * height + r - r0;
                 var b = bias == null ? Vector256<float>.Zero : Vector256.Load(bias + o);
                 Vector256<float> v0 = Vector256.Load(s), v1 = Vector256.Load(s + height), v2 = Vector256.Load(s + 2L * height), v3 = Vector256.Load(s + 3L * height);
                 Vector256<float> v4 = Vector256.Load(s + 4L * height), v5 = Vector256.Load(s + 5L * height), v6 = Vector256.Load(s + 6L * height), v7 = Vector256.Load(s + 7L * height);
@@ -226,10 +272,10 @@ internal static unsafe class Gemm
                 (v7 + b).Store(yr + 7L * n);
             }
             for (; o < c1; o++)
-                for (var i = r; i < r + 8; i++) y[(long)i * n + o] = sums[(long)(o - c0) * height + i] + (bias == null ? 0f : bias[o]);
+                for (var i = r; i < r + 8; i++) y[(long)i * n + o] = sums[(long)(o - c0) * height + i - r0] + (bias == null ? 0f : bias[o]);
         }
-        for (; r < rows; r++)
-            for (var o = c0; o < c1; o++) y[(long)r * n + o] = sums[(long)(o - c0) * height + r] + (bias == null ? 0f : bias[o]);
+        for (; r < r1; r++)
+            for (var o = c0; o < c1; o++) y[(long)r * n + o] = sums[(long)(o - c0) * height + r - r0] + (bias == null ? 0f : bias[o]);
     }
 
     /// <summary>Weight rows [c0, c1), depth [d0, d0 + depth) as floats, row j of the block at tiles + j · Depth; rows up to

@@ -202,11 +202,18 @@ public sealed class GptjModel : IDisposable
         }
         if (caches.Length > 1 && caches[0].Type == KvCacheType.F32 && PrefillAttention.Supports(d) && caches.All(c => ReferenceEquals(c, caches[0])))
         {
-            // A prompt's rows: four at a time, head by head, over the one cache they share.
+            // A prompt's rows: four at a time, head by head, over the one cache they share. A block's work grows with its
+            // position, so the last blocks go first; with few blocks per core they are split by heads, so that the last
+            // round of the loop is short (on 16 cores, 50 blocks of a 200-token prompt left a quarter of the time idle).
             KvRows keys = caches[0].Keys[layer], values = caches[0].Values[layer];
             var blocks = (caches.Length + PrefillAttention.Rows - 1) / PrefillAttention.Rows;
-            Run(blocks, b => PrefillAttention.Attend(q, keys, values, positions, b * PrefillAttention.Rows,
-                Math.Min(PrefillAttention.Rows, caches.Length - b * PrefillAttention.Rows), heads, d, scale, output));
+            var headGroups = Math.Clamp(Environment.ProcessorCount * 8 / blocks, 1, heads);
+            Run(blocks * headGroups, item =>
+            {
+                int b = blocks - 1 - item / headGroups, group = item % headGroups;
+                PrefillAttention.Attend(q, keys, values, positions, b * PrefillAttention.Rows, Math.Min(PrefillAttention.Rows, caches.Length - b * PrefillAttention.Rows),
+                    heads, group * heads / headGroups, (group + 1) * heads / headGroups, d, scale, output);
+            });
             return;
         }
         // Work items are a row's heads, split in groups only when there are fewer rows than cores.

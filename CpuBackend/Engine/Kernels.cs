@@ -89,11 +89,6 @@ internal static unsafe class Kernels
             foreach (var product in products) MatMul(x, rows, product.Weights, product.Bias, product.Output);
             return;
         }
-        if (UsesGemm(first.Type, rows))
-        {
-            foreach (var product in products) Gemm.MatMul(x, rows, product.Weights, product.Bias, product.Output);
-            return;
-        }
         var pins = new List<GCHandle>(2 * products.Length);
         try
         {
@@ -113,6 +108,7 @@ internal static unsafe class Kernels
                 targets[p] = new Target(weights, biasAddress, (float*)outputPin.AddrOfPinnedObject());
             }
             if (Integer(first.Type)) Int8Kernels.MatMul(Int8Kernels.Best, x, rows, targets);
+            else if (UsesGemm(first.Type, rows)) Gemm.MatMul(x, rows, targets);
             else FloatMatMul(x, rows, targets);
         }
         finally

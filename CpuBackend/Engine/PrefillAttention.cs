@@ -20,11 +20,14 @@ internal static unsafe class PrefillAttention
 
     public static bool Supports(int headDim) => Kernels.Wide && headDim % 16 == 0;
 
-    /// <summary>Rows [first, first + count) (count 1 to <see cref="Rows"/>, consecutive positions of one cache): for each head,
-    /// softmax(q · kᵀ · scale) over positions 0 to the row's own, times the values.</summary>
-    public static void Attend(float[] q, KvRows keys, KvRows values, int[] positions, int first, int count, int heads, int headDim, float scale, float[] output)
+    /// <summary>Rows [first, first + count) (count 1 to <see cref="Rows"/>, consecutive positions of one cache): for each head
+    /// in [firstHead, endHead) of <paramref name="heads"/>, softmax(q · kᵀ · scale) over positions 0 to the row's own, times
+    /// the values.</summary>
+    public static void Attend(float[] q, KvRows keys, KvRows values, int[] positions, int first, int count, int heads, int firstHead, int endHead,
+        int headDim, float scale, float[] output)
     {
         if (count is < 1 or > Rows) throw new ArgumentOutOfRangeException(nameof(count));
+        if (firstHead < 0 || endHead > heads || firstHead >= endHead) throw new ArgumentOutOfRangeException(nameof(firstHead));
         var embedding = heads * headDim;
         var lengths = new int[Rows];
         for (var j = 0; j < Rows; j++) lengths[j] = positions[first + Math.Min(j, count - 1)] + 1;
@@ -35,7 +38,7 @@ internal static unsafe class PrefillAttention
             fixed (float* qp = q, op = output, sp = scores)
             {
                 var queries = stackalloc float*[Rows];
-                for (var h = 0; h < heads; h++)
+                for (var h = firstHead; h < endHead; h++)
                 {
                     // Rows past count repeat the last row: computed, never stored.
                     for (var j = 0; j < Rows; j++) queries[j] = qp + (long)(first + Math.Min(j, count - 1)) * embedding + h * headDim;

@@ -5,15 +5,18 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 /// <summary>Four prompt rows attended at once against a double-precision causal attention of each row alone.</summary>
 public sealed unsafe class PrefillAttentionTests
 {
-    public static TheoryData<int, int, int> Shapes() => new()
+    public static TheoryData<int, int, int, int, int> Shapes() => new()
     {
-        // heads, head_dim (one and several vector chunks, more than the 64 features kept in registers), rows in the block
-        { 1, 16, 1 }, { 3, 32, 4 }, { 2, 64, 3 }, { 2, 80, 2 }, { 1, 256, 4 },
+        // heads, head_dim (one and several vector chunks, more than the 64 features kept in registers), rows in the block,
+        // the heads attended (all, or a range as the forward pass splits them across cores)
+        { 1, 16, 1, 0, 1 }, { 3, 32, 4, 0, 3 }, { 2, 64, 3, 0, 2 }, { 2, 80, 2, 0, 2 }, { 1, 256, 4, 0, 1 },
+        { 4, 64, 4, 1, 3 }, { 3, 32, 2, 2, 3 },
     };
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void Each_row_gets_the_softmax_weighted_values_of_the_positions_up_to_its_own_and_no_other_row_is_written(int heads, int headDim, int count)
+    public void Each_row_gets_the_softmax_weighted_values_of_the_positions_up_to_its_own_and_no_other_row_or_head_is_written(int heads, int headDim, int count,
+        int firstHead, int endHead)
     {
         // The four-row kernel is the AVX-512 path; elsewhere (or with DOTNET_EnableAVX512=0) rows are attended one at a time.
         Assert.Equal(Kernels.Wide, PrefillAttention.Supports(headDim));
@@ -36,22 +39,35 @@ public sealed unsafe class PrefillAttentionTests
         var output = Enumerable.Repeat(float.NaN, rows * width).ToArray();
         var scale = 1f / MathF.Sqrt(headDim);
 
-        PrefillAttention.Attend(q, keys, values, positions, first, count, heads, headDim, scale, output);
+        PrefillAttention.Attend(q, keys, values, positions, first, count, heads, firstHead, endHead, headDim, scale, output);
 
         for (var r = 0; r < rows; r++)
         {
-            var attended = r >= first && r < first + count;
             for (var h = 0; h < heads; h++)
             {
+                var attended = r >= first && r < first + count && h >= firstHead && h < endHead;
                 var expected = Reference(q, keys, values, r * width + h * headDim, h * headDim, headDim, positions[r], scale);
                 for (var i = 0; i < headDim; i++)
                 {
                     var actual = output[r * width + h * headDim + i];
                     if (attended) Assert.Equal(expected[i], actual, 1e-5);
-                    else Assert.True(float.IsNaN(actual), $"row {r}, outside the block, was written");
+                    else Assert.True(float.IsNaN(actual), $"row {r}, head {h}, outside the block, was written");
                 }
             }
         }
+        GC.KeepAlive(memory);
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(1, 3)]
+    [InlineData(-1, 1)]
+    public void A_head_range_outside_the_heads_or_empty_is_refused(int firstHead, int endHead)
+    {
+        var memory = new KvMemory(2L * 16 * sizeof(float), new KvMemoryPool());
+        var rows = new KvRows(KvCacheType.F32, 16, 1, memory, memory.Pointer);
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            PrefillAttention.Attend(new float[32], rows, rows, [0], 0, 1, 2, firstHead, endHead, 16, 1f, new float[32]));
         GC.KeepAlive(memory);
     }
 
