@@ -6,8 +6,11 @@ using GptjAspire.Testing;
 namespace GptjAspire.Benchmarks.Engine;
 
 /// <summary>Workload sizes shared by our engine and the PyTorch anchor.</summary>
-/// <remarks><see cref="Threads"/> is the anchor's thread count; our engine always uses every core, so it is the core count.</remarks>
-internal sealed record EngineRunSettings(int Threads, string Python, int PrefillTokens = 200, int DecodePrompt = 32, int DecodeSteps = 32, int Batch = 10, int Repeats = 5);
+/// <remarks><see cref="Threads"/> is the anchor's thread count; our engine always uses every core, so it is the core count.
+/// <see cref="Repeats"/> timed prefills on each side, after one warm-up: on the 16-core device machines one prefill in three
+/// or four ran 1.3-3x the others (a preempted thread holds up a parallel loop), which the median of five did not always
+/// leave out.</remarks>
+internal sealed record EngineRunSettings(int Threads, string Python, int PrefillTokens = 200, int DecodePrompt = 32, int DecodeSteps = 32, int Batch = 10, int Repeats = 15);
 
 /// <summary>Measured memory bandwidths, bytes per second.</summary>
 internal sealed record Bandwidth(double Copy, double Read);
