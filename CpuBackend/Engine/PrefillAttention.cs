@@ -29,9 +29,13 @@ internal static unsafe class PrefillAttention
         if (count is < 1 or > Rows) throw new ArgumentOutOfRangeException(nameof(count));
         if (firstHead < 0 || endHead > heads || firstHead >= endHead) throw new ArgumentOutOfRangeException(nameof(firstHead));
         var embedding = heads * headDim;
-        var lengths = new int[Rows];
-        for (var j = 0; j < Rows; j++) lengths[j] = positions[first + Math.Min(j, count - 1)] + 1;
-        var longest = lengths.Max();
+        Span<int> lengths = stackalloc int[Rows];
+        var longest = 0;
+        for (var j = 0; j < Rows; j++)
+        {
+            lengths[j] = positions[first + Math.Min(j, count - 1)] + 1;
+            longest = Math.Max(longest, lengths[j]);
+        }
         var scores = ArrayPool<float>.Shared.Rent(Rows * longest);
         try
         {

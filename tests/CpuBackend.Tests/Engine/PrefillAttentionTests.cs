@@ -71,6 +71,31 @@ public sealed unsafe class PrefillAttentionTests
         GC.KeepAlive(memory);
     }
 
+    // The forward pass gives each core one head over a run of four-row blocks: the runs cover every block once, in order,
+    // and attend about equally many keys (a row attends to its position + 1), also for a prompt that continues a cache.
+    [Theory]
+    [InlineData(200, 0, 8)]
+    [InlineData(200, 0, 1)]
+    [InlineData(37, 500, 3)]
+    [InlineData(9, 0, 3)]
+    [InlineData(6, 0, 2)]
+    public void Prompt_runs_cover_every_block_once_with_about_equal_work(int rows, int offset, int count)
+    {
+        var positions = Enumerable.Range(offset, rows).ToArray();
+        var blocks = (rows + PrefillAttention.Rows - 1) / PrefillAttention.Rows;
+
+        var runs = GptjModel.PrefillRuns(positions, count);
+
+        Assert.Equal(count + 1, runs.Length);
+        Assert.Equal(0, runs[0]);
+        Assert.Equal(blocks, runs[^1]);
+        for (var i = 0; i < count; i++) Assert.True(runs[i] <= runs[i + 1], $"run {i} ends before it starts");
+        long Work(int b0, int b1) => positions.Skip(b0 * PrefillAttention.Rows).Take((b1 - b0) * PrefillAttention.Rows).Sum(p => p + 1L);
+        var largestBlock = Enumerable.Range(0, blocks).Max(b => Work(b, b + 1));
+        for (var i = 0; i < count; i++)
+            Assert.InRange(Work(runs[i], runs[i + 1]), 0, (double)Work(0, blocks) / count + largestBlock);
+    }
+
     [Fact]
     public void Heads_whose_features_are_not_whole_vectors_of_sixteen_are_attended_one_row_at_a_time()
     {
