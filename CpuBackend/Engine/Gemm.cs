@@ -76,18 +76,10 @@ internal static unsafe class Gemm
     /// parallel loop. The targets' outputs hold at least rows × their weight rows.</summary>
     internal static void MatMul(ReadOnlySpan<float> x, int rows, Kernels.Target[] targets)
     {
-        if (!IsSupported) throw new PlatformNotSupportedException("the GEMM microkernel needs AVX2 and FMA");
         var k = targets[0].Weights.Cols;
-        foreach (var target in targets)
-        {
-            if (target.Weights.Type is not (WeightType.F32 or WeightType.F16 or WeightType.BF16)) throw new ArgumentException($"the GEMM takes float weights, not {target.Weights.Type}", nameof(targets));
-            if (target.Weights.Cols != k) throw new ArgumentException("products of one input need weights of its width", nameof(targets));
-        }
+        foreach (var target in targets) Check(target.Weights, k, nameof(targets));
         if (rows < 1 || x.Length < rows * k) throw new ArgumentException("matrix product operands are too small");
         var panels = (rows + Panel - 1) / Panel;
-        // A call too small to repay waking threads runs on the caller, one item per product.
-        var serial = targets.Sum(target => (long)rows * target.Weights.Rows * k) < SerialWork;
-        var items = Plan(panels, targets, serial ? 1 : Environment.ProcessorCount * ItemsPerCore);
         var packed = ArrayPool<float>.Shared.Rent(panels * Panel * k);
         try
         {
@@ -95,21 +87,7 @@ internal static unsafe class Gemm
             {
                 nint xa = (nint)xp, pa = (nint)pp;
                 KernelThreads.For(panels, p => PackPanel((float*)xa, rows, k, p, (float*)pa));
-                void Run(int i)
-                {
-                    var (t, o0, o1, p0, p1) = items[i];
-                    var target = targets[t];
-                    switch (target.Weights.Type)
-                    {
-                        case WeightType.F32: Band<Kernels.F32>((float*)pa, p0, p1, target, rows, o0, o1); break;
-                        case WeightType.F16: Band<Kernels.F16>((float*)pa, p0, p1, target, rows, o0, o1); break;
-                        default: Band<Kernels.BF16>((float*)pa, p0, p1, target, rows, o0, o1); break;
-                    }
-                }
-                if (serial)
-                    for (var i = 0; i < items.Length; i++) Run(i);
-                else
-                    KernelThreads.For(items.Length, Run);
+                Run(rows, [.. targets.Select(target => new Sum([new Term(pa, target.Weights)], target.Bias, target.Output, add: false))]);
             }
         }
         finally
@@ -118,28 +96,110 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary>One work item: output columns [O0, O1) of target T for row panels [P0, P1).</summary>
-    private readonly record struct Item(int T, int O0, int O1, int P0, int P1);
+    /// <summary>y[r, o] += Σ_i a[r, i] · wa[o, i] + Σ_j b[r, j] · wb[o, j] + bias[o] for r &lt; rows: two products of different
+    /// activations into the same columns, summed in the microkernel's accumulators and added to y once, as one parallel
+    /// loop. Both weights have the same float type and as many rows as y has columns.</summary>
+    public static void AddMatMuls(Span<float> y, int rows, ReadOnlySpan<float> a, Matrix wa, ReadOnlySpan<float> b, Matrix wb, float[]? bias)
+    {
+        Check(wa, wa.Cols, nameof(wa));
+        Check(wb, wb.Cols, nameof(wb));
+        int n = wa.Rows, ka = wa.Cols, kb = wb.Cols;
+        if (wb.Rows != n || wb.Type != wa.Type) throw new ArgumentException("both products need weights of one type and as many rows", nameof(wb));
+        if (rows < 1 || a.Length < rows * ka || b.Length < rows * kb || y.Length < rows * n || (bias != null && bias.Length < n))
+            throw new ArgumentException("matrix product operands are too small");
+        var panels = (rows + Panel - 1) / Panel;
+        var packed = ArrayPool<float>.Shared.Rent(panels * Panel * (ka + kb));
+        try
+        {
+            fixed (float* ap = a, bp = b, yp = y, biasp = bias, pp = packed)
+            {
+                nint aa = (nint)ap, ba = (nint)bp, pa = (nint)pp, pb = (nint)(pp + (long)panels * Panel * ka);
+                KernelThreads.For(2 * panels, p =>
+                {
+                    if (p < panels) PackPanel((float*)aa, rows, ka, p, (float*)pa);
+                    else PackPanel((float*)ba, rows, kb, p - panels, (float*)pb);
+                });
+                Run(rows, [new Sum([new Term(pa, wa), new Term(pb, wb)], biasp, yp, add: true)]);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(packed);
+        }
+    }
+
+    private static void Check(Matrix w, int k, string name)
+    {
+        if (!IsSupported) throw new PlatformNotSupportedException("the GEMM microkernel needs AVX2 and FMA");
+        if (w.Type is not (WeightType.F32 or WeightType.F16 or WeightType.BF16)) throw new ArgumentException($"the GEMM takes float weights, not {w.Type}", name);
+        if (w.Cols != k) throw new ArgumentException("products of one input need weights of its width", name);
+    }
+
+    /// <summary>One product inside a <see cref="Sum"/>: activations packed into panels, and weights as wide as they are.</summary>
+    private readonly record struct Term(nint Packed, Matrix Weights);
+
+    /// <summary>One output of a call: the sum of its terms' products (weights of one type and row count) and the bias,
+    /// written to the output ([rows, weight rows]) or, with <paramref name="add"/>, added to what it holds.</summary>
+    private sealed class Sum(Term[] terms, float* bias, float* output, bool add)
+    {
+        public Term[] Terms { get; } = terms;
+
+        public float* Bias { get; } = bias;
+
+        public float* Output { get; } = output;
+
+        public bool Add { get; } = add;
+
+        public int Columns => Terms[0].Weights.Rows;
+
+        public long Depth => Terms.Sum(term => (long)term.Weights.Cols);
+    }
+
+    /// <summary>Runs a call's items: in one parallel loop, or on the caller when the call is too small to repay waking
+    /// threads (one item per output).</summary>
+    private static void Run(int rows, Sum[] sums)
+    {
+        var panels = (rows + Panel - 1) / Panel;
+        var serial = sums.Sum(sum => rows * sum.Columns * sum.Depth) < SerialWork;
+        var items = Plan(panels, sums, serial ? 1 : Environment.ProcessorCount * ItemsPerCore);
+        void Item(int i)
+        {
+            var (s, o0, o1, p0, p1) = items[i];
+            switch (sums[s].Terms[0].Weights.Type)
+            {
+                case WeightType.F32: Band<Kernels.F32>(sums[s], rows, o0, o1, p0, p1); break;
+                case WeightType.F16: Band<Kernels.F16>(sums[s], rows, o0, o1, p0, p1); break;
+                default: Band<Kernels.BF16>(sums[s], rows, o0, o1, p0, p1); break;
+            }
+        }
+        if (serial)
+            for (var i = 0; i < items.Length; i++) Item(i);
+        else
+            KernelThreads.For(items.Length, Item);
+    }
+
+    /// <summary>One work item: output columns [O0, O1) of sum S for row panels [P0, P1).</summary>
+    private readonly record struct WorkItem(int S, int O0, int O1, int P0, int P1);
 
     /// <summary>Cuts a call into about <paramref name="wanted"/> items, largest first: bands of whole microkernel groups of
-    /// the same width in every product, and, when the products have fewer groups than that (the attention output on 16
+    /// the same width in every output, and, when the outputs have fewer groups than that (the attention output on 16
     /// cores has 86), parts of an even number of panels, each of which widens its band's weights again.</summary>
-    private static Item[] Plan(int panels, Kernels.Target[] targets, int wanted)
+    private static WorkItem[] Plan(int panels, Sum[] sums, int wanted)
     {
         var columns = Columns;
-        long groups = targets.Sum(target => (long)(target.Weights.Rows + columns - 1) / columns);
+        long groups = sums.Sum(sum => (long)(sum.Columns + columns - 1) / columns);
         var band = (int)Math.Max(1, groups / wanted) * columns;
-        var columnItems = targets.Sum(target => (target.Weights.Rows + band - 1) / band);
+        var columnItems = sums.Sum(sum => (sum.Columns + band - 1) / band);
         var pairs = (panels + 1) / 2;
         var parts = Math.Clamp((wanted + columnItems - 1) / columnItems, 1, pairs);
         var part = (pairs + parts - 1) / parts * 2;
-        var items = new List<Item>();
-        for (var t = 0; t < targets.Length; t++)
-            for (var o0 = 0; o0 < targets[t].Weights.Rows; o0 += band)
+        var items = new List<WorkItem>();
+        for (var s = 0; s < sums.Length; s++)
+            for (var o0 = 0; o0 < sums[s].Columns; o0 += band)
                 for (var p0 = 0; p0 < panels; p0 += part)
-                    items.Add(new Item(t, o0, Math.Min(targets[t].Weights.Rows, o0 + band), p0, Math.Min(panels, p0 + part)));
+                    items.Add(new WorkItem(s, o0, Math.Min(sums[s].Columns, o0 + band), p0, Math.Min(panels, p0 + part)));
         // Largest first, so that what is left for the last round is small.
-        return [.. items.OrderByDescending(item => (long)(item.O1 - item.O0) * (item.P1 - item.P0) * targets[item.T].Weights.Cols)];
+        return [.. items.OrderByDescending(item => (item.O1 - item.O0) * (item.P1 - item.P0) * sums[item.S].Depth)];
     }
 
     /// <summary>Panel p holds rows p·Panel .. p·Panel + Panel - 1 transposed: element (i, r) at i · Panel + r, rows past
@@ -197,13 +257,12 @@ internal static unsafe class Gemm
         v7 = Avx.Permute2x128(u3, u7, 0x31);
     }
 
-    /// <summary>Output columns [o0, o1) for the rows of panels [p0, p1): per block of <see cref="BlockColumns"/> weight rows
-    /// and per depth block, widen the weights once, then run every pair of row panels against every group of weight rows.</summary>
-    private static void Band<T>(float* packed, int p0, int p1, Kernels.Target target, int rows, int o0, int o1)
-        where T : struct, Kernels.IWeightFormat
+    /// <summary>Output columns [o0, o1) for the rows of panels [p0, p1): per block of <see cref="BlockColumns"/> weight rows,
+    /// and per term and depth block, widen the weights once, then run every pair of row panels against every group of
+    /// weight rows; the terms accumulate into the same sums.</summary>
+    private static void Band<T>(Sum sum, int rows, int o0, int o1, int p0, int p1) where T : struct, Kernels.IWeightFormat
     {
-        var w = target.Weights;
-        int k = w.Cols, panel = Panel, columns = Columns;
+        int panel = Panel, columns = Columns;
         var height = (p1 - p0) * panel;
         if (widened == null) widened = new float[BlockColumns * Depth];
         if (accumulators == null || accumulators.Length < BlockColumns * height) accumulators = new float[BlockColumns * height];
@@ -214,41 +273,48 @@ internal static unsafe class Gemm
                 var c1 = Math.Min(o1, c0 + BlockColumns);
                 // Whole groups; weight rows past the matrix's last are zero and their results are never written out.
                 var width = (c1 - c0 + columns - 1) / columns * columns;
-                for (var d0 = 0; d0 < k; d0 += Depth)
+                for (var term = 0; term < sum.Terms.Length; term++)
                 {
-                    var depth = Math.Min(Depth, k - d0);
-                    Widen<T>(w, c0, c1, width, d0, depth, tiles);
-                    for (var p = p0; p < p1; p += 2)
+                    var (packed, w) = (sum.Terms[term].Packed, sum.Terms[term].Weights);
+                    var k = w.Cols;
+                    for (var d0 = 0; d0 < k; d0 += Depth)
                     {
-                        var a = packed + ((long)p * k + d0) * panel;
-                        var pair = p + 1 < p1;
-                        for (var g = 0; g < width; g += columns)
+                        var depth = Math.Min(Depth, k - d0);
+                        var accumulate = term > 0 || d0 > 0;
+                        Widen<T>(w, c0, c1, width, d0, depth, tiles);
+                        for (var p = p0; p < p1; p += 2)
                         {
-                            var c = sums + (long)g * height + (p - p0) * panel;
-                            var t = tiles + (long)g * Depth;
-                            if (Wide)
+                            var a = (float*)packed + ((long)p * k + d0) * panel;
+                            var pair = p + 1 < p1;
+                            for (var g = 0; g < width; g += columns)
                             {
-                                if (pair) Micro512<Kernels.Two>(a, (long)k * panel, t, depth, c, height, d0 > 0);
-                                else Micro512<Kernels.One>(a, 0, t, depth, c, height, d0 > 0);
-                            }
-                            else
-                            {
-                                if (pair) Micro256<Kernels.Two>(a, (long)k * panel, t, depth, c, height, d0 > 0);
-                                else Micro256<Kernels.One>(a, 0, t, depth, c, height, d0 > 0);
+                                var c = sums + (long)g * height + (p - p0) * panel;
+                                var t = tiles + (long)g * Depth;
+                                if (Wide)
+                                {
+                                    if (pair) Micro512<Kernels.Two>(a, (long)k * panel, t, depth, c, height, accumulate);
+                                    else Micro512<Kernels.One>(a, 0, t, depth, c, height, accumulate);
+                                }
+                                else
+                                {
+                                    if (pair) Micro256<Kernels.Two>(a, (long)k * panel, t, depth, c, height, accumulate);
+                                    else Micro256<Kernels.One>(a, 0, t, depth, c, height, accumulate);
+                                }
                             }
                         }
                     }
                 }
-                WriteOut(sums, height, p0 * panel, Math.Min(rows, p1 * panel), c0, c1, target.Bias, target.Output, w.Rows);
+                WriteOut(sums, height, p0 * panel, Math.Min(rows, p1 * panel), c0, c1, sum.Bias, sum.Output, sum.Columns, sum.Add);
             }
         }
     }
 
-    /// <summary>y[r, o] = sums[(o - c0) · height + r - r0] + bias[o] for rows [r0, r1) and the block's columns [c0, c1).</summary>
+    /// <summary>y[r, o] = sums[(o - c0) · height + r - r0] + bias[o] (or y[r, o] += that, with <paramref name="add"/>) for rows
+    /// [r0, r1) and the block's columns [c0, c1).</summary>
     /// <remarks>The sums are held one column of rows per weight row, y one row of columns per activation row. Read element
     /// by element, either side is strided (a cache line per element): that write-out was a tenth of a 200-token f32
     /// prefill. Blocks of eight rows by eight columns are transposed in registers instead.</remarks>
-    private static void WriteOut(float* sums, int height, int r0, int r1, int c0, int c1, float* bias, float* y, int n)
+    private static void WriteOut(float* sums, int height, int r0, int r1, int c0, int c1, float* bias, float* y, int n, bool add)
     {
         var r = r0;
         for (; r + 8 <= r1; r += 8)
@@ -262,21 +328,27 @@ internal static unsafe class Gemm
                 Vector256<float> v4 = Vector256.Load(s + 4L * height), v5 = Vector256.Load(s + 5L * height), v6 = Vector256.Load(s + 6L * height), v7 = Vector256.Load(s + 7L * height);
                 Transpose8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
                 var yr = y + (long)r * n + o;
-                (v0 + b).Store(yr);
-                (v1 + b).Store(yr + n);
-                (v2 + b).Store(yr + 2L * n);
-                (v3 + b).Store(yr + 3L * n);
-                (v4 + b).Store(yr + 4L * n);
-                (v5 + b).Store(yr + 5L * n);
-                (v6 + b).Store(yr + 6L * n);
-                (v7 + b).Store(yr + 7L * n);
+                Put(yr, v0 + b, add);
+                Put(yr + n, v1 + b, add);
+                Put(yr + 2L * n, v2 + b, add);
+                Put(yr + 3L * n, v3 + b, add);
+                Put(yr + 4L * n, v4 + b, add);
+                Put(yr + 5L * n, v5 + b, add);
+                Put(yr + 6L * n, v6 + b, add);
+                Put(yr + 7L * n, v7 + b, add);
             }
             for (; o < c1; o++)
-                for (var i = r; i < r + 8; i++) y[(long)i * n + o] = sums[(long)(o - c0) * height + i - r0] + (bias == null ? 0f : bias[o]);
+                for (var i = r; i < r + 8; i++) Put(y + (long)i * n + o, sums[(long)(o - c0) * height + i - r0] + (bias == null ? 0f : bias[o]), add);
         }
         for (; r < r1; r++)
-            for (var o = c0; o < c1; o++) y[(long)r * n + o] = sums[(long)(o - c0) * height + r - r0] + (bias == null ? 0f : bias[o]);
+            for (var o = c0; o < c1; o++) Put(y + (long)r * n + o, sums[(long)(o - c0) * height + r - r0] + (bias == null ? 0f : bias[o]), add);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* target, Vector256<float> value, bool add) => (add ? Vector256.Load(target) + value : value).Store(target);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* target, float value, bool add) => *target = add ? *target + value : value;
 
     /// <summary>Weight rows [c0, c1), depth [d0, d0 + depth) as floats, row j of the block at tiles + j · Depth; rows up to
     /// <paramref name="width"/> past c1 are zero.</summary>

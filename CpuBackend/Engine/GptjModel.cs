@@ -132,7 +132,7 @@ public sealed class GptjModel : IDisposable
         float[] x = pool.Rent(rows * e);        // residual stream
         float[] h = pool.Rent(rows * e);        // ln_1(x), the input of both attention and MLP
         float[] q = pool.Rent(rows * e), k = pool.Rent(rows * e), v = pool.Rent(rows * e);
-        float[] attention = pool.Rent(rows * e), a = pool.Rent(rows * e), f = pool.Rent(rows * e);
+        float[] attention = pool.Rent(rows * e);
         float[] m = pool.Rent(rows * inner);
         try
         {
@@ -160,15 +160,8 @@ public sealed class GptjModel : IDisposable
                     Kernels.GeluNew(m.AsSpan(r * inner, inner));
                 });
                 Attend(l, q, caches, positions, attention);
-                Kernels.MatMul(attention.AsSpan(0, rows * e), rows, w.Out, null, a.AsSpan(0, rows * e));
-                Kernels.MatMul(m.AsSpan(0, rows * inner), rows, w.FcOut, w.FcOutBias, f.AsSpan(0, rows * e));
-
-                KernelThreads.For(rows, r =>
-                {
-                    var row = x.AsSpan(r * e, e);
-                    TensorPrimitives.Add(row, a.AsSpan(r * e, e), row);
-                    TensorPrimitives.Add(row, f.AsSpan(r * e, e), row);
-                });
+                // Attention's output projection and the MLP's fc_out both add to the residual.
+                Kernels.AddMatMuls(x.AsSpan(0, rows * e), rows, attention.AsSpan(0, rows * e), w.Out, m.AsSpan(0, rows * inner), w.FcOut, w.FcOutBias);
             }
 
             var outputs = rows - firstLogitRow;
@@ -178,7 +171,7 @@ public sealed class GptjModel : IDisposable
         }
         finally
         {
-            foreach (var buffer in (float[][])[x, h, q, k, v, attention, a, f, m]) pool.Return(buffer);
+            foreach (var buffer in (float[][])[x, h, q, k, v, attention, m]) pool.Return(buffer);
             // The caches' rows hand out spans of native memory (KvMemory), which must not be collected while they are read.
             GC.KeepAlive(caches);
         }
