@@ -7,9 +7,9 @@ namespace GptjAspire.Benchmarks.Engine;
 
 /// <summary>Workload sizes shared by our engine and the PyTorch anchor.</summary>
 /// <remarks><see cref="Threads"/> is the anchor's thread count; our engine always uses every core, so it is the core count.
-/// <see cref="Repeats"/> timed prefills on each side, after one warm-up: on the 16-core device machines one prefill in three
-/// or four ran 1.3-3x the others (a preempted thread holds up a parallel loop), which the median of five did not always
-/// leave out.</remarks>
+/// <see cref="Repeats"/> timed prefills on each side, after one warm-up: on the 16-core device machines the prefills of one
+/// process spread to 1.5-1.8x the fastest, single ones to 4-5x (a preempted thread holds up a parallel loop), which a
+/// median of five did not settle.</remarks>
 internal sealed record EngineRunSettings(int Threads, string Python, int PrefillTokens = 200, int DecodePrompt = 32, int DecodeSteps = 32, int Batch = 10, int Repeats = 15);
 
 /// <summary>Measured memory bandwidths, bytes per second.</summary>
