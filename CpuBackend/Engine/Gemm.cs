@@ -55,7 +55,8 @@ internal static unsafe class Gemm
 
     /// <summary>Work items a call aims for per core. Items are claimed one by one, so a core that finishes early takes the
     /// next; the last round is ragged by at most one item. With about three items per core (one product at a time, 43-64
-    /// bands for 16 cores) that round cost a tenth of the time; at eight it costs a sixteenth at most.</summary>
+    /// bands for 16 cores) that round cost up to a tenth of the time; at eight, with the largest items first, the items
+    /// left for it are the small ones.</summary>
     private const int ItemsPerCore = 8;
 
     [ThreadStatic]
@@ -160,7 +161,7 @@ internal static unsafe class Gemm
     private static void Run(int rows, Sum[] sums)
     {
         var panels = (rows + Panel - 1) / Panel;
-        var serial = sums.Sum(sum => rows * sum.Columns * sum.Depth) < SerialWork;
+        var serial = sums.Sum(sum => (long)rows * sum.Columns * sum.Depth) < SerialWork;
         var items = Plan(panels, sums, serial ? 1 : Environment.ProcessorCount * ItemsPerCore);
         void Item(int i)
         {
