@@ -10,7 +10,7 @@ namespace GptjAspire.CpuBackend.Engine;
 /// checkpoint's layout and are widened per call into a per-thread block the size of L2, and a microkernel keeps a block of
 /// (two vectors of rows) × (<see cref="Columns"/> weight rows) of the result in registers while it streams the depth.</summary>
 /// <remarks>The vectors run along activation rows, so a weight is broadcast from the widened block, where the
-/// <see cref="Columns"/> weight rows lie <see cref="Depth"/> floats apart: the broadcasts are loads at constant offsets from
+/// <see cref="Columns"/> weight rows lie <see cref="TileStride"/> floats apart: the broadcasts are loads at constant offsets from
 /// one pointer (folded into the FMA as an embedded broadcast under AVX-512), and widening is a contiguous copy rather than
 /// a transpose. The result block is accumulated in a per-thread transposed buffer (one column of rows per weight row) and
 /// written to y once per column block. docs/engine.md gives the layout decision.</remarks>
@@ -43,12 +43,20 @@ internal static unsafe class Gemm
     /// <summary>Weight rows per microkernel block (the broadcast side).</summary>
     private static readonly int Columns = Wide ? 12 : 6;
 
-    /// <summary>Depth (k) per widened block: 12 weight rows of 256 floats are 12 KiB, resident in L1 while every panel
-    /// of rows streams past them. A constant, so the broadcast offsets j · Depth are immediates.</summary>
-    internal const int Depth = 256;
+    /// <summary>Depth (k) per widened block: a 1,024-wide matrix (q, k, v, the attention output and fc_in of the mid-size
+    /// model) is one block, so the microkernel's sums stay in registers for the whole product. On one mid-size decode
+    /// step's matrices at 200 rows (2-core VM, 26 Nov evening), the GEMM ran at 169.5-171.0 G multiply-adds/s (f32) and
+    /// 176.2-178.4 (f16) with 256-deep blocks of 240 rows, 164.5 and 165-169 with 128, 172.7-175.3 and 183.6-184.2 with
+    /// 512, and 188.7-188.9 and 192.1-193.4 now.</summary>
+    internal const int Depth = 1024;
 
-    /// <summary>Weight rows widened together per depth block: 240 × 256 floats = 240 KiB, in L2 (a multiple of 12 and 6).</summary>
-    private const int BlockColumns = 240;
+    /// <summary>Floats from one widened weight row to the next: a cache line more than <see cref="Depth"/>, so the 12 rows a
+    /// microkernel broadcasts from do not all fall into one L1 set at 4 KiB apart (184.5-186.9 and 188.9-191.1 G/s
+    /// without it). A constant, so the broadcast offsets j · TileStride are immediates.</summary>
+    private const int TileStride = Depth + 16;
+
+    /// <summary>Weight rows widened together per depth block: 120 × 1,040 floats = 488 KiB, in L2 (a multiple of 12 and 6).</summary>
+    private const int BlockColumns = 120;
 
     /// <summary>Multiply-adds below which a call is not split across threads.</summary>
     private const long SerialWork = 1 << 17;
@@ -265,7 +273,7 @@ internal static unsafe class Gemm
     {
         int panel = Panel, columns = Columns;
         var height = (p1 - p0) * panel;
-        if (widened == null) widened = new float[BlockColumns * Depth];
+        if (widened == null) widened = new float[BlockColumns * TileStride];
         if (accumulators == null || accumulators.Length < BlockColumns * height) accumulators = new float[BlockColumns * height];
         fixed (float* tiles = widened, sums = accumulators)
         {
@@ -290,7 +298,7 @@ internal static unsafe class Gemm
                             for (var g = 0; g < width; g += columns)
                             {
                                 var c = sums + (long)g * height + (p - p0) * panel;
-                                var t = tiles + (long)g * Depth;
+                                var t = tiles + (long)g * TileStride;
                                 if (Wide)
                                 {
                                     if (pair) Micro512<Kernels.Two>(a, (long)k * panel, t, depth, c, height, accumulate);
@@ -351,13 +359,13 @@ internal static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(float* target, float value, bool add) => *target = add ? *target + value : value;
 
-    /// <summary>Weight rows [c0, c1), depth [d0, d0 + depth) as floats, row j of the block at tiles + j · Depth; rows up to
+    /// <summary>Weight rows [c0, c1), depth [d0, d0 + depth) as floats, row j of the block at tiles + j · TileStride; rows up to
     /// <paramref name="width"/> past c1 are zero.</summary>
     private static void Widen<T>(Matrix w, int c0, int c1, int width, int d0, int depth, float* tiles) where T : struct, Kernels.IWeightFormat
     {
         for (var o = c0; o < c0 + width; o++)
         {
-            var target = tiles + (long)(o - c0) * Depth;
+            var target = tiles + (long)(o - c0) * TileStride;
             if (o >= c1)
             {
                 new Span<float>(target, depth).Clear();
@@ -372,7 +380,7 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary>c[j · ldc + r] (+)= Σ_i a[i, r] · t[j · Depth + i] for 12 weight rows j and one or two panels of 16 rows r,
+    /// <summary>c[j · ldc + r] (+)= Σ_i a[i, r] · t[j · TileStride + i] for 12 weight rows j and one or two panels of 16 rows r,
     /// the second panel <paramref name="second"/> floats after the first.</summary>
     private static void Micro512<V>(float* a, long second, float* t, int depth, float* c, int ldc, bool accumulate) where V : struct, Kernels.IRowCount
     {
@@ -401,17 +409,17 @@ internal static unsafe class Gemm
             var x = Vector512.Load(a);
             var z = V.Value > 1 ? Vector512.Load(a + second) : default;
             Step<V>(x, z, t[0], ref a0, ref b0);
-            Step<V>(x, z, t[Depth], ref a1, ref b1);
-            Step<V>(x, z, t[2 * Depth], ref a2, ref b2);
-            Step<V>(x, z, t[3 * Depth], ref a3, ref b3);
-            Step<V>(x, z, t[4 * Depth], ref a4, ref b4);
-            Step<V>(x, z, t[5 * Depth], ref a5, ref b5);
-            Step<V>(x, z, t[6 * Depth], ref a6, ref b6);
-            Step<V>(x, z, t[7 * Depth], ref a7, ref b7);
-            Step<V>(x, z, t[8 * Depth], ref a8, ref b8);
-            Step<V>(x, z, t[9 * Depth], ref a9, ref b9);
-            Step<V>(x, z, t[10 * Depth], ref a10, ref b10);
-            Step<V>(x, z, t[11 * Depth], ref a11, ref b11);
+            Step<V>(x, z, t[TileStride], ref a1, ref b1);
+            Step<V>(x, z, t[2 * TileStride], ref a2, ref b2);
+            Step<V>(x, z, t[3 * TileStride], ref a3, ref b3);
+            Step<V>(x, z, t[4 * TileStride], ref a4, ref b4);
+            Step<V>(x, z, t[5 * TileStride], ref a5, ref b5);
+            Step<V>(x, z, t[6 * TileStride], ref a6, ref b6);
+            Step<V>(x, z, t[7 * TileStride], ref a7, ref b7);
+            Step<V>(x, z, t[8 * TileStride], ref a8, ref b8);
+            Step<V>(x, z, t[9 * TileStride], ref a9, ref b9);
+            Step<V>(x, z, t[10 * TileStride], ref a10, ref b10);
+            Step<V>(x, z, t[11 * TileStride], ref a11, ref b11);
         }
         Store(c, ldc, 0, two, a0, b0);
         Store(c, ldc, 1, two, a1, b1);
@@ -469,11 +477,11 @@ internal static unsafe class Gemm
             var x = Vector256.Load(a);
             var z = V.Value > 1 ? Vector256.Load(a + second) : default;
             Step<V>(x, z, t[0], ref a0, ref b0);
-            Step<V>(x, z, t[Depth], ref a1, ref b1);
-            Step<V>(x, z, t[2 * Depth], ref a2, ref b2);
-            Step<V>(x, z, t[3 * Depth], ref a3, ref b3);
-            Step<V>(x, z, t[4 * Depth], ref a4, ref b4);
-            Step<V>(x, z, t[5 * Depth], ref a5, ref b5);
+            Step<V>(x, z, t[TileStride], ref a1, ref b1);
+            Step<V>(x, z, t[2 * TileStride], ref a2, ref b2);
+            Step<V>(x, z, t[3 * TileStride], ref a3, ref b3);
+            Step<V>(x, z, t[4 * TileStride], ref a4, ref b4);
+            Step<V>(x, z, t[5 * TileStride], ref a5, ref b5);
         }
         Store(c, ldc, 0, two, a0, b0);
         Store(c, ldc, 1, two, a1, b1);

@@ -7,14 +7,14 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 /// both products in one accumulator, against double precision; elsewhere, each product alone added row by row.</summary>
 public sealed class AddMatMulsTests
 {
-    // Rows below the GEMM (the blocked kernels), at and past it with row parts; depths below, at and past the 256-deep
-    // block; widths below one group of weight rows and past the 240-row column block.
+    // Rows below the GEMM (the blocked kernels), at and past it with row parts; depths below and past the depth block
+    // (Gemm.Depth); widths below one group of weight rows and past a column block.
     public static TheoryData<WeightType, int, int, int, int> Cases()
     {
         var cases = new TheoryData<WeightType, int, int, int, int>();
         foreach (var type in new[] { WeightType.F32, WeightType.F16, WeightType.BF16 })
             foreach (var rows in new[] { 3, 130, 200 })
-                foreach (var (n, ka, kb) in new[] { (5, 37, 64), (30, 64, 300), (250, 256, 531) })
+                foreach (var (n, ka, kb) in new[] { (5, 37, 64), (30, 64, 300), (250, 256, 531), (13, Gemm.Depth + 5, 300) })
                     cases.Add(type, rows, n, ka, kb);
         return cases;
     }
