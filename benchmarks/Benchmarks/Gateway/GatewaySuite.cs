@@ -22,9 +22,10 @@ namespace GptjAspire.Benchmarks.Gateway;
 /// hops in between measured too, so the added time is attributed: the backend's ModelStreamInfer as the Preprocessor
 /// calls it, the Preprocessor's Generate called directly, then the Gateway.</summary>
 /// <remarks>Options: <c>--max-tokens N</c> (default 16), <c>--requests N</c> per path and concurrency level (default 256),
-/// <c>--warmup N</c> requests per path at 32 clients before anything is measured (default 1024: on 2 cores tiered
-/// compilation of the Gateway's request path took a few thousand requests to settle, and the JIT's thread competed
-/// with the services for the cores until it had),
+/// <c>--warmup N</c> requests per path at 32 clients before anything is measured (default 1024), followed by rounds of 256
+/// per path until the three services' JIT has stopped compiling (<see cref="JitSettling"/>: tiered compilation of the
+/// Gateway's request path took several thousand requests to settle on 2 cores, and its thread competed with the
+/// services for the cores until it had),
 /// <c>--processes</c> starts the three services as child processes instead of through the AppHost (no orchestrator, no
 /// telemetry export: a machine with the .NET runtime but without Aspire's orchestrator),
 /// <c>--rounds N</c> (default 4): at 32 clients the paths are measured in turn, N rounds of requests/N each, so a machine
@@ -105,6 +106,13 @@ public static class GatewaySuite
         Console.WriteLine("clients  path      p50 ms   p99 ms   req/s");
         foreach (var (_, call) in paths)
             await MeasureAsync(call, 32, warmup);
+        // Then rounds of every path until the services' JIT stops compiling (JitSettling).
+        using var metricsClient = new HttpClient();
+        var jit = new JitSettling(metricsClient, new[] { "backend", "preprocessor", "gateway" }.Select(s => (s, new Uri(Endpoint(s, "http"), "/metrics"))).ToList());
+        await jit.SettleAsync(async () =>
+        {
+            foreach (var (_, call) in paths) await MeasureAsync(call, 32, SettleRequests);
+        }, QuietCompilations, MaxSettleRounds);
         foreach (var clients in new[] { 1, 32 })
         {
             foreach (var (_, call) in paths)
@@ -120,6 +128,13 @@ public static class GatewaySuite
         }
         return 0;
     }
+
+    // A warm-up round: requests per path at 32 clients. The JIT counts as settled when no service compiled more than 25
+    // methods during one (tier-ups of rarer branches trickle on): on 2 cores after 4-12 rounds, the Gateway's +3,500-3,800
+    // of the first round down to 4-33; under the AppHost the backend went on at about 20 a round.
+    const int SettleRequests = 256;
+    const int QuietCompilations = 25;
+    const int MaxSettleRounds = 20;
 
     // Every benchmark client comes from 127.0.0.1, one caller to the per-caller rate limits: they would measure
     // the limiter, not the serving path, so they are off here (0 = off).
