@@ -216,8 +216,8 @@ public sealed class GptjModel : IDisposable
         {
             // A prompt's rows, four at a time, over the one cache they share. An item is one head over a run of blocks, so
             // the core that takes it keeps that head's keys and values in its L2 for the whole run: blocks of all heads
-            // read every head's positions from the shared cache again, and on 16 cores ran at a third of the per-core
-            // rate of 2 (a quarter to a third). The runs are cut at equal work, about eight items per core.
+            // read every head's positions from the shared cache again, and on 16 cores ran at a quarter to a third of the
+            // per-core rate of 2 cores. The runs are cut at equal work, about eight items per core.
             KvRows keys = caches[0].Keys[layer], values = caches[0].Values[layer];
             var blocks = (caches.Length + PrefillAttention.Rows - 1) / PrefillAttention.Rows;
             var runs = PrefillRuns(positions, Math.Clamp((Environment.ProcessorCount * 8 + heads - 1) / heads, 1, blocks));
