@@ -51,16 +51,16 @@ const scenarios = {
 
   // A generation that never ends on its own: the first text arrives, then Stop aborts the request.
   async stop(page) {
-    let failure = null;
-    page.on("requestfailed", request => {
-      if (request.url().endsWith("/v1/completions")) failure = request.failure()?.errorText ?? null;
-    });
     await page.getByLabel("Lời nhắc").fill("Kể một câu chuyện dài");
     await page.getByRole("button", { name: "Tạo" }).click();
     await page.locator(".sample .completion", { hasText: "Nam" }).first().waitFor({ timeout: hangGuard });
     const beforeStop = await state(page);
+    // The browser reports the aborted request as an event of its own, which can arrive after the page has shown
+    // "stopped": wait for it rather than read whatever had arrived by then.
+    const failed = page.waitForEvent("requestfailed", { predicate: r => r.url().endsWith("/v1/completions"), timeout: hangGuard });
     await page.getByRole("button", { name: "Dừng" }).click();
     await page.locator("#status", { hasText: "Đã dừng." }).waitFor({ timeout: hangGuard });
+    const failure = (await failed).failure()?.errorText ?? null;
     return { ...await state(page), beforeStop, failure };
   },
 
