@@ -177,11 +177,12 @@ public sealed class GptjModel : IDisposable
         }
     }
 
-    /// <summary>Boundaries of <paramref name="count"/> runs of the prompt's four-row blocks that attend about equally many
-    /// keys (a row attends to its position + 1): run i is blocks [runs[i], runs[i + 1]).</summary>
-    internal static int[] PrefillRuns(int[] positions, int count)
+    /// <summary>Boundaries of <paramref name="wanted"/> runs (at least one, at most one per block) of the prompt's four-row
+    /// blocks that attend about equally many keys (a row attends to its position + 1): run i is blocks [runs[i], runs[i + 1]).</summary>
+    internal static int[] PrefillRuns(int[] positions, int wanted)
     {
         var blocks = (positions.Length + PrefillAttention.Rows - 1) / PrefillAttention.Rows;
+        var count = Math.Clamp(wanted, 1, blocks);
         var total = positions.Sum(p => p + 1L);
         var runs = new int[count + 1];
         runs[count] = blocks;
@@ -219,8 +220,7 @@ public sealed class GptjModel : IDisposable
             // read every head's positions from the shared cache again, and on 16 cores ran at a quarter to a third of the
             // per-core rate of 2 cores. The runs are cut at equal work, about eight items per core.
             KvRows keys = caches[0].Keys[layer], values = caches[0].Values[layer];
-            var blocks = (caches.Length + PrefillAttention.Rows - 1) / PrefillAttention.Rows;
-            var runs = PrefillRuns(positions, Math.Clamp((Environment.ProcessorCount * 8 + heads - 1) / heads, 1, blocks));
+            var runs = PrefillRuns(positions, (Environment.ProcessorCount * 8 + heads - 1) / heads);
             Run(heads * (runs.Length - 1), item =>
             {
                 int run = item / heads, head = item % heads;

@@ -21,7 +21,7 @@ public sealed unsafe class KvCache
         (memory, var layerBytes) = Allocate(capacity, shared);
         for (var l = 0; l < config.LayerCount; l++)
         {
-            byte* keys = memory.Pointer + 2L * l * layerBytes, values = keys + layerBytes;
+            Layer(memory, layerBytes, l, out var keys, out var values);
             Keys[l] = prefix is null ? new KvRows(type, config.EmbeddingSize, capacity, memory, keys) : prefix.Keys[l].Fork(shared, capacity, memory, keys);
             Values[l] = prefix is null ? new KvRows(type, config.EmbeddingSize, capacity, memory, values) : prefix.Values[l].Fork(shared, capacity, memory, values);
         }
@@ -70,8 +70,9 @@ public sealed unsafe class KvCache
         (memory, var layerBytes) = Allocate(capacity, Keys[0].PrefixLength);
         for (var l = 0; l < config.LayerCount; l++)
         {
-            Keys[l] = Keys[l].Grow(capacity, Length, memory, memory.Pointer + 2L * l * layerBytes);
-            Values[l] = Values[l].Grow(capacity, Length, memory, memory.Pointer + (2L * l + 1) * layerBytes);
+            Layer(memory, layerBytes, l, out var keys, out var values);
+            Keys[l] = Keys[l].Grow(capacity, Length, memory, keys);
+            Values[l] = Values[l].Grow(capacity, Length, memory, values);
         }
         Capacity = capacity;
     }
@@ -81,6 +82,14 @@ public sealed unsafe class KvCache
     {
         var layerBytes = KvRows.OwnBytes(Type, config.EmbeddingSize, capacity, prefixLength);
         return (new KvMemory(2L * config.LayerCount * layerBytes, pool), layerBytes);
+    }
+
+    /// <summary>Where layer <paramref name="layer"/>'s own keys and values start in a block from <see cref="Allocate"/>: each
+    /// layer's keys, then its values.</summary>
+    private static void Layer(KvMemory memory, long layerBytes, int layer, out byte* keys, out byte* values)
+    {
+        keys = memory.Pointer + 2L * layer * layerBytes;
+        values = keys + layerBytes;
     }
 
     /// <summary>Gives this cache's memory to its model's pool now. Only when nothing reads this cache or a fork of it again

@@ -53,7 +53,7 @@ internal sealed unsafe class KvRows
     public KvRows Grow(int capacity, int positions, KvMemory target, byte* at)
     {
         var grown = new KvRows(Type, width, capacity, target, at, prefix, prefixLength);
-        Buffer.MemoryCopy(own, at, grown.ownElements * ElementSize(Type), (long)(positions - prefixLength) * width * ElementSize(Type));
+        Buffer.MemoryCopy(own, at, grown.ownElements * ElementSize(Type), OwnBytes(Type, width, positions, prefixLength));
         return grown;
     }
 

@@ -13,12 +13,7 @@ public sealed class HeadKernelsTests
     public void Dot_matches_double_precision(int length)
     {
         var (a, b) = (Values(length, 1), Values(length, 2));
-        double expected = 0, magnitude = 0;
-        for (var i = 0; i < length; i++)
-        {
-            expected += (double)a[i] * b[i];
-            magnitude += Math.Abs((double)a[i] * b[i]);
-        }
+        var (expected, magnitude) = Sum(Enumerable.Range(0, length).Select(i => (double)a[i] * b[i]));
         Assert.Equal(expected, HeadKernels.Dot(a, b), 1e-6 * (1 + magnitude));
     }
 
@@ -38,12 +33,7 @@ public sealed class HeadKernelsTests
     public void Dot_with_an_f16_key_matches_double_precision_subnormal_halves_included(int length)
     {
         var (query, key) = (Values(length, 5), Halves(length, 6));
-        double expected = 0, magnitude = 0;
-        for (var i = 0; i < length; i++)
-        {
-            expected += (double)query[i] * (double)key[i];
-            magnitude += Math.Abs((double)query[i] * (double)key[i]);
-        }
+        var (expected, magnitude) = Sum(Enumerable.Range(0, length).Select(i => (double)query[i] * (double)key[i]));
         var scaled = query.Select(v => v * HeadKernels.HalfQueryScale).ToArray();
 
         Assert.Equal(expected, HeadKernels.DotWithHalves(scaled, key), 1e-6 * (1 + magnitude));
@@ -68,6 +58,15 @@ public sealed class HeadKernelsTests
     {
         Assert.Throws<ArgumentException>(() => HeadKernels.Dot(new float[8], new float[9]));
         Assert.Throws<ArgumentException>(() => HeadKernels.AddScaled(new float[9], 1f, new float[8]));
+    }
+
+    /// <summary>A dot product's terms summed in double precision, and the sum of their magnitudes (what the error of a float
+    /// sum in another order grows with).</summary>
+    private static (double Sum, double Magnitude) Sum(IEnumerable<double> terms)
+    {
+        double sum = 0, magnitude = 0;
+        foreach (var term in terms) (sum, magnitude) = (sum + term, magnitude + Math.Abs(term));
+        return (sum, magnitude);
     }
 
     /// <summary>Halves as an f16 cache holds them, every fifth one a subnormal (below 2^-14) and one a negative zero.</summary>

@@ -72,19 +72,23 @@ public sealed unsafe class PrefillAttentionTests
     }
 
     // The forward pass gives each core one head over a run of four-row blocks: the runs cover every block once, in order,
-    // and attend about equally many keys (a row attends to its position + 1), also for a prompt that continues a cache.
+    // and attend about equally many keys (a row attends to its position + 1), also for a prompt that continues a cache;
+    // more runs than blocks are as many runs as blocks, and fewer than one is one.
     [Theory]
     [InlineData(200, 0, 8)]
     [InlineData(200, 0, 1)]
     [InlineData(37, 500, 3)]
     [InlineData(9, 0, 3)]
     [InlineData(6, 0, 2)]
-    public void Prompt_runs_cover_every_block_once_with_about_equal_work(int rows, int offset, int count)
+    [InlineData(6, 0, 8)]
+    [InlineData(9, 0, 0)]
+    public void Prompt_runs_cover_every_block_once_with_about_equal_work(int rows, int offset, int wanted)
     {
         var positions = Enumerable.Range(offset, rows).ToArray();
         var blocks = (rows + PrefillAttention.Rows - 1) / PrefillAttention.Rows;
+        var count = Math.Clamp(wanted, 1, blocks);
 
-        var runs = GptjModel.PrefillRuns(positions, count);
+        var runs = GptjModel.PrefillRuns(positions, wanted);
 
         Assert.Equal(count + 1, runs.Length);
         Assert.Equal(0, runs[0]);
