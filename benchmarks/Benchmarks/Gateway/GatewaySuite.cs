@@ -21,15 +21,18 @@ namespace GptjAspire.Benchmarks.Gateway;
 /// CpuBackend called directly with the pre-tokenized request (the anchor), at 1 and 32 concurrent clients, with the
 /// hops in between measured too, so the added time is attributed: the backend's ModelStreamInfer as the Preprocessor
 /// calls it, the Preprocessor's Generate called directly, then the Gateway.</summary>
-/// <remarks>Options: <c>--max-tokens N</c> (default 16), <c>--requests N</c> per path and concurrency level (default 256),
+/// <remarks>Options: <c>--max-tokens N</c> (default 16), <c>--requests N</c> per path at one client (default 256),
 /// <c>--warmup N</c> requests per path at 32 clients before anything is measured (default 1024), followed by rounds of 256
 /// per path until the three services' JIT has stopped compiling (<see cref="JitSettling"/>: tiered compilation of the
 /// Gateway's request path took several thousand requests to settle on 2 cores, and its thread competed with the
 /// services for the cores until it had),
 /// <c>--processes</c> starts the three services as child processes instead of through the AppHost (no orchestrator, no
 /// telemetry export: a machine with the .NET runtime but without Aspire's orchestrator),
-/// <c>--rounds N</c> (default 4): at 32 clients the paths are measured in turn, N rounds of requests/N each, so a machine
-/// whose load drifts during the run weighs on every path alike. At one client the paths alternate request by request
+/// <c>--load-requests N</c> per path at 32 clients (default 2048) and <c>--rounds N</c> (default 8): at 32 clients the paths
+/// are measured in turn, N rounds of load-requests/N each, so a machine whose load drifts during the run weighs on every
+/// path alike. A round is 8 requests per client, so that a throughput is that of clients in steady state: with 64 requests
+/// a round (256 in 4) a round lasted 0.1 s, two waves of 32 requests that started together, and its ratio moved by
+/// ±0.05 from run to run. At one client the paths alternate request by request
 /// and the added time is the median of the per-request differences: one generation's time varies by more than the
 /// overhead measured (here 11-60 ms for 16 tokens), and pairing cancels what two neighbouring requests share.</remarks>
 public static class GatewaySuite
@@ -41,7 +44,8 @@ public static class GatewaySuite
     {
         var maxTokens = Option(args, "--max-tokens", 16);
         var requests = Option(args, "--requests", 256);
-        var rounds = Option(args, "--rounds", 4);
+        var loadRequests = Option(args, "--load-requests", 2048);
+        var rounds = Option(args, "--rounds", 8);
         var warmup = Option(args, "--warmup", 1024);
 
         var asProcesses = args.Contains("--processes");
@@ -101,7 +105,7 @@ public static class GatewaySuite
         {
             ("direct", direct), ("stream", directStream), ("preproc", throughPreprocessor), ("gateway", throughGateway), ("gw-sized", throughGatewaySized),
         };
-        Console.WriteLine($"prompt {promptIds.Length} tokens, up to {maxTokens} new tokens, seed {Seed}; {requests} requests per path and level in {rounds} rounds; same tensors on every path");
+        Console.WriteLine($"prompt {promptIds.Length} tokens, up to {maxTokens} new tokens, seed {Seed}; per path {requests} requests at 1 client (paired), {loadRequests} at 32 clients in {rounds} rounds; same tensors on every path");
         Console.WriteLine("direct = ModelInfer on CpuBackend, stream = ModelStreamInfer as the Preprocessor calls it, preproc = gptj.v1 Generate, gateway = POST /v1/completions");
         Console.WriteLine("clients  path      p50 ms   p99 ms   req/s");
         foreach (var (_, call) in paths)
@@ -117,7 +121,9 @@ public static class GatewaySuite
         {
             foreach (var (_, call) in paths)
                 await MeasureAsync(call, clients, Math.Min(requests, 16)); // connections for this level
-            var results = await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, requests, clients == 1 ? requests : rounds);
+            var results = clients == 1
+                ? await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, requests, requests)
+                : await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, loadRequests, rounds);
             for (var i = 0; i < paths.Length; i++)
                 Print(clients, paths[i].Name, results[i]);
             for (var i = 1; i < paths.Length - 1; i++)
