@@ -98,7 +98,7 @@ internal static class EngineSuite
             var fiveTimes = 5 * t.Decode1TokensPerSecond * multiplyAddsPerToken;
             rows.Add($"| {storage,-5} | {model.WeightBytesPerStep / 1e6,7:F0} MB | " +
                      $"{t.Decode1TokensPerSecond,7:F2} ({t.Decode1TokensPerSecond / torch.Decode1TokensPerSecond:F2}x PT; roofline {t.CopyRooflineFraction:P0} copy, {t.ReadRooflineFraction:P0} read) | " +
-                     $"{t.DecodeBatchTokensPerSecond,7:F2} ({t.DecodeBatchTokensPerSecond / torch.DecodeBatchTokensPerSecond:F2}x PT, {t.BatchToSingleRatio:F1}x b1; " +
+                     $"{t.DecodeBatchTokensPerSecond,7:F2} ({t.DecodeBatchTokensPerSecond / torch.DecodeBatchTokensPerSecond:F2}x PT, {t.BatchToSingleRatio:F2}x b1; " +
                      $"{t.DecodeBatchTokensPerSecond * multiplyAddsPerToken / kernel:P0} of in-cache kernel {kernel / 1e9:F1} G/s, 5x b1 needs {fiveTimes / 1e9:F1} G/s) | " +
                      $"{t.PrefillTokensPerSecond,7:F1} ({t.PrefillTokensPerSecond / torch.PrefillTokensPerSecond:F2}x PT) |");
             Console.WriteLine(rows[^1]);
