@@ -316,11 +316,12 @@ internal static unsafe class Kernels
             // page where the hardware prefetcher stops; prefetching the next rows while these compute
             // measured 5-20% faster (f32/int8, 5 and 10 rows). Later blocks find the tile in L2.
             var prefetch = fromMemory && r == 0;
-            // With two blocks, the first reads the tile from DRAM and the second computes from L2 while memory idles: the second
-            // fetches the band's next tile into L2 (a line of each weight row for each line it reads), so that the next tile's
-            // first block finds it there. Decode steps' matrices at 10 rows (2-core Zen 5, alternating builds): f32 97-102 →
-            // 104-109 G multiply-adds/s, f16 163-171 → 171-176. With more blocks memory already idles for most of the tile:
-            // at 32 rows f32 gained 2% and f16 lost 1.5%, and fetching during every block slowed 32 rows by 8-10%.
+            // With two blocks, the first reads the tile from DRAM and the second computes from L2 while memory idles: the
+            // second fetches the band's next tile into L2 (a line of each weight row for each line it reads), so that the next
+            // tile's first block finds it there. Decode steps' matrices at 10 rows (2-core Zen 5, alternating builds): f32
+            // 97-102 → 104-109 G multiply-adds/s, f16 163-171 → 171-176; with DOTNET_EnableAVX512=0, f32 86-88 → 89-90.
+            // With more blocks memory already idles for most of the tile: at 32 rows f32 gained 2% and f16 lost 1.5%, and
+            // fetching during every block slowed 32 rows by 8-10%.
             var nextTileFetch = r == Block && rows <= 2 * Block ? nextTile : NoPrefetch;
             switch (Math.Min(Block, rows - r))
             {
