@@ -461,7 +461,7 @@ internal static unsafe class Kernels
 
     /// <summary>The cache line at byte <paramref name="at"/> of each of four streams, into L2 only (for the next tile, not this loop).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void PrefetchToL2(byte* w0, byte* w1, byte* w2, byte* w3, long at)
+    private static void PrefetchToL2(byte* w0, byte* w1, byte* w2, byte* w3, long at)
     {
         Sse.Prefetch1(w0 + at);
         Sse.Prefetch1(w1 + at);
