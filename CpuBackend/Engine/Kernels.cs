@@ -618,7 +618,7 @@ internal static unsafe class Kernels
         }
     }
 
-    /// <summary><see cref="Dot4xN"/> prefetches nothing.</summary>
+    /// <summary>No prefetch: as a kernel's <c>ahead</c>, nothing alongside this loop; as its <c>nextTile</c>, no next tile.</summary>
     private const long NoPrefetch = 0;
 
     /// <summary><see cref="Dot4xN"/> prefetches each of its four streams <see cref="StreamedTilePrefetchWeights"/> ahead.</summary>

@@ -121,9 +121,9 @@ public static class GatewaySuite
         {
             foreach (var (_, call) in paths)
                 await MeasureAsync(call, clients, Math.Min(requests, 16)); // connections for this level
-            var results = clients == 1
-                ? await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, requests, requests)
-                : await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, loadRequests, rounds);
+            // One client: every request its own round (paired); 32 clients: rounds of steady load.
+            var (perPath, roundsAtLevel) = clients == 1 ? (requests, requests) : (loadRequests, rounds);
+            var results = await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, perPath, roundsAtLevel);
             for (var i = 0; i < paths.Length; i++)
                 Print(clients, paths[i].Name, results[i]);
             for (var i = 1; i < paths.Length - 1; i++)
