@@ -36,6 +36,10 @@ internal static unsafe class Int8Kernels
     /// <summary>Packed activations up to this size are read from L1 by every pair of weight rows (a third of a 48 KiB L1).</summary>
     private const int PairOrderBytes = 16 << 10;
 
+    /// <summary>How many row pairs ahead the pair order fetches: at one pair, 2 KiB ahead in a 1024-deep matrix, the first block
+    /// of a ten-row step still waited for memory.</summary>
+    private const int PairsAhead = 2;
+
     public static bool IsSupported(Int8Path path) => path switch
     {
         Int8Path.AvxVnni => AvxVnni.IsSupported,
@@ -131,12 +135,7 @@ internal static unsafe class Int8Kernels
         var n = w.Rows;
         if ((long)rows * stride * T.ElementSize <= PairOrderBytes)
         {
-            // Decode batches: every block of rows uses each pair of weight rows right after the first brought it from
-            // memory, so the memory stream overlaps the arithmetic of all blocks. Ten rows measured 7% faster per decode
-            // step than blocks that each swept an L2 tile, where memory idled while the later blocks computed.
-            for (var o = o0; o < o1; o += 2)
-                for (var r = 0; r < rows; r += 5)
-                    Block<T>(x, xs, rows, stride, w, bias, y, r, o, Math.Min(o1, o + 2), prefetch: r == 0, o1);
+            PairOrder<T>(x, xs, rows, stride, w, bias, y, o0, o1);
             return;
         }
         for (var t0 = o0; t0 < o1; t0 += tile)
@@ -194,16 +193,52 @@ internal static unsafe class Int8Kernels
         }
     }
 
+    /// <summary>Decode batches: every block of rows uses each pair of weight rows right after the first block brought it from
+    /// memory, so the memory stream overlaps the arithmetic of all blocks.</summary>
+    /// <remarks>Ten rows measured 7% faster per decode step than blocks that each swept an L2 tile, where memory idled while
+    /// the later blocks computed. The blocks' row scales and the result buffer are set up once per band: a call per pair and
+    /// block that set them up again cost as much as the pair's arithmetic at 1024 deep.</remarks>
+    private static void PairOrder<T>(byte* x, float* xs, int rows, int stride, Matrix w, float* bias, float* y, int o0, int o1)
+        where T : struct, IIntegerIsa
+    {
+        var pair = stackalloc int[10];
+        int k = w.Cols, n = w.Rows;
+        var blocks = (rows + 4) / 5;
+        var rowScales = stackalloc Vector256<float>[blocks];
+        for (var b = 0; b < blocks; b++) rowScales[b] = RowScales(xs + 5 * b, Math.Min(5, rows - 5 * b));
+        var even = o0 + (o1 - o0) / 2 * 2;
+        for (var o = o0; o < even; o += 2)
+        {
+            var wr = (sbyte*)w.Data + (long)o * k;
+            var ahead = o + 2 * PairsAhead + 1 < o1 ? 2L * PairsAhead * k : 0;
+            for (var b = 0; b < blocks; b++)
+            {
+                var r = 5 * b;
+                var xr = x + (long)r * stride * T.ElementSize;
+                var yr = y + (long)r * n;
+                switch (Math.Min(5, rows - r))
+                {
+                    case 1: Pair<T, Kernels.One>(wr, xr, pair, ahead, w, o, rowScales[b], xs + r, bias, yr); break;
+                    case 2: Pair<T, Kernels.Two>(wr, xr, pair, ahead, w, o, rowScales[b], xs + r, bias, yr); break;
+                    case 3: Pair<T, Kernels.Three>(wr, xr, pair, ahead, w, o, rowScales[b], xs + r, bias, yr); break;
+                    case 4: Pair<T, Kernels.Four>(wr, xr, pair, ahead, w, o, rowScales[b], xs + r, bias, yr); break;
+                    default: Pair<T, Kernels.Five>(wr, xr, pair, ahead, w, o, rowScales[b], xs + r, bias, yr); break;
+                }
+                // Only the first block reads the pair from memory, so only it fetches the next.
+                ahead = 0;
+            }
+        }
+        for (var r = 0; even < o1 && r < rows; r += 5)
+            Block<T>(x, xs, rows, stride, w, bias, y, r, even, o1, prefetch: false, o1);
+    }
+
     /// <summary>N (1 to 5) packed activation rows against pairs of weight rows, each loaded (and widened) once for all N.</summary>
     private static void Tile2xN<T, N>(byte* x, float* xs, Matrix w, float* bias, float* y, int t0, int t1, bool prefetch, int limit)
         where T : struct, IIntegerIsa where N : struct, Kernels.IRowCount
     {
         var pair = stackalloc int[10];
         int k = w.Cols, n = w.Rows;
-        // The first four rows' results are finished as one vector (Dot2xN's order: each row's two outputs side by side),
-        // so each row's scale appears twice.
-        var rowScales = Vector256.Create(xs[0], xs[0], N.Value > 1 ? xs[1] : 0, N.Value > 1 ? xs[1] : 0,
-            N.Value > 2 ? xs[2] : 0, N.Value > 2 ? xs[2] : 0, N.Value > 3 ? xs[3] : 0, N.Value > 3 ? xs[3] : 0);
+        var rowScales = RowScales(xs, N.Value);
         for (var o = t0; o < t1; o += 2)
         {
             var wr = (sbyte*)w.Data + (long)o * k;
@@ -214,18 +249,32 @@ internal static unsafe class Int8Kernels
                 for (var i = 0; i < N.Value; i++) y[(long)i * n + o] = Finish<T>(pair[Kernels.Slot(i, 0)], w, o, xs[i], bias);
                 continue;
             }
-            Dot2xN<T, N>(wr, wr + k, x, k, pair, prefetch && o + 3 < limit ? 2L * k : 0);
-            // Finish's arithmetic, in its order, on both weight rows' results for four activation rows at once.
-            var values = Avx.ConvertToVector256Single(Vector256.Load(pair) - Vector256.Create(*(long*)(w.RowSums + o)).AsInt32() * T.Offset)
-                * (Vector256.Create(*(double*)(w.Scales + o)).AsSingle() * rowScales)
-                + (bias == null ? Vector256<float>.Zero : Vector256.Create(*(double*)(bias + o)).AsSingle());
-            var outputs = values.AsDouble();
-            for (var i = 0; i < Math.Min(N.Value, 4); i++) *(double*)(y + (long)i * n + o) = outputs.GetElement(i);
-            if (N.Value > 4)
-            {
-                y[4L * n + o] = Finish<T>(pair[Kernels.Slot(4, 0)], w, o, xs[4], bias);
-                y[4L * n + o + 1] = Finish<T>(pair[Kernels.Slot(4, 1)], w, o + 1, xs[4], bias);
-            }
+            Pair<T, N>(wr, x, pair, prefetch && o + 3 < limit ? 2L * k : 0, w, o, rowScales, xs, bias, y);
+        }
+    }
+
+    /// <summary>The first four rows' scales in <see cref="Pair"/>'s order of results (each row's two outputs side by side), so
+    /// each row's scale appears twice.</summary>
+    private static Vector256<float> RowScales(float* xs, int count) => Vector256.Create(
+        xs[0], xs[0], count > 1 ? xs[1] : 0, count > 1 ? xs[1] : 0, count > 2 ? xs[2] : 0, count > 2 ? xs[2] : 0, count > 3 ? xs[3] : 0, count > 3 ? xs[3] : 0);
+
+    /// <summary>Weight rows o and o + 1 (at <paramref name="wr"/>) against N packed activation rows, finished into y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pair<T, N>(sbyte* wr, byte* x, int* pair, long ahead, Matrix w, int o, Vector256<float> rowScales, float* xs, float* bias, float* y)
+        where T : struct, IIntegerIsa where N : struct, Kernels.IRowCount
+    {
+        int k = w.Cols, n = w.Rows;
+        Dot2xN<T, N>(wr, wr + k, x, k, pair, ahead);
+        // Finish's arithmetic, in its order, on both weight rows' results for four activation rows at once.
+        var values = Avx.ConvertToVector256Single(Vector256.Load(pair) - Vector256.Create(*(long*)(w.RowSums + o)).AsInt32() * T.Offset)
+            * (Vector256.Create(*(double*)(w.Scales + o)).AsSingle() * rowScales)
+            + (bias == null ? Vector256<float>.Zero : Vector256.Create(*(double*)(bias + o)).AsSingle());
+        var outputs = values.AsDouble();
+        for (var i = 0; i < Math.Min(N.Value, 4); i++) *(double*)(y + (long)i * n + o) = outputs.GetElement(i);
+        if (N.Value > 4)
+        {
+            y[4L * n + o] = Finish<T>(pair[Kernels.Slot(4, 0)], w, o, xs[4], bias);
+            y[4L * n + o + 1] = Finish<T>(pair[Kernels.Slot(4, 1)], w, o + 1, xs[4], bias);
         }
     }
 
