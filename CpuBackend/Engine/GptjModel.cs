@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace GptjAspire.CpuBackend.Engine;
@@ -197,6 +198,9 @@ public sealed class GptjModel : IDisposable
         return runs;
     }
 
+    /// <summary>How many positions ahead attention fetches a group's part of the cache (2, 4 and 8 measured alike).</summary>
+    private const int GroupPrefetchPositions = 4;
+
     /// <summary>Causal attention of each row's query over its cache up to its own position, scaled by 1/sqrt(head_dim), in fp32.</summary>
     private void Attend(int layer, float[] q, KvCache[] caches, int[] positions, float[] output)
     {
@@ -233,6 +237,13 @@ public sealed class GptjModel : IDisposable
         // Work items are a row's heads, split in groups only when there are fewer rows than cores.
         var groups = caches.Length < Environment.ProcessorCount ? Math.Min(heads, Environment.ProcessorCount) : 1;
         var items = caches.Length * groups;
+        // An item of one group reads all of each position, and positions lie one after another: the hardware prefetcher
+        // follows. A group reads only its heads' part and skips the others', which it does not follow, so each position
+        // was a round trip to memory. One sequence on 2 cores, int8 (decode steps, alternating processes): attention at
+        // 32-72 positions 0.17-0.20 → 0.10 ms a step, at 150-210 positions 0.59 → 0.31 ms. With whole positions (ten
+        // sequences) the same fetch slowed attention by 10-20%, much of it the prompt's positions that all samples share
+        // and that are in cache already.
+        var fetchAhead = groups > 1 ? GroupPrefetchPositions : 0;
         Action<int> attendItem = item =>
         {
             int r = item / groups, group = item % groups, length = positions[r] + 1;
@@ -255,6 +266,8 @@ public sealed class GptjModel : IDisposable
                 if (scaled != null) TensorPrimitives.Multiply(query, HeadKernels.HalfQueryScale, scaled.AsSpan(0, width));
                 for (var t = 0; t < length; t++)
                 {
+                    if (fetchAhead > 0 && t + fetchAhead < length)
+                        HeadKernels.Prefetch(halves ? MemoryMarshal.AsBytes(keys.ReadHalves(t + fetchAhead, from, width)) : MemoryMarshal.AsBytes(keys.Read(t + fetchAhead, from, width)));
                     if (scaled != null)
                     {
                         var key = keys.ReadHalves(t, from, width);
@@ -271,6 +284,8 @@ public sealed class GptjModel : IDisposable
                 o.Clear();
                 for (var t = 0; t < length; t++)
                 {
+                    if (fetchAhead > 0 && t + fetchAhead < length)
+                        HeadKernels.Prefetch(halves ? MemoryMarshal.AsBytes(values.ReadHalves(t + fetchAhead, from, width)) : MemoryMarshal.AsBytes(values.Read(t + fetchAhead, from, width)));
                     if (halves)
                     {
                         var value = values.ReadHalves(t, from, width);

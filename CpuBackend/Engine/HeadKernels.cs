@@ -12,6 +12,13 @@ namespace GptjAspire.CpuBackend.Engine;
 /// positions), so these are inlined loops.</remarks>
 internal static class HeadKernels
 {
+    /// <summary>Fetches every cache line of <paramref name="bytes"/> into L1.</summary>
+    public static unsafe void Prefetch(ReadOnlySpan<byte> bytes)
+    {
+        fixed (byte* p = bytes)
+            for (var i = 0; i < bytes.Length; i += 64) Sse.Prefetch0(p + i);
+    }
+
     /// <summary>Σ a[i] · b[i]: the one-row decode dot product of f32 weights, inlined.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
