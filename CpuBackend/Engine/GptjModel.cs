@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace GptjAspire.CpuBackend.Engine;
@@ -9,7 +8,7 @@ namespace GptjAspire.CpuBackend.Engine;
 /// <remarks>The forward pass reads top to bottom like llama2.c: embed; per layer ln_1, q/k/v, rotary,
 /// causal attention, out projection, and in parallel the MLP on the same normalised input, both added to
 /// the residual; ln_f; lm_head. Calls on distinct caches may run concurrently; one cache is used by one call at a time.</remarks>
-public sealed class GptjModel : IDisposable
+public sealed unsafe class GptjModel : IDisposable
 {
     private readonly GptjWeights weights;
     private readonly Checkpoint? checkpoint;
@@ -198,9 +197,6 @@ public sealed class GptjModel : IDisposable
         return runs;
     }
 
-    /// <summary>How many positions ahead attention fetches a group's part of the cache (2, 4 and 8 measured alike).</summary>
-    private const int GroupPrefetchPositions = 4;
-
     /// <summary>Causal attention of each row's query over its cache up to its own position, scaled by 1/sqrt(head_dim), in fp32.</summary>
     private void Attend(int layer, float[] q, KvCache[] caches, int[] positions, float[] output)
     {
@@ -237,71 +233,43 @@ public sealed class GptjModel : IDisposable
         // Work items are a row's heads, split in groups only when there are fewer rows than cores.
         var groups = caches.Length < Environment.ProcessorCount ? Math.Min(heads, Environment.ProcessorCount) : 1;
         var items = caches.Length * groups;
-        // An item of one group reads all of each position, and positions lie one after another: the hardware prefetcher
-        // follows. A group reads only its heads' part and skips the others', which it does not follow, so each position
-        // was a round trip to memory. One sequence on 2 cores, int8 (decode steps, alternating processes): attention at
-        // 32-72 positions 0.17-0.20 → 0.10 ms a step, at 150-210 positions 0.59 → 0.31 ms. With whole positions (ten
-        // sequences) the same fetch slowed attention by 10-20%, much of it the prompt's positions that all samples share
-        // and that are in cache already.
-        var fetchAhead = groups > 1 ? GroupPrefetchPositions : 0;
         Action<int> attendItem = item =>
         {
             int r = item / groups, group = item % groups, length = positions[r] + 1;
             int h0 = group * heads / groups, h1 = (group + 1) * heads / groups;
             int from = h0 * d, width = (h1 - h0) * d;
             KvRows keys = caches[r].Keys[layer], values = caches[r].Values[layer];
-            // The cache stores all heads of a position side by side, and between two steps every weight has
-            // streamed through the caches, so it is cold. Both passes walk it position by position over all
-            // of this item's heads, in memory order; head by head, each position was a miss of its own
-            // (attention was 9-10% of a decode step, for under 1% of its arithmetic).
-            // An f16 cache is read as stored and widened inside the kernels, against the query taken times
-            // HeadKernels.HalfQueryScale once: converting each position into an f32 row first cost more than the halved
-            // reads saved (a seed request of the mid-size model 2-4% slower than with an f32 cache).
+            // The cache stores all heads of a position side by side, and between two steps every weight has streamed
+            // through the caches, so it is cold. The scores read four positions at a time in memory order, all of this
+            // item's heads of each; the weighted sum keeps 128 output features in registers over all positions
+            // (HeadKernels). An f16 cache is read as stored and widened inside the kernels, against the query taken times
+            // HeadKernels.HalfQueryScale once and the attention weights times HeadKernels.WideningInverse.
             var halves = keys.Type == KvCacheType.F16;
             var scores = ArrayPool<float>.Shared.Rent((h1 - h0) * length);
             var scaled = halves ? ArrayPool<float>.Shared.Rent(width) : null;
+            var rows = ArrayPool<nint>.Shared.Rent(length);
             try
             {
-                var query = q.AsSpan(r * e + from, width);
-                if (scaled != null) TensorPrimitives.Multiply(query, HeadKernels.HalfQueryScale, scaled.AsSpan(0, width));
-                for (var t = 0; t < length; t++)
+                if (scaled != null) TensorPrimitives.Multiply(q.AsSpan(r * e + from, width), HeadKernels.HalfQueryScale, scaled.AsSpan(0, width));
+                fixed (float* queries = q, scaledQuery = scaled, weights = scores, outputs = output)
+                fixed (nint* at = rows)
                 {
-                    if (fetchAhead > 0 && t + fetchAhead < length)
-                        HeadKernels.Prefetch(halves ? MemoryMarshal.AsBytes(keys.ReadHalves(t + fetchAhead, from, width)) : MemoryMarshal.AsBytes(keys.Read(t + fetchAhead, from, width)));
-                    if (scaled != null)
-                    {
-                        var key = keys.ReadHalves(t, from, width);
-                        for (var h = h0; h < h1; h++)
-                            scores[(h - h0) * length + t] = HeadKernels.DotWithHalves(scaled.AsSpan((h - h0) * d, d), key.Slice((h - h0) * d, d)) * scale;
-                        continue;
-                    }
-                    var f32Key = keys.Read(t, from, width);
-                    for (var h = h0; h < h1; h++)
-                        scores[(h - h0) * length + t] = HeadKernels.Dot(query.Slice((h - h0) * d, d), f32Key.Slice((h - h0) * d, d)) * scale;
-                }
-                for (var h = h0; h < h1; h++) Kernels.Softmax(scores.AsSpan((h - h0) * length, length));
-                var o = output.AsSpan(r * e + from, width);
-                o.Clear();
-                for (var t = 0; t < length; t++)
-                {
-                    if (fetchAhead > 0 && t + fetchAhead < length)
-                        HeadKernels.Prefetch(halves ? MemoryMarshal.AsBytes(values.ReadHalves(t + fetchAhead, from, width)) : MemoryMarshal.AsBytes(values.Read(t + fetchAhead, from, width)));
-                    if (halves)
-                    {
-                        var value = values.ReadHalves(t, from, width);
-                        for (var h = h0; h < h1; h++)
-                            HeadKernels.AddScaledHalves(value.Slice((h - h0) * d, d), scores[(h - h0) * length + t], o.Slice((h - h0) * d, d));
-                        continue;
-                    }
-                    var f32Value = values.Read(t, from, width);
-                    for (var h = h0; h < h1; h++)
-                        HeadKernels.AddScaled(f32Value.Slice((h - h0) * d, d), scores[(h - h0) * length + t], o.Slice((h - h0) * d, d));
+                    var rowsAt = (byte**)at;
+                    for (var t = 0; t < length; t++) rowsAt[t] = keys.Address(t, from, width);
+                    if (halves) HeadKernels.Scores<Kernels.F16>(rowsAt, length, width, d, scaledQuery, scale * Kernels.F16.SumScale, weights);
+                    else HeadKernels.Scores<Kernels.F32>(rowsAt, length, width, d, queries + r * e + from, scale, weights);
+                    for (var h = h0; h < h1; h++) Kernels.Softmax(scores.AsSpan((h - h0) * length, length));
+                    if (halves) TensorPrimitives.Multiply(scores.AsSpan(0, (h1 - h0) * length), HeadKernels.WideningInverse, scores.AsSpan(0, (h1 - h0) * length));
+                    for (var t = 0; t < length; t++) rowsAt[t] = values.Address(t, from, width);
+                    if (halves) HeadKernels.WeightedSum<Kernels.F16>(rowsAt, length, width, d, weights, outputs + r * e + from);
+                    else HeadKernels.WeightedSum<Kernels.F32>(rowsAt, length, width, d, weights, outputs + r * e + from);
                 }
             }
             finally
             {
                 if (scaled != null) ArrayPool<float>.Shared.Return(scaled);
                 ArrayPool<float>.Shared.Return(scores);
+                ArrayPool<nint>.Shared.Return(rows);
             }
         };
         Run(items, attendItem);

@@ -1,88 +1,143 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace GptjAspire.CpuBackend.Engine;
 
-/// <summary>Attention's per-head arithmetic: a dot product and a scaled add over one head's features.</summary>
-/// <remarks>Attention makes two such calls per head, position and row (at 10 sequences and 200 positions, 512,000 per
-/// step of the mid-size model), each over only head_dim features (64 there, 256 in GPT-J 6B). TensorPrimitives'
-/// per-call dispatch and overlap checks cost more than that arithmetic (a third of a 10-sequence int8 step at 600
-/// positions), so these are inlined loops.</remarks>
-internal static class HeadKernels
+/// <summary>Attention's arithmetic over one row's cache: the scores of every head at every position, and the values summed
+/// with the attention weights. Each takes the address of every position's features, so a fork's prefix (in its parent's
+/// memory) and its own positions read alike.</summary>
+/// <remarks>Until 27 Nov these were a dot product and a scaled add per head and position (at 10 sequences and 200
+/// positions, 512,000 calls a step of the mid-size model), each reducing its dot product alone or loading, adding to and
+/// storing its output again. Ten sequences at 150-210 positions, int8 weights, 2 cores (thread seconds summed over both
+/// cores, a step): scores 1.23-1.32 → 1.08-1.13 ms, values 1.88-2.36 → 0.95-1.04 ms; attention 1.77-2.11 → 1.19-1.21 ms of
+/// the step's wall time. One sequence at 32-72 positions: 0.19 → 0.08 ms.</remarks>
+internal static unsafe class HeadKernels
 {
-    /// <summary>Fetches every cache line of <paramref name="bytes"/> into L1.</summary>
-    public static unsafe void Prefetch(ReadOnlySpan<byte> bytes)
-    {
-        fixed (byte* p = bytes)
-            for (var i = 0; i < bytes.Length; i += 64) Sse.Prefetch0(p + i);
-    }
-
-    /// <summary>Σ a[i] · b[i]: the one-row decode dot product of f32 weights, inlined.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        if (b.Length != a.Length) throw new ArgumentException("head vectors differ in length");
-        fixed (float* x = a, y = b) return Kernels.Dot1<Kernels.F32>((byte*)x, y, a.Length);
-    }
-
-    /// <summary>What a query is multiplied by before <see cref="DotWithHalves"/>: the f16 loads return each half times
-    /// 2^-112 (<see cref="Kernels.F16"/>), and a power of two changes no digit.</summary>
+    /// <summary>What a query is multiplied by before <see cref="Scores"/> reads an f16 cache: the f16 loads return each half
+    /// times 2^-112 (<see cref="Kernels.F16"/>), and a power of two changes no digit.</summary>
     public static float HalfQueryScale => Kernels.F16.ActivationScale;
 
-    /// <summary>Σ query[i] · key[i] for an f16 cache's key, widened inside the loop: <paramref name="scaledQuery"/> is the
-    /// query times <see cref="HalfQueryScale"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe float DotWithHalves(ReadOnlySpan<float> scaledQuery, ReadOnlySpan<Half> key)
-    {
-        if (key.Length != scaledQuery.Length) throw new ArgumentException("head vectors differ in length");
-        fixed (float* q = scaledQuery)
-        fixed (Half* k = key)
-            return Kernels.Dot1<Kernels.F16>((byte*)k, q, key.Length) * Kernels.F16.SumScale;
-    }
+    /// <summary>2^112: what attention weights are multiplied by before <see cref="WeightedSum"/> reads an f16 cache, to undo the
+    /// f16 loads' 2^-112, as the GEMM undoes it. A weight is a probability, so the product stays finite.</summary>
+    public static float WideningInverse => Kernels.F16.ActivationScale * Kernels.F16.SumScale;
 
-    /// <summary>target[i] += scale · source[i] for an f16 cache's value, widened inside the loop; the scale is a probability,
-    /// at most 2^15 in magnitude (the widened halves come times 2^-112, which the scale takes back).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void AddScaledHalves(ReadOnlySpan<Half> source, float scale, Span<float> target)
+    /// <summary>scores[h · length + t] = factor · Σ_i query[h · headDim + i] · rows[t][h · headDim + i] for every head h of the
+    /// <paramref name="width"/> features and every position t.</summary>
+    /// <remarks>Four positions at a time, all heads of each, so that the cache is read in memory order; the four sums of a
+    /// head are reduced together (<see cref="Kernels.Reduce4"/>).</remarks>
+    public static void Scores<T>(byte** rows, int length, int width, int headDim, float* query, float factor, float* scores)
+        where T : struct, Kernels.IWeightFormat
     {
-        var n = source.Length;
-        if (target.Length != n) throw new ArgumentException("head vectors differ in length");
-        if (!(MathF.Abs(scale) <= 32768f)) throw new ArgumentOutOfRangeException(nameof(scale), scale, "A value's weight is a probability.");
-        var widened = scale * WideningInverse;
-        fixed (Half* x = source)
-        fixed (float* y = target)
+        var t = 0;
+        if (Kernels.Wide && headDim % 16 == 0)
         {
-            var i = 0;
-            if (Kernels.Vectorized)
+            for (; t + 4 <= length; t += 4)
             {
-                var s = Vector256.Create(widened);
-                for (; i + 8 <= n; i += 8)
-                    Fma.MultiplyAdd(Kernels.F16.Load8((byte*)x, i), s, Vector256.Load(y + i)).Store(y + i);
+                byte* k0 = rows[t], k1 = rows[t + 1], k2 = rows[t + 2], k3 = rows[t + 3];
+                for (var from = 0; from < width; from += headDim)
+                {
+                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    for (var i = from; i < from + headDim; i += 16)
+                    {
+                        var q = Vector512.Load(query + i);
+                        a0 = Avx512F.FusedMultiplyAdd(T.Load16(k0, i), q, a0);
+                        a1 = Avx512F.FusedMultiplyAdd(T.Load16(k1, i), q, a1);
+                        a2 = Avx512F.FusedMultiplyAdd(T.Load16(k2, i), q, a2);
+                        a3 = Avx512F.FusedMultiplyAdd(T.Load16(k3, i), q, a3);
+                    }
+                    var target = scores + from / headDim * length + t;
+                    Kernels.Reduce4(a0, a1, a2, a3, target);
+                    (Vector128.Load(target) * factor).Store(target);
+                }
             }
-            for (; i < n; i++) y[i] += widened * Kernels.F16.Load1((byte*)x, i);
         }
+        for (; t < length; t++)
+            for (var from = 0; from < width; from += headDim)
+                scores[from / headDim * length + t] = Kernels.Dot1<T>(rows[t] + (long)from * T.Size, query + from, headDim) * factor;
     }
 
-    /// <summary>2^112: what the f16 loads' 2^-112 is undone by, as the GEMM undoes it.</summary>
-    private static float WideningInverse => Kernels.F16.ActivationScale * Kernels.F16.SumScale;
-
-    /// <summary>target[i] += scale · source[i].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AddScaled(ReadOnlySpan<float> source, float scale, Span<float> target)
+    /// <summary>output[f] = Σ_t weights[(f / headDim) · length + t] · rows[t][f] for f in [0, width): each head's values at
+    /// every position, summed with that head's attention weights.</summary>
+    /// <remarks>Eight vectors of output features (128 on AVX-512, 64 on AVX2) stay in registers across all positions.</remarks>
+    public static void WeightedSum<T>(byte** rows, int length, int width, int headDim, float* weights, float* output)
+        where T : struct, Kernels.IWeightFormat
     {
-        var n = source.Length;
-        if (target.Length != n) throw new ArgumentException("head vectors differ in length");
-        ref var x = ref MemoryMarshal.GetReference(source);
-        ref var y = ref MemoryMarshal.GetReference(target);
-        var i = 0;
-        if (Kernels.Vectorized)
+        var f = 0;
+        if (Kernels.Wide && headDim % 16 == 0)
         {
-            var s = Vector256.Create(scale);
-            for (; i + 8 <= n; i += 8)
-                Fma.MultiplyAdd(Vector256.LoadUnsafe(ref x, (nuint)i), s, Vector256.LoadUnsafe(ref y, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
+            for (; f + 128 <= width; f += 128)
+            {
+                float* w0 = weights + f / headDim * length, w1 = weights + (f + 16) / headDim * length;
+                float* w2 = weights + (f + 32) / headDim * length, w3 = weights + (f + 48) / headDim * length;
+                float* w4 = weights + (f + 64) / headDim * length, w5 = weights + (f + 80) / headDim * length;
+                float* w6 = weights + (f + 96) / headDim * length, w7 = weights + (f + 112) / headDim * length;
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                for (var t = 0; t < length; t++)
+                {
+                    var row = rows[t];
+                    a0 = Avx512F.FusedMultiplyAdd(T.Load16(row, f), Vector512.Create(w0[t]), a0);
+                    a1 = Avx512F.FusedMultiplyAdd(T.Load16(row, f + 16), Vector512.Create(w1[t]), a1);
+                    a2 = Avx512F.FusedMultiplyAdd(T.Load16(row, f + 32), Vector512.Create(w2[t]), a2);
+                    a3 = Avx512F.FusedMultiplyAdd(T.Load16(row, f + 48), Vector512.Create(w3[t]), a3);
+                    a4 = Avx512F.FusedMultiplyAdd(T.Load16(row, f + 64), Vector512.Create(w4[t]), a4);
+                    a5 = Avx512F.FusedMultiplyAdd(T.Load16(row, f + 80), Vector512.Create(w5[t]), a5);
+                    a6 = Avx512F.FusedMultiplyAdd(T.Load16(row, f + 96), Vector512.Create(w6[t]), a6);
+                    a7 = Avx512F.FusedMultiplyAdd(T.Load16(row, f + 112), Vector512.Create(w7[t]), a7);
+                }
+                a0.Store(output + f);
+                a1.Store(output + f + 16);
+                a2.Store(output + f + 32);
+                a3.Store(output + f + 48);
+                a4.Store(output + f + 64);
+                a5.Store(output + f + 80);
+                a6.Store(output + f + 96);
+                a7.Store(output + f + 112);
+            }
         }
-        for (; i < n; i++) Unsafe.Add(ref y, i) += scale * Unsafe.Add(ref x, i);
+        if (Kernels.Vectorized && headDim % 8 == 0)
+        {
+            for (; f + 64 <= width; f += 64)
+            {
+                float* w0 = weights + f / headDim * length, w1 = weights + (f + 8) / headDim * length;
+                float* w2 = weights + (f + 16) / headDim * length, w3 = weights + (f + 24) / headDim * length;
+                float* w4 = weights + (f + 32) / headDim * length, w5 = weights + (f + 40) / headDim * length;
+                float* w6 = weights + (f + 48) / headDim * length, w7 = weights + (f + 56) / headDim * length;
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                for (var t = 0; t < length; t++)
+                {
+                    var row = rows[t];
+                    a0 = Fma.MultiplyAdd(T.Load8(row, f), Vector256.Create(w0[t]), a0);
+                    a1 = Fma.MultiplyAdd(T.Load8(row, f + 8), Vector256.Create(w1[t]), a1);
+                    a2 = Fma.MultiplyAdd(T.Load8(row, f + 16), Vector256.Create(w2[t]), a2);
+                    a3 = Fma.MultiplyAdd(T.Load8(row, f + 24), Vector256.Create(w3[t]), a3);
+                    a4 = Fma.MultiplyAdd(T.Load8(row, f + 32), Vector256.Create(w4[t]), a4);
+                    a5 = Fma.MultiplyAdd(T.Load8(row, f + 40), Vector256.Create(w5[t]), a5);
+                    a6 = Fma.MultiplyAdd(T.Load8(row, f + 48), Vector256.Create(w6[t]), a6);
+                    a7 = Fma.MultiplyAdd(T.Load8(row, f + 56), Vector256.Create(w7[t]), a7);
+                }
+                a0.Store(output + f);
+                a1.Store(output + f + 8);
+                a2.Store(output + f + 16);
+                a3.Store(output + f + 24);
+                a4.Store(output + f + 32);
+                a5.Store(output + f + 40);
+                a6.Store(output + f + 48);
+                a7.Store(output + f + 56);
+            }
+            for (; f + 8 <= width; f += 8)
+            {
+                var w = weights + f / headDim * length;
+                var a = Vector256<float>.Zero;
+                for (var t = 0; t < length; t++) a = Fma.MultiplyAdd(T.Load8(rows[t], f), Vector256.Create(w[t]), a);
+                a.Store(output + f);
+            }
+        }
+        for (; f < width; f++)
+        {
+            var w = weights + f / headDim * length;
+            var sum = 0f;
+            for (var t = 0; t < length; t++) sum += w[t] * T.Load1(rows[t], f);
+            output[f] = sum;
+        }
     }
 }

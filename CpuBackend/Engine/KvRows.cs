@@ -78,14 +78,14 @@ internal sealed unsafe class KvRows
         return new ReadOnlySpan<float>((float*)own + Own(position, from, count), count);
     }
 
-    /// <summary><paramref name="count"/> features from <paramref name="from"/> of one position of an f16 cache, as stored, for
-    /// kernels that widen them as they read (<see cref="HeadKernels.DotWithHalves"/>).</summary>
-    public ReadOnlySpan<Half> ReadHalves(int position, int from, int count)
+    /// <summary>The address of <paramref name="count"/> features from <paramref name="from"/> of one position, as stored, for
+    /// kernels that read many positions (<see cref="HeadKernels"/>).</summary>
+    /// <remarks>Valid while these rows are reachable, which the caller's cache keeps them.</remarks>
+    public byte* Address(int position, int from, int count)
     {
-        if (Type != KvCacheType.F16) throw new InvalidOperationException("only an f16 cache holds halves");
-        if (position < prefixLength) return prefix!.ReadHalves(position, from, count);
+        if (position < prefixLength) return prefix!.Address(position, from, count);
         ThrowIfReleased();
-        return new ReadOnlySpan<Half>((Half*)own + Own(position, from, count), count);
+        return own + Own(position, from, count) * ElementSize(Type);
     }
 
     /// <summary>Writes a zero into every page of this cache's own positions (so only before they are written), so the pages
