@@ -6,7 +6,7 @@ namespace GptjAspire.CpuBackend.Engine;
 /// <summary>Attention's arithmetic over one row's cache: the scores of every head at every position, and the values summed
 /// with the attention weights. Each takes the address of every position's features, so a fork's prefix (in its parent's
 /// memory) and its own positions read alike.</summary>
-/// <remarks>Until 27 Nov these were a dot product and a scaled add per head and position (at 10 sequences and 200
+/// <remarks>Until the evening of 26 Nov these were a dot product and a scaled add per head and position (at 10 sequences and 200
 /// positions, 512,000 calls a step of the mid-size model), each reducing its dot product alone or loading, adding to and
 /// storing its output again. Ten sequences at 150-210 positions, int8 weights, 2 cores (thread seconds summed over both
 /// cores, a step): scores 1.23-1.32 → 1.08-1.13 ms, values 1.88-2.36 → 0.95-1.04 ms; attention 1.77-2.11 → 1.19-1.21 ms of
