@@ -66,6 +66,8 @@ internal static class InstructionPeak
         return rates.Max();
     }
 
+    // One loop per instruction, written out: a generic loop over an interface's static Step kept half of its twelve
+    // accumulators on the stack (the peaks read 105 and 242 G/s instead of 262 and 525).
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static long Fma512()
     {
