@@ -73,9 +73,7 @@ internal sealed unsafe class KvRows
     public ReadOnlySpan<float> Read(int position, int from, int count)
     {
         if (Type != KvCacheType.F32) throw new InvalidOperationException("an f16 cache is read as halves");
-        if (position < prefixLength) return prefix!.Read(position, from, count);
-        ThrowIfReleased();
-        return new ReadOnlySpan<float>((float*)own + Own(position, from, count), count);
+        return new ReadOnlySpan<float>(Address(position, from, count), count);
     }
 
     /// <summary>The address of <paramref name="count"/> features from <paramref name="from"/> of one position, as stored, for
