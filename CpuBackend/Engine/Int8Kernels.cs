@@ -228,8 +228,10 @@ internal static unsafe class Int8Kernels
                 ahead = 0;
             }
         }
-        for (var r = 0; even < o1 && r < rows; r += 5)
-            Block<T>(x, xs, rows, stride, w, bias, y, r, even, o1, prefetch: false, o1);
+        // An odd last weight row goes through the tile kernel, which pairs it with itself.
+        if (even < o1)
+            for (var r = 0; r < rows; r += 5)
+                Block<T>(x, xs, rows, stride, w, bias, y, r, even, o1, prefetch: false, o1);
     }
 
     /// <summary>N (1 to 5) packed activation rows against pairs of weight rows, each loaded (and widened) once for all N.</summary>
