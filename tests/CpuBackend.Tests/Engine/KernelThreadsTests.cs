@@ -71,6 +71,29 @@ public sealed class KernelThreadsTests
         }
     }
 
+    /// <summary>Each thread starts on a share of its own; whichever item blocks its thread, the other threads must take
+    /// the rest of that thread's share, or the loop never ends.</summary>
+    [Fact]
+    public void Items_of_a_thread_held_inside_one_item_are_run_by_the_others()
+    {
+        if (Environment.ProcessorCount == 1) return; // no workers: the caller runs every item in turn
+        const int Count = 12;
+        for (var held = 0; held < Count; held++)
+        {
+            var runs = new int[Count];
+            var others = 0;
+            var othersAtTimeout = -1;
+            KernelThreads.For(Count, i =>
+            {
+                if (i != held) Interlocked.Increment(ref others);
+                else if (!SpinWait.SpinUntil(() => Volatile.Read(ref others) == Count - 1, TimeSpan.FromSeconds(10))) othersAtTimeout = Volatile.Read(ref others);
+                Interlocked.Increment(ref runs[i]);
+            });
+            Assert.True(othersAtTimeout < 0, $"with item {held} holding its thread, only {othersAtTimeout} of the other {Count - 1} items ran in 10 s");
+            Assert.All(runs, (n, i) => Assert.True(n == 1, $"item {i} ran {n} times with item {held} held"));
+        }
+    }
+
     [Fact]
     public async Task Concurrent_callers_each_get_their_own_items()
     {
