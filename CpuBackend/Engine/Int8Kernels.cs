@@ -132,7 +132,6 @@ internal static unsafe class Int8Kernels
             Tile1<T>(x, xs[0], w, bias, y, o0, o1);
             return;
         }
-        var n = w.Rows;
         if ((long)rows * stride * T.ElementSize <= PairOrderBytes)
         {
             PairOrder<T>(x, xs, rows, stride, w, bias, y, o0, o1);
