@@ -94,6 +94,74 @@ public sealed class KernelThreadsTests
         }
     }
 
+    /// <summary>A caller whose items are done waits for the workers' last items; once one takes longer than its patience
+    /// it sleeps, and whoever finishes the loop's last item must wake it, or For never returns.</summary>
+    [Fact]
+    public void A_caller_asleep_on_a_workers_long_item_is_woken_when_the_loop_ends()
+    {
+        if (Environment.ProcessorCount == 1) return; // no workers: the caller runs every item itself
+        var loops = 0;
+        var slept = 0;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var caller = new Thread(() =>
+        {
+            for (var loop = 0; loop < 300; loop++, Volatile.Write(ref loops, loop))
+            {
+                var callerId = Environment.CurrentManagedThreadId;
+                var count = 2 + loop % 15;
+                var runs = new int[count];
+                KernelThreads.For(count, i =>
+                {
+                    Interlocked.Increment(ref runs[i]);
+                    // Every item a worker takes holds it for 2 ms (alternately asleep and spinning), far past the caller's
+                    // patience; the caller's own items take about 20 µs, so that the workers get some.
+                    if (Environment.CurrentManagedThreadId == callerId)
+                    {
+                        Thread.SpinWait(600);
+                        return;
+                    }
+                    Interlocked.Increment(ref slept);
+                    if (loop % 2 == 0) Thread.Sleep(2);
+                    else Thread.SpinWait(200_000);
+                });
+                for (var i = 0; i < count; i++)
+                    if (runs[i] != 1) failures.Enqueue($"loop {loop}: item {i} of {count} ran {runs[i]} times");
+            }
+        }) { IsBackground = true };
+        caller.Start();
+        Assert.True(caller.Join(TimeSpan.FromSeconds(60)), $"KernelThreads.For never returned in loop {Volatile.Read(ref loops)} of 300");
+        Assert.Empty(failures.Take(10));
+        Assert.True(slept > 0, "no item ran on a worker, so the caller never waited for one");
+    }
+
+    /// <summary>A worker whose items are done sleeps once the caller's last item takes longer than its patience; the next
+    /// loop must wake it, or every later loop runs on the caller alone.</summary>
+    [Fact]
+    public void A_worker_asleep_on_the_callers_long_item_joins_the_next_loop()
+    {
+        if (Environment.ProcessorCount == 1) return; // no workers
+        for (var round = 0; round < 20; round++)
+        {
+            var callerId = Environment.CurrentManagedThreadId;
+            var runs = new int[8];
+            // Item 0 is the caller's first: it holds the caller for 3 ms, while the workers run the rest and then wait.
+            KernelThreads.For(runs.Length, i =>
+            {
+                Interlocked.Increment(ref runs[i]);
+                if (i == 0 && Environment.CurrentManagedThreadId == callerId) Thread.Sleep(3);
+            });
+            Assert.All(runs, (n, i) => Assert.True(n == 1, $"round {round}: item {i} ran {n} times"));
+
+            var threads = new int[8];
+            KernelThreads.For(threads.Length, i =>
+            {
+                threads[i] = Environment.CurrentManagedThreadId;
+                Thread.Sleep(2);
+            });
+            Assert.True(threads.Distinct().Count() > 1, $"round {round}: after a long caller item, all items of the next loop ran on thread {threads[0]}");
+        }
+    }
+
     [Fact]
     public async Task Concurrent_callers_each_get_their_own_items()
     {
