@@ -141,8 +141,7 @@ public sealed class PreprocessorService(
         new() { PromptTokens = plan.PromptIds.Length, CompletionTokens = samples.Sum(s => s.TokenCount) };
 
     // Debug, as the backend's line for each finished request: a line per request cost 2% of the throughput at 32 clients
-    // on 2 cores (docs/grpc.md), and each request's trace carries the same figures. appsettings.Development.json turns
-    // it on for the AppHost's dashboard.
+    // on 2 cores (docs/grpc.md), and each request's trace carries the same figures.
     void Log(GenerationPlan plan, SampleText[] samples, long started)
     {
         if (!logger.IsEnabled(LogLevel.Debug)) return;
