@@ -155,7 +155,8 @@ public static class GatewaySuite
     internal static async Task<DistributedApplication> StartAppAsync(IReadOnlyDictionary<string, string>? gatewayEnvironment = null)
     {
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["Backend=cpu", "Gateway:Port="]);
-        // The services log every request; printed here too, that is thousands of lines per run on the cores being measured.
+        // Aspire.Hosting.Testing prints every line the services log (each request's, when Debug is on): thousands of lines
+        // per run on the cores being measured.
         // The AppHost's own health checks of the services fail while the app stops at the end of a suite, one error with a
         // stack trace per check; a service that fails while measured fails its requests instead.
         builder.Services.AddLogging(logging => logging
