@@ -6,7 +6,7 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 /// <remarks>Run alone (<see cref="KernelThreadsCollection"/>): while another test class's model holds the workers, a loop
 /// runs on <c>Parallel.For</c> instead, whose chunks keep an item queued behind one that is held, and several tests here
 /// hold an item until the loop's other items have started: run beside the scheduler tests, 2 of 16 runs failed that way
-/// before the loop's patience (which sleeps, so a test holds the workers longer), 4 of 8 after it, none of 10 alone.</remarks>
+/// before the loop's patience and 4 of 8 after it; none of 10 alone.</remarks>
 [Collection(nameof(KernelThreadsCollection))]
 public sealed class KernelThreadsTests
 {
