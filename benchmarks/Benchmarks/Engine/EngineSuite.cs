@@ -235,9 +235,9 @@ internal static class EngineSuite
         return new EngineTimings(s.PrefillTokens / MemoryBandwidth.Median(prefill),
             1 / MemoryBandwidth.Median(kept.SelectMany(r => r.Single).ToList()),
             s.Batch / MemoryBandwidth.Median(kept.SelectMany(r => r.Batch).ToList()),
-            MemoryBandwidth.Median(kept.Select(r => s.Batch * MemoryBandwidth.Median(r.Single) / MemoryBandwidth.Median(r.Batch)).ToList()),
-            MemoryBandwidth.Median(kept.Select(r => model.WeightBytesPerStep / MemoryBandwidth.Median(r.Single) / r.Copy).ToList()),
-            MemoryBandwidth.Median(kept.Select(r => model.WeightBytesPerStep / MemoryBandwidth.Median(r.Single) / r.Read).ToList()),
+            MemoryBandwidth.Median(kept.Select(r => s.Batch * r.SingleStep / r.BatchStep).ToList()),
+            MemoryBandwidth.Median(kept.Select(r => model.WeightBytesPerStep / r.SingleStep / r.Copy).ToList()),
+            MemoryBandwidth.Median(kept.Select(r => model.WeightBytesPerStep / r.SingleStep / r.Read).ToList()),
             rounds.Count - kept.Count, rounds.Count);
     }
 
@@ -245,7 +245,14 @@ internal static class EngineSuite
     internal const double DipFraction = 0.75;
 
     /// <summary>One round of decode: the bandwidth sampled before it, then the seconds of its batch-1 steps and its batch steps.</summary>
-    private sealed record DecodeRound(double Copy, double Read, List<double> Single, List<double> Batch);
+    private sealed record DecodeRound(double Copy, double Read, List<double> Single, List<double> Batch)
+    {
+        /// <summary>The median seconds of the round's batch-1 steps.</summary>
+        public double SingleStep { get; } = MemoryBandwidth.Median(Single);
+
+        /// <summary>The median seconds of the round's batch steps.</summary>
+        public double BatchStep { get; } = MemoryBandwidth.Median(Batch);
+    }
 
     /// <summary>Greedy decode of one set of sequences, a step at a time, recording each step's seconds.</summary>
     private sealed class DecodeRun(GptjModel model, KvCache[] caches, int token)
