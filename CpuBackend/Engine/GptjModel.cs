@@ -11,14 +11,12 @@ namespace GptjAspire.CpuBackend.Engine;
 public sealed unsafe class GptjModel : IDisposable
 {
     private readonly GptjWeights weights;
-    private readonly Checkpoint? checkpoint;
     private readonly Rotary rotary;
 
-    private GptjModel(GptjConfig config, GptjWeights weights, Checkpoint? checkpoint)
+    private GptjModel(GptjConfig config, GptjWeights weights)
     {
         Config = config;
         this.weights = weights;
-        this.checkpoint = checkpoint;
         rotary = new Rotary(config);
     }
 
@@ -27,29 +25,19 @@ public sealed unsafe class GptjModel : IDisposable
     /// <summary>Bytes of weights one decode step reads (every matrix but the embedding).</summary>
     public long WeightBytesPerStep => weights.BytesPerStep;
 
-    /// <summary>Bytes of every weight matrix held in memory (mapped from the checkpoint or converted).</summary>
+    /// <summary>Bytes of every weight matrix held in memory, as converted at load.</summary>
     public long WeightBytes => weights.Bytes;
 
     /// <summary>Multiply-adds of the weight matrices per decoded token (attention over the cache comes on top).</summary>
     public long WeightMultiplyAddsPerToken => weights.MultiplyAddsPerToken;
 
-    /// <summary>Loads config.json and the weights of an HF folder, keeping them in <paramref name="storage"/> (null: the checkpoint's dtype, mapped in place).</summary>
+    /// <summary>Loads config.json and the weights of an HF folder, keeping them in <paramref name="storage"/> (null: the checkpoint's dtype).</summary>
     public static GptjModel Load(string modelDirectory, WeightType? storage, ILogger logger)
     {
         var config = GptjConfig.Load(Path.Combine(modelDirectory, "config.json"));
-        var checkpoint = Checkpoint.Open(modelDirectory);
-        try
-        {
-            var weights = GptjWeights.Load(checkpoint, config, storage, logger);
-            if (weights.MapsCheckpoint) return new GptjModel(config, weights, checkpoint);
-            checkpoint.Dispose(); // everything was converted: release the mapped pages
-            return new GptjModel(config, weights, null);
-        }
-        catch
-        {
-            checkpoint.Dispose();
-            throw;
-        }
+        // Every matrix is converted into the kernels' layout, so the checkpoint's mapped pages are released once loaded.
+        using var checkpoint = Checkpoint.Open(modelDirectory);
+        return new GptjModel(config, GptjWeights.Load(checkpoint, config, storage, logger));
     }
 
     /// <summary>This model's freed KV-cache blocks, kept for its next caches.</summary>
@@ -295,6 +283,5 @@ public sealed unsafe class GptjModel : IDisposable
     {
         KvMemoryPool.Close();
         weights.Dispose();
-        checkpoint?.Dispose();
     }
 }

@@ -47,9 +47,6 @@ internal sealed class GptjWeights : IDisposable
     /// <summary>Multiply-adds of those matrices for each sequence in a decode step (one per weight).</summary>
     public long MultiplyAddsPerToken => matrices.Where(m => m != TokenEmbedding).Sum(m => (long)m.Rows * m.Cols);
 
-    /// <summary>True when some matrix points into the checkpoint mapping, which must then stay open.</summary>
-    public bool MapsCheckpoint => matrices.Any(m => m.Mapped);
-
     public static GptjWeights Load(Checkpoint checkpoint, GptjConfig c, WeightType? storage, ILogger logger)
     {
         var tensors = checkpoint.Tensors;

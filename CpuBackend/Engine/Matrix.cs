@@ -5,13 +5,20 @@ using System.Runtime.InteropServices;
 
 namespace GptjAspire.CpuBackend.Engine;
 
-/// <summary>A weight matrix [Rows, Cols] (HF Linear layout: one row per output), mapped from the checkpoint or converted at load.</summary>
+/// <summary>A weight matrix [Rows, Cols] (HF Linear layout: one row per output), converted at load into the layout its
+/// kernels read: float weights as depth-major panels of <see cref="PanelWidth"/> rows, int8 row by row.</summary>
+/// <remarks>A panel holds rows [32p, 32p + 32) column by column: element (o, i) is at panel o / 32, position i · 32 + o % 32,
+/// so each column of a panel is one or two cache lines that the float kernels load once and multiply by every activation
+/// row (<see cref="PanelKernels"/>). The last panel is padded with zero rows. docs/engine.md ("The weight layout") gives the
+/// measurements behind it.</remarks>
 internal sealed unsafe class Matrix : IDisposable
 {
-    private readonly bool owned;
+    /// <summary>Output rows per panel: two 512-bit vectors of f32, one cache line of f16.</summary>
+    public const int PanelWidth = 32;
+
     private bool disposed;
 
-    private Matrix(int rows, int cols, WeightType type, byte* data, float* scales, int* rowSums, bool owned)
+    private Matrix(int rows, int cols, WeightType type, byte* data, float* scales, int* rowSums)
     {
         Rows = rows;
         Cols = cols;
@@ -19,7 +26,6 @@ internal sealed unsafe class Matrix : IDisposable
         Data = data;
         Scales = scales;
         RowSums = rowSums;
-        this.owned = owned;
     }
 
     public int Rows { get; }
@@ -28,23 +34,28 @@ internal sealed unsafe class Matrix : IDisposable
 
     public WeightType Type { get; }
 
-    /// <summary>Row-major elements; row o starts at Data + o * RowBytes.</summary>
+    /// <summary>Float types: panels (<see cref="PanelBytes"/> each). Int8: rows, row o at Data + o * RowBytes.</summary>
     public byte* Data { get; }
 
-    /// <summary>One scale per row, w = stored * scale: int8's, and f16's where some row is stored times 2^10
-    /// (<see cref="RescaleSubnormalRows"/>); null otherwise.</summary>
-    public float* Scales { get; private set; }
+    /// <summary>Float types are stored in panels; int8 row by row.</summary>
+    public bool Panels => Type != WeightType.Int8;
+
+    /// <summary>Rows rounded up to whole panels for float types.</summary>
+    public int StoredRows => Panels ? (Rows + PanelWidth - 1) / PanelWidth * PanelWidth : Rows;
+
+    /// <summary>One scale per stored row, w = stored * scale: int8's, and f16's where some row is stored times 2^10
+    /// (<see cref="RescaleIfSubnormal"/>); null otherwise.</summary>
+    public float* Scales { get; }
 
     /// <summary>Int8 only: the sum of each row's stored integers, which the integer kernels subtract once per
     /// dot product to undo the +128 that makes activations unsigned (see <see cref="Int8Kernels"/>); null otherwise.</summary>
     public int* RowSums { get; }
 
-    /// <summary>True when the bytes are the checkpoint's own mapped pages.</summary>
-    public bool Mapped => !owned;
-
     public int RowBytes => Cols * ElementSize(Type);
 
-    public long ByteCount => (long)Rows * RowBytes + (Scales == null ? 0 : Rows * sizeof(float)) + (RowSums == null ? 0 : Rows * sizeof(int));
+    public long PanelBytes => (long)PanelWidth * RowBytes;
+
+    public long ByteCount => (long)StoredRows * RowBytes + (Scales == null ? 0 : StoredRows * sizeof(float)) + (RowSums == null ? 0 : Rows * sizeof(int));
 
     public static int ElementSize(WeightType type) => type switch
     {
@@ -53,49 +64,102 @@ internal sealed unsafe class Matrix : IDisposable
         _ => 1,
     };
 
-    /// <summary>Uses the checkpoint's bytes in place (no copy) when it already holds <paramref name="storage"/>; converts otherwise.</summary>
-    public static Matrix Load(CheckpointTensor tensor, int rows, int cols, WeightType? storage) =>
-        Load(tensor, rows, cols, storage, rescaleMappedSubnormals: SubnormalMultipliesAreSlow);
-
-    /// <summary>Intel cores take a microcode assist for a multiply that reads a float subnormal; the AMD Zen cores we
-    /// measured do not (ten-sequence f16 decode ran at the same rate with and without them).</summary>
-    internal static readonly bool SubnormalMultipliesAreSlow = IsIntel();
-
-    /// <param name="rescaleMappedSubnormals">Whether f16 rows with subnormals in a mapped checkpoint are rescaled
-    /// (<see cref="RescaleSubnormalRows"/>), at the cost of copying their pages: 12 GB of GPT-J 6B loaded in 7.4 s on
-    /// 16 Xeon cores, but 3.6 GB took 74 s on the 2-core AMD VM, whose copy-on-write faults are slow. Converted f16
-    /// matrices are always rescaled: their memory is written anyway.</param>
-    internal static Matrix Load(CheckpointTensor tensor, int rows, int cols, WeightType? storage, bool rescaleMappedSubnormals)
+    /// <summary>Converts <paramref name="tensor"/> into <paramref name="storage"/> (null: the checkpoint's dtype) in this
+    /// process's memory; the checkpoint's mapping is not needed afterwards.</summary>
+    public static Matrix Load(CheckpointTensor tensor, int rows, int cols, WeightType? storage)
     {
         var source = tensor.WeightType;
         var target = storage ?? source;
-        if (target == source)
-        {
-            var m = new Matrix(rows, cols, source, (byte*)tensor.Data, null, null, owned: false);
-            // Looking at every half for subnormals faults every page in too.
-            if (source == WeightType.F16 && rescaleMappedSubnormals) m.RescaleSubnormalRows();
-            else m.Prefault();
-            return m;
-        }
-
-        var data = (byte*)NativeMemory.AlignedAlloc((nuint)((long)rows * cols * ElementSize(target)), 64);
-        var scales = target == WeightType.Int8 ? (float*)NativeMemory.AlignedAlloc((nuint)(rows * sizeof(float)), 64) : null;
+        var size = ElementSize(target);
+        var stored = target == WeightType.Int8 ? rows : (rows + PanelWidth - 1) / PanelWidth * PanelWidth;
+        var data = (byte*)NativeMemory.AlignedAlloc((nuint)((long)stored * cols * size), 64);
+        var scales = target is WeightType.Int8 or WeightType.F16 ? (float*)NativeMemory.AlignedAlloc((nuint)(stored * sizeof(float)), 64) : null;
         var sums = target == WeightType.Int8 ? (int*)NativeMemory.AlignedAlloc((nuint)(rows * sizeof(int)), 64) : null;
-        var converted = new Matrix(rows, cols, target, data, scales, sums, owned: true);
+        if (scales != null) new Span<float>(scales, stored).Fill(1f);
         var sourceRowBytes = cols * ElementSize(source);
-        Parallel.For(0, rows, () => new float[cols], (row, _, scratch) =>
+        var rescaledAny = 0;
+        if (target == WeightType.Int8)
         {
-            ToFloat(source, (byte*)tensor.Data + (long)row * sourceRowBytes, null, scratch);
-            converted.StoreRow(row, scratch);
-            return scratch;
-        }, _ => { });
-        if (target == WeightType.F16) converted.RescaleSubnormalRows();
-        return converted;
+            Parallel.For(0, rows, () => new float[cols], (row, _, scratch) =>
+            {
+                ToFloat(source, (byte*)tensor.Data + (long)row * sourceRowBytes, null, scratch);
+                Quantize(scratch, (sbyte*)data + (long)row * cols, out scales[row], out sums[row]);
+                return scratch;
+            }, _ => { });
+        }
+        else
+        {
+            // A panel at a time: its 32 rows are written column by column into 32 · cols elements that stay in L2.
+            Parallel.For(0, stored / PanelWidth, () => (new float[cols], new byte[cols * size]), (panel, _, scratch) =>
+            {
+                var (floats, bytes) = scratch;
+                var target0 = data + (long)panel * PanelWidth * cols * size;
+                fixed (byte* buffer = bytes)
+                    for (var j = 0; j < PanelWidth; j++)
+                    {
+                        var row = panel * PanelWidth + j;
+                        byte* values;
+                        if (row >= rows)
+                        {
+                            new Span<byte>(buffer, bytes.Length).Clear();
+                            values = buffer;
+                        }
+                        else if (source == target)
+                        {
+                            values = (byte*)tensor.Data + (long)row * sourceRowBytes;
+                        }
+                        else
+                        {
+                            ToFloat(source, (byte*)tensor.Data + (long)row * sourceRowBytes, null, floats);
+                            FromFloat(target, floats, buffer);
+                            values = buffer;
+                        }
+                        if (target == WeightType.F16 && RescaleIfSubnormal(values, buffer, cols))
+                        {
+                            values = buffer;
+                            scales[row] = RescaledHalfRowScale;
+                            Volatile.Write(ref rescaledAny, 1);
+                        }
+                        Scatter(values, size, cols, target0 + j * size);
+                    }
+                return scratch;
+            }, _ => { });
+        }
+        if (target == WeightType.F16 && rescaledAny == 0)
+        {
+            NativeMemory.AlignedFree(scales);
+            scales = null;
+        }
+        return new Matrix(rows, cols, target, data, scales, sums);
+    }
+
+    /// <summary>Writes one row's elements into its panel: element i at i · <see cref="PanelWidth"/>.</summary>
+    private static void Scatter(byte* row, int size, int cols, byte* target)
+    {
+        if (size == 4)
+            for (var i = 0; i < cols; i++) ((float*)target)[(long)i * PanelWidth] = ((float*)row)[i];
+        else
+            for (var i = 0; i < cols; i++) ((ushort*)target)[(long)i * PanelWidth] = ((ushort*)row)[i];
     }
 
     /// <summary>Row <paramref name="row"/> as floats (embedding lookup).</summary>
-    public void RowToFloat(int row, Span<float> destination) =>
-        ToFloat(Type, Data + (long)row * RowBytes, Scales == null ? null : Scales + row, destination[..Cols]);
+    public void RowToFloat(int row, Span<float> destination)
+    {
+        if (!Panels)
+        {
+            ToFloat(Type, Data + (long)row * RowBytes, Scales + row, destination[..Cols]);
+            return;
+        }
+        var column = Data + (long)(row / PanelWidth) * PanelBytes + row % PanelWidth * ElementSize(Type);
+        var scale = Scales == null ? 1f : Scales[row];
+        for (var i = 0; i < Cols; i++)
+            destination[i] = scale * Type switch
+            {
+                WeightType.F32 => ((float*)column)[(long)i * PanelWidth],
+                WeightType.F16 => (float)((Half*)column)[(long)i * PanelWidth],
+                _ => BitConverter.Int32BitsToSingle(((ushort*)column)[(long)i * PanelWidth] << 16),
+            };
+    }
 
     /// <summary>Widens stored elements to floats (int8 needs its row's scale).</summary>
     public static void ToFloat(WeightType type, byte* source, float* scale, Span<float> destination)
@@ -120,56 +184,47 @@ internal sealed unsafe class Matrix : IDisposable
         }
     }
 
-    private void StoreRow(int row, ReadOnlySpan<float> values)
+    /// <summary>Floats as stored elements of a float <paramref name="type"/>.</summary>
+    private static void FromFloat(WeightType type, ReadOnlySpan<float> values, byte* target)
     {
-        var target = Data + (long)row * RowBytes;
-        switch (Type)
+        switch (type)
         {
             case WeightType.F32:
-                values.CopyTo(new Span<float>(target, Cols));
+                values.CopyTo(new Span<float>(target, values.Length));
                 break;
             case WeightType.F16:
-                TensorPrimitives.ConvertToHalf(values, new Span<Half>(target, Cols));
+                TensorPrimitives.ConvertToHalf(values, new Span<Half>(target, values.Length));
                 break;
-            case WeightType.BF16:
+            default:
                 var bf = (ushort*)target;
-                for (var i = 0; i < Cols; i++)
+                for (var i = 0; i < values.Length; i++)
                 {
                     // Round to nearest even, as torch's float -> bfloat16 conversion does.
                     var bits = (uint)BitConverter.SingleToInt32Bits(values[i]);
                     bf[i] = (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
                 }
                 break;
-            default:
-                // Symmetric per-row quantization: scale = max|w| / 127, q = round(w / scale).
-                var max = TensorPrimitives.MaxMagnitude(values);
-                var scale = max != 0 ? MathF.Abs(max) / 127f : 1f;
-                Scales[row] = scale;
-                var q = (sbyte*)target;
-                var sum = 0;
-                for (var i = 0; i < Cols; i++)
-                {
-                    q[i] = (sbyte)Math.Clamp(MathF.Round(values[i] / scale), -127, 127);
-                    sum += q[i];
-                }
-                RowSums[row] = sum;
-                break;
         }
     }
 
-    private static bool IsIntel()
+    /// <summary>Symmetric per-row quantization: scale = max|w| / 127, q = round(w / scale).</summary>
+    private static void Quantize(ReadOnlySpan<float> values, sbyte* q, out float scale, out int sum)
     {
-        if (!X86Base.IsSupported) return false;
-        var (_, ebx, ecx, edx) = X86Base.CpuId(0, 0);
-        // The vendor string "GenuineIntel" in EBX, EDX, ECX.
-        return ebx == 0x756E6547 && edx == 0x49656E69 && ecx == 0x6C65746E;
+        var max = TensorPrimitives.MaxMagnitude(values);
+        scale = max != 0 ? MathF.Abs(max) / 127f : 1f;
+        sum = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            q[i] = (sbyte)Math.Clamp(MathF.Round(values[i] / scale), -127, 127);
+            sum += q[i];
+        }
     }
 
     /// <summary>The scale of an f16 row stored times 2^10.</summary>
     private const float RescaledHalfRowScale = 1f / 1024;
 
-    /// <summary>Stores each f16 row that holds a subnormal half times 2^10, with a scale of 2^-10, so that no weight the
-    /// kernels read is subnormal; rows without one are not written, so a mapped checkpoint's pages stay shared.</summary>
+    /// <summary>An f16 row that holds a subnormal half is stored times 2^10, with a scale of 2^-10, so that no weight the
+    /// kernels read is subnormal: true when <paramref name="halves"/> was such a row, now rescaled in <paramref name="buffer"/>.</summary>
     /// <remarks>The kernels widen halves by moving their bits (<see cref="Kernels.F16"/>), which turns a half subnormal
     /// (below 2^-14, 6.1e-5) into a float subnormal, and Intel cores take a microcode assist of about a hundred cycles
     /// for every multiply that reads one. Weights drawn around 0.02, as GPT-J's are, hold 0.2% of them, one vector of
@@ -177,22 +232,12 @@ internal sealed unsafe class Matrix : IDisposable
     /// than on 2 cores. Times 2^10 every subnormal becomes a normal half and every product stays exact: a power of two
     /// changes no digit. A row holding a weight of 64 or more would overflow and keeps its subnormals (exact, slow on
     /// Intel). The kernels' finishing multiply applies the scale, as it does int8's.</remarks>
-    private void RescaleSubnormalRows()
+    private static bool RescaleIfSubnormal(byte* halves, byte* buffer, int count)
     {
-        var scales = (float*)NativeMemory.AlignedAlloc((nuint)(Rows * sizeof(float)), 64);
-        new Span<float>(scales, Rows).Fill(1f);
-        var rescaledAny = 0;
-        // One pass: a row is rescaled while it is still in cache from being looked at.
-        Parallel.For(0, Rows, row =>
-        {
-            var halves = (ushort*)(Data + (long)row * RowBytes);
-            if (!HoldsSubnormalBelow64(halves, Cols)) return;
-            TimesTwoToTheTen(halves, Cols);
-            scales[row] = RescaledHalfRowScale;
-            Volatile.Write(ref rescaledAny, 1);
-        });
-        if (rescaledAny == 0) NativeMemory.AlignedFree(scales);
-        else Scales = scales;
+        if (!HoldsSubnormalBelow64((ushort*)halves, count)) return false;
+        if (halves != buffer) Buffer.MemoryCopy(halves, buffer, count * 2L, count * 2L);
+        TimesTwoToTheTen((ushort*)buffer, count);
+        return true;
     }
 
     /// <summary>Multiplies halves below 64 by 2^10, exactly: a normal half gains 10 in its exponent field; a subnormal,
@@ -243,20 +288,11 @@ internal sealed unsafe class Matrix : IDisposable
         return anySubnormal && max < SixtyFour;
     }
 
-    /// <summary>Reads one byte per page so the mapped weights are resident before the first request.</summary>
-    private void Prefault()
-    {
-        long sum = 0;
-        var bytes = ByteCount;
-        for (long i = 0; i < bytes; i += 4096) sum += Data[i];
-        GC.KeepAlive(sum);
-    }
-
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
-        if (owned) NativeMemory.AlignedFree(Data);
+        NativeMemory.AlignedFree(Data);
         if (Scales != null) NativeMemory.AlignedFree(Scales);
         if (RowSums != null) NativeMemory.AlignedFree(RowSums);
     }

@@ -3,18 +3,18 @@ using GptjAspire.CpuBackend.Engine;
 
 namespace GptjAspire.CpuBackend.Tests.Engine;
 
-/// <summary><see cref="Kernels.AddMatMuls"/> (the attention output projection and fc_out added to the residual): on the GEMM,
-/// both products in one accumulator, against double precision; elsewhere, each product alone added row by row.</summary>
+/// <summary><see cref="Kernels.AddMatMuls"/> (the attention output projection and fc_out added to the residual): each
+/// product computed alone and added row by row, against double precision.</summary>
 public sealed class AddMatMulsTests
 {
-    // Rows below the GEMM (the blocked kernels), at and past it with row parts; depths below and past the depth block
-    // (Gemm.Depth); widths below one group of weight rows and past a column block.
+    // One pass of rows, several passes and several blocks of rows kept in L2; depths short and long; widths below one
+    // panel, one panel and a part, and many.
     public static TheoryData<WeightType, int, int, int, int> Cases()
     {
         var cases = new TheoryData<WeightType, int, int, int, int>();
         foreach (var type in new[] { WeightType.F32, WeightType.F16, WeightType.BF16 })
             foreach (var rows in new[] { 3, 130, 200 })
-                foreach (var (n, ka, kb) in new[] { (5, 37, 64), (30, 64, 300), (250, 256, 531), (13, Gemm.Depth + 5, 300) })
+                foreach (var (n, ka, kb) in new[] { (5, 37, 64), (30, 64, 300), (250, 256, 531), (13, 1029, 300) })
                     cases.Add(type, rows, n, ka, kb);
         return cases;
     }

@@ -11,16 +11,16 @@ public sealed class IsaSwitchTests
     private const string KernelTests =
         "FullyQualifiedName~Engine.MatMulTests|FullyQualifiedName~Engine.HeadKernelsTests|FullyQualifiedName~Engine.ElementwiseKernelsTests|FullyQualifiedName~Best_is_the_fastest_path|FullyQualifiedName~Int8_storage_stays_within";
 
-    // Without AVX2 there is no integer path and no GEMM, so their theories would have no cases.
-    private const string VectorTests = "|FullyQualifiedName~Integer_product_equals|FullyQualifiedName~Engine.GemmTests";
+    // Without AVX2 there is no integer path, so its theory would have no cases.
+    private const string VectorTests = "|FullyQualifiedName~Integer_product_equals";
 
     public static TheoryData<string, string, string, string> Switches() => new()
     {
-        // Without AVX-VNNI int8 runs on vpmaddwd; without AVX2 every type on the scalar float kernels.
+        // Without AVX-VNNI int8 runs on vpmaddwd; without AVX2 every type on the scalar kernels.
         { "DOTNET_EnableAVXVNNI", Avx2.IsSupported ? nameof(Int8Path.Avx2) : nameof(Int8Path.Float), Avx512F.IsSupported ? "512" : "256", KernelTests + (Avx2.IsSupported ? VectorTests : "") },
         { "DOTNET_EnableAVX2", nameof(Int8Path.Float), "256", KernelTests },
-        // Without AVX-512 the batched float kernels run 2 x 5 blocks on 256-bit vectors instead of 4 x 5 on 512-bit ones, and
-        // one-row decode and the GEMM 256-bit vectors; AVX-VNNI is a VEX extension and stays. .NET 10 switches AVX-512 as one group (F, BW, CD, DQ, VL):
+        // Without AVX-512 the panel kernels make passes of two rows on 256-bit vectors instead of ten on 512-bit ones;
+        // AVX-VNNI is a VEX extension and stays. .NET 10 switches AVX-512 as one group (F, BW, CD, DQ, VL):
         // DOTNET_EnableAVX512F is no longer read.
         { "DOTNET_EnableAVX512", Int8Kernels.Best.ToString(), "256", KernelTests + (Avx2.IsSupported ? VectorTests : "") },
     };

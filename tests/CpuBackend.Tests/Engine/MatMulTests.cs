@@ -9,9 +9,9 @@ public sealed unsafe class MatMulTests
     /// <summary>Set by IsaSwitchTests to the vector width (512 or 256) its switch leaves.</summary>
     internal const string ExpectedWidthVariable = "GPTJ_EXPECTED_VECTOR_WIDTH";
 
-    // With AVX-512 one-row decode (Dot4x1Wide), the batched kernel (4 weight rows x 5 activation rows, activations packed
-    // by sixteen columns) and the GEMM (12 x 32-row microkernel) run on 512-bit vectors, and the cases below test those;
-    // IsaSwitchTests reruns them with AVX-512 off, where the 256-bit kernels run.
+    // With AVX-512 the panel kernels (passes of up to ten activation rows over a panel of 32 weight rows) run on 512-bit
+    // vectors, and the cases below test those; IsaSwitchTests reruns them with AVX-512 off, where passes of two rows run
+    // on 256-bit vectors, and with AVX2 off, where the scalar kernel runs.
     [Fact]
     public void Kernels_use_512_bit_vectors_exactly_where_the_cpu_and_its_switches_allow()
     {
@@ -19,15 +19,12 @@ public sealed unsafe class MatMulTests
             ? width == "512"
             : System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
         Assert.Equal(expected, Kernels.Wide);
-        // A width derived from Wide once read it before Wide's own initializer had run, and stayed narrow everywhere.
-        Assert.Equal(expected ? 16 : 8, Kernels.Interleave);
     }
 
-    // Row counts cover one-row decode, each partial block (2-4), full and mixed blocks of five (with a one-row block),
-    // the widened-tile path of AVX2 (above 5 for f16/bf16, above 16 for int8) and the GEMM (from Gemm.MinRows: with AVX-512 48 rows
-    // for f32 and 128 for f16/bf16, with 256-bit vectors 128 and 64). Matrix shapes cover rows of a page or
-    // more (the four-row decode kernel) with odd tails, short rows, odd output counts, and a product big
-    // enough to be split across threads.
+    // Row counts cover one-row decode, passes of each size (2-10 rows with AVX-512, a last pass of one row with AVX2),
+    // several passes, and more than one block of rows kept in L2 (130 rows of 1027 columns: blocks of 120). Matrix
+    // shapes cover a last panel that is mostly padding (9 and 33 outputs), long and short depths with odd tails, and a
+    // product big enough to be split across threads; int8 covers the integer kernels' blocks of five and four-row decode.
     public static TheoryData<WeightType, int, int, int> Cases()
     {
         var cases = new TheoryData<WeightType, int, int, int>();

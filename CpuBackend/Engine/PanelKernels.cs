@@ -1,0 +1,275 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace GptjAspire.CpuBackend.Engine;
+
+/// <summary>Products with float weights stored as panels (<see cref="Matrix"/>): for each column of a panel, its
+/// <see cref="Matrix.PanelWidth"/> weights are loaded once (two 512-bit vectors of floats, widened from f16/bf16 on the
+/// way) and multiplied by every activation row's broadcast element, so a decode step of ten sequences reads each weight
+/// from memory once and uses it ten times in registers.</summary>
+/// <remarks>One kernel serves every row count: one-row decode (a stream), decode batches and prefill (passes of up to
+/// <see cref="Pass"/> rows over a panel that stays in L2). The accumulators are the outputs themselves, so there is no
+/// horizontal sum, and the activations are read as scalars, a few cache lines at a time. docs/engine.md ("The weight
+/// layout") has the measurements: a ten-row f32 decode step 14.1-14.3 → 8.2 ms on the 2-core Zen 5 VM.</remarks>
+internal static unsafe class PanelKernels
+{
+    /// <summary>Activation rows per pass over a panel: twenty zmm accumulators (ten rows × two vectors) with AVX-512;
+    /// eight ymm (two rows × four vectors) in the sixteen registers of AVX2.</summary>
+    private static readonly int Pass = Kernels.Wide ? 10 : 2;
+
+    /// <summary>How far ahead of its loads a pass prefetches its panel: the next panel of a band follows in memory, so
+    /// the stream does not stop at a panel's end. On the 2-core Zen 5 VM, a synthetic ten-row stream of f32 panels ran
+    /// at 157-185 G multiply-adds/s with 2 KiB, 197-204 with 4 KiB and 218-222 with 8 KiB; f16 216 / 236 / 243.</summary>
+    private const int PrefetchBytes = 6144;
+
+    /// <summary>Bytes of activations a block of rows keeps in L2 while every panel of a band is used by it (prefill).</summary>
+    private const int RowBlockBytes = 512 << 10;
+
+    /// <summary>Multiply-adds below which a product is not split across threads.</summary>
+    private const long SerialWork = 1 << 17;
+
+    public static void MatMul(ReadOnlySpan<float> x, int rows, Kernels.Target[] targets)
+    {
+        switch (targets[0].Weights.Type)
+        {
+            case WeightType.F32: MatMul<Kernels.F32>(x, rows, targets); break;
+            case WeightType.F16: MatMul<Kernels.F16>(x, rows, targets); break;
+            case WeightType.BF16: MatMul<Kernels.BF16>(x, rows, targets); break;
+            default: throw new ArgumentException($"the panel kernels take float weights, not {targets[0].Weights.Type}", nameof(targets));
+        }
+    }
+
+    private static void MatMul<T>(ReadOnlySpan<float> x, int rows, Kernels.Target[] targets) where T : struct, Kernels.IWeightFormat
+    {
+        if (rows == 0) return;
+        var k = targets[0].Weights.Cols;
+        // Formats whose loads return their weights times a power of two take their activations times its inverse.
+        var scaled = T.ActivationScale != 1f ? ArrayPool<float>.Shared.Rent(rows * k) : null;
+        try
+        {
+            if (scaled != null) TensorPrimitives.Multiply(x[..(rows * k)], T.ActivationScale, scaled);
+            fixed (float* xp = x, sp = scaled)
+            {
+                var xa = (nint)(sp != null ? sp : xp);
+                var panelsPerItem = new int[targets.Length];
+                var firstItem = new int[targets.Length + 1];
+                for (var t = 0; t < targets.Length; t++)
+                {
+                    var w = targets[t].Weights;
+                    var panels = w.StoredRows / Matrix.PanelWidth;
+                    var items = (long)rows * w.Rows * k < SerialWork ? 1 : Math.Min(panels, Environment.ProcessorCount * 4);
+                    panelsPerItem[t] = (panels + items - 1) / items;
+                    firstItem[t + 1] = firstItem[t] + (panels + panelsPerItem[t] - 1) / panelsPerItem[t];
+                }
+                KernelThreads.For(firstItem[^1], item =>
+                {
+                    var t = targets.Length - 1;
+                    while (firstItem[t] > item) t--;
+                    var target = targets[t];
+                    var p0 = (item - firstItem[t]) * panelsPerItem[t];
+                    var p1 = Math.Min(target.Weights.StoredRows / Matrix.PanelWidth, p0 + panelsPerItem[t]);
+                    Band<T>((float*)xa, rows, target.Weights, target.Bias, target.Output, p0, p1);
+                });
+            }
+        }
+        finally
+        {
+            if (scaled != null) ArrayPool<float>.Shared.Return(scaled);
+        }
+    }
+
+    /// <summary>Panels [p0, p1) against every activation row: blocks of rows that stay in L2, each pass of up to
+    /// <see cref="Pass"/> rows reading one panel.</summary>
+    private static void Band<T>(float* x, int rows, Matrix w, float* bias, float* y, int p0, int p1) where T : struct, Kernels.IWeightFormat
+    {
+        int k = w.Cols, n = w.Rows;
+        var rowBlock = Math.Max(Pass, RowBlockBytes / (k * sizeof(float)) / Pass * Pass);
+        for (var r0 = 0; r0 < rows; r0 += rowBlock)
+        {
+            var r1 = Math.Min(rows, r0 + rowBlock);
+            for (var p = p0; p < p1; p++)
+            {
+                var o = p * Matrix.PanelWidth;
+                var panel = w.Data + p * w.PanelBytes;
+                var scales = w.Scales == null ? null : w.Scales + o;
+                for (var r = r0; r < r1; r += Pass)
+                {
+                    var xr = x + (long)r * k;
+                    var yr = y + (long)r * n;
+                    if (!Kernels.Vectorized)
+                    {
+                        PassScalar<T>(panel, xr, Math.Min(Pass, r1 - r), k, yr, n, o, bias, scales);
+                        continue;
+                    }
+                    if (!Kernels.Wide)
+                    {
+                        if (r1 - r == 1) Pass256<T, Kernels.One>(panel, xr, k, yr, n, o, bias, scales);
+                        else Pass256<T, Kernels.Two>(panel, xr, k, yr, n, o, bias, scales);
+                        continue;
+                    }
+                    switch (Math.Min(Pass, r1 - r))
+                    {
+                        case 1: Pass512<T, Kernels.One>(panel, xr, k, yr, n, o, bias, scales); break;
+                        case 2: Pass512<T, Kernels.Two>(panel, xr, k, yr, n, o, bias, scales); break;
+                        case 3: Pass512<T, Kernels.Three>(panel, xr, k, yr, n, o, bias, scales); break;
+                        case 4: Pass512<T, Kernels.Four>(panel, xr, k, yr, n, o, bias, scales); break;
+                        case 5: Pass512<T, Kernels.Five>(panel, xr, k, yr, n, o, bias, scales); break;
+                        case 6: Pass512<T, Kernels.Six>(panel, xr, k, yr, n, o, bias, scales); break;
+                        case 7: Pass512<T, Kernels.Seven>(panel, xr, k, yr, n, o, bias, scales); break;
+                        case 8: Pass512<T, Kernels.Eight>(panel, xr, k, yr, n, o, bias, scales); break;
+                        case 9: Pass512<T, Kernels.Nine>(panel, xr, k, yr, n, o, bias, scales); break;
+                        default: Pass512<T, Kernels.Ten>(panel, xr, k, yr, n, o, bias, scales); break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Where row <paramref name="r"/>'s 32 outputs of a pass go: into y, or into <paramref name="spill"/> when the
+    /// panel is the matrix's last and partly padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* Output(float* y, int r, int n, int o, bool full, float* spill) => full ? y + (long)r * n + o : spill + r * Matrix.PanelWidth;
+
+    /// <summary>The padded panel's valid outputs, from <paramref name="spill"/> into y.</summary>
+    private static void CopyValid(float* spill, int count, float* y, int n, int o)
+    {
+        for (var r = 0; r < count; r++)
+            new ReadOnlySpan<float>(spill + r * Matrix.PanelWidth, n - o).CopyTo(new Span<float>(y + (long)r * n + o, n - o));
+    }
+
+    /// <summary>The bias of a panel's outputs, zero past the matrix's rows.</summary>
+    private static void PanelBias(float* bias, int n, int o, float* target)
+    {
+        for (var j = 0; j < Matrix.PanelWidth; j++) target[j] = bias != null && o + j < n ? bias[o + j] : 0f;
+    }
+
+    /// <summary>N (1 to 10) activation rows against one panel on 512-bit vectors.</summary>
+    private static void Pass512<T, N>(byte* panel, float* x, int k, float* y, int n, int o, float* bias, float* scales)
+        where T : struct, Kernels.IWeightFormat where N : struct, Kernels.IRowCount
+    {
+        Vector512<float> a0 = default, b0 = default;
+        Vector512<float> a1 = default, b1 = default;
+        Vector512<float> a2 = default, b2 = default;
+        Vector512<float> a3 = default, b3 = default;
+        Vector512<float> a4 = default, b4 = default;
+        Vector512<float> a5 = default, b5 = default;
+        Vector512<float> a6 = default, b6 = default;
+        Vector512<float> a7 = default, b7 = default;
+        Vector512<float> a8 = default, b8 = default;
+        Vector512<float> a9 = default, b9 = default;
+        var line = Matrix.PanelWidth * T.Size;
+        for (var i = 0; i < k; i++)
+        {
+            var p = panel + (long)i * line;
+            // Prefetches never fault, so the last panel's may reach past the matrix.
+            Sse.Prefetch0(p + PrefetchBytes);
+            if (line > 64) Sse.Prefetch0(p + PrefetchBytes + 64);
+            var v = T.Load16(p, 0);
+            var u = T.Load16(p, 16);
+            if (N.Value > 0) { var xv = Vector512.Create(x[0L * k + i]); a0 = Avx512F.FusedMultiplyAdd(v, xv, a0); b0 = Avx512F.FusedMultiplyAdd(u, xv, b0); }
+            if (N.Value > 1) { var xv = Vector512.Create(x[1L * k + i]); a1 = Avx512F.FusedMultiplyAdd(v, xv, a1); b1 = Avx512F.FusedMultiplyAdd(u, xv, b1); }
+            if (N.Value > 2) { var xv = Vector512.Create(x[2L * k + i]); a2 = Avx512F.FusedMultiplyAdd(v, xv, a2); b2 = Avx512F.FusedMultiplyAdd(u, xv, b2); }
+            if (N.Value > 3) { var xv = Vector512.Create(x[3L * k + i]); a3 = Avx512F.FusedMultiplyAdd(v, xv, a3); b3 = Avx512F.FusedMultiplyAdd(u, xv, b3); }
+            if (N.Value > 4) { var xv = Vector512.Create(x[4L * k + i]); a4 = Avx512F.FusedMultiplyAdd(v, xv, a4); b4 = Avx512F.FusedMultiplyAdd(u, xv, b4); }
+            if (N.Value > 5) { var xv = Vector512.Create(x[5L * k + i]); a5 = Avx512F.FusedMultiplyAdd(v, xv, a5); b5 = Avx512F.FusedMultiplyAdd(u, xv, b5); }
+            if (N.Value > 6) { var xv = Vector512.Create(x[6L * k + i]); a6 = Avx512F.FusedMultiplyAdd(v, xv, a6); b6 = Avx512F.FusedMultiplyAdd(u, xv, b6); }
+            if (N.Value > 7) { var xv = Vector512.Create(x[7L * k + i]); a7 = Avx512F.FusedMultiplyAdd(v, xv, a7); b7 = Avx512F.FusedMultiplyAdd(u, xv, b7); }
+            if (N.Value > 8) { var xv = Vector512.Create(x[8L * k + i]); a8 = Avx512F.FusedMultiplyAdd(v, xv, a8); b8 = Avx512F.FusedMultiplyAdd(u, xv, b8); }
+            if (N.Value > 9) { var xv = Vector512.Create(x[9L * k + i]); a9 = Avx512F.FusedMultiplyAdd(v, xv, a9); b9 = Avx512F.FusedMultiplyAdd(u, xv, b9); }
+        }
+        var full = o + Matrix.PanelWidth <= n;
+        var spill = stackalloc float[10 * Matrix.PanelWidth];
+        var panelBias = stackalloc float[Matrix.PanelWidth];
+        PanelBias(bias, n, o, panelBias);
+        var s0 = (scales == null ? Vector512<float>.One : Vector512.Load(scales)) * T.SumScale;
+        var s1 = (scales == null ? Vector512<float>.One : Vector512.Load(scales + 16)) * T.SumScale;
+        var c0 = Vector512.Load(panelBias);
+        var c1 = Vector512.Load(panelBias + 16);
+        float* out0 = N.Value > 0 ? Output(y, 0, n, o, full, spill) : null;
+        float* out1 = N.Value > 1 ? Output(y, 1, n, o, full, spill) : null;
+        float* out2 = N.Value > 2 ? Output(y, 2, n, o, full, spill) : null;
+        float* out3 = N.Value > 3 ? Output(y, 3, n, o, full, spill) : null;
+        float* out4 = N.Value > 4 ? Output(y, 4, n, o, full, spill) : null;
+        float* out5 = N.Value > 5 ? Output(y, 5, n, o, full, spill) : null;
+        float* out6 = N.Value > 6 ? Output(y, 6, n, o, full, spill) : null;
+        float* out7 = N.Value > 7 ? Output(y, 7, n, o, full, spill) : null;
+        float* out8 = N.Value > 8 ? Output(y, 8, n, o, full, spill) : null;
+        float* out9 = N.Value > 9 ? Output(y, 9, n, o, full, spill) : null;
+        if (N.Value > 0) { (a0 * s0 + c0).Store(out0); (b0 * s1 + c1).Store(out0 + 16); }
+        if (N.Value > 1) { (a1 * s0 + c0).Store(out1); (b1 * s1 + c1).Store(out1 + 16); }
+        if (N.Value > 2) { (a2 * s0 + c0).Store(out2); (b2 * s1 + c1).Store(out2 + 16); }
+        if (N.Value > 3) { (a3 * s0 + c0).Store(out3); (b3 * s1 + c1).Store(out3 + 16); }
+        if (N.Value > 4) { (a4 * s0 + c0).Store(out4); (b4 * s1 + c1).Store(out4 + 16); }
+        if (N.Value > 5) { (a5 * s0 + c0).Store(out5); (b5 * s1 + c1).Store(out5 + 16); }
+        if (N.Value > 6) { (a6 * s0 + c0).Store(out6); (b6 * s1 + c1).Store(out6 + 16); }
+        if (N.Value > 7) { (a7 * s0 + c0).Store(out7); (b7 * s1 + c1).Store(out7 + 16); }
+        if (N.Value > 8) { (a8 * s0 + c0).Store(out8); (b8 * s1 + c1).Store(out8 + 16); }
+        if (N.Value > 9) { (a9 * s0 + c0).Store(out9); (b9 * s1 + c1).Store(out9 + 16); }
+        if (!full) CopyValid(spill, N.Value, y, n, o);
+    }
+
+    /// <summary>N (1 or 2) activation rows against one panel on 256-bit vectors (AVX2 without AVX-512).</summary>
+    private static void Pass256<T, N>(byte* panel, float* x, int k, float* y, int n, int o, float* bias, float* scales)
+        where T : struct, Kernels.IWeightFormat where N : struct, Kernels.IRowCount
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        var line = Matrix.PanelWidth * T.Size;
+        for (var i = 0; i < k; i++)
+        {
+            var p = panel + (long)i * line;
+            Sse.Prefetch0(p + PrefetchBytes);
+            if (line > 64) Sse.Prefetch0(p + PrefetchBytes + 64);
+            Vector256<float> w0 = T.Load8(p, 0), w1 = T.Load8(p, 8), w2 = T.Load8(p, 16), w3 = T.Load8(p, 24);
+            var xv = Vector256.Create(x[i]);
+            a0 = Fma.MultiplyAdd(w0, xv, a0);
+            a1 = Fma.MultiplyAdd(w1, xv, a1);
+            a2 = Fma.MultiplyAdd(w2, xv, a2);
+            a3 = Fma.MultiplyAdd(w3, xv, a3);
+            if (N.Value > 1)
+            {
+                xv = Vector256.Create(x[k + i]);
+                b0 = Fma.MultiplyAdd(w0, xv, b0);
+                b1 = Fma.MultiplyAdd(w1, xv, b1);
+                b2 = Fma.MultiplyAdd(w2, xv, b2);
+                b3 = Fma.MultiplyAdd(w3, xv, b3);
+            }
+        }
+        var full = o + Matrix.PanelWidth <= n;
+        var spill = stackalloc float[2 * Matrix.PanelWidth];
+        var panelBias = stackalloc float[Matrix.PanelWidth];
+        PanelBias(bias, n, o, panelBias);
+        var sums = stackalloc Vector256<float>[8] { a0, a1, a2, a3, b0, b1, b2, b3 };
+        for (var r = 0; r < N.Value; r++)
+        {
+            var target = Output(y, r, n, o, full, spill);
+            for (var q = 0; q < 4; q++)
+            {
+                var scale = (scales == null ? Vector256<float>.One : Vector256.Load(scales + 8 * q)) * T.SumScale;
+                (sums[4 * r + q] * scale + Vector256.Load(panelBias + 8 * q)).Store(target + 8 * q);
+            }
+        }
+        if (!full) CopyValid(spill, N.Value, y, n, o);
+    }
+
+    /// <summary>Up to <see cref="Pass"/> activation rows against one panel without vector instructions (no AVX2).</summary>
+    private static void PassScalar<T>(byte* panel, float* x, int count, int k, float* y, int n, int o, float* bias, float* scales)
+        where T : struct, Kernels.IWeightFormat
+    {
+        var sums = stackalloc float[Matrix.PanelWidth];
+        var line = Matrix.PanelWidth * T.Size;
+        for (var r = 0; r < count; r++)
+        {
+            new Span<float>(sums, Matrix.PanelWidth).Clear();
+            for (var i = 0; i < k; i++)
+            {
+                var xi = x[(long)r * k + i];
+                for (var j = 0; j < Matrix.PanelWidth; j++) sums[j] += T.Load1(panel + (long)i * line, j) * xi;
+            }
+            for (var j = 0; j < Matrix.PanelWidth && o + j < n; j++)
+                y[(long)r * n + o + j] = sums[j] * (scales == null ? 1f : scales[j]) * T.SumScale + (bias == null ? 0f : bias[o + j]);
+        }
+    }
+}
