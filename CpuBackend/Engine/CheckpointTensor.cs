@@ -14,6 +14,12 @@ internal sealed unsafe record CheckpointTensor(string Name, string DType, long[]
     /// <summary>The file the tensor lies in, for errors; empty for tensors built over memory.</summary>
     public string File { get; init; } = "";
 
+    /// <summary>The mapped file holding the data, where it is one.</summary>
+    private MappedFile? Source { get; init; }
+
+    /// <summary>Drops the process's pages of this tensor's bytes, where they are a mapped file's (<see cref="MappedFile.Release"/>).</summary>
+    public void ReleasePages() => Source?.Release(Data - (nint)Source.Pointer, ByteCount);
+
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
 
     public long ByteCount => ElementCount * ElementSize(DType);
@@ -41,7 +47,7 @@ internal sealed unsafe record CheckpointTensor(string Name, string DType, long[]
         var bytes = CountElements(file, name, shape, file.Length / size, $"than the file's {file.Length} bytes hold") * size;
         if (!file.Contains(offset, bytes))
             throw file.Error($"its {bytes} bytes at offset {offset} run past the end of the file ({file.Length} bytes)", name);
-        return new CheckpointTensor(name, dtype, shape, (nint)(file.Pointer + offset)) { File = file.Path };
+        return new CheckpointTensor(name, dtype, shape, (nint)(file.Pointer + offset)) { File = file.Path, Source = file };
     }
 
     /// <summary>Bytes per element of <paramref name="dtype"/>, or an error naming the tensor when the dtype is unknown.</summary>

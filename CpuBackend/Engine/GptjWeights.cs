@@ -81,6 +81,7 @@ internal sealed class GptjWeights : IDisposable
         {
             var t = Tensor(name, rows, cols);
             var m = Matrix.Load(t, rows, cols, storage);
+            t.ReleasePages();
             matrices.Add(m);
             Advance(t.ByteCount);
             return m;

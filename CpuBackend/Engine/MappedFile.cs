@@ -1,12 +1,15 @@
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 
 namespace GptjAspire.CpuBackend.Engine;
 
 /// <summary>A private (copy-on-write) memory map of a whole checkpoint file, addressed by a raw pointer.</summary>
 /// <remarks>Every read of the file's structure goes through <see cref="Bytes"/> or <see cref="Contains"/>, whose
 /// comparisons cannot overflow whatever offset and count a hostile file declares.</remarks>
-internal sealed unsafe class MappedFile : IDisposable
+internal sealed unsafe partial class MappedFile : IDisposable
 {
+    private const int MadviseDontNeed = 4;
+
     private readonly MemoryMappedFile? map;
     private readonly MemoryMappedViewAccessor? view;
 
@@ -24,6 +27,22 @@ internal sealed unsafe class MappedFile : IDisposable
     public byte* Pointer { get; }
 
     public long Length { get; }
+
+    /// <summary>Drops this process's pages of the file's bytes [offset, offset + count) (the whole pages inside them):
+    /// once a tensor is converted into the engine's memory, they would otherwise count in the resident set until the
+    /// checkpoint closes (GPT-J 6B f16: 20.7 GB at the end of loading instead of 12.6). The map is private and never
+    /// written, so a page read again is read from the file.</summary>
+    public void Release(long offset, long count)
+    {
+        if (!OperatingSystem.IsLinux() || !Contains(offset, count)) return;
+        var page = Environment.SystemPageSize;
+        var start = ((long)Pointer + offset + page - 1) / page * page;
+        var end = ((long)Pointer + offset + count) / page * page;
+        if (end > start) _ = Madvise((void*)start, (nuint)(end - start), MadviseDontNeed);
+    }
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int Madvise(void* address, nuint length, int advice);
 
     public static MappedFile Open(string path)
     {

@@ -155,7 +155,7 @@ internal static class EngineSuite
                 var residentAfterLoad = Environment.WorkingSet;
                 var perToken = DecodeOneSeconds(model) * scale;
                 double copyRoofline = model.WeightBytesPerStep * scale / bandwidth.Copy, readRoofline = model.WeightBytesPerStep * scale / bandwidth.Read;
-                var name = storage == null ? "f16 (mapped in place)" : "int8 (converted at load)";
+                var name = storage == null ? "f16 (as stored)" : "int8 (quantized at load)";
                 Console.WriteLine($"{shape.Name} {name}: load {loadSeconds:F1}s, resident {residentAfterLoad / 1e9:F2} GB after load, " +
                                   $"{Environment.WorkingSet / 1e9:F2} GB after decoding; {perToken:F2} s/token{scaled}; weights/step {model.WeightBytesPerStep * scale / 1e9:F2} GB; " +
                                   $"roofline {copyRoofline:F2} s/token copy ({copyRoofline / perToken:P0}), {readRoofline:F2} s/token read ({readRoofline / perToken:P0})");

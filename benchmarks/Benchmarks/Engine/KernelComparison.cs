@@ -24,9 +24,7 @@ internal static unsafe class KernelComparison
     {
         const int e = 1024, inner = 4096, layers = 8;
         var matrices = new List<Matrix>();
-        // F32 matrices use the source's memory in place (as a mapped checkpoint's), so the sources stay pinned throughout;
-        // each layer has its own copy, so a step reads 8 layers' worth from memory.
-        var pinned = new List<GCHandle>();
+        // Each layer has its own copy, so a step reads 8 layers' worth from memory.
         try
         {
             foreach (var (n, k) in new[] { (e, e), (e, e), (e, e), (e, e), (inner, e), (e, inner) })
@@ -36,8 +34,15 @@ internal static unsafe class KernelComparison
                 {
                     var source = new float[n * k];
                     for (var i = 0; i < source.Length; i++) source[i] = (float)(random.NextDouble() - 0.5);
-                    pinned.Add(GCHandle.Alloc(source, GCHandleType.Pinned));
-                    matrices.Add(Matrix.Load(new CheckpointTensor("w", "F32", [n, k], pinned[^1].AddrOfPinnedObject()), n, k, type));
+                    var handle = GCHandle.Alloc(source, GCHandleType.Pinned);
+                    try
+                    {
+                        matrices.Add(Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, type));
+                    }
+                    finally
+                    {
+                        handle.Free();
+                    }
                 }
             }
             var multiplyAdds = matrices.Sum(m => (long)m.Rows * m.Cols);
@@ -72,7 +77,6 @@ internal static unsafe class KernelComparison
         finally
         {
             foreach (var m in matrices) m.Dispose();
-            foreach (var handle in pinned) handle.Free();
         }
     }
 
