@@ -18,7 +18,7 @@ internal static unsafe class HeadKernels
     public static float HalfQueryScale => Kernels.F16.ActivationScale;
 
     /// <summary>2^112: what attention weights are multiplied by before <see cref="WeightedSum"/> reads an f16 cache, to undo the
-    /// f16 loads' 2^-112, as the GEMM undoes it. A weight is a probability, so the product stays finite.</summary>
+    /// f16 loads' 2^-112. A weight is a probability, so the product stays finite.</summary>
     public static float WideningInverse => Kernels.F16.ActivationScale * Kernels.F16.SumScale;
 
     /// <summary>scores[h · length + t] = factor · Σ_i query[h · headDim + i] · rows[t][h · headDim + i] for every head h of the

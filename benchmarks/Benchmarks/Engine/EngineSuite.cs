@@ -196,9 +196,9 @@ internal static class EngineSuite
         var random = new Random(0);
         var prompt = Enumerable.Range(0, s.PrefillTokens).Select(_ => random.Next(vocab)).ToArray();
         var logits = new float[s.Batch * vocab];
-        // Warm-up on the measured path: an 8-token prompt ran the blocked kernels, so the first timed prefill paid for
-        // compiling the GEMM and faulting in the weights, and with three repeats that skewed the median (f32 read
-        // 400 tok/s in the suite against 717 in a loop of the same calls).
+        // Warm-up on the measured path: with an 8-token prompt the first timed prefill paid for compiling kernels of
+        // other row counts and faulting in buffers, and with three repeats that skewed the median (f32 read 400 tok/s
+        // in the suite against 717 in a loop of the same calls).
         model.Prefill(prompt, model.CreateCache(), logits);
 
         var prefill = new List<double>();

@@ -60,7 +60,7 @@ public sealed class AddMatMulsTests
     }
 
     [Fact]
-    public void Below_the_gemm_each_product_is_computed_alone_and_added_in_order()
+    public void Each_product_is_computed_alone_and_added_in_order()
     {
         const int rows = 3, n = 20, ka = 40, kb = 70;
         var random = new Random(11);

@@ -41,9 +41,8 @@ public sealed class GptjParityTests
             Assert.Equal(prompt.Greedy, Greedy(model, prompt.Ids, prompt.Greedy.Length));
     }
 
-    // Prompt and greedy path in one pass is 38-43 rows, eight or nine blocks of five rows where the prompts alone (7 and
-    // 12 rows) are two or three. That is below Gemm.MinRows (48 rows or more), so the GEMM is checked against double
-    // precision instead, in GemmTests and in MatMulTests at 64 and 130 rows.
+    // Prompt and greedy path in one pass is 38-43 rows: four or five passes of the panel kernels over each panel where
+    // the prompts alone (7 and 12 rows) are one or two.
     [Theory]
     [InlineData("partial-rotary-f32")]
     [InlineData("full-rotary-f16")]

@@ -41,7 +41,7 @@ public sealed unsafe class MatMulTests
         AssertMatchesDoublePrecision(type, rows, n, k, Kernels.MatMul);
 
     // One parallel loop over the bands of several products of one input (GptjModel's q, k, v and fc_in): every output
-    // equals that product alone, bit for bit, on each path (one-row decode, blocks, the GEMM, the integer kernels).
+    // equals that product alone, bit for bit, on each path (the panel kernels at one and several passes, the integer kernels).
     public static TheoryData<WeightType, int> FusedCases()
     {
         var cases = new TheoryData<WeightType, int>();
@@ -115,7 +115,7 @@ public sealed unsafe class MatMulTests
 
     // F16 weights are loaded times 2^-112 and the activations and sums carry the factor back (Kernels.F16), and rows with
     // half subnormals are stored times 2^10 (Matrix.Scales): the products must stay exact for half subnormals, for
-    // activations far above and below 1, and on every kernel shape, the GEMM's included.
+    // activations far above and below 1, and on every kernel shape.
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
