@@ -19,7 +19,8 @@ public sealed class IsaSwitchTests
         // Without AVX-VNNI int8 runs on vpmaddwd; without AVX2 every type on the scalar kernels.
         { "DOTNET_EnableAVXVNNI", Avx2.IsSupported ? nameof(Int8Path.Avx2) : nameof(Int8Path.Float), Avx512F.IsSupported ? "512" : "256", KernelTests + (Avx2.IsSupported ? VectorTests : "") },
         { "DOTNET_EnableAVX2", nameof(Int8Path.Float), "256", KernelTests },
-        // Without AVX-512 the panel kernels make passes of two rows on 256-bit vectors instead of ten on 512-bit ones;
+        // Without AVX-512 the panel kernels make passes of one or two rows over whole panels, or three to five over half
+        // panels, on 256-bit vectors instead of passes of ten on 512-bit ones;
         // AVX-VNNI is a VEX extension and stays. .NET 10 switches AVX-512 as one group (F, BW, CD, DQ, VL):
         // DOTNET_EnableAVX512F is no longer read.
         { "DOTNET_EnableAVX512", Int8Kernels.Best.ToString(), "256", KernelTests + (Avx2.IsSupported ? VectorTests : "") },

@@ -10,8 +10,9 @@ public sealed unsafe class MatMulTests
     internal const string ExpectedWidthVariable = "GPTJ_EXPECTED_VECTOR_WIDTH";
 
     // With AVX-512 the panel kernels (passes of up to ten activation rows over a panel of 32 weight rows) run on 512-bit
-    // vectors, and the cases below test those; IsaSwitchTests reruns them with AVX-512 off, where passes of two rows run
-    // on 256-bit vectors, and with AVX2 off, where the scalar kernel runs.
+    // vectors, and the cases below test those; IsaSwitchTests reruns them with AVX-512 off, where 256-bit passes of one or
+    // two rows cover whole panels and of three to five rows half panels (a padded half skipped), and with AVX2 off, where
+    // the scalar kernel runs.
     [Fact]
     public void Kernels_use_512_bit_vectors_exactly_where_the_cpu_and_its_switches_allow()
     {
