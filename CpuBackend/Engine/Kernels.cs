@@ -74,6 +74,13 @@ internal static unsafe class Kernels
     {
         var n = wa.Rows;
         if (wb.Rows != n || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
+        if (a.Length < rows * wa.Cols || b.Length < rows * wb.Cols) throw new ArgumentException("matrix product operands are too small");
+        if (Wide && wa.Type == wb.Type && wa.Panels)
+        {
+            PanelKernels.AddMatMuls(y, rows, a, wa, b, wb, bias);
+            return;
+        }
+        // Otherwise each product on its own, added row by row in order.
         var pool = ArrayPool<float>.Shared;
         float[] first = pool.Rent(rows * n), second = pool.Rent(rows * n);
         try

@@ -5,7 +5,7 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 
 /// <summary><see cref="Kernels.AddMatMuls"/> (the attention output projection and fc_out added to the residual): each
 /// product computed alone and added row by row, against double precision.</summary>
-public sealed class AddMatMulsTests
+public sealed unsafe class AddMatMulsTests
 {
     // One pass of rows, several passes and several blocks of rows kept in L2; depths short and long; widths below one
     // panel, one panel and a part, and many.
@@ -21,17 +21,36 @@ public sealed class AddMatMulsTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Both_products_and_the_bias_are_added_to_what_the_output_holds(WeightType type, int rows, int n, int ka, int kb)
+    public void Both_products_and_the_bias_are_added_to_what_the_output_holds(WeightType type, int rows, int n, int ka, int kb) =>
+        AssertBothProductsAdded(type, rows, n, ka, kb, (_, _) => { });
+
+    // f16 rows holding a subnormal half are stored times 2^10 with a row scale of 2^-10 (Matrix.Scales), in different rows
+    // of the two matrices: where both products share one set of sums, the first product's sums are brought to the second's
+    // scales before the second is added.
+    [Theory]
+    [InlineData(3)]
+    [InlineData(10)]
+    [InlineData(130)]
+    public void Rows_rescaled_for_subnormals_in_either_matrix_are_added_at_their_own_scale(int rows) =>
+        AssertBothProductsAdded(WeightType.F16, rows, 70, 64, 300, (sourceA, sourceB) =>
+        {
+            for (var o = 0; o < 70; o += 2) sourceA[o * 64 + 5] = 3e-6f;
+            for (var o = 0; o < 70; o += 3) sourceB[o * 300 + 7] = -2e-6f;
+        });
+
+    private static void AssertBothProductsAdded(WeightType type, int rows, int n, int ka, int kb, Action<float[], float[]> editSources)
     {
         var random = new Random(rows * 7919 + n * 31 + ka + kb);
         float[] Random(int length, double scale) => Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
         float[] sourceA = Random(n * ka, 1), sourceB = Random(n * kb, 1), a = Random(rows * ka, 2), b = Random(rows * kb, 2), bias = Random(n, 1);
         var residual = Random(rows * n, 3);
+        editSources(sourceA, sourceB);
         var pins = new[] { GCHandle.Alloc(sourceA, GCHandleType.Pinned), GCHandle.Alloc(sourceB, GCHandleType.Pinned) };
         try
         {
             using var wa = Matrix.Load(new CheckpointTensor("wa", "F32", [n, ka], pins[0].AddrOfPinnedObject()), n, ka, type);
             using var wb = Matrix.Load(new CheckpointTensor("wb", "F32", [n, kb], pins[1].AddrOfPinnedObject()), n, kb, type);
+            if (type == WeightType.F16) Assert.Equal(sourceA.Any(v => v != 0 && Math.Abs(v) < 6.1e-5f), wa.Scales != null);
             // Longer than the product, as the forward pass's rented buffers are: what lies past it stays untouched.
             var y = residual.Concat([float.NaN, float.NaN]).ToArray();
 
