@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -41,7 +42,9 @@ internal sealed unsafe class Matrix : IDisposable
     public bool Panels => Type != WeightType.Int8;
 
     /// <summary>Rows rounded up to whole panels for float types.</summary>
-    public int StoredRows => Panels ? (Rows + PanelWidth - 1) / PanelWidth * PanelWidth : Rows;
+    public int StoredRows => StoredRowsOf(Type, Rows);
+
+    private static int StoredRowsOf(WeightType type, int rows) => type == WeightType.Int8 ? rows : (rows + PanelWidth - 1) / PanelWidth * PanelWidth;
 
     /// <summary>One scale per stored row, w = stored * scale: int8's, and f16's where some row is stored times 2^10
     /// (<see cref="RescaleIfSubnormal"/>); null otherwise.</summary>
@@ -71,7 +74,7 @@ internal sealed unsafe class Matrix : IDisposable
         var source = tensor.WeightType;
         var target = storage ?? source;
         var size = ElementSize(target);
-        var stored = target == WeightType.Int8 ? rows : (rows + PanelWidth - 1) / PanelWidth * PanelWidth;
+        var stored = StoredRowsOf(target, rows);
         var data = (byte*)NativeMemory.AlignedAlloc((nuint)((long)stored * cols * size), 64);
         var scales = target is WeightType.Int8 or WeightType.F16 ? (float*)NativeMemory.AlignedAlloc((nuint)(stored * sizeof(float)), 64) : null;
         var sums = target == WeightType.Int8 ? (int*)NativeMemory.AlignedAlloc((nuint)(rows * sizeof(int)), 64) : null;
@@ -142,6 +145,15 @@ internal sealed unsafe class Matrix : IDisposable
             for (var i = 0; i < cols; i++) ((ushort*)target)[(long)i * PanelWidth] = ((ushort*)row)[i];
     }
 
+    /// <summary>Reads one row's elements back out of its panel (<see cref="Scatter"/>'s inverse).</summary>
+    private static void Gather(byte* column, int size, int cols, byte* row)
+    {
+        if (size == 4)
+            for (var i = 0; i < cols; i++) ((float*)row)[i] = ((float*)column)[(long)i * PanelWidth];
+        else
+            for (var i = 0; i < cols; i++) ((ushort*)row)[i] = ((ushort*)column)[(long)i * PanelWidth];
+    }
+
     /// <summary>Row <paramref name="row"/> as floats (embedding lookup).</summary>
     public void RowToFloat(int row, Span<float> destination)
     {
@@ -150,15 +162,20 @@ internal sealed unsafe class Matrix : IDisposable
             ToFloat(Type, Data + (long)row * RowBytes, Scales + row, destination[..Cols]);
             return;
         }
-        var column = Data + (long)(row / PanelWidth) * PanelBytes + row % PanelWidth * ElementSize(Type);
-        var scale = Scales == null ? 1f : Scales[row];
-        for (var i = 0; i < Cols; i++)
-            destination[i] = scale * Type switch
+        var size = ElementSize(Type);
+        var stored = ArrayPool<byte>.Shared.Rent(RowBytes);
+        try
+        {
+            fixed (byte* values = stored)
             {
-                WeightType.F32 => ((float*)column)[(long)i * PanelWidth],
-                WeightType.F16 => (float)((Half*)column)[(long)i * PanelWidth],
-                _ => BitConverter.Int32BitsToSingle(((ushort*)column)[(long)i * PanelWidth] << 16),
-            };
+                Gather(Data + (long)(row / PanelWidth) * PanelBytes + row % PanelWidth * size, size, Cols, values);
+                ToFloat(Type, values, Scales == null ? null : Scales + row, destination[..Cols]);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(stored);
+        }
     }
 
     /// <summary>Widens stored elements to floats (int8 needs its row's scale).</summary>
