@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using System.Runtime.InteropServices;
 
 namespace GptjAspire.CpuBackend.Engine;
