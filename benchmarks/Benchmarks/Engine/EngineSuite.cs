@@ -76,9 +76,10 @@ internal static class EngineSuite
 
         // Debian's python3-torch is built with BLAS_INFO=generic and uses whatever libblas.so.3 the system
         // alternative selects; the reference BLAS there is 20-45x slower than OpenBLAS. OpenBLAS, when
-        // installed, is loaded into the child process only, as the stronger anchor.
+        // installed, is loaded into the child process only, as the stronger anchor. A pip-installed torch (the
+        // many-core machines) brings its own BLAS, which the path does not change.
         var blas = Directory.Exists(OpenBlas) ? OpenBlas : null;
-        Console.WriteLine($"PyTorch eager f32 (child process, {blas ?? "system libblas.so.3"}) ...");
+        Console.WriteLine($"PyTorch eager f32 (child process, {(blas == null ? "the BLAS its torch loads" : $"OpenBLAS from {blas}")}) ...");
         var torch = PytorchAnchor.Run(root, directory, settings, blas);
         Console.WriteLine($"PyTorch f32: prefill {torch.PrefillTokensPerSecond:F1} tok/s, decode b1 {torch.Decode1TokensPerSecond:F2} tok/s, " +
                           $"decode b{settings.Batch} {torch.DecodeBatchTokensPerSecond:F2} tok/s");
