@@ -131,13 +131,23 @@ public sealed unsafe class GptjModel : IDisposable
             var tokenIds = tokens.ToArray();
             KernelThreads.For(rows, r => weights.TokenEmbedding.RowToFloat(tokenIds[r], x.AsSpan(r * e, e)));
 
+            // The inputs of the products (ln_1's output, the attention output, GELU's output, ln_f's output) are written
+            // times what their products take them times (Kernels.ActivationScale), in the loops that write them a row at
+            // a time anyway, instead of in a pass of the product's own on one thread.
             for (var l = 0; l < Config.LayerCount; l++)
             {
                 var w = weights.Layers[l];
-                KernelThreads.For(rows, r => Kernels.LayerNorm(x.AsSpan(r * e, e), w.Ln1Weight, w.Ln1Bias, Config.LayerNormEpsilon, h.AsSpan(r * e, e)));
+                float hScale = Kernels.ActivationScale([w.Query, w.Key, w.Value, w.FcIn]), attentionScale = Kernels.ActivationScale(w.Out),
+                    mScale = Kernels.ActivationScale(w.FcOut);
+                KernelThreads.For(rows, r =>
+                {
+                    Kernels.LayerNorm(x.AsSpan(r * e, e), w.Ln1Weight, w.Ln1Bias, Config.LayerNormEpsilon, h.AsSpan(r * e, e));
+                    Scale(h.AsSpan(r * e, e), hScale);
+                });
 
                 // Attention's q, k, v and the MLP's fc_in all read ln_1's output: one parallel loop over the four products.
-                Kernels.MatMul(h.AsSpan(0, rows * e), rows, [new(w.Query, null, q), new(w.Key, null, k), new(w.Value, null, v), new(w.FcIn, w.FcInBias, m)]);
+                Kernels.MatMul(h.AsSpan(0, rows * e), rows, [new(w.Query, null, q), new(w.Key, null, k), new(w.Value, null, v), new(w.FcIn, w.FcInBias, m)],
+                    inputScaled: hScale != 1f);
                 var layer = l;
                 KernelThreads.For(rows, r =>
                 {
@@ -146,16 +156,22 @@ public sealed unsafe class GptjModel : IDisposable
                     caches[r].Keys[layer].Write(positions[r], k.AsSpan(r * e, e));
                     caches[r].Values[layer].Write(positions[r], v.AsSpan(r * e, e));
                     Kernels.GeluNew(m.AsSpan(r * inner, inner));
+                    Scale(m.AsSpan(r * inner, inner), mScale);
                 });
-                Attend(l, q, caches, positions, attention);
+                Attend(l, q, caches, positions, attention, attentionScale);
                 // Attention's output projection and the MLP's fc_out both add to the residual.
-                Kernels.AddMatMuls(x.AsSpan(0, rows * e), rows, attention.AsSpan(0, rows * e), w.Out, m.AsSpan(0, rows * inner), w.FcOut, w.FcOutBias);
+                Kernels.AddMatMuls(x.AsSpan(0, rows * e), rows, attention.AsSpan(0, rows * e), w.Out, m.AsSpan(0, rows * inner), w.FcOut, w.FcOutBias,
+                    inputsScaled: true);
             }
 
             var outputs = rows - firstLogitRow;
+            var lmScale = Kernels.ActivationScale(weights.LmHead);
             for (var r = 0; r < outputs; r++)
+            {
                 Kernels.LayerNorm(x.AsSpan((firstLogitRow + r) * e, e), weights.FinalNormWeight, weights.FinalNormBias, Config.LayerNormEpsilon, h.AsSpan(r * e, e));
-            Kernels.MatMul(h.AsSpan(0, outputs * e), outputs, weights.LmHead, weights.LmHeadBias, logits);
+                Scale(h.AsSpan(r * e, e), lmScale);
+            }
+            Kernels.MatMul(h.AsSpan(0, outputs * e), outputs, weights.LmHead, weights.LmHeadBias, logits, inputScaled: true);
         }
         finally
         {
@@ -163,6 +179,12 @@ public sealed unsafe class GptjModel : IDisposable
             // The caches' rows hand out spans of native memory (KvMemory), which must not be collected while they are read.
             GC.KeepAlive(caches);
         }
+    }
+
+    /// <summary>row *= scale, skipped for 1 (a power of two: no digit of any value changes).</summary>
+    private static void Scale(Span<float> row, float scale)
+    {
+        if (scale != 1f) TensorPrimitives.Multiply(row, scale, row);
     }
 
     /// <summary>Boundaries of <paramref name="wanted"/> runs (at least one, at most one per block) of the prompt's four-row
@@ -186,7 +208,8 @@ public sealed unsafe class GptjModel : IDisposable
     }
 
     /// <summary>Causal attention of each row's query over its cache up to its own position, scaled by 1/sqrt(head_dim), in fp32.</summary>
-    private void Attend(int layer, float[] q, KvCache[] caches, int[] positions, float[] output)
+    /// <param name="outputScale">What the output is written times (<see cref="Kernels.ActivationScale(Matrix)"/> of the projection that reads it).</param>
+    private void Attend(int layer, float[] q, KvCache[] caches, int[] positions, float[] output, float outputScale)
     {
         int e = Config.EmbeddingSize, d = Config.HeadDim, heads = Config.HeadCount;
         var scale = 1f / MathF.Sqrt(d);
@@ -213,8 +236,11 @@ public sealed unsafe class GptjModel : IDisposable
             {
                 int run = item / heads, head = item % heads;
                 for (var b = runs[run]; b < runs[run + 1]; b++)
-                    PrefillAttention.Attend(q, keys, values, positions, b * PrefillAttention.Rows, Math.Min(PrefillAttention.Rows, caches.Length - b * PrefillAttention.Rows),
-                        heads, head, head + 1, d, scale, output);
+                {
+                    int first = b * PrefillAttention.Rows, count = Math.Min(PrefillAttention.Rows, caches.Length - first);
+                    PrefillAttention.Attend(q, keys, values, positions, first, count, heads, head, head + 1, d, scale, output);
+                    for (var r = first; r < first + count; r++) Scale(output.AsSpan(r * e + head * d, d), outputScale);
+                }
             });
             return;
         }
@@ -251,6 +277,7 @@ public sealed unsafe class GptjModel : IDisposable
                     for (var t = 0; t < length; t++) rowsAt[t] = values.Address(t, from, width);
                     if (halves) HeadKernels.WeightedSum<Kernels.F16>(rowsAt, length, width, d, weights, outputs + r * e + from);
                     else HeadKernels.WeightedSum<Kernels.F32>(rowsAt, length, width, d, weights, outputs + r * e + from);
+                    Scale(output.AsSpan(r * e + from, width), outputScale);
                 }
             }
             finally

@@ -33,18 +33,35 @@ internal static unsafe class Kernels
     internal static int WorkItems(long multiplyAdds, int units) =>
         multiplyAdds < SerialWork ? 1 : Math.Min(units, Environment.ProcessorCount * 4);
 
+    /// <summary>What a product over <paramref name="w"/> multiplies its activations by before they meet the weights
+    /// (<see cref="IWeightFormat.ActivationScale"/>): 2^48 for f16, 1 otherwise.</summary>
+    /// <remarks>Whoever writes the activations, a row at a time in a parallel loop anyway, can write them times this factor
+    /// and pass <c>inputScaled</c>: the product then skips its own pass over them, which ran on one thread while the other
+    /// cores waited (f16 ten-row step of the mid-size model: 0.25 ms of 7.3).</remarks>
+    public static float ActivationScale(Matrix w) => w.Type == WeightType.F16 ? F16.ActivationScale : 1f;
+
+    /// <summary>The <see cref="ActivationScale(Matrix)"/> all of <paramref name="matrices"/> share, or 1 where they differ.</summary>
+    public static float ActivationScale(ReadOnlySpan<Matrix> matrices)
+    {
+        var scale = ActivationScale(matrices[0]);
+        foreach (var w in matrices)
+            if (ActivationScale(w) != scale) return 1f;
+        return scale;
+    }
+
     /// <summary>y[r, o] = sum_i x[r, i] * w[o, i] (+ bias[o]) for r &lt; rows: each weight is read once for all rows.</summary>
-    public static void MatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
+    /// <param name="inputScaled">x holds the activations times <see cref="ActivationScale(Matrix)"/> of w.</param>
+    public static void MatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y, bool inputScaled = false)
     {
         if (x.Length < rows * w.Cols || y.Length < rows * w.Rows) throw new ArgumentException("matrix product operands are too small");
-        fixed (float* yp = y, bp = bias) MatMul(x, rows, [new Target(w, bp, yp)]);
+        fixed (float* yp = y, bp = bias) MatMul(x, rows, [new Target(w, bp, yp)], inputScaled);
     }
 
     /// <summary>Products of one input with matrices of one type: float weights on the panel kernels, int8 on the integer
-    /// kernels (or, on a CPU without AVX2, widened row by row).</summary>
-    private static void MatMul(ReadOnlySpan<float> x, int rows, Target[] targets)
+    /// kernels (or, on a CPU without AVX2, widened row by row). Int8 products take their activations as they are.</summary>
+    private static void MatMul(ReadOnlySpan<float> x, int rows, Target[] targets, bool inputScaled)
     {
-        if (targets[0].Weights.Type != WeightType.Int8) PanelKernels.MatMul(x, rows, targets);
+        if (targets[0].Weights.Type != WeightType.Int8) PanelKernels.MatMul(x, rows, targets, inputScaled);
         else if (Int8Kernels.Best != Int8Path.Float) Int8Kernels.MatMul(Int8Kernels.Best, x, rows, targets);
         else WidenedInt8MatMul(x, rows, targets);
     }
@@ -76,7 +93,9 @@ internal static unsafe class Kernels
 
     /// <summary>y[r, o] += Σ_i a[r, i] · wa[o, i] + Σ_j b[r, j] · wb[o, j] + bias[o] for r &lt; rows: GPT-J's attention output
     /// projection and its MLP's fc_out, which both add to the residual.</summary>
-    public static void AddMatMuls(Span<float> y, int rows, ReadOnlySpan<float> a, Matrix wa, ReadOnlySpan<float> b, Matrix wb, float[]? bias)
+    /// <param name="inputsScaled">a and b hold the activations times <see cref="ActivationScale(Matrix)"/> of wa and wb.</param>
+    public static void AddMatMuls(Span<float> y, int rows, ReadOnlySpan<float> a, Matrix wa, ReadOnlySpan<float> b, Matrix wb, float[]? bias,
+        bool inputsScaled = false)
     {
         var n = wa.Rows;
         if (wb.Rows != n || y.Length < rows * n) throw new ArgumentException("matrix product operands are too small");
@@ -86,7 +105,7 @@ internal static unsafe class Kernels
         // apart).
         if (Wide && rows > 1 && wa.Type == wb.Type && wa.Panels)
         {
-            PanelKernels.AddMatMuls(y, rows, a, wa, b, wb, bias);
+            PanelKernels.AddMatMuls(y, rows, a, wa, b, wb, bias, inputsScaled);
             return;
         }
         // Otherwise each product on its own, added row by row in order.
@@ -94,8 +113,8 @@ internal static unsafe class Kernels
         float[] first = pool.Rent(rows * n), second = pool.Rent(rows * n);
         try
         {
-            MatMul(a, rows, wa, null, first);
-            MatMul(b, rows, wb, bias, second);
+            MatMul(a, rows, wa, null, first, inputsScaled);
+            MatMul(b, rows, wb, bias, second, inputsScaled);
             fixed (float* yp = y)
             {
                 var ya = (nint)yp;
@@ -121,7 +140,9 @@ internal static unsafe class Kernels
     /// are now one of each (57 parallel loops a step of the mid-size model become 33). Decode steps, in-process A/B: int8
     /// batch 1 3.64 → 3.55 ms, ten sequences 9.06 → 8.77; f32 12.44 → 12.26 and 25.31 → 24.79; f16 5.79 → 5.74 and
     /// 15.43 → 14.97.</remarks>
-    public static void MatMul(ReadOnlySpan<float> x, int rows, ReadOnlySpan<Product> products)
+    /// <param name="inputScaled">x holds the activations times the <see cref="ActivationScale(Matrix)"/> that every product's
+    /// weights share.</param>
+    public static void MatMul(ReadOnlySpan<float> x, int rows, ReadOnlySpan<Product> products, bool inputScaled = false)
     {
         if (products.IsEmpty) throw new ArgumentException("no products", nameof(products));
         var first = products[0].Weights;
@@ -131,12 +152,14 @@ internal static unsafe class Kernels
             if (product.Weights.Cols != first.Cols) throw new ArgumentException("products of one input need weights of its width", nameof(products));
             if (product.Output.Length < rows * product.Weights.Rows) throw new ArgumentException("matrix product operands are too small");
             mixed |= product.Weights.Type != first.Type;
+            if (inputScaled && ActivationScale(product.Weights) != ActivationScale(first))
+                throw new ArgumentException("scaled activations need products that take one scale", nameof(products));
         }
         if (x.Length < rows * first.Cols) throw new ArgumentException("matrix product operands are too small");
         if (mixed)
         {
             // A checkpoint kept in its own dtypes may mix them: each product packs its input its own way.
-            foreach (var product in products) MatMul(x, rows, product.Weights, product.Bias, product.Output);
+            foreach (var product in products) MatMul(x, rows, product.Weights, product.Bias, product.Output, inputScaled);
             return;
         }
         var pins = new List<GCHandle>(2 * products.Length);
@@ -157,7 +180,7 @@ internal static unsafe class Kernels
                 }
                 targets[p] = new Target(weights, biasAddress, (float*)outputPin.AddrOfPinnedObject());
             }
-            MatMul(x, rows, targets);
+            MatMul(x, rows, targets, inputScaled);
         }
         finally
         {

@@ -39,7 +39,7 @@ public sealed unsafe class MatMulTests
     [Theory]
     [MemberData(nameof(Cases))]
     public void Product_matches_double_precision_reference(WeightType type, int rows, int n, int k) =>
-        AssertMatchesDoublePrecision(type, rows, n, k, Kernels.MatMul);
+        AssertMatchesDoublePrecision(type, rows, n, k, (x, count, w, bias, y) => Kernels.MatMul(x, count, w, bias, y));
 
     // One parallel loop over the bands of several products of one input (GptjModel's q, k, v and fc_in): every output
     // equals that product alone, bit for bit, on each path (the panel kernels at one and several passes, the integer kernels).
