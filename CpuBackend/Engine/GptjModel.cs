@@ -155,8 +155,7 @@ public sealed unsafe class GptjModel : IDisposable
                     rotary.Apply(k.AsSpan(r * e, e), positions[r]);
                     caches[r].Keys[layer].Write(positions[r], k.AsSpan(r * e, e));
                     caches[r].Values[layer].Write(positions[r], v.AsSpan(r * e, e));
-                    Kernels.GeluNew(m.AsSpan(r * inner, inner));
-                    Scale(m.AsSpan(r * inner, inner), mScale);
+                    Kernels.GeluNew(m.AsSpan(r * inner, inner), mScale);
                 });
                 Attend(l, q, caches, positions, attention, attentionScale);
                 // Attention's output projection and the MLP's fc_out both add to the residual.

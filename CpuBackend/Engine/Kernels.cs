@@ -450,11 +450,12 @@ internal static unsafe class Kernels
         TensorPrimitives.MultiplyAdd(y, weight, bias, y);
     }
 
-    /// <summary>gelu_new (HF): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in place.</summary>
+    /// <summary>gelu_new (HF): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in place, times <paramref name="outputScale"/>
+    /// (a power of two: what the product reading the result takes its activations times, <see cref="ActivationScale(Matrix)"/>).</summary>
     /// <remarks>Evaluated as x / (1 + e^(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3), the same function (1 + tanh u is
     /// 2 / (1 + e^(-2u))) in one pass with one exponential: tanh and the seven passes around it took 0.32 ms of a
     /// ten-sequence int8 decode step of 8 ms. At either infinity e^(-2u) is 0 or infinite, giving x or -0 as tanh does.</remarks>
-    public static void GeluNew(Span<float> x)
+    public static void GeluNew(Span<float> x, float outputScale = 1f)
     {
         const float TwoC = 2 * 0.7978845608028654f, TwoCA = TwoC * 0.044715f; // 2 sqrt(2/pi), times 0.044715
         ref var start = ref MemoryMarshal.GetReference(x);
@@ -463,18 +464,18 @@ internal static unsafe class Kernels
             for (var twoC = Vector512.Create(TwoC); i + 16 <= n; i += 16)
             {
                 var v = Vector512.LoadUnsafe(ref start, i);
-                (v / (Vector512<float>.One + Exp(-(v * (TwoCA * v * v + twoC))))).StoreUnsafe(ref start, i);
+                (v / (Vector512<float>.One + Exp(-(v * (TwoCA * v * v + twoC)))) * outputScale).StoreUnsafe(ref start, i);
             }
         if (Vector256.IsHardwareAccelerated)
             for (var twoC = Vector256.Create(TwoC); i + 8 <= n; i += 8)
             {
                 var v = Vector256.LoadUnsafe(ref start, i);
-                (v / (Vector256<float>.One + Exp(-(v * (TwoCA * v * v + twoC))))).StoreUnsafe(ref start, i);
+                (v / (Vector256<float>.One + Exp(-(v * (TwoCA * v * v + twoC)))) * outputScale).StoreUnsafe(ref start, i);
             }
         for (; i < n; i++)
         {
             var v = Unsafe.Add(ref start, i);
-            Unsafe.Add(ref start, i) = v / (1f + MathF.Exp(-(v * (TwoC + TwoCA * v * v))));
+            Unsafe.Add(ref start, i) = v / (1f + MathF.Exp(-(v * (TwoC + TwoCA * v * v)))) * outputScale;
         }
     }
 

@@ -43,6 +43,22 @@ public sealed class ElementwiseKernelsTests
         }
     }
 
+    // The forward pass writes GELU's output times the f16 activation scale (2^48) for fc_out: exactly the result times the
+    // scale, -0 kept at the negative extreme, where scaling the input first would give -inf / inf.
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void GeluNew_with_an_output_scale_is_the_result_times_the_scale(int length)
+    {
+        var scale = Kernels.F16.ActivationScale;
+        var x = Values(length, 2, spread: 12).Concat([-1e30f, 1e20f, -200f]).ToArray();
+        var expected = (float[])x.Clone();
+        Kernels.GeluNew(expected);
+        var y = (float[])x.Clone();
+        Kernels.GeluNew(y, scale);
+        for (var i = 0; i < x.Length; i++) Assert.Equal(expected[i] * scale, y[i]);
+        Assert.True(float.IsNegative(y[^3]) && y[^3] == 0, $"gelu_new(-1e30) times 2^48 = {y[^3]}, expected -0");
+    }
+
     [Theory]
     [MemberData(nameof(Lengths))]
     public void Exp_matches_double_precision_over_the_float_range(int length)
