@@ -9,7 +9,7 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 public sealed class IsaSwitchTests
 {
     private const string KernelTests =
-        "FullyQualifiedName~Engine.MatMulTests|FullyQualifiedName~Engine.HeadKernelsTests|FullyQualifiedName~Engine.ElementwiseKernelsTests|FullyQualifiedName~Best_is_the_fastest_path|FullyQualifiedName~Int8_storage_stays_within";
+        "FullyQualifiedName~Engine.MatMulTests|FullyQualifiedName~Engine.AddMatMulsTests|FullyQualifiedName~Engine.ScaledInputTests|FullyQualifiedName~Engine.HeadKernelsTests|FullyQualifiedName~Engine.ElementwiseKernelsTests|FullyQualifiedName~Best_is_the_fastest_path|FullyQualifiedName~Int8_storage_stays_within";
 
     // Without AVX2 there is no integer path, so its theory would have no cases.
     private const string VectorTests = "|FullyQualifiedName~Integer_product_equals";
