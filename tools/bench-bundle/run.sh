@@ -3,6 +3,8 @@
 # commit the bundle was built from (the suites read the demo model and tools/ from it). Examples:
 #   tools/bench-bundle/run.sh artifacts/bench-bundle engine --skip-6b --python python3
 #   tools/bench-bundle/run.sh artifacts/bench-bundle gateway --processes
+# The build is unpacked over the checkout's bin folders, pruned as pack.sh left it (no Kubernetes client, so no AppHost):
+# on a development machine, rebuild the benchmarks afterwards.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bundle=$(cd "$1" && pwd)
