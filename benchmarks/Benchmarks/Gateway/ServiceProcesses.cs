@@ -65,7 +65,13 @@ internal sealed class ServiceProcesses : IAsyncDisposable
         if (!File.Exists(assembly))
             throw new FileNotFoundException($"{project} is not built: run 'dotnet build {project} -c {output.Parent.Name}' first.", assembly);
 
-        var start = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Started from its output folder, as a published service is: its content root is the working directory, and from
+        // anywhere else it would run without its appsettings.json (every request then logged at Information, two console
+        // lines per request in each service).
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(assembly)!,
+        };
         start.ArgumentList.Add(assembly);
         var http = new Uri($"http://127.0.0.1:{LoopbackPorts.Free()}");
         start.Environment["Kestrel__Endpoints__http__Url"] = http.ToString();
