@@ -106,7 +106,7 @@ public sealed unsafe class MatMulTests
 
     /// <summary>A random [n, k] matrix stored as <paramref name="type"/>; its f32 source stays pinned (an f32 matrix is
     /// the source's own memory) until <paramref name="pins"/> are freed.</summary>
-    private static Matrix Load(int n, int k, WeightType type, Random random, List<GCHandle> pins)
+    internal static Matrix Load(int n, int k, WeightType type, Random random, List<GCHandle> pins)
     {
         var source = Enumerable.Range(0, n * k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         var handle = GCHandle.Alloc(source, GCHandleType.Pinned);

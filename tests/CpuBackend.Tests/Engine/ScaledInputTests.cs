@@ -7,8 +7,12 @@ namespace GptjAspire.CpuBackend.Tests.Engine;
 /// <summary>Activations written times <see cref="Kernels.ActivationScale(Matrix)"/> and passed as scaled (what the forward
 /// pass does): the products are bit for bit those of the unscaled activations, since the kernels would have applied the
 /// same power of two themselves.</summary>
-public sealed class ScaledInputTests
+public sealed class ScaledInputTests : IDisposable
 {
+    private readonly Random random = new(7);
+    private readonly List<GCHandle> pins = [];
+    private readonly List<Matrix> loaded = [];
+
     public static TheoryData<WeightType, int> Cases()
     {
         var cases = new TheoryData<WeightType, int>();
@@ -21,12 +25,11 @@ public sealed class ScaledInputTests
     [Fact]
     public void Only_f16_weights_take_their_activations_scaled()
     {
-        using var weights = new Weights(4, 8);
-        Assert.Equal(281474976710656f, Kernels.ActivationScale(weights.Load(WeightType.F16))); // 2^48
+        Assert.Equal(281474976710656f, Kernels.ActivationScale(Load(4, 8, WeightType.F16))); // 2^48
         foreach (var type in new[] { WeightType.F32, WeightType.BF16, WeightType.Int8 })
-            Assert.Equal(1f, Kernels.ActivationScale(weights.Load(type)));
-        Assert.Equal(1f, Kernels.ActivationScale([weights.Load(WeightType.F16), weights.Load(WeightType.F32)]));
-        Assert.Equal(281474976710656f, Kernels.ActivationScale([weights.Load(WeightType.F16), weights.Load(WeightType.F16)]));
+            Assert.Equal(1f, Kernels.ActivationScale(Load(4, 8, type)));
+        Assert.Equal(1f, Kernels.ActivationScale([Load(4, 8, WeightType.F16), Load(4, 8, WeightType.F32)]));
+        Assert.Equal(281474976710656f, Kernels.ActivationScale([Load(4, 8, WeightType.F16), Load(4, 8, WeightType.F16)]));
     }
 
     [Theory]
@@ -34,8 +37,7 @@ public sealed class ScaledInputTests
     public void Products_of_scaled_activations_equal_those_of_the_activations(WeightType type, int rows)
     {
         const int n = 70, k = 300;
-        using var weights = new Weights(n, k);
-        var w = weights.Load(type);
+        var w = Load(n, k, type);
         var x = Random(rows * k, rows);
         var bias = Random(n, 5);
         var expected = new float[rows * n];
@@ -57,9 +59,7 @@ public sealed class ScaledInputTests
     public void Added_products_of_scaled_activations_equal_those_of_the_activations(WeightType type, int rows)
     {
         const int n = 70, ka = 64, kb = 300;
-        using var weightsA = new Weights(n, ka);
-        using var weightsB = new Weights(n, kb);
-        Matrix wa = weightsA.Load(type), wb = weightsB.Load(type);
+        Matrix wa = Load(n, ka, type), wb = Load(n, kb, type);
         float[] a = Random(rows * ka, rows), b = Random(rows * kb, rows + 1), bias = Random(n, 7), residual = Random(rows * n, 8);
         var expected = residual.ToArray();
         Kernels.AddMatMuls(expected, rows, a, wa, b, wb, bias);
@@ -72,8 +72,7 @@ public sealed class ScaledInputTests
     [Fact]
     public void Scaled_activations_for_products_of_different_scales_are_refused()
     {
-        using var weights = new Weights(4, 8);
-        Matrix f16 = weights.Load(WeightType.F16), f32 = weights.Load(WeightType.F32);
+        Matrix f16 = Load(4, 8, WeightType.F16), f32 = Load(4, 8, WeightType.F32);
         var error = Assert.Throws<ArgumentException>(() =>
             Kernels.MatMul(new float[8], 1, [new Product(f16, null, new float[4]), new Product(f32, null, new float[4])], inputScaled: true));
         Assert.Contains("one scale", error.Message);
@@ -92,32 +91,17 @@ public sealed class ScaledInputTests
         return scaled;
     }
 
-    /// <summary>Random f32 weights, pinned while matrices of any storage type are loaded from them.</summary>
-    private sealed class Weights : IDisposable
+    public void Dispose()
     {
-        private readonly float[] source;
-        private readonly GCHandle pin;
-        private readonly List<Matrix> loaded = [];
-        private readonly int n, k;
+        foreach (var matrix in loaded) matrix.Dispose();
+        foreach (var pin in pins) pin.Free();
+    }
 
-        public Weights(int n, int k)
-        {
-            (this.n, this.k) = (n, k);
-            source = Random(n * k, n * 31 + k);
-            pin = GCHandle.Alloc(source, GCHandleType.Pinned);
-        }
-
-        public Matrix Load(WeightType type)
-        {
-            var matrix = Matrix.Load(new CheckpointTensor("w", "F32", [n, k], pin.AddrOfPinnedObject()), n, k, type);
-            loaded.Add(matrix);
-            return matrix;
-        }
-
-        public void Dispose()
-        {
-            foreach (var matrix in loaded) matrix.Dispose();
-            pin.Free();
-        }
+    /// <summary>A random matrix (<see cref="MatMulTests.Load"/>), freed with its pinned source when the test ends.</summary>
+    private Matrix Load(int n, int k, WeightType type)
+    {
+        var matrix = MatMulTests.Load(n, k, type, random, pins);
+        loaded.Add(matrix);
+        return matrix;
     }
 }
