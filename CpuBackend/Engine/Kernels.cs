@@ -38,7 +38,13 @@ internal static unsafe class Kernels
     /// <remarks>Whoever writes the activations, a row at a time in a parallel loop anyway, can write them times this factor
     /// and pass <c>inputScaled</c>: the product then skips its own pass over them, which ran on one thread while the other
     /// cores waited (f16 ten-row step of the mid-size model: 0.25 ms of 7.3).</remarks>
-    public static float ActivationScale(Matrix w) => w.Type == WeightType.F16 ? F16.ActivationScale : 1f;
+    public static float ActivationScale(Matrix w) => w.Type switch
+    {
+        WeightType.F32 => F32.ActivationScale,
+        WeightType.F16 => F16.ActivationScale,
+        WeightType.BF16 => BF16.ActivationScale,
+        _ => 1f, // int8 products quantize their activations as they are
+    };
 
     /// <summary>The <see cref="ActivationScale(Matrix)"/> all of <paramref name="matrices"/> share, or 1 where they differ.</summary>
     public static float ActivationScale(ReadOnlySpan<Matrix> matrices)
