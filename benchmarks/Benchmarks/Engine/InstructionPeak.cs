@@ -26,7 +26,8 @@ internal static class InstructionPeak
     public static Peak? For(WeightType storage)
     {
         (string Name, int PerInstruction, Func<long> Loop)? kind =
-            storage == WeightType.Int8 && Int8Kernels.Best == Int8Path.AvxVnni ? ("vpdpbusd 256-bit", 32, Vnni256)
+            storage == WeightType.Int8 && Int8Kernels.Best == Int8Path.Avx512Vnni ? ("vpdpbusd 512-bit", 64, Vnni512)
+            : storage == WeightType.Int8 && Int8Kernels.Best == Int8Path.AvxVnni ? ("vpdpbusd 256-bit", 32, Vnni256)
             : storage == WeightType.Int8 && Int8Kernels.Best == Int8Path.Avx2 ? ("vpmaddwd 256-bit", 16, Words256)
             : Kernels.Wide ? ("vfmadd 512-bit", 16, Fma512)
             : Fma.IsSupported ? ("vfmadd 256-bit", 8, Fma256)
@@ -113,6 +114,28 @@ internal static class InstructionPeak
         }
         return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
     }
+
+    /// <summary>vpdpbusd on zmm registers has no .NET intrinsic: the loop is written as machine code, as the kernel is
+    /// (<see cref="Vnni512Kernels"/>).</summary>
+    private static unsafe long Vnni512()
+    {
+        var loop = (delegate* unmanaged[SuppressGCTransition]<long, void>)Vnni512Loop.Value;
+        loop(Iterations);
+        return Iterations;
+    }
+
+    /// <summary>void loop(long iterations): <see cref="Chains"/> accumulators zmm0-11, each vpdpbusd-ed with zmm12 and zmm13
+    /// once per iteration.</summary>
+    private static readonly Lazy<nint> Vnni512Loop = new(() =>
+    {
+        var code = new X64Assembler();
+        for (var register = 0; register < Chains + 2; register++) code.Vpxord(register);
+        var top = code.Length;
+        for (var chain = 0; chain < Chains; chain++) code.Vpdpbusd(chain, Chains, Chains + 1);
+        code.DecJumpIfNotZero(X64Assembler.Rdi, top);
+        code.VzeroupperRet();
+        return ExecutableMemory.Load(code.ToArray()) ?? throw new InvalidOperationException("this system refuses executable pages");
+    });
 
     /// <summary>vpmaddwd and the add that accumulates it, as the AVX2 int8 kernel does; each product reads its own accumulator,
     /// so the JIT cannot hoist it out of the loop.</summary>

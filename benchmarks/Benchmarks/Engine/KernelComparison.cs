@@ -15,7 +15,7 @@ internal static unsafe class KernelComparison
     public static void Run()
     {
         var int8 = new List<(string, Product)> { ("Float", Kernels.WidenedInt8MatMul) };
-        foreach (var path in new[] { Int8Path.Avx2, Int8Path.AvxVnni }.Where(Int8Kernels.IsSupported))
+        foreach (var path in new[] { Int8Path.Avx2, Int8Path.AvxVnni, Int8Path.Avx512Vnni }.Where(Int8Kernels.IsSupported))
             int8.Add((path.ToString(), (x, rows, w, bias, y) => Int8Kernels.MatMul(path, x, rows, w, bias, y)));
         Compare(WeightType.Int8, int8, [1, 10, 200], $"best here {Int8Kernels.Best}");
     }

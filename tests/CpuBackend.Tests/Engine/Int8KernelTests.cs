@@ -14,9 +14,10 @@ public sealed unsafe class Int8KernelTests
     public static TheoryData<Int8Path, int, int, int> Cases()
     {
         var cases = new TheoryData<Int8Path, int, int, int>();
-        foreach (var path in new[] { Int8Path.Avx2, Int8Path.AvxVnni }.Where(Int8Kernels.IsSupported))
+        foreach (var path in new[] { Int8Path.Avx2, Int8Path.AvxVnni, Int8Path.Avx512Vnni }.Where(Int8Kernels.IsSupported))
             foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 23 })
-                foreach (var (n, k) in new[] { (9, 1027), (33, 37), (2050, 64), (7, 160) })
+                // Depths with and without a partial last chunk (32 or 64 elements), one shorter than a chunk, and a long one.
+                foreach (var (n, k) in new[] { (9, 1027), (33, 37), (2050, 64), (7, 160), (5, 2112) })
                     cases.Add(path, rows, n, k);
         return cases;
     }
@@ -73,7 +74,12 @@ public sealed unsafe class Int8KernelTests
     {
         var expected = Environment.GetEnvironmentVariable(ExpectedPathVariable) is { } name
             ? Enum.Parse<Int8Path>(name)
+            : Avx512Vnni() ? Int8Path.Avx512Vnni
             : AvxVnni.IsSupported ? Int8Path.AvxVnni : Avx2.IsSupported ? Int8Path.Avx2 : Int8Path.Float;
         Assert.Equal(expected, Int8Kernels.Best);
     }
+
+    /// <summary>AVX512-VNNI from CPUID (leaf 7, ECX bit 11), with AVX-512 and AVX-VNNI enabled for .NET, on Linux x86-64.</summary>
+    private static bool Avx512Vnni() =>
+        OperatingSystem.IsLinux() && Avx512F.IsSupported && AvxVnni.IsSupported && (X86Base.CpuId(7, 0).Ecx & 1 << 11) != 0;
 }

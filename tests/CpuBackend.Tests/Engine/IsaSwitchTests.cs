@@ -23,7 +23,8 @@ public sealed class IsaSwitchTests
         // panels, on 256-bit vectors instead of passes of ten on 512-bit ones;
         // AVX-VNNI is a VEX extension and stays. .NET 10 switches AVX-512 as one group (F, BW, CD, DQ, VL):
         // DOTNET_EnableAVX512F is no longer read.
-        { "DOTNET_EnableAVX512", Int8Kernels.Best.ToString(), "256", KernelTests + (Avx2.IsSupported ? VectorTests : "") },
+        // The 512-bit VNNI kernel goes with it.
+        { "DOTNET_EnableAVX512", AvxVnni.IsSupported ? nameof(Int8Path.AvxVnni) : Avx2.IsSupported ? nameof(Int8Path.Avx2) : nameof(Int8Path.Float), "256", KernelTests + (Avx2.IsSupported ? VectorTests : "") },
     };
 
     [Theory]
@@ -51,6 +52,7 @@ public sealed class IsaSwitchTests
         Assert.Contains("Scores_are_each_heads_dot_products_times_the_factor", log);
         // The switched-off path has no cases in the child, the remaining ones do.
         if (variable == "DOTNET_EnableAVXVNNI") Assert.DoesNotContain("(path: AvxVnni", log);
+        Assert.DoesNotContain("(path: Avx512Vnni", log);
         if (expectedInt8Path == nameof(Int8Path.Avx2)) Assert.Contains("(path: Avx2", log);
     }
 }
