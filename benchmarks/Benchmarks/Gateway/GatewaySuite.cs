@@ -38,6 +38,7 @@ namespace GptjAspire.Benchmarks.Gateway;
 public static class GatewaySuite
 {
     const string Prompt = "Hà Nội là thủ đô của Việt Nam, nơi";
+    static readonly string[] Services = ["backend", "preprocessor", "gateway"];
     const ulong Seed = 42;
 
     public static async Task<int> RunAsync(string[] args)
@@ -55,6 +56,7 @@ public static class GatewaySuite
         await using var app = asProcesses ? null : await StartAppAsync();
         await using var processes = asProcesses ? await ServiceProcesses.StartAsync(UnlimitedCallers) : null;
         Uri Endpoint(string resource, string name) => processes?.GetEndpoint(resource, name) ?? app!.GetEndpoint(resource, name);
+        var cpu = new ProcessorTimes([.. await Task.WhenAll(Services.Select(async s => processes?.GetProcess(s) ?? await ResourceProcessAsync(app!, s))), Process.GetCurrentProcess()]);
 
         var modelFolder = RepositoryPaths.Combine("models", "gptj-vi-demo");
         var tokenizer = BpeTokenizer.FromDirectory(modelFolder);
@@ -112,7 +114,7 @@ public static class GatewaySuite
             await MeasureAsync(call, 32, warmup);
         // Then rounds of every path until the services' JIT stops compiling (JitSettling).
         using var metricsClient = new HttpClient();
-        var jit = new JitSettling(metricsClient, new[] { "backend", "preprocessor", "gateway" }.Select(s => (s, new Uri(Endpoint(s, "http"), "/metrics"))).ToList());
+        var jit = new JitSettling(metricsClient, Services.Select(s => (s, new Uri(Endpoint(s, "http"), "/metrics"))).ToList());
         await jit.SettleAsync(async () =>
         {
             foreach (var (_, call) in paths) await MeasureAsync(call, 32, SettleRequests);
@@ -123,9 +125,15 @@ public static class GatewaySuite
                 await MeasureAsync(call, clients, Math.Min(requests, 16)); // connections for this level
             // One client: every request its own round (paired); 32 clients: rounds of steady load.
             var (perPath, roundsAtLevel) = clients == 1 ? (requests, requests) : (loadRequests, rounds);
-            var results = await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, perPath, roundsAtLevel);
+            var results = await MeasureInRoundsAsync(paths.Select(p => p.Call).ToArray(), clients, perPath, roundsAtLevel, cpu);
             for (var i = 0; i < paths.Length; i++)
                 Print(clients, paths[i].Name, results[i]);
+            if (clients > 1)
+            {
+                Console.WriteLine($"{clients,7}  CPU per request, µs: {string.Join(" / ", Services)} / this client");
+                for (var i = 0; i < paths.Length; i++)
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clients,7}  {paths[i].Name,-8} {string.Join(" / ", results[i].CpuMicroseconds.Select(us => us.ToString("F0", CultureInfo.InvariantCulture)))}"));
+            }
             for (var i = 1; i < paths.Length - 1; i++)
                 PrintAdded(clients, $"{paths[i].Name} vs {paths[i - 1].Name}", results[i], results[i - 1]);
             PrintAdded(clients, "gw-sized vs preproc", results[4], results[2]);
@@ -196,23 +204,42 @@ public static class GatewaySuite
     }
 
     /// <param name="Latencies">In the order measured: with one request per round, element j of every path is round j.</param>
-    sealed record Result(double P50, double P99, double PerSecond, double[] Latencies);
+    /// <param name="CpuMicroseconds">Processor time per request of each process of <see cref="ProcessorTimes"/> while the path ran.</param>
+    sealed record Result(double P50, double P99, double PerSecond, double[] Latencies, double[] CpuMicroseconds);
 
-    // Each round measures every path with its share of the requests; a path's latencies and wall time add up over the rounds.
-    static async Task<Result[]> MeasureInRoundsAsync(Func<Task>[] paths, int clients, int requests, int rounds)
+    // Each round measures every path with its share of the requests; a path's latencies, wall time and the processes' CPU
+    // time add up over the rounds.
+    static async Task<Result[]> MeasureInRoundsAsync(Func<Task>[] paths, int clients, int requests, int rounds, ProcessorTimes cpu)
     {
         var latencies = paths.Select(_ => new List<double>()).ToArray();
         var seconds = new double[paths.Length];
+        var cpuSeconds = paths.Select(_ => new double[cpu.Count]).ToArray();
         for (var round = 0; round < rounds; round++)
         {
             for (var i = 0; i < paths.Length; i++)
             {
+                var before = cpu.Read();
                 var (measured, wall) = await MeasureOnceAsync(paths[i], clients, requests / rounds);
+                var after = cpu.Read();
+                for (var p = 0; p < cpu.Count; p++) cpuSeconds[i][p] += (after[p] - before[p]).TotalSeconds;
                 latencies[i].AddRange(measured);
                 seconds[i] += wall.TotalSeconds;
             }
         }
-        return latencies.Select((l, i) => Summarize([.. l], seconds[i])).ToArray();
+        return latencies.Select((l, i) => Summarize([.. l], seconds[i]) with
+        {
+            CpuMicroseconds = [.. cpuSeconds[i].Select(s => s * 1e6 / l.Count)],
+        }).ToArray();
+    }
+
+    // A service's process under the AppHost: the orchestrator reports it as the resource's executable.pid.
+    static async Task<Process> ResourceProcessAsync(DistributedApplication app, string resource)
+    {
+        const string PidProperty = "executable.pid";
+        var ready = await app.ResourceNotifications.WaitForResourceAsync(resource,
+            e => e.Snapshot.Properties.Any(p => p.Name == PidProperty && p.Value is not null));
+        var pid = Convert.ToInt32(ready.Snapshot.Properties.First(p => p.Name == PidProperty).Value, CultureInfo.InvariantCulture);
+        return Process.GetProcessById(pid);
     }
 
     static async Task<Result> MeasureAsync(Func<Task> call, int clients, int requests)
@@ -224,7 +251,7 @@ public static class GatewaySuite
     static Result Summarize(double[] latencies, double seconds)
     {
         var sorted = latencies.Order().ToArray();
-        return new Result(Percentile(sorted, 0.50), Percentile(sorted, 0.99), latencies.Length / seconds, latencies);
+        return new Result(Percentile(sorted, 0.50), Percentile(sorted, 0.99), latencies.Length / seconds, latencies, []);
     }
 
     static async Task<(double[] Latencies, TimeSpan Wall)> MeasureOnceAsync(Func<Task> call, int clients, int requests)

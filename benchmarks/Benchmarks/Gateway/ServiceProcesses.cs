@@ -45,6 +45,9 @@ internal sealed class ServiceProcesses : IAsyncDisposable
         }
     }
 
+    /// <summary>The process of a service, named as in the AppHost.</summary>
+    public Process GetProcess(string resource) => _started.Single(s => s.Resource == resource).Process;
+
     /// <summary>The URL of endpoint <c>http</c> or <c>grpc</c> of a service, named as in the AppHost.</summary>
     public Uri GetEndpoint(string resource, string endpoint)
     {
