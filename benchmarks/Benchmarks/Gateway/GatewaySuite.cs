@@ -232,14 +232,17 @@ public static class GatewaySuite
         }).ToArray();
     }
 
-    // A service's process under the AppHost: the orchestrator reports it as the resource's executable.pid.
+    // A service's process under the AppHost. The orchestrator reports the resource's executable.pid, which for a project is
+    // `dotnet run`; the service is its only child (Linux lists it in /proc/<pid>/task/<pid>/children).
     static async Task<Process> ResourceProcessAsync(DistributedApplication app, string resource)
     {
         const string PidProperty = "executable.pid";
         var ready = await app.ResourceNotifications.WaitForResourceAsync(resource,
             e => e.Snapshot.Properties.Any(p => p.Name == PidProperty && p.Value is not null));
         var pid = Convert.ToInt32(ready.Snapshot.Properties.First(p => p.Name == PidProperty).Value, CultureInfo.InvariantCulture);
-        return Process.GetProcessById(pid);
+        var children = $"/proc/{pid}/task/{pid}/children";
+        var child = File.Exists(children) ? File.ReadAllText(children).Split(' ', StringSplitOptions.RemoveEmptyEntries) : [];
+        return Process.GetProcessById(child.Length == 1 ? int.Parse(child[0], CultureInfo.InvariantCulture) : pid);
     }
 
     static async Task<Result> MeasureAsync(Func<Task> call, int clients, int requests)
