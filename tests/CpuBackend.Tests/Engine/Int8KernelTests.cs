@@ -15,7 +15,7 @@ public sealed unsafe class Int8KernelTests
     {
         var cases = new TheoryData<Int8Path, int, int, int>();
         foreach (var path in new[] { Int8Path.Avx2, Int8Path.AvxVnni, Int8Path.Avx512Vnni }.Where(Int8Kernels.IsSupported))
-            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 23 })
+            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 16, 23 })
                 // Depths with and without a partial last chunk (32 or 64 elements), one shorter than a chunk, and a long one.
                 foreach (var (n, k) in new[] { (9, 1027), (33, 37), (2050, 64), (7, 160), (5, 2112) })
                     cases.Add(path, rows, n, k);
