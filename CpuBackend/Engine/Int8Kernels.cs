@@ -276,6 +276,7 @@ internal static unsafe class Int8Kernels
         {
             fixed (int* sums = carried)
             {
+                new Span<int>(sums, pairs * blocks * 10).Clear();
                 for (var d0 = 0; d0 < k; d0 += depth)
                 {
                     var slice = Math.Min(depth, k - d0);
@@ -297,10 +298,9 @@ internal static unsafe class Int8Kernels
                                 default: Dot2xN<T, Kernels.Five>(wr, wr + k, xr, slice, pair, ahead); break;
                             }
                             var sum = sums + (p * blocks + b) * 10;
-                            if (d0 == 0) Vector256.Load(pair).Store(sum);
-                            else (Vector256.Load(sum) + Vector256.Load(pair)).Store(sum);
-                            sum[8] = (d0 == 0 ? 0 : sum[8]) + pair[8];
-                            sum[9] = (d0 == 0 ? 0 : sum[9]) + pair[9];
+                            (Vector256.Load(sum) + Vector256.Load(pair)).Store(sum);
+                            sum[8] += pair[8];
+                            sum[9] += pair[9];
                             // Only the first block reads the pair from memory, so only it fetches ahead.
                             ahead = 0;
                         }
