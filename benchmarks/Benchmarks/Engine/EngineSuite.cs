@@ -56,7 +56,7 @@ internal static class EngineSuite
             Console.WriteLine($"memory bandwidth: copy {bandwidth.Copy / 1e9:F2} GB/s (read + written, STREAM convention), read-only {bandwidth.Read / 1e9:F2} GB/s");
             if (!args.Contains("--only-6b")) MidSize(root, work, settings, probe, bandwidth, logger);
         }
-        if (!args.Contains("--skip-6b")) FullSize(work, bandwidth, logger, keep: args.Contains("--keep"),
+        if (!args.Contains("--skip-6b")) FullSize(work, logger, keep: args.Contains("--keep"),
             layers: int.Parse(Option(args, "--6b-layers") ?? "28", System.Globalization.CultureInfo.InvariantCulture));
         Console.WriteLine($"load average at the end: {LoadAverage()}");
         return 0;
@@ -131,7 +131,7 @@ internal static class EngineSuite
         foreach (var row in rows) Console.WriteLine(row);
     }
 
-    private static void FullSize(string work, Bandwidth bandwidth, ILogger logger, bool keep, int layers)
+    private static void FullSize(string work, ILogger logger, bool keep, int layers)
     {
         var shape = GptjShape.Gptj6B with { Layers = layers, Name = layers == 28 ? "gptj-6b" : $"gptj-6b-{layers}-layers" };
         var directory = Path.Combine(work, shape.Name);
@@ -154,14 +154,23 @@ internal static class EngineSuite
                 using var model = GptjModel.Load(directory, storage, logger);
                 var loadSeconds = clock.Elapsed.TotalSeconds;
                 var residentAfterLoad = Environment.WorkingSet;
-                var perToken = DecodeOneSeconds(model) * scale;
-                double copyRoofline = model.WeightBytesPerStep * scale / bandwidth.Copy, readRoofline = model.WeightBytesPerStep * scale / bandwidth.Read;
+                // The probe's buffers are taken after the resident set after loading is read, and given back before it is
+                // read after decoding.
+                DecodeOneTimings one;
+                double seedBandwidth;
+                using (var probe = new MemoryBandwidth())
+                {
+                    one = DecodeOne(model, probe);
+                    seedBandwidth = probe.Measure(3).Copy;
+                }
+                var perToken = one.Seconds * scale;
                 var name = storage == null ? "f16 (as stored)" : "int8 (quantized at load)";
                 Console.WriteLine($"{shape.Name} {name}: load {loadSeconds:F1}s, resident {residentAfterLoad / 1e9:F2} GB after load, " +
                                   $"{Environment.WorkingSet / 1e9:F2} GB after decoding; {perToken:F2} s/token{scaled}; weights/step {model.WeightBytesPerStep * scale / 1e9:F2} GB; " +
-                                  $"roofline {copyRoofline:F2} s/token copy ({copyRoofline / perToken:P0}), {readRoofline:F2} s/token read ({readRoofline / perToken:P0})");
+                                  $"roofline {one.CopyFraction:P0} of copy, {one.ReadFraction:P0} of read (medians of {one.Rounds} rounds; " +
+                                  $"copy {one.CopyRange.Min / 1e9:F1}-{one.CopyRange.Max / 1e9:F1} GB/s)");
                 // A batch-10 step of the 6B shape takes seconds here: a few are timed, the rest counted at their median.
-                var seed = SeedRequest.Run(model, bandwidth.Copy, 3);
+                var seed = SeedRequest.Run(model, seedBandwidth, 3);
                 seedRows.Add($"| {shape.Name} | {storage?.ToString() ?? "F16"} | {seed.Seconds * scale:F1}{scaled} | (this one) | {seed.RooflineSeconds * scale:F1} ({seed.RooflineSeconds / seed.Seconds:P0}) | {seed.TimedSteps} of {SeedRequest.DecodeSteps} |");
                 Console.WriteLine(seedRows[^1]);
             }
@@ -173,23 +182,40 @@ internal static class EngineSuite
         }
     }
 
-    /// <summary>Median seconds of five batch-1 decode steps after an 8-token prompt.</summary>
-    private static double DecodeOneSeconds(GptjModel model)
+    /// <summary>Batch-1 decode after an 8-token prompt, in rounds of a bandwidth sample and two timed steps: the median step,
+    /// and the medians of the rounds' roofline fractions, each against the bandwidth sampled right before its steps.</summary>
+    /// <remarks>A 6B run takes minutes, over which this host's copy bandwidth switched between about 50 and 90 GB/s; against
+    /// one sample from the start of the suite, the fraction read 85-97% in runs of the same code.</remarks>
+    private static DecodeOneTimings DecodeOne(GptjModel model, MemoryBandwidth probe)
     {
+        const int Rounds = 5, StepsPerRound = 2;
         var cache = model.CreateCache();
         var logits = new float[model.Config.VocabSize];
         model.Prefill(Enumerable.Range(0, 8).Select(i => 1000 + i).ToArray(), cache, logits);
-        var steps = new List<double>();
         var token = ArgMax(logits);
-        for (var i = 0; i < 5; i++)
+        double Step()
         {
             var clock = Stopwatch.StartNew();
             model.Decode([token], [cache], logits);
-            steps.Add(clock.Elapsed.TotalSeconds);
+            var seconds = clock.Elapsed.TotalSeconds;
             token = ArgMax(logits);
+            return seconds;
         }
-        return MemoryBandwidth.Median(steps);
+        Step();
+        var rounds = new List<(double Copy, double Read, List<double> Steps)>();
+        for (var r = 0; r < Rounds; r++)
+        {
+            var (copy, read) = probe.Measure(3);
+            rounds.Add((copy, read, Enumerable.Range(0, StepsPerRound).Select(_ => Step()).ToList()));
+        }
+        double Fraction(double bandwidth, List<double> steps) => model.WeightBytesPerStep / MemoryBandwidth.Median(steps) / bandwidth;
+        return new DecodeOneTimings(MemoryBandwidth.Median(rounds.SelectMany(r => r.Steps).ToList()),
+            MemoryBandwidth.Median(rounds.Select(r => Fraction(r.Copy, r.Steps)).ToList()),
+            MemoryBandwidth.Median(rounds.Select(r => Fraction(r.Read, r.Steps)).ToList()),
+            Rounds, (rounds.Min(r => r.Copy), rounds.Max(r => r.Copy)));
     }
+
+    private sealed record DecodeOneTimings(double Seconds, double CopyFraction, double ReadFraction, int Rounds, (double Min, double Max) CopyRange);
 
     private static EngineTimings Measure(GptjModel model, EngineRunSettings s, MemoryBandwidth probe, Bandwidth reference)
     {
