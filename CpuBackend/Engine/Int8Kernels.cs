@@ -18,8 +18,9 @@ public enum Int8Path
     /// <summary>Integer products with vpdpbusd (AVX-VNNI): 32 byte products summed into eight int32 lanes by one instruction.</summary>
     AvxVnni,
 
-    /// <summary>vpdpbusd on 512-bit registers (AVX512-VNNI, <see cref="Vnni512Kernels"/>) for two or more activation rows:
-    /// 64 byte products per instruction; one row (memory-bound) as <see cref="AvxVnni"/>.</summary>
+    /// <summary>vpdpbusd on 512-bit registers (AVX512-VNNI, <see cref="Vnni512Kernels"/>) against weights stored in panels
+    /// (<see cref="Matrix.Int8Panels"/>): each instruction adds four byte products into each of sixteen outputs, so no sum
+    /// is reduced across lanes (<see cref="Int8PanelKernels"/>).</summary>
     Avx512Vnni,
 }
 
@@ -31,9 +32,15 @@ public enum Int8Path
 /// .NET 10 exposes VNNI only on 256-bit vectors (AvxVnni); its 512-bit form is emitted as machine code (<see cref="Vnni512Kernels"/>).</remarks>
 internal static unsafe class Int8Kernels
 {
-    /// <summary>The fastest path this CPU (and its DOTNET_Enable* switches) allows.</summary>
-    public static readonly Int8Path Best = Vnni512Kernels.IsSupported ? Int8Path.Avx512Vnni
-        : AvxVnni.IsSupported ? Int8Path.AvxVnni : Avx2.IsSupported ? Int8Path.Avx2 : Int8Path.Float;
+    /// <summary>The fastest path for weights stored row by row that this CPU (and its DOTNET_Enable* switches) allows.</summary>
+    public static readonly Int8Path BestForRows = AvxVnni.IsSupported ? Int8Path.AvxVnni : Avx2.IsSupported ? Int8Path.Avx2 : Int8Path.Float;
+
+    /// <summary>The fastest path this CPU (and its DOTNET_Enable* switches) allows; int8 weights are loaded in the layout it
+    /// reads (<see cref="Matrix.Int8Panels"/>).</summary>
+    public static readonly Int8Path Best = Vnni512Kernels.IsSupported ? Int8Path.Avx512Vnni : BestForRows;
+
+    /// <summary>The path that multiplies <paramref name="w"/>: the 512-bit kernel reads panels, the others rows.</summary>
+    public static Int8Path PathFor(Matrix w) => w.Int8Panels ? Int8Path.Avx512Vnni : BestForRows;
 
     /// <summary>Elements one 256-bit multiply-add takes: one vector of bytes (VNNI) or two of int16 (AVX2).</summary>
     private const int Chunk = 32;
@@ -72,9 +79,12 @@ internal static unsafe class Int8Kernels
             if (target.Weights.Type != WeightType.Int8) throw new ArgumentException($"integer kernels need int8 weights, not {target.Weights.Type}", nameof(targets));
         if (x.Length < rows * targets[0].Weights.Cols) throw new ArgumentException("matrix product operands are too small");
         if (path == Int8Path.Float || !IsSupported(path)) throw new ArgumentException($"{path} is not an integer path of this CPU", nameof(path));
+        foreach (var target in targets)
+            if (target.Weights.Int8Panels != (path == Int8Path.Avx512Vnni))
+                throw new ArgumentException($"{path} reads int8 weights {(path == Int8Path.Avx512Vnni ? "in panels" : "row by row")}", nameof(targets));
         switch (path)
         {
-            case Int8Path.Avx512Vnni: Run<Vnni512>(x, rows, targets); break;
+            case Int8Path.Avx512Vnni: Int8PanelKernels.MatMul(x, rows, targets); break;
             case Int8Path.AvxVnni: Run<Vnni>(x, rows, targets); break;
             default: Run<Words>(x, rows, targets); break;
         }
@@ -83,7 +93,7 @@ internal static unsafe class Int8Kernels
     private static void Run<T>(ReadOnlySpan<float> x, int rows, Kernels.Target[] targets) where T : struct, IIntegerIsa
     {
         var k = targets[0].Weights.Cols;
-        var stride = (k + T.PackedChunk - 1) / T.PackedChunk * T.PackedChunk;
+        var stride = (k + Chunk - 1) / Chunk * Chunk;
         var packed = ArrayPool<byte>.Shared.Rent(rows * stride * T.ElementSize);
         var scales = ArrayPool<float>.Shared.Rent(rows);
         try
@@ -105,8 +115,7 @@ internal static unsafe class Int8Kernels
     }
 
     /// <summary>Quantizes each row (q = round(x · 127 / max|x|), scale = max|x| / 127) into blocks of up to five rows
-    /// interleaved by chunks of the path's <see cref="IIntegerIsa.PackedChunk"/> elements, as <see cref="Kernels"/> packs
-    /// floats: one pointer reaches every row of a block.</summary>
+    /// interleaved by chunks of 32 elements, as <see cref="Kernels"/> packs floats: one pointer reaches every row of a block.</summary>
     private static void Quantize<T>(float* x, int rows, int k, int stride, byte* packed, float* scales) where T : struct, IIntegerIsa
     {
         for (var r0 = 0; r0 < rows; r0 += 5)
@@ -122,8 +131,7 @@ internal static unsafe class Int8Kernels
                 var factor = Vector256.Create(inverse);
                 for (var c = 0; c < stride; c += Chunk)
                 {
-                    // Element c of the row: in chunk c / PackedChunk of the block, after this chunk's earlier rows.
-                    var target = block + ((long)(c - c % T.PackedChunk) * count + j * T.PackedChunk + c % T.PackedChunk) * T.ElementSize;
+                    var target = block + ((long)c * count + j * Chunk) * T.ElementSize;
                     if (c + Chunk <= k)
                     {
                         // vcvtps2dq rounds to nearest even, as MathF.Round does below; |q| <= 127, so narrowing is exact.
@@ -221,7 +229,7 @@ internal static unsafe class Int8Kernels
     private static void PairOrder<T>(byte* x, float* xs, int rows, int stride, Matrix w, float* bias, float* y, int o0, int o1)
         where T : struct, IIntegerIsa
     {
-        var pair = stackalloc int[Vnni512Kernels.SumInts];
+        var pair = stackalloc int[10];
         int k = w.Cols, n = w.Rows;
         var blocks = (rows + 4) / 5;
         var rowScales = stackalloc Vector256<float>[blocks];
@@ -265,9 +273,9 @@ internal static unsafe class Int8Kernels
     {
         int k = w.Cols, n = w.Rows;
         var blocks = (rows + 4) / 5;
-        var depth = Math.Max(T.PackedChunk, PairOrderBytes / (rows * T.ElementSize) / T.PackedChunk * T.PackedChunk);
+        var depth = Math.Max(Chunk, PairOrderBytes / (rows * T.ElementSize) / Chunk * Chunk);
         var pairs = (o1 - o0) / 2;
-        var pair = stackalloc int[Vnni512Kernels.SumInts];
+        var pair = stackalloc int[10];
         var rowScales = stackalloc Vector256<float>[blocks];
         for (var b = 0; b < blocks; b++) rowScales[b] = RowScales(xs + 5 * b, Math.Min(5, rows - 5 * b));
         // Each pair's and block's ten sums (Kernels.Slot order), carried over the slices.
@@ -287,7 +295,7 @@ internal static unsafe class Int8Kernels
                         for (var b = 0; b < blocks; b++)
                         {
                             var count = Math.Min(5, rows - 5 * b);
-                            // Element d0 of a block's rows: d0 / PackedChunk chunks of `count` rows in.
+                            // Element d0 of a block's rows: d0 / Chunk chunks of `count` rows in.
                             var xr = x + ((long)5 * b * stride + (long)d0 * count) * T.ElementSize;
                             switch (count)
                             {
@@ -337,7 +345,7 @@ internal static unsafe class Int8Kernels
     private static void Tile2xN<T, N>(byte* x, float* xs, Matrix w, float* bias, float* y, int t0, int t1, bool prefetch, int limit)
         where T : struct, IIntegerIsa where N : struct, Kernels.IRowCount
     {
-        var pair = stackalloc int[Vnni512Kernels.SumInts];
+        var pair = stackalloc int[10];
         int k = w.Cols, n = w.Rows;
         var rowScales = RowScales(xs, N.Value);
         for (var o = t0; o < t1; o += 2)
@@ -436,7 +444,6 @@ internal static unsafe class Int8Kernels
 
     /// <summary>result[Kernels.Slot(r, j)] = w_j · x_r for two weight rows and N packed activation rows: each activation row's
     /// two results side by side, as adjacent outputs of <see cref="Tile2xN"/>.</summary>
-    /// <param name="result">Room for <see cref="Vnni512Kernels.SumInts"/> ints: the 512-bit kernel's sums pass through it.</param>
     /// <param name="ahead">When not 0, the bytes from each row to the one to prefetch alongside (the next pair).</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Dot2xN<T, N>(sbyte* w0, sbyte* w1, byte* x, int k, int* result, long ahead)
@@ -444,12 +451,6 @@ internal static unsafe class Int8Kernels
     {
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
         Vector256<int> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default;
-        if (typeof(T) == typeof(Vnni512))
-        {
-            Vnni512Kernels.Dot2xN(N.Value, w0, w1, x, k / Vnni512Kernels.ChunkBytes, result, ahead);
-            ReduceSums<N>(w0, w1, x, k, result);
-            return;
-        }
         var row = Chunk * T.ElementSize;
         var chunk = x;
         var i = 0;
@@ -494,20 +495,6 @@ internal static unsafe class Int8Kernels
         AddPartialChunk<T, N>(w0, w1, chunk, i, k, result);
     }
 
-    /// <summary>The 512-bit kernels' eight-lane sums of one block (at <paramref name="result"/>, rows against w0 then against
-    /// w1) reduced into result[Kernels.Slot(r, j)], with the elements of the partial last 64-element chunk added.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ReduceSums<N>(sbyte* w0, sbyte* w1, byte* x, int k, int* result) where N : struct, Kernels.IRowCount
-    {
-        var sums = (Vector256<int>*)result;
-        // All read before StoreSums writes over them.
-        Vector256<int> a0 = sums[0], a1 = sums[1], a2 = sums[2], a3 = sums[3], a4 = sums[4];
-        Vector256<int> b0 = sums[5], b1 = sums[6], b2 = sums[7], b3 = sums[8], b4 = sums[9];
-        StoreSums(a0, a1, a2, a3, a4, b0, b1, b2, b3, b4, result);
-        var full = k / Vnni512Kernels.ChunkBytes * Vnni512Kernels.ChunkBytes;
-        AddPartialChunk<Vnni512, N>(w0, w1, x + (long)full * N.Value, full, k, result);
-    }
-
     /// <summary>Each accumulator's lanes summed into result[Kernels.Slot(r, j)] (a for weight row 0, b for row 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreSums(Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3, Vector256<int> a4,
@@ -523,7 +510,7 @@ internal static unsafe class Int8Kernels
     }
 
     /// <summary>Adds elements [i, k) of the last, partly filled chunk (at <paramref name="chunk"/>, which holds the row's last
-    /// k % PackedChunk elements) to the N rows' sums.</summary>
+    /// k % 32 elements) to the N rows' sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AddPartialChunk<T, N>(sbyte* w0, sbyte* w1, byte* chunk, int i, int k, int* result)
         where T : struct, IIntegerIsa where N : struct, Kernels.IRowCount
@@ -531,7 +518,7 @@ internal static unsafe class Int8Kernels
         for (; i < k; i++)
             for (var r = 0; r < N.Value; r++)
             {
-                var xe = T.Load1(chunk + (r * T.PackedChunk + i % T.PackedChunk) * T.ElementSize);
+                var xe = T.Load1(chunk + (r * Chunk + i % Chunk) * T.ElementSize);
                 result[Kernels.Slot(r, 0)] += w0[i] * xe;
                 result[Kernels.Slot(r, 1)] += w1[i] * xe;
             }
@@ -553,9 +540,6 @@ internal static unsafe class Int8Kernels
 
         /// <summary>Bytes per stored activation.</summary>
         static abstract int ElementSize { get; }
-
-        /// <summary>Elements of one row per chunk of the packed layout (<see cref="Quantize"/>): what one multiply-add reads.</summary>
-        static abstract int PackedChunk { get; }
 
         static abstract void Store(byte* target, int q);
 
@@ -580,8 +564,6 @@ internal static unsafe class Int8Kernels
 
         public static int ElementSize => 1;
 
-        public static int PackedChunk => Chunk;
-
         public static void Store(byte* target, int q) => *target = (byte)(q + 128);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -600,33 +582,6 @@ internal static unsafe class Int8Kernels
             AvxVnni.MultiplyWideningAndAdd(sum, x.Low, w.Low.AsSByte());
     }
 
-    /// <summary>AVX512-VNNI: stored as <see cref="Vnni"/> stores, in chunks of 64 (a 512-bit register); two or more rows go
-    /// through <see cref="Vnni512Kernels"/>, one row (<see cref="Dot4x1"/>, memory-bound) through the 256-bit operations.</summary>
-    private readonly struct Vnni512 : IIntegerIsa
-    {
-        public static int Offset => Vnni.Offset;
-
-        public static int ElementSize => Vnni.ElementSize;
-
-        public static int PackedChunk => Vnni512Kernels.ChunkBytes;
-
-        public static void Store(byte* target, int q) => Vnni.Store(target, q);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Store32(byte* target, Vector256<sbyte> q) => Vnni.Store32(target, q);
-
-        public static int Load1(byte* source) => Vnni.Load1(source);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Operand LoadWeights(sbyte* w) => Vnni.LoadWeights(w);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Operand LoadActivations(byte* x) => Vnni.LoadActivations(x);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> MultiplyAdd(Vector256<int> sum, Operand w, Operand x) => Vnni.MultiplyAdd(sum, w, x);
-    }
-
     /// <summary>vpmaddwd on 16-bit values: weights sign-extended once per chunk, activations stored as int16. vpmaddubsw
     /// on bytes would saturate its 16-bit pair sums (2 · 127 · 255 > 32767) unless each pair's signs were fixed up first,
     /// which costs the instruction it saves.</summary>
@@ -635,8 +590,6 @@ internal static unsafe class Int8Kernels
         public static int Offset => 0;
 
         public static int ElementSize => 2;
-
-        public static int PackedChunk => Chunk;
 
         public static void Store(byte* target, int q) => *(short*)target = (short)q;
 

@@ -68,14 +68,14 @@ internal static unsafe class Kernels
     private static void MatMul(ReadOnlySpan<float> x, int rows, Target[] targets, bool inputScaled)
     {
         if (targets[0].Weights.Type != WeightType.Int8) PanelKernels.MatMul(x, rows, targets, inputScaled);
-        else if (Int8Kernels.Best != Int8Path.Float) Int8Kernels.MatMul(Int8Kernels.Best, x, rows, targets);
+        else if (Int8Kernels.PathFor(targets[0].Weights) is var path && path != Int8Path.Float) Int8Kernels.MatMul(path, x, rows, targets);
         else WidenedInt8MatMul(x, rows, targets);
     }
 
     /// <summary>Int8 weights widened to floats against float activations: the path of CPUs without AVX2.</summary>
     internal static void WidenedInt8MatMul(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y)
     {
-        if (w.Type != WeightType.Int8) throw new ArgumentException($"widened int8 products need int8 weights, not {w.Type}", nameof(w));
+        if (w.Type != WeightType.Int8 || w.Int8Panels) throw new ArgumentException($"widened int8 products need int8 weights row by row, not {w.Type}{(w.Int8Panels ? " in panels" : "")}", nameof(w));
         if (x.Length < rows * w.Cols || y.Length < rows * w.Rows) throw new ArgumentException("matrix product operands are too small");
         fixed (float* yp = y, bp = bias) WidenedInt8MatMul(x, rows, [new Target(w, bp, yp)]);
     }
@@ -234,7 +234,9 @@ internal static unsafe class Kernels
         int k = w.Cols, n = w.Rows;
         var tile = Math.Clamp(131072 / w.RowBytes, 4, 64);
         var bands = WorkItems((long)rows * n * k, (n + tile - 1) / tile);
-        return (tile, (n + bands - 1) / bands);
+        var band = (n + bands - 1) / bands;
+        // Int8 panels are cut whole.
+        return (tile, w.Int8Panels ? (band + Matrix.PanelWidth - 1) / Matrix.PanelWidth * Matrix.PanelWidth : band);
     }
 
     /// <summary>Where a 2×N block leaves w_j · x_r: each activation row's two results side by side for the first four rows

@@ -6,7 +6,8 @@ using System.Runtime.InteropServices;
 namespace GptjAspire.CpuBackend.Engine;
 
 /// <summary>A weight matrix [Rows, Cols] (HF Linear layout: one row per output), converted at load into the layout its
-/// kernels read: float weights as depth-major panels of <see cref="PanelWidth"/> rows, int8 row by row.</summary>
+/// kernels read: float weights as depth-major panels of <see cref="PanelWidth"/> rows; int8 row by row, or in panels of
+/// four depths for the 512-bit VNNI kernel (<see cref="Int8Panels"/>).</summary>
 /// <remarks>A panel holds rows [32p, 32p + 32) column by column: element (o, i) is at panel o / 32, position i · 32 + o % 32,
 /// so each column of a panel is one or two cache lines that the float kernels load once and multiply by every activation
 /// row (<see cref="PanelKernels"/>). The last panel is padded with zero rows. docs/engine.md ("The weight layout") gives the
@@ -18,11 +19,12 @@ internal sealed unsafe class Matrix : IDisposable
 
     private bool disposed;
 
-    private Matrix(int rows, int cols, WeightType type, byte* data, float* scales, int* rowSums)
+    private Matrix(int rows, int cols, WeightType type, bool int8Panels, byte* data, float* scales, int* rowSums)
     {
         Rows = rows;
         Cols = cols;
         Type = type;
+        Int8Panels = int8Panels;
         Data = data;
         Scales = scales;
         RowSums = rowSums;
@@ -34,16 +36,27 @@ internal sealed unsafe class Matrix : IDisposable
 
     public WeightType Type { get; }
 
-    /// <summary>Float types: panels (<see cref="PanelBytes"/> each). Int8: rows, row o at Data + o * RowBytes.</summary>
+    /// <summary>Float types and <see cref="Int8Panels"/>: panels (<see cref="PanelBytes"/> each). Int8 otherwise: rows, row o
+    /// at Data + o * RowBytes.</summary>
     public byte* Data { get; }
 
-    /// <summary>Float types are stored in panels; int8 row by row.</summary>
+    /// <summary>Float types are stored in panels; int8 row by row or in <see cref="Int8Panels"/>.</summary>
     public bool Panels => Type != WeightType.Int8;
 
-    /// <summary>Rows rounded up to whole panels for float types.</summary>
-    public int StoredRows => StoredRowsOf(Type, Rows);
+    /// <summary>Int8 weights in panels of <see cref="PanelWidth"/> rows for <see cref="Int8PanelKernels"/>: panel p holds rows
+    /// [32p, 32p + 32) by groups of four depths, row j's weights at depths 4g .. 4g + 3 in bytes [128g + 4j, 128g + 4j + 4),
+    /// each stored plus 128 (vpdpbusd multiplies unsigned by signed bytes, and here the activations are the signed ones).
+    /// The depth is padded to a multiple of four and the last panel to 32 rows, with weights of 0.</summary>
+    public bool Int8Panels { get; }
 
-    private static int StoredRowsOf(WeightType type, int rows) => type == WeightType.Int8 ? rows : (rows + PanelWidth - 1) / PanelWidth * PanelWidth;
+    /// <summary>Rows rounded up to whole panels for float types and <see cref="Int8Panels"/>.</summary>
+    public int StoredRows => StoredRowsOf(Type, Int8Panels, Rows);
+
+    private static int StoredRowsOf(WeightType type, bool int8Panels, int rows) =>
+        type == WeightType.Int8 && !int8Panels ? rows : (rows + PanelWidth - 1) / PanelWidth * PanelWidth;
+
+    /// <summary>The depth of <see cref="Int8Panels"/>: Cols rounded up to a group of four.</summary>
+    private static int Int8PanelDepth(int cols) => (cols + 3) / 4 * 4;
 
     /// <summary>One scale per stored row, w = stored * scale: int8's, and f16's where some row is stored times 2^10
     /// (<see cref="RescaleIfSubnormal"/>); null otherwise.</summary>
@@ -53,7 +66,7 @@ internal sealed unsafe class Matrix : IDisposable
     /// dot product to undo the +128 that makes activations unsigned (see <see cref="Int8Kernels"/>); null otherwise.</summary>
     public int* RowSums { get; }
 
-    public int RowBytes => Cols * ElementSize(Type);
+    public int RowBytes => Int8Panels ? Int8PanelDepth(Cols) : Cols * ElementSize(Type);
 
     public long PanelBytes => (long)PanelWidth * RowBytes;
 
@@ -67,20 +80,49 @@ internal sealed unsafe class Matrix : IDisposable
     };
 
     /// <summary>Converts <paramref name="tensor"/> into <paramref name="storage"/> (null: the checkpoint's dtype) in this
-    /// process's memory; the checkpoint's mapping is not needed afterwards.</summary>
-    public static Matrix Load(CheckpointTensor tensor, int rows, int cols, WeightType? storage)
+    /// process's memory, int8 in the layout of <see cref="Int8Kernels.Best"/>; the checkpoint's mapping is not needed afterwards.</summary>
+    public static Matrix Load(CheckpointTensor tensor, int rows, int cols, WeightType? storage) =>
+        Load(tensor, rows, cols, storage, int8Panels: Int8Kernels.Best == Int8Path.Avx512Vnni);
+
+    /// <summary><see cref="Load(CheckpointTensor, int, int, WeightType?)"/> with int8 in the layout asked for (<see cref="Int8Panels"/>).</summary>
+    internal static Matrix Load(CheckpointTensor tensor, int rows, int cols, WeightType? storage, bool int8Panels)
     {
         var source = tensor.WeightType;
         var target = storage ?? source;
+        int8Panels &= target == WeightType.Int8;
         var size = ElementSize(target);
-        var stored = StoredRowsOf(target, rows);
-        var data = (byte*)NativeMemory.AlignedAlloc((nuint)((long)stored * cols * size), 64);
+        var stored = StoredRowsOf(target, int8Panels, rows);
+        var depth = int8Panels ? Int8PanelDepth(cols) : cols;
+        var data = (byte*)NativeMemory.AlignedAlloc((nuint)((long)stored * depth * size), 64);
         var scales = target is WeightType.Int8 or WeightType.F16 ? (float*)NativeMemory.AlignedAlloc((nuint)(stored * sizeof(float)), 64) : null;
-        var sums = target == WeightType.Int8 ? (int*)NativeMemory.AlignedAlloc((nuint)(rows * sizeof(int)), 64) : null;
+        var sums = target == WeightType.Int8 && !int8Panels ? (int*)NativeMemory.AlignedAlloc((nuint)(rows * sizeof(int)), 64) : null;
         if (scales != null) new Span<float>(scales, stored).Fill(1f);
         var sourceRowBytes = cols * ElementSize(source);
         var rescaledAny = 0;
-        if (target == WeightType.Int8)
+        if (int8Panels)
+        {
+            // A panel at a time: each row quantized, then its groups of four written into the panel.
+            Parallel.For(0, stored / PanelWidth, () => (new float[cols], new sbyte[depth]), (panel, state, scratch) =>
+            {
+                var (floats, quantized) = scratch;
+                var target0 = data + (long)panel * PanelWidth * depth;
+                fixed (sbyte* q = quantized)
+                    for (var j = 0; j < PanelWidth; j++)
+                    {
+                        var row = panel * PanelWidth + j;
+                        new Span<sbyte>(q, depth).Clear();
+                        if (row < rows)
+                        {
+                            ToFloat(source, (byte*)tensor.Data + (long)row * sourceRowBytes, null, floats);
+                            Quantize(floats, q, out scales[row], out _);
+                        }
+                        for (var g = 0; g < depth / 4; g++)
+                            *(uint*)(target0 + g * 4L * PanelWidth + 4 * j) = *(uint*)(q + 4 * g) ^ 0x80808080;
+                    }
+                return scratch;
+            }, _ => { });
+        }
+        else if (target == WeightType.Int8)
         {
             Parallel.For(0, rows, () => new float[cols], (row, _, scratch) =>
             {
@@ -132,7 +174,7 @@ internal sealed unsafe class Matrix : IDisposable
             NativeMemory.AlignedFree(scales);
             scales = null;
         }
-        return new Matrix(rows, cols, target, data, scales, sums);
+        return new Matrix(rows, cols, target, int8Panels, data, scales, sums);
     }
 
     /// <summary>Writes one row's elements into its panel: element i at i · <see cref="PanelWidth"/>.</summary>
@@ -156,6 +198,11 @@ internal sealed unsafe class Matrix : IDisposable
     /// <summary>Row <paramref name="row"/> as floats (embedding lookup).</summary>
     public void RowToFloat(int row, Span<float> destination)
     {
+        if (Int8Panels)
+        {
+            for (var i = 0; i < Cols; i++) destination[i] = Int8At(row, i) * Scales[row];
+            return;
+        }
         if (!Panels)
         {
             ToFloat(Type, Data + (long)row * RowBytes, Scales + row, destination[..Cols]);
@@ -175,6 +222,15 @@ internal sealed unsafe class Matrix : IDisposable
         {
             ArrayPool<byte>.Shared.Return(stored);
         }
+    }
+
+    /// <summary>The stored integer of int8 weight (row, column), before its row's scale.</summary>
+    internal sbyte Int8At(int row, int column)
+    {
+        if (Type != WeightType.Int8) throw new InvalidOperationException($"{Type} weights are not integers");
+        if (!Int8Panels) return ((sbyte*)Data)[(long)row * Cols + column];
+        var panel = Data + (long)(row / PanelWidth) * PanelBytes;
+        return (sbyte)(panel[column / 4 * 4L * PanelWidth + row % PanelWidth * 4 + column % 4] ^ 0x80);
     }
 
     /// <summary>Widens stored elements to floats (int8 needs its row's scale).</summary>

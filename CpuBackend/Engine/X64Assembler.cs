@@ -6,9 +6,9 @@ internal sealed class X64Assembler
 {
     public const int Rcx = 1, Rdx = 2, Rsi = 6, Rdi = 7, R8 = 8, R9 = 9;
 
-    private const int Map0F = 1, Map0F38 = 2, Map0F3A = 3;
+    private const int Map0F = 1, Map0F38 = 2;
     private const int Prefix66 = 1, PrefixF3 = 2;
-    private const int Vector256 = 1, Vector512 = 2;
+    private const int Vector512 = 2;
 
     private readonly List<byte> bytes = [];
 
@@ -32,23 +32,18 @@ internal sealed class X64Assembler
     public void LoadZmm(int register, int baseRegister, int displacement) =>
         EvexMemory(Map0F, PrefixF3, w: 0, Vector512, 0x6F, register, baseRegister, displacement);
 
-    /// <summary>vmovdqu32 [base + displacement], ymm.</summary>
-    public void StoreYmm(int baseRegister, int displacement, int register) =>
-        EvexMemory(Map0F, PrefixF3, w: 0, Vector256, 0x7F, register, baseRegister, displacement);
+    /// <summary>vpdpbusd zmm_sum, zmm_unsigned, dword [base + displacement]{1to16}: the four signed bytes at the address
+    /// against each lane's four unsigned bytes.</summary>
+    public void VpdpbusdBroadcast(int sum, int unsignedBytes, int baseRegister, int displacement) =>
+        EvexMemory(Map0F38, Prefix66, w: 0, Vector512, 0x50, sum, baseRegister, displacement, source: unsignedBytes, broadcast: true);
 
-    /// <summary>vextracti64x4 ymm_target, zmm_source, 1.</summary>
-    public void ExtractUpperYmm(int target, int source)
-    {
-        EvexRegister(Map0F3A, Prefix66, w: 1, Vector512, 0x3B, reg: source, source: 0, rm: target);
-        bytes.Add(1);
-    }
+    /// <summary>vmovdqu32 [base + displacement], zmm.</summary>
+    public void StoreZmm(int baseRegister, int displacement, int register) =>
+        EvexMemory(Map0F, PrefixF3, w: 0, Vector512, 0x7F, register, baseRegister, displacement);
 
-    /// <summary>vpaddd ymm_target, ymm_left, ymm_right.</summary>
-    public void AddYmm(int target, int left, int right) => EvexRegister(Map0F, Prefix66, w: 0, Vector256, 0xFE, reg: target, source: left, rm: right);
-
-    /// <summary>prefetcht0 [base + index]; base is not rbp or r13, index not rsp.</summary>
-    public void Prefetch0(int baseRegister, int index) =>
-        bytes.AddRange([(byte)(0x40 | (index >> 3) << 1 | baseRegister >> 3), 0x0F, 0x18, 0x0C, (byte)((index & 7) << 3 | baseRegister & 7)]);
+    /// <summary>prefetcht0 [base + index + displacement]; base is not rbp or r13, index not rsp.</summary>
+    public void Prefetch0(int baseRegister, int index, sbyte displacement = 0) =>
+        bytes.AddRange([(byte)(0x40 | (index >> 3) << 1 | baseRegister >> 3), 0x0F, 0x18, 0x4C, (byte)((index & 7) << 3 | baseRegister & 7), (byte)displacement]);
 
     /// <summary>add r64, imm32.</summary>
     public void AddImmediate(int register, int value)
@@ -89,21 +84,23 @@ internal sealed class X64Assembler
     }
 
     /// <summary>An EVEX instruction with a [base + disp32] operand; base is not rsp, rbp, r12 or r13 (no SIB, no RIP).</summary>
-    private void EvexMemory(int map, int prefix, int w, int length, byte opcode, int reg, int baseRegister, int displacement)
+    private void EvexMemory(int map, int prefix, int w, int length, byte opcode, int reg, int baseRegister, int displacement, int source = 0,
+        bool broadcast = false)
     {
-        Evex(map, prefix, w, length, reg, source: 0, rmHigh: baseRegister >> 3 & 1, rmTop: 0);
+        Evex(map, prefix, w, length, reg, source, rmHigh: baseRegister >> 3 & 1, rmTop: 0, broadcast);
         bytes.Add(opcode);
         // mod 10: a 32-bit displacement, which EVEX does not scale (only 8-bit ones are).
         bytes.Add((byte)(0x80 | (reg & 7) << 3 | baseRegister & 7));
         bytes.AddRange(BitConverter.GetBytes(displacement));
     }
 
-    /// <summary>The four-byte EVEX prefix; R, X, B, R', vvvv and V' are stored inverted, no masking.</summary>
-    private void Evex(int map, int prefix, int w, int length, int reg, int source, int rmHigh, int rmTop)
+    /// <summary>The four-byte EVEX prefix; R, X, B, R', vvvv and V' are stored inverted, no masking; b set for a memory
+    /// operand broadcast from one element.</summary>
+    private void Evex(int map, int prefix, int w, int length, int reg, int source, int rmHigh, int rmTop, bool broadcast = false)
     {
         bytes.Add(0x62);
         bytes.Add((byte)((~reg >> 3 & 1) << 7 | (~rmTop & 1) << 6 | (~rmHigh & 1) << 5 | (~reg >> 4 & 1) << 4 | map));
         bytes.Add((byte)(w << 7 | (~source & 0xF) << 3 | 0x4 | prefix));
-        bytes.Add((byte)(length << 5 | (~source >> 4 & 1) << 3));
+        bytes.Add((byte)(length << 5 | (broadcast ? 1 : 0) << 4 | (~source >> 4 & 1) << 3));
     }
 }

@@ -12,19 +12,22 @@ internal static unsafe class KernelComparison
 {
     private delegate void Product(ReadOnlySpan<float> x, int rows, Matrix w, float[]? bias, Span<float> y);
 
+    /// <summary>A kernel by name, the int8 layout it reads (<see cref="Matrix.Int8Panels"/>), and its product.</summary>
+    private sealed record Kernel(string Name, bool Int8Panels, Product Run);
+
     public static void Run()
     {
-        var int8 = new List<(string, Product)> { ("Float", Kernels.WidenedInt8MatMul) };
+        var int8 = new List<Kernel> { new("Float", false, Kernels.WidenedInt8MatMul) };
         foreach (var path in new[] { Int8Path.Avx2, Int8Path.AvxVnni, Int8Path.Avx512Vnni }.Where(Int8Kernels.IsSupported))
-            int8.Add((path.ToString(), (x, rows, w, bias, y) => Int8Kernels.MatMul(path, x, rows, w, bias, y)));
+            int8.Add(new(path.ToString(), path == Int8Path.Avx512Vnni, (x, rows, w, bias, y) => Int8Kernels.MatMul(path, x, rows, w, bias, y)));
         Compare(WeightType.Int8, int8, [1, 10, 200], $"best here {Int8Kernels.Best}");
     }
 
-    private static void Compare(WeightType type, List<(string Name, Product Run)> kernels, int[] rowCounts, string note)
+    private static void Compare(WeightType type, List<Kernel> kernels, int[] rowCounts, string note)
     {
         const int e = 1024, inner = 4096, layers = 8;
-        var matrices = new List<Matrix>();
-        // Each layer has its own copy, so a step reads 8 layers' worth from memory.
+        // Each layer has its own copy, so a step reads 8 layers' worth from memory; in each layout a kernel reads.
+        var layouts = kernels.Select(p => p.Int8Panels).Distinct().ToDictionary(panels => panels, _ => new List<Matrix>());
         try
         {
             foreach (var (n, k) in new[] { (e, e), (e, e), (e, e), (e, e), (inner, e), (e, inner) })
@@ -37,7 +40,8 @@ internal static unsafe class KernelComparison
                     var handle = GCHandle.Alloc(source, GCHandleType.Pinned);
                     try
                     {
-                        matrices.Add(Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, type));
+                        foreach (var (panels, matrices) in layouts)
+                            matrices.Add(Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, type, panels));
                     }
                     finally
                     {
@@ -45,9 +49,10 @@ internal static unsafe class KernelComparison
                     }
                 }
             }
-            var multiplyAdds = matrices.Sum(m => (long)m.Rows * m.Cols);
+            var rowMatrices = layouts.First().Value;
+            var multiplyAdds = rowMatrices.Sum(m => (long)m.Rows * m.Cols);
             var first = kernels[0].Name;
-            Console.WriteLine($"{type} kernels, one decode step's matrices ({multiplyAdds / 1e6:F0} M weights, {matrices.Sum(m => m.ByteCount) / 1e6:F0} MB), {string.Join(", ", kernels.Select(p => p.Name))}; {note}");
+            Console.WriteLine($"{type} kernels, one decode step's matrices ({multiplyAdds / 1e6:F0} M weights, {rowMatrices.Sum(m => m.ByteCount) / 1e6:F0} MB), {string.Join(", ", kernels.Select(p => p.Name))}; {note}");
             foreach (var rows in rowCounts)
             {
                 var rounds = rows == 1 ? 21 : rows <= 10 ? 11 : 3;
@@ -59,9 +64,9 @@ internal static unsafe class KernelComparison
                 var ratios = kernels.ToDictionary(p => p.Name, _ => new List<double>());
                 for (var round = -1; round < rounds; round++)
                 {
-                    var seconds = kernels.ToDictionary(p => p.Name, p => Pass(p.Run, matrices, x, rows, y));
+                    var seconds = kernels.ToDictionary(p => p.Name, p => Pass(p.Run, layouts[p.Int8Panels], x, rows, y));
                     if (round < 0) continue; // warm-up
-                    foreach (var (name, _) in kernels)
+                    foreach (var name in kernels.Select(p => p.Name))
                     {
                         times[name].Add(seconds[name]);
                         ratios[name].Add(seconds[first] / seconds[name]);
@@ -76,7 +81,7 @@ internal static unsafe class KernelComparison
         }
         finally
         {
-            foreach (var m in matrices) m.Dispose();
+            foreach (var m in layouts.Values.SelectMany(matrices => matrices)) m.Dispose();
         }
     }
 

@@ -15,9 +15,10 @@ public sealed unsafe class Int8KernelTests
     {
         var cases = new TheoryData<Int8Path, int, int, int>();
         foreach (var path in new[] { Int8Path.Avx2, Int8Path.AvxVnni, Int8Path.Avx512Vnni }.Where(Int8Kernels.IsSupported))
-            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 16, 23 })
-                // Depths with and without a partial last chunk (32 or 64 elements), one shorter than a chunk, and a long one.
-                foreach (var (n, k) in new[] { (9, 1027), (33, 37), (2050, 64), (7, 160), (5, 2112) })
+            foreach (var rows in new[] { 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 16, 23, 30 })
+                // Depths with and without a partial last chunk (32 elements; a partial group of four for the panels), one
+                // shorter than a chunk, and a long one; outputs in one partial panel of 32, in whole ones, and past them.
+                foreach (var (n, k) in new[] { (9, 1027), (33, 37), (2050, 64), (7, 160), (5, 2112), (64, 1026) })
                     cases.Add(path, rows, n, k);
         return cases;
     }
@@ -39,7 +40,8 @@ public sealed unsafe class Int8KernelTests
         var handle = GCHandle.Alloc(source, GCHandleType.Pinned);
         try
         {
-            using var w = Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, WeightType.Int8);
+            using var w = Matrix.Load(new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject()), n, k, WeightType.Int8,
+                int8Panels: path == Int8Path.Avx512Vnni);
             var y = new float[rows * n];
             Int8Kernels.MatMul(path, x, rows, w, bias, y);
 
@@ -53,14 +55,48 @@ public sealed unsafe class Int8KernelTests
                 for (var i = 0; i < k; i++) q[i] = max == 0 ? 0 : (int)MathF.Round(row[i] * (127f / max));
                 for (var o = 0; o < n; o++)
                 {
-                    var stored = (sbyte*)w.Data + (long)o * k;
                     long dot = 0;
-                    for (var i = 0; i < k; i++) dot += stored[i] * q[i];
+                    for (var i = 0; i < k; i++) dot += w.Int8At(o, i) * q[i];
                     double scaled = dot * (double)w.Scales[o] * (max / 127f), expected = scaled + bias[o];
                     // The integer sum is exact; only the final float scaling and bias add round.
                     Assert.True(Math.Abs(y[r * n + o] - expected) <= 1e-6 * (Math.Abs(scaled) + Math.Abs(bias[o])),
                         $"{path} rows={rows} [{n}x{k}]: y[{r}, {o}] = {y[r * n + o]}, expected {expected}");
                 }
+            }
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+
+    // Panels are a layout of the same quantized rows: every integer and scale as row by row, and an embedding lookup
+    // (RowToFloat) gives the same floats; the padding past the last row and depth is never read back.
+    [Theory]
+    [InlineData(9, 1027)]
+    [InlineData(64, 37)]
+    [InlineData(33, 4)]
+    public void Panels_hold_the_integers_and_scales_of_the_rows(int n, int k)
+    {
+        var random = new Random(n * k);
+        var source = new float[n * k];
+        for (var i = 0; i < source.Length; i++) source[i] = (float)(random.NextDouble() * 2 - 1);
+        var handle = GCHandle.Alloc(source, GCHandleType.Pinned);
+        try
+        {
+            var tensor = new CheckpointTensor("w", "F32", [n, k], handle.AddrOfPinnedObject());
+            using var rows = Matrix.Load(tensor, n, k, WeightType.Int8, int8Panels: false);
+            using var panels = Matrix.Load(tensor, n, k, WeightType.Int8, int8Panels: true);
+            Assert.True(panels.Int8Panels);
+            Assert.Equal((n + 31) / 32 * 32 * ((k + 3) / 4 * 4), panels.StoredRows * panels.RowBytes);
+            for (var o = 0; o < n; o++)
+            {
+                Assert.Equal(rows.Scales[o], panels.Scales[o]);
+                for (var i = 0; i < k; i++) Assert.Equal(rows.Int8At(o, i), panels.Int8At(o, i));
+                float[] expected = new float[k], actual = new float[k];
+                rows.RowToFloat(o, expected);
+                panels.RowToFloat(o, actual);
+                Assert.Equal(expected, actual);
             }
         }
         finally
