@@ -200,7 +200,10 @@ internal sealed unsafe class Matrix : IDisposable
     {
         if (Int8Panels)
         {
-            for (var i = 0; i < Cols; i++) destination[i] = Int8At(row, i) * Scales[row];
+            // The row's four weights of each group lie together, 128 bytes apart from the next group's.
+            var at = Data + (long)(row / PanelWidth) * PanelBytes + row % PanelWidth * 4;
+            var scale = Scales[row];
+            for (var i = 0; i < Cols; i++) destination[i] = (sbyte)(at[i / 4 * 4L * PanelWidth + i % 4] ^ 0x80) * scale;
             return;
         }
         if (!Panels)
