@@ -106,6 +106,29 @@ public sealed unsafe class Int8KernelTests
     }
 
     [Fact]
+    public void A_path_refuses_weights_in_the_other_layout_naming_the_one_it_reads()
+    {
+        var source = new float[64 * 40];
+        var handle = GCHandle.Alloc(source, GCHandleType.Pinned);
+        try
+        {
+            var tensor = new CheckpointTensor("w", "F32", [64, 40], handle.AddrOfPinnedObject());
+            using var rows = Matrix.Load(tensor, 64, 40, WeightType.Int8, int8Panels: false);
+            using var panels = Matrix.Load(tensor, 64, 40, WeightType.Int8, int8Panels: true);
+            var y = new float[64];
+            if (Int8Kernels.IsSupported(Int8Path.Avx512Vnni))
+                Assert.Contains("in panels", Assert.Throws<ArgumentException>(() => Int8Kernels.MatMul(Int8Path.Avx512Vnni, new float[40], 1, rows, null, y)).Message);
+            if (Int8Kernels.BestForRows != Int8Path.Float)
+                Assert.Contains("row by row", Assert.Throws<ArgumentException>(() => Int8Kernels.MatMul(Int8Kernels.BestForRows, new float[40], 1, panels, null, y)).Message);
+            Assert.Contains("row by row", Assert.Throws<ArgumentException>(() => Kernels.WidenedInt8MatMul(new float[40], 1, panels, null, y)).Message);
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+
+    [Fact]
     public void Best_is_the_fastest_path_the_cpu_and_its_switches_allow()
     {
         var expected = Environment.GetEnvironmentVariable(ExpectedPathVariable) is { } name
