@@ -12,10 +12,15 @@ namespace GptjAspire.CpuBackend.Engine;
 /// a 4 s request. There 256 MB of 4 KiB pages faulted in 0.9 s, of 2 MiB pages in 23-29 ms, and memory already resident
 /// costs nothing: the next request's caches have the sizes of the last one's.</para>
 /// <para>A fork reads its parent's rows in place, so a block is owned by whichever rows refer to it and given back by the
-/// finalizer when nothing refers to it; <see cref="GC.AddMemoryPressure"/> has the collector count the blocks in use.
-/// That waits for a collection of the old generation, which came two or three seed requests later; the scheduler
-/// therefore releases a finished request's caches (the prompt's and all its forks together) at once
-/// (<see cref="Release"/>), and the rows refuse to be read or written after that.</para>
+/// finalizer when nothing refers to it. That waits for a collection of the old generation, which came two or three seed
+/// requests later; the scheduler therefore releases a finished request's caches (the prompt's and all its forks together)
+/// at once (<see cref="Release"/>), and the rows refuse to be read or written after that.</para>
+/// <para><see cref="GC.AddMemoryPressure"/> counts the blocks taken from the OS and not yet given back (in use or kept by
+/// the pool), so that a program that drops caches without releasing them still has the collector run their finalizers.
+/// Until 27 Nov every cache added its block's size and took it off again at release: at a thousand requests a second
+/// through the Gateway, that turnover of a few hundred MB a second of "new" pressure had the runtime start a background
+/// gen2 collection whenever its 20% duty-cycle cap allowed, 915 of them in one `gateway --processes` run against 3
+/// without, their threads taking about a tenth of the 2-core machine (`perf sched`: 274 ms of 3 s).</para>
 /// </remarks>
 internal sealed unsafe partial class KvMemory
 {
@@ -38,9 +43,9 @@ internal sealed unsafe partial class KvMemory
         if (Pointer == null)
         {
             Pointer = (byte*)NativeMemory.AlignedAlloc((nuint)size, (nuint)(size >= HugePage ? HugePage : CacheLine));
+            GC.AddMemoryPressure(size);
             if (size >= HugePage) AdviseHugePages(Pointer, size);
         }
-        GC.AddMemoryPressure(size);
     }
 
     ~KvMemory()
@@ -67,12 +72,15 @@ internal sealed unsafe partial class KvMemory
 
     private void GiveBack()
     {
-        GC.RemoveMemoryPressure(size);
-        if (!pool.Keep((nint)Pointer, size)) Free((nint)Pointer);
+        if (!pool.Keep((nint)Pointer, size)) Free((nint)Pointer, size);
     }
 
-    /// <summary>Gives a block back to the OS.</summary>
-    public static void Free(nint block) => NativeMemory.AlignedFree((void*)block);
+    /// <summary>Gives a block of <paramref name="size"/> bytes back to the OS.</summary>
+    public static void Free(nint block, long size)
+    {
+        NativeMemory.AlignedFree((void*)block);
+        GC.RemoveMemoryPressure(size);
+    }
 
     /// <summary>The size of the block that holds <paramref name="bytes"/>: blocks of 2 MiB or more are whole 2 MiB pages.</summary>
     public static long SizeFor(long bytes) => bytes >= HugePage ? (bytes + HugePage - 1) / HugePage * HugePage : Math.Max(bytes, CacheLine);

@@ -48,15 +48,15 @@ internal sealed class KvMemoryPool
     /// blocks back to the OS when collected).</summary>
     public void Close()
     {
-        List<nint> blocks;
+        List<(nint Block, long Size)> blocks;
         lock (gate)
         {
-            blocks = [.. free.Values.SelectMany(b => b)];
+            blocks = [.. free.SelectMany(sized => sized.Value.Select(block => (block, sized.Key)))];
             free.Clear();
             retained = 0;
             Limit = 0;
         }
-        foreach (var block in blocks) KvMemory.Free(block);
+        foreach (var (block, size) in blocks) KvMemory.Free(block, size);
     }
 
     /// <summary>Kept blocks of <paramref name="size"/> bytes.</summary>
