@@ -62,7 +62,7 @@ internal sealed unsafe class Matrix : IDisposable
     /// (<see cref="RescaleIfSubnormal"/>); null otherwise.</summary>
     public float* Scales { get; }
 
-    /// <summary>Int8 only: the sum of each row's stored integers, which the integer kernels subtract once per
+    /// <summary>Int8 row by row only: the sum of each row's stored integers, which the integer kernels subtract once per
     /// dot product to undo the +128 that makes activations unsigned (see <see cref="Int8Kernels"/>); null otherwise.</summary>
     public int* RowSums { get; }
 
