@@ -84,7 +84,9 @@ public sealed partial class GenerationScheduler : IDisposable
     /// <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> fires (the request leaves the
     /// batch at the next step) and the engine's exception when the model fails. Leaving the enumeration early also
     /// cancels the request.</remarks>
-    public IAsyncEnumerable<GenerationStep> Generate(GenerationRequest request, CancellationToken cancellationToken)
+    /// <param name="stepsAtEnd">Hold the steps until the request completes (for a caller that answers with the whole
+    /// result); a cancelled or failed request then yields none before its exception.</param>
+    public IAsyncEnumerable<GenerationStep> Generate(GenerationRequest request, CancellationToken cancellationToken, bool stepsAtEnd = false)
     {
         GenerationRequestValidation.ThrowIfInvalid(request, _model.Config, _options);
         cancellationToken.ThrowIfCancellationRequested();
@@ -101,7 +103,7 @@ public sealed partial class GenerationScheduler : IDisposable
             throw new KvCacheBudgetExceededException(bytes, _budget.CapacityBytes, request.PromptIds.Length, request.NumSequences, newPositions);
         }
 
-        var scheduled = new ScheduledRequest(request, positions, bytes, cancellationToken, StartActivity(request));
+        var scheduled = new ScheduledRequest(request, positions, bytes, cancellationToken, StartActivity(request), stepsAtEnd);
         lock (_gate)
         {
             if (_stopping)

@@ -5,7 +5,9 @@ namespace GptjAspire.CpuBackend.Serving;
 /// <summary>Runs every batch row of an inference job on the scheduler at once and hands each step to a callback; one failing row cancels the others.</summary>
 internal static class GenerationRun
 {
-    public static async Task RunAsync(InferenceJob job, GenerationScheduler scheduler, Func<int, GenerationStep, Task> onStep, CancellationToken cancellation)
+    /// <param name="stepsAtEnd">The caller answers with the whole result: each row's steps come when the row completes.</param>
+    public static async Task RunAsync(InferenceJob job, GenerationScheduler scheduler, Func<int, GenerationStep, Task> onStep, bool stepsAtEnd,
+        CancellationToken cancellation)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var streams = new List<IAsyncEnumerable<GenerationStep>>(job.Rows.Count);
@@ -14,7 +16,7 @@ internal static class GenerationRun
             // Generate queues at once (or throws QueueFullException), so rows already queued must be withdrawn on failure.
             foreach (var row in job.Rows)
             {
-                streams.Add(scheduler.Generate(row, linked.Token));
+                streams.Add(scheduler.Generate(row, linked.Token, stepsAtEnd));
             }
         }
         catch

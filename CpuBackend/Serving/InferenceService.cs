@@ -232,7 +232,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
                 }
             }
             return Task.CompletedTask;
-        }, cancellation).ConfigureAwait(false);
+        }, stepsAtEnd: true, cancellation).ConfigureAwait(false);
         var writing = Stopwatch.GetTimestamp();
         var whole = InferenceResponses.Whole(job, host.ModelName, results);
         scheduler.Statistics.OutputWritten(Stopwatch.GetElapsedTime(writing));
@@ -282,7 +282,7 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
             {
                 order.Release();
             }
-        }, cancellation).ConfigureAwait(false);
+        }, stepsAtEnd: false, cancellation).ConfigureAwait(false);
         if (!finalSent)
         {
             await write(InferenceResponses.EmptyFinal(job, host.ModelName)).ConfigureAwait(false);

@@ -88,6 +88,37 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.Equal((promptKept, forksKept), (pool.Count(promptBlock), pool.Count(forkBlock)));
     }
 
+    // The whole-result path (a unary ModelInfer, a non-streaming ModelStreamInfer) holds its steps until the request ends,
+    // so the reader wakes once instead of once per token; what it reads is what the stream would have given.
+    [Fact]
+    public async Task Steps_held_to_the_end_arrive_only_then_and_equal_the_streamed_ones()
+    {
+        using var probe = new SchedulerProbe(tiny);
+        var prompt = TinyModel.Prompt(9, salt: 11);
+        var sampling = new SamplingParameters(TopK: 5, Temperature: 0.9f, Seed: 7);
+        var streamed = await Collect(probe.Scheduler.Generate(Request(prompt, 12, sampling, numSequences: 3), CancellationToken.None));
+
+        // The streamed request's 11 decode steps ran three rows each; the held one's first decode step is the twelfth such
+        // step (its first token came from the prompt). The loop records a step's size after handing out its tokens.
+        probe.PauseAfterStep(size => size == 3 && probe.BatchSizes.Count(s => s == 3) == 12);
+        var held = probe.Scheduler.Generate(Request(prompt, 12, sampling, numSequences: 3), CancellationToken.None, stepsAtEnd: true)
+            .GetAsyncEnumerator();
+        var first = held.MoveNextAsync();
+        await probe.WaitUntilPausedAsync(); // two of its steps are generated and the loop is held
+        await Task.Delay(100); // time for a step written to the stream to reach the reader, were it written
+        Assert.False(first.IsCompleted, "a held step reached the reader before the request ended");
+        probe.Resume();
+        var steps = new List<GenerationStep>();
+        for (var more = await first; more; more = await held.MoveNextAsync())
+            steps.Add(held.Current);
+        await held.DisposeAsync();
+
+        Assert.Equal(12, steps.Count);
+        for (var sequence = 0; sequence < 3; sequence++)
+            Assert.Equal(Tokens(streamed, sequence), Tokens(steps, sequence));
+        Assert.Equal(streamed.SelectMany(s => s.Tokens).Select(t => (t.Sequence, t.Finish)), steps.SelectMany(s => s.Tokens).Select(t => (t.Sequence, t.Finish)));
+    }
+
     [Fact]
     public async Task Request_arriving_mid_generation_joins_the_batch_at_the_next_step()
     {
