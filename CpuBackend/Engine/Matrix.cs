@@ -200,10 +200,9 @@ internal sealed unsafe class Matrix : IDisposable
     {
         if (Int8Panels)
         {
-            // The row's four weights of each group lie together, 128 bytes apart from the next group's.
-            var at = Data + (long)(row / PanelWidth) * PanelBytes + row % PanelWidth * 4;
+            var at = Int8PanelRow(row);
             var scale = Scales[row];
-            for (var i = 0; i < Cols; i++) destination[i] = (sbyte)(at[i / 4 * 4L * PanelWidth + i % 4] ^ 0x80) * scale;
+            for (var i = 0; i < Cols; i++) destination[i] = Int8PanelWeight(at, i) * scale;
             return;
         }
         if (!Panels)
@@ -231,10 +230,15 @@ internal sealed unsafe class Matrix : IDisposable
     internal sbyte Int8At(int row, int column)
     {
         if (Type != WeightType.Int8) throw new InvalidOperationException($"{Type} weights are not integers");
-        if (!Int8Panels) return ((sbyte*)Data)[(long)row * Cols + column];
-        var panel = Data + (long)(row / PanelWidth) * PanelBytes;
-        return (sbyte)(panel[column / 4 * 4L * PanelWidth + row % PanelWidth * 4 + column % 4] ^ 0x80);
+        return Int8Panels ? Int8PanelWeight(Int8PanelRow(row), column) : ((sbyte*)Data)[(long)row * Cols + column];
     }
+
+    /// <summary>Where row <paramref name="row"/> of <see cref="Int8Panels"/> starts: its four weights of each group lie
+    /// together, 4 · <see cref="PanelWidth"/> bytes apart from the next group's.</summary>
+    private byte* Int8PanelRow(int row) => Data + (long)(row / PanelWidth) * PanelBytes + row % PanelWidth * 4;
+
+    /// <summary>The weight at <paramref name="column"/> of a panel row (<see cref="Int8PanelRow"/>), stored plus 128.</summary>
+    private static sbyte Int8PanelWeight(byte* row, int column) => (sbyte)(row[column / 4 * 4L * PanelWidth + column % 4] ^ 0x80);
 
     /// <summary>Widens stored elements to floats (int8 needs its row's scale).</summary>
     public static void ToFloat(WeightType type, byte* source, float* scale, Span<float> destination)
