@@ -31,6 +31,7 @@ internal static class GenerationRequestValidation
         {
             if (word is null || word.Length == 0)
                 throw new InvalidGenerationRequestException("StopWords", "A stop word has no tokens.");
+            ThrowIfOutOfVocabulary(word, config.VocabSize, "StopWords");
         }
         foreach (var word in request.BadWords)
         {

@@ -76,6 +76,10 @@ public sealed partial class GenerationScheduler : IDisposable
     /// <summary>Non-null while the loop is wedged (work pending, no step finished within <see cref="GenerationOptions.StallTimeout"/>) or dead.</summary>
     public GenerationStall? Stall => _watchdog.Current;
 
+    /// <summary>Throws the <see cref="InvalidGenerationRequestException"/> that <see cref="Generate"/> would, for a caller that
+    /// checks a request before it allocates anything per sequence (a client's n can be as large as an int).</summary>
+    public void ThrowIfInvalid(GenerationRequest request) => GenerationRequestValidation.ThrowIfInvalid(request, _model.Config, _options);
+
     /// <summary>Queues a request and returns its steps as they are generated.</summary>
     /// <remarks>Throws at once: <see cref="ArgumentException"/> for a bad request (naming the field),
     /// <see cref="KvCacheBudgetExceededException"/> when its KV cache is larger than the whole budget,
@@ -88,7 +92,7 @@ public sealed partial class GenerationScheduler : IDisposable
     /// result); a cancelled or failed request then yields none before its exception.</param>
     public IAsyncEnumerable<GenerationStep> Generate(GenerationRequest request, CancellationToken cancellationToken, bool stepsAtEnd = false)
     {
-        GenerationRequestValidation.ThrowIfInvalid(request, _model.Config, _options);
+        ThrowIfInvalid(request);
         cancellationToken.ThrowIfCancellationRequested();
 
         var positions = (int)Math.Min((long)request.PromptIds.Length + request.MaxNewTokens, _model.Config.ContextLength);

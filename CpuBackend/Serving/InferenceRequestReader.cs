@@ -32,7 +32,7 @@ internal static class InferenceRequestReader
         }
         catch (TensorFormatException error)
         {
-            throw Invalid(error.Message);
+            throw Invalid(error.TensorName, error.Message);
         }
     }
 
@@ -44,22 +44,22 @@ internal static class InferenceRequestReader
         foreach (var input in request.Inputs)
         {
             var expected = C.FindInput(input.Name)
-                ?? throw Invalid($"Unexpected inference input '{input.Name}' for model '{modelName}'; it takes: {string.Join(", ", C.Inputs.Select(i => i.Name))}.");
+                ?? throw Invalid(input.Name, $"Unexpected inference input '{input.Name}' for model '{modelName}'; it takes: {string.Join(", ", C.Inputs.Select(i => i.Name))}.");
             if (!seen.Add(input.Name))
             {
-                throw Invalid($"Input '{input.Name}' appears more than once.");
+                throw Invalid(input.Name, $"Input '{input.Name}' appears more than once.");
             }
             if (input.Datatype != expected.Datatype)
             {
-                throw Invalid($"Input '{input.Name}' has datatype {input.Datatype}; model '{modelName}' expects {expected.Datatype}.");
+                throw Invalid(input.Name, $"Input '{input.Name}' has datatype {input.Datatype}; model '{modelName}' expects {expected.Datatype}.");
             }
             if (!ShapeFits(input.Shape, expected.Shape))
             {
-                throw Invalid($"Input '{input.Name}' has shape {TensorShape.Format(input.Shape)}; model '{modelName}' expects {TensorShape.Format(expected.Shape)} (batch first).");
+                throw Invalid(input.Name, $"Input '{input.Name}' has shape {TensorShape.Format(input.Shape)}; model '{modelName}' expects {TensorShape.Format(expected.Shape)} (batch first).");
             }
             if (batch is { } b && b != input.Shape[0])
             {
-                throw Invalid($"Input '{input.Name}' has batch size {input.Shape[0]} but other inputs have {b}.");
+                throw Invalid(input.Name, $"Input '{input.Name}' has batch size {input.Shape[0]} but other inputs have {b}.");
             }
             batch = input.Shape[0];
         }
@@ -67,18 +67,18 @@ internal static class InferenceRequestReader
         {
             if (!seen.Contains(required.Name))
             {
-                throw Invalid($"Missing required input '{required.Name}' ({required.Datatype}, shape {TensorShape.Format(required.Shape)}).");
+                throw Invalid(required.Name, $"Missing required input '{required.Name}' ({required.Datatype}, shape {TensorShape.Format(required.Shape)}).");
             }
         }
         if (batch is not { } size || size < 1 || size > maxBatchSize)
         {
-            throw Invalid($"Batch size {batch} is outside [1, {maxBatchSize}] (max_batch_size of model '{modelName}').");
+            throw Invalid(C.InputIds, $"Batch size {batch} is outside [1, {maxBatchSize}] (max_batch_size of model '{modelName}').");
         }
         foreach (var output in request.Outputs)
         {
             if (C.Outputs.All(o => o.Name != output.Name))
             {
-                throw Invalid($"Unexpected inference output '{output.Name}' for model '{modelName}'; it has: {string.Join(", ", C.Outputs.Select(o => o.Name))}.");
+                throw Invalid(output.Name, $"Unexpected inference output '{output.Name}' for model '{modelName}'; it has: {string.Join(", ", C.Outputs.Select(o => o.Name))}.");
             }
         }
         return (int)size;
@@ -131,24 +131,24 @@ internal static class InferenceRequestReader
             var length = lengths[row];
             if (length < 1 || length > width)
             {
-                throw Invalid($"Input '{C.InputLengths}' row {row} is {length}; it must be between 1 and the width of '{C.InputIds}' ({width}).");
+                throw Invalid(C.InputLengths, $"Input '{C.InputLengths}' row {row} is {length}; it must be between 1 and the width of '{C.InputIds}' ({width}).");
             }
             var prompt = ids.Data.AsSpan(row * width, length).ToArray();
             foreach (var id in prompt)
             {
                 if ((uint)id >= (uint)config.VocabSize)
                 {
-                    throw Invalid($"Input '{C.InputIds}' row {row} holds token id {id}, outside the vocabulary [0, {config.VocabSize}).");
+                    throw Invalid(C.InputIds, $"Input '{C.InputIds}' row {row} holds token id {id}, outside the vocabulary [0, {config.VocabSize}).");
                 }
             }
             var outputLength = outputLengths[row];
             if (outputLength < 1)
             {
-                throw Invalid($"Input '{C.RequestOutputLen}' row {row} is {outputLength}; it must be at least 1.");
+                throw Invalid(C.RequestOutputLen, $"Input '{C.RequestOutputLen}' row {row} is {outputLength}; it must be at least 1.");
             }
             if ((long)length + outputLength > config.ContextLength)
             {
-                throw Invalid($"Prompt of {length} tokens ('{C.InputLengths}') plus {outputLength} new tokens ('{C.RequestOutputLen}') is {(long)length + outputLength}, beyond the context window of {config.ContextLength} tokens of model '{modelName}'.");
+                throw Invalid(C.RequestOutputLen, $"Prompt of {length} tokens ('{C.InputLengths}') plus {outputLength} new tokens ('{C.RequestOutputLen}') is {(long)length + outputLength}, beyond the context window of {config.ContextLength} tokens of model '{modelName}'.");
             }
             var sampling = new SamplingParameters(
                 TopK: Checked(C.RuntimeTopK, row, topK?[row] ?? 0, k => k >= 0, "at least 0 (0 = off)"),
@@ -191,16 +191,16 @@ internal static class InferenceRequestReader
     }
 
     private static T Checked<T>(string tensor, int row, T value, Func<T, bool> valid, string rule) =>
-        valid(value) ? value : throw Invalid($"Input '{tensor}' row {row} is {value}; it must be {rule}.");
+        valid(value) ? value : throw Invalid(tensor, $"Input '{tensor}' row {row} is {value}; it must be {rule}.");
 
     /// <summary>A row of <c>embedding_bias</c>: one finite value per token of the vocabulary.</summary>
     private static float[] LogitBias(InferTensor<float> bias, int row, int vocabSize)
     {
         if (bias.Shape[1] != vocabSize)
-            throw Invalid($"Input '{C.EmbeddingBias}' has {bias.Shape[1]} values a row; it must have one per token of the vocabulary ({vocabSize}).");
+            throw Invalid(C.EmbeddingBias, $"Input '{C.EmbeddingBias}' has {bias.Shape[1]} values a row; it must have one per token of the vocabulary ({vocabSize}).");
         var values = bias.Data.AsSpan(row * vocabSize, vocabSize).ToArray();
         var bad = Array.FindIndex(values, v => !float.IsFinite(v));
-        return bad < 0 ? values : throw Invalid($"Input '{C.EmbeddingBias}' row {row} holds {values[bad]} for token {bad}; every bias must be a finite number.");
+        return bad < 0 ? values : throw Invalid(C.EmbeddingBias, $"Input '{C.EmbeddingBias}' row {row} holds {values[bad]} for token {bad}; every bias must be a finite number.");
     }
 
     private static bool Flag(ModelInferRequest request, string name) => request.FindInput<bool>(name)?.Data.Any(v => v) ?? false;
@@ -227,7 +227,7 @@ internal static class InferenceRequestReader
             }
             if (end <= start || end > width)
             {
-                throw Invalid($"Input '{tensor.Name}' row {row} has word end offset {end} after {start}; offsets must increase and stay within {width}.");
+                throw Invalid(tensor.Name, $"Input '{tensor.Name}' row {row} has word end offset {end} after {start}; offsets must increase and stay within {width}.");
             }
             words.Add(tokens[start..end].ToArray());
             start = end;
@@ -235,5 +235,5 @@ internal static class InferenceRequestReader
         return words;
     }
 
-    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+    private static RpcException Invalid(string tensor, string message) => ServingErrors.InvalidTensor(tensor, message);
 }

@@ -3,6 +3,7 @@ using GptjAspire.CpuBackend.Serving.Rest;
 using GptjAspire.ServiceDefaults;
 using GptjAspire.TritonClient;
 using GptjAspire.TritonClient.Protocol;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
 namespace GptjAspire.CpuBackend.Serving;
@@ -10,12 +11,17 @@ namespace GptjAspire.CpuBackend.Serving;
 /// <summary>Registration and mapping of CpuBackend's KServe server: model host, scheduler options, gRPC inference, health and reflection services.</summary>
 public static class InferenceServerExtensions
 {
+    const int GrpcMessagePrefixBytes = 5;
+
     public static IHostApplicationBuilder AddInferenceServer(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<ModelOptions>(builder.Configuration.GetSection(ModelOptions.SectionName));
         builder.Services.AddSingleton<IValidateOptions<GenerationOptions>, GenerationOptionsValidation>();
         builder.Services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.SectionName).ValidateOnStart();
         builder.Services.AddGrpc(options => options.MaxReceiveMessageSize = TritonInferenceClient.MaxMessageBytes);
+        // Kestrel's default body limit (30 MB) would cut a unary call short of the message size above, with UNKNOWN;
+        // a unary body is one message behind its 5-byte length prefix. (REST bodies set the same limit per request.)
+        builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = TritonInferenceClient.MaxMessageBytes + GrpcMessagePrefixBytes);
         builder.Services.AddGrpcReflection();
         builder.Services.AddSingleton<ModelHost>();
         // One instance answers both protocols: the gRPC service and the REST endpoints (KServeRestEndpoints).

@@ -1,14 +1,24 @@
 using System.Diagnostics;
 using System.Reflection;
 using GptjAspire.CpuBackend.Generation;
+using GptjAspire.ServiceDefaults;
 using Grpc.Core;
 using GptjAspire.TritonClient.Protocol;
 
 namespace GptjAspire.CpuBackend.Serving;
 
 /// <summary>The KServe v2 <c>inference.GRPCInferenceService</c> over the GPT-J CPU engine, answering as Triton with the TensorRT-LLM backend does.</summary>
+[BindServiceMethod(typeof(InferenceService), nameof(BindService))]
 public sealed partial class InferenceService(ModelHost host, ILogger<InferenceService> logger) : GRPCInferenceService.GRPCInferenceServiceBase
 {
+    /// <summary>The generated binding, with request messages that do not parse answered INVALID_ARGUMENT (<see cref="MalformedRequestGuard"/>).</summary>
+    /// <remarks>Typed as the generated base: Grpc.AspNetCore binds the methods that override that type's.</remarks>
+    public static void BindService(ServiceBinderBase binder, GRPCInferenceService.GRPCInferenceServiceBase service) =>
+        GRPCInferenceService.BindService(new MalformedRequestGuard(binder, ServingErrors.InvalidArgument), service);
+
+    /// <summary>The service's descriptor, where server reflection looks for it: on the type <see cref="BindServiceMethodAttribute"/> names.</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => GRPCInferenceService.Descriptor;
+
     internal const string ServerName = "gptj-aspire-cpu-backend";
 
     internal static readonly string ServerVersion =
@@ -135,6 +145,9 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
         try
         {
             var job = InferenceRequestReader.Read(request, host.ModelName, host.MaxBatchSize, loaded.Config);
+            // Every row is checked before any runs or gets its per-sample buffers.
+            foreach (var row in job.Rows)
+                loaded.Scheduler.ThrowIfInvalid(row);
             statistics.InputRead(Stopwatch.GetElapsedTime(started));
             await run(job).ConfigureAwait(false);
             statistics.Succeeded(Stopwatch.GetElapsedTime(started), job.Rows.Count);

@@ -23,6 +23,9 @@ internal static class ServingErrors
 
     public static RpcException InvalidArgument(string message) => new(new Grpc.Core.Status(Grpc.Core.StatusCode.InvalidArgument, message));
 
+    /// <summary>A refused input tensor: the message as written, a field violation naming the tensor for code that reads details.</summary>
+    public static RpcException InvalidTensor(string tensor, string message) => WithViolation(tensor, message, message).ToRpcException();
+
     /// <summary>The status, with its google.rpc details, for an exception thrown while reading, queueing or generating a request.</summary>
     public static Google.Rpc.Status ToStatus(Exception error, DateTime deadline) => error switch
     {
@@ -57,12 +60,14 @@ internal static class ServingErrors
     };
 
     // Triton words a bad input "Input 'name': ..."; the field violation names the tensor for code that reads details.
-    private static Google.Rpc.Status Invalid(string tensor, string message)
+    private static Google.Rpc.Status Invalid(string tensor, string message) => WithViolation(tensor, $"Input '{tensor}': {message}", message);
+
+    private static Google.Rpc.Status WithViolation(string tensor, string message, string description)
     {
-        var status = Plain(Grpc.Core.StatusCode.InvalidArgument, $"Input '{tensor}': {message}");
+        var status = Plain(Grpc.Core.StatusCode.InvalidArgument, message);
         status.Details.Add(Google.Protobuf.WellKnownTypes.Any.Pack(new BadRequest
         {
-            FieldViolations = { new BadRequest.Types.FieldViolation { Field = tensor, Description = message } },
+            FieldViolations = { new BadRequest.Types.FieldViolation { Field = tensor, Description = description } },
         }));
         return status;
     }

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using GptjAspire.Gptj.V1;
 using Grpc.Core;
 using GptjAspire.Preprocessor.Backend;
+using GptjAspire.Preprocessor.Errors;
+using GptjAspire.ServiceDefaults;
 using GptjAspire.Preprocessor.Generation;
 using GptjAspire.Preprocessor.Text;
 using Microsoft.Extensions.Options;
@@ -9,10 +11,20 @@ using Microsoft.Extensions.Options;
 namespace GptjAspire.Preprocessor.Service;
 
 /// <summary>The gptj.v1.Preprocessor gRPC service: text in, text out, the backend's tensors in between.</summary>
+[BindServiceMethod(typeof(PreprocessorService), nameof(BindService))]
 public sealed class PreprocessorService(
     TextModel text, BackendModel backend, IOptions<PreprocessorOptions> options, PreprocessorMetrics metrics, ILogger<PreprocessorService> logger)
     : Gptj.V1.Preprocessor.PreprocessorBase
 {
+    /// <summary>The generated binding, with request messages that do not parse answered INVALID_ARGUMENT (<see cref="MalformedRequestGuard"/>).</summary>
+    /// <remarks>Typed as the generated base: Grpc.AspNetCore binds the methods that override that type's.</remarks>
+    public static void BindService(ServiceBinderBase binder, Gptj.V1.Preprocessor.PreprocessorBase service) =>
+        Gptj.V1.Preprocessor.BindService(new MalformedRequestGuard(binder,
+            message => RpcErrors.Create(StatusCode.InvalidArgument, message, ErrorReason.InvalidField)), service);
+
+    /// <summary>The service's descriptor, where server reflection looks for it: on the type <see cref="BindServiceMethodAttribute"/> names.</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => Gptj.V1.Preprocessor.Descriptor;
+
     public override async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
     {
         backend.RequireReady();

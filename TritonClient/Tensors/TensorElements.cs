@@ -62,9 +62,10 @@ internal static class TensorElements
         T[] data;
         if (raw is not null)
         {
-            if (KServeDatatype.ElementSize(datatype) is { } size && raw.Length != count * size)
+            // Decimal, because a shape's count times the element size can pass long.MaxValue.
+            if (KServeDatatype.ElementSize(datatype) is { } size && raw.Length != (decimal)count * size)
             {
-                throw new TensorFormatException(name, $"Tensor '{name}' ({datatype}, shape {TensorShape.Format(shape)}) needs {count * size} bytes; raw contents hold {raw.Length}.");
+                throw new TensorFormatException(name, $"Tensor '{name}' ({datatype}, shape {TensorShape.Format(shape)}) needs {(decimal)count * size} bytes; raw contents hold {raw.Length}.");
             }
             data = FromRaw<T>(name, raw.Span);
         }

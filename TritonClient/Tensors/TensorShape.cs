@@ -3,7 +3,7 @@ namespace GptjAspire.TritonClient.Tensors;
 /// <summary>Element counts and index arithmetic for KServe tensor shapes.</summary>
 public static class TensorShape
 {
-    /// <summary>The number of elements a shape holds; throws when a dimension is negative.</summary>
+    /// <summary>The number of elements a shape holds; throws when a dimension is negative or the count does not fit 64 bits.</summary>
     public static long ElementCount(string tensorName, IReadOnlyList<long> shape)
     {
         long count = 1;
@@ -13,7 +13,11 @@ public static class TensorShape
             {
                 throw new TensorFormatException(tensorName, $"Tensor '{tensorName}' has shape {Format(shape)}: a request shape cannot have a negative dimension.");
             }
-            count = checked(count * dim);
+            if (dim != 0 && count > long.MaxValue / dim)
+            {
+                throw new TensorFormatException(tensorName, $"Tensor '{tensorName}' has shape {Format(shape)}: more elements than a 64-bit count holds.");
+            }
+            count *= dim;
         }
         return count;
     }
