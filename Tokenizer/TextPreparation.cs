@@ -1,4 +1,3 @@
-using System.Text;
 
 namespace GptjAspire.Tokenizer;
 
@@ -13,11 +12,7 @@ internal static class TextPreparation
         {
             ThrowOnUnpairedSurrogate(text, firstSurrogate);
         }
-        if (normalizeToNfc && !text.IsNormalized(NormalizationForm.FormC))
-        {
-            return text.Normalize(NormalizationForm.FormC);
-        }
-        return text;
+        return normalizeToNfc ? Nfc.Normalize(text) : text;
     }
 
     private static void ThrowOnUnpairedSurrogate(string text, int from)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using GptjAspire.Gptj.V1;
 using GptjAspire.Tokenizer;
 using GptjAspire.TritonClient.Generation;
@@ -57,7 +56,7 @@ public sealed record GenerationPlan(
         if (request.HasMinNewTokens && (request.MinNewTokens < 0 || request.MinNewTokens > maxNewTokens))
             throw InvalidArgument.For("min_new_tokens", $"The minimum number of new tokens must be between 0 and the {maxNewTokens} new tokens this request may generate; got {request.MinNewTokens}.");
         CheckKvCache(limits, samples, ids.Length, maxNewTokens);
-        var stops = request.Stop.Select(s => s.Normalize(NormalizationForm.FormC)).ToList();
+        var stops = request.Stop.Select(Nfc.Normalize).ToList();
         // A stop's tokens alone may differ from how the model spells it after other text; the backend stops on the ids
         // it is given, and the text filter catches every other spelling.
         var stopIds = stops.Select(s => Encode(tokenizer, s, "stop", "stop sequence")).ToList();
@@ -89,7 +88,7 @@ public sealed record GenerationPlan(
     static (string Prompt, int[] Ids) FromText(string text, BpeTokenizer tokenizer)
     {
         // Vietnamese typed on some systems arrives decomposed (NFD); the vocabulary was learnt on NFC text.
-        var prompt = text.Normalize(NormalizationForm.FormC);
+        var prompt = Nfc.Normalize(text);
         return (prompt, Encode(tokenizer, prompt, PromptField, "prompt"));
     }
 

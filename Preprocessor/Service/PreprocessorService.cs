@@ -95,7 +95,7 @@ public sealed class PreprocessorService(
 
     public override Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
     {
-        var normalized = request.Text.Normalize(System.Text.NormalizationForm.FormC);
+        var normalized = Tokenizer.Nfc.Normalize(request.Text);
         var response = new TokenizeResponse { NormalizedText = normalized };
         try
         {

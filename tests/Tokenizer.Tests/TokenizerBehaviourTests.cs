@@ -19,6 +19,17 @@ public sealed class TokenizerBehaviourTests
         Assert.NotEqual(Gpt2.Encode(precomposed), ParityFixtures.Tokenizer("gpt2").Encode(decomposed));
     }
 
+    [Fact]
+    public void Text_holding_the_noncharacter_U_FFFE_is_normalized_around_it_and_encoded_as_its_bytes()
+    {
+        // .NET's own normalization throws on U+FFFE; NFC never acts across it, so each side is normalized alone.
+        const string decomposed = "Vie\u0323\u0302t\uFFFEe\u0301 \uFFFE";
+
+        Assert.Equal("Việt\uFFFEé \uFFFE", Nfc.Normalize(decomposed));
+        Assert.Equal(Gpt2.Encode("Việt\uFFFEé \uFFFE"), Gpt2.Encode(decomposed));
+        Assert.Equal("Việt\uFFFEé \uFFFE", Gpt2.Decode(Gpt2.Encode(decomposed)));
+    }
+
     [Theory]
     [InlineData("abc", 0xD800, "def", 3)]
     [InlineData("", 0xDC00, "", 0)]

@@ -331,6 +331,7 @@ public class GenerationSchedulerTests(TinyModel tiny) : IClassFixture<TinyModel>
         Assert.Equal("Sampling.TopP", Field(Request(prompt, 5, new SamplingParameters(TopP: 2f))));
         Assert.Equal("BadWords", Field(Request(prompt, 5, Greedy) with { BadWords = [[5, 1000]] }));
         Assert.Equal("StopWords", Field(Request(prompt, 5, Greedy) with { StopWords = [[]] }));
+        Assert.Equal("StopWords", Field(Request(prompt, 5, Greedy) with { StopWords = [[5, -42]] }));
     }
 
     [Fact]

@@ -24,6 +24,16 @@ public sealed class GenerationPlanTests
     }
 
     [Fact]
+    public void A_prompt_and_a_stop_holding_U_FFFE_are_normalized_around_it()
+    {
+        // .NET's normalization refuses U+FFFE, which the Gateway passes on as valid text: this was a PREPROCESSOR_FAILED.
+        var plan = Create(new GenerateRequest { Prompt = "ab\uFFFEe\u0301", Stop = { "\uFFFEe\u0301" } });
+
+        Assert.Equal("ab\uFFFE\u00e9", plan.Prompt);
+        Assert.Equal(["\uFFFE\u00e9"], plan.Stop);
+    }
+
+    [Fact]
     public void Limits_tighter_than_the_context_cap_the_prompt_and_the_new_tokens()
     {
         var limits = ModelLimits.Resolve(TinyModel.ContextLength, new PreprocessorOptions { MaxNewTokens = 5, MaxPromptTokens = 6 }, null);
