@@ -16,6 +16,10 @@ public sealed record GptjConfig(
     int BosTokenId,
     int EosTokenId)
 {
+    /// <summary>The longest context this engine serves. Its rotary tables and per-position buffers are sized by n_positions
+    /// at load; a config asking for more (GPT-J has 2,048) is refused rather than allocating gigabytes for it.</summary>
+    public const int MaxContextLength = 131_072;
+
     /// <summary>Features per attention head.</summary>
     public int HeadDim => EmbeddingSize / HeadCount;
 
@@ -54,8 +58,16 @@ public sealed record GptjConfig(
         var embedding = Int("n_embd", null);
         var heads = Int("n_head", null);
         var context = Int("n_positions", Int("n_ctx", 2048));
-        var epsilon = root.TryGetProperty("layer_norm_epsilon", out var eps) && eps.ValueKind == JsonValueKind.Number
-            ? (eps.TryGetSingle(out var value) ? value : float.NaN) : 1e-5f;
+        var epsilon = 1e-5f;
+        if (root.TryGetProperty("layer_norm_epsilon", out var eps) && eps.ValueKind != JsonValueKind.Null)
+        {
+            if (eps.ValueKind != JsonValueKind.Number)
+                throw new CheckpointFormatException(configJsonPath, null, $"field 'layer_norm_epsilon' must be a number, found {eps.GetRawText()}");
+            epsilon = eps.TryGetSingle(out var value) ? value : float.NaN;
+        }
+        // HF: n_inner null means 4 * n_embd, which must itself fit.
+        if (4L * embedding > int.MaxValue)
+            throw new CheckpointFormatException(configJsonPath, null, $"field 'n_embd' is {embedding}; 4 x n_embd (the MLP width when n_inner is not given) must fit 32 bits");
         var config = new GptjConfig(
             VocabSize: Int("vocab_size", null),
             ContextLength: context,
@@ -64,7 +76,6 @@ public sealed record GptjConfig(
             HeadCount: heads,
             // HF: rotary_dim null means rotary over the whole head.
             RotaryDim: Int("rotary_dim", heads > 0 ? embedding / heads : 0),
-            // HF: n_inner null means 4 * n_embd.
             InnerSize: Int("n_inner", 4 * embedding),
             LayerNormEpsilon: epsilon,
             BosTokenId: Int("bos_token_id", 50256),
@@ -91,8 +102,9 @@ public sealed record GptjConfig(
             throw new CheckpointFormatException(source, null, $"rotary_dim {RotaryDim} must be even and at most the head size {HeadDim}");
         if (!(LayerNormEpsilon > 0 && float.IsFinite(LayerNormEpsilon)))
             throw new CheckpointFormatException(source, null, $"layer_norm_epsilon must be a positive number, found {LayerNormEpsilon}");
-        // The rotary tables hold n_positions x rotary_dim / 2 angles in one array each.
-        if ((long)ContextLength * RotaryDim > Array.MaxLength)
-            throw new CheckpointFormatException(source, null, $"n_positions {ContextLength} x rotary_dim {RotaryDim} rotary table entries exceed the largest array");
+        if (ContextLength > MaxContextLength)
+            throw new CheckpointFormatException(source, null, $"n_positions {ContextLength} is more than the {MaxContextLength} positions this engine serves");
+        if ((uint)BosTokenId >= (uint)VocabSize || (uint)EosTokenId >= (uint)VocabSize)
+            throw new CheckpointFormatException(source, null, $"bos_token_id {BosTokenId} and eos_token_id {EosTokenId} must be token ids of the vocabulary [0, {VocabSize})");
     }
 }

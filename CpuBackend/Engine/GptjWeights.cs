@@ -64,6 +64,7 @@ internal sealed class GptjWeights : IDisposable
             if (!t.Shape.SequenceEqual(shape))
                 throw new CheckpointFormatException(t.File, name, $"has shape {t.ShapeText}, config.json implies [{string.Join(", ", shape)}]");
             _ = t.WeightType; // refuses dtypes the engine cannot read, naming the tensor
+            FiniteWeights.ThrowIfNotFinite(t);
             return t;
         }
 
@@ -100,8 +101,12 @@ internal sealed class GptjWeights : IDisposable
         {
             int e = c.EmbeddingSize, inner = c.InnerSize;
             var embedding = Mat("transformer.wte.weight", c.VocabSize, e);
-            // n_layer comes from config.json and sizes an array: the checkpoint must hold that many layers first.
+            // n_layer comes from config.json and sizes an array: the checkpoint must hold that many layers first, and no
+            // more (a config with fewer layers than the checkpoint would serve a truncated model without a word).
             Tensor($"transformer.h.{c.LayerCount - 1}.ln_1.weight", e);
+            var unused = tensors.Keys.FirstOrDefault(name => name.StartsWith($"transformer.h.{c.LayerCount}.", StringComparison.Ordinal));
+            if (unused is not null)
+                throw new CheckpointFormatException(checkpoint.Description, unused, $"belongs to a layer beyond the {c.LayerCount} that config.json's n_layer states");
             var layers = new LayerWeights[c.LayerCount];
             for (var l = 0; l < c.LayerCount; l++)
             {

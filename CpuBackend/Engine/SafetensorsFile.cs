@@ -40,9 +40,14 @@ internal static class SafetensorsFile
             var tensors = new List<CheckpointTensor>();
             try
             {
+                var names = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var entry in header.RootElement.EnumerateObject())
-                    if (entry.Name != "__metadata__")
-                        tensors.Add(ReadEntry(file, entry.Name, entry.Value, dataStart, dataLength));
+                {
+                    if (entry.Name == "__metadata__") continue;
+                    if (!names.Add(entry.Name)) throw file.Error("appears twice in the header", entry.Name);
+                    tensors.Add(ReadEntry(file, entry.Name, entry.Value, dataStart, dataLength));
+                }
+                ThrowIfOverlapping(file, tensors);
             }
             catch (InvalidOperationException e)
             {
@@ -50,6 +55,18 @@ internal static class SafetensorsFile
                 throw new CheckpointFormatException(file.Path, null, $"safetensors header holds a string that is not valid Unicode: {e.Message}", e);
             }
             return tensors;
+        }
+    }
+
+    // The format forbids it, and two weights sharing bytes is a crafted or corrupt file, not a checkpoint.
+    private static void ThrowIfOverlapping(MappedFile file, List<CheckpointTensor> tensors)
+    {
+        CheckpointTensor? previous = null;
+        foreach (var tensor in tensors.Where(t => t.ByteCount > 0).OrderBy(t => t.Data))
+        {
+            if (previous is not null && tensor.Data < previous.Data + (nint)previous.ByteCount)
+                throw file.Error($"its data_offsets overlap those of '{previous.Name}'", tensor.Name);
+            previous = tensor;
         }
     }
 

@@ -169,6 +169,7 @@ public sealed class CheckpointFormatTests : IDisposable
     [InlineData("""{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0]}}""", "are not a range inside the data")]
     [InlineData("""{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 16]}}""", "hold 16 bytes but F32[2] needs 8")]
     [InlineData("""{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}, "w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}""", "tensor 'w': appears twice")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}""", "tensor 'b': its data_offsets overlap those of 'a'")]
     [InlineData("""{"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]""", "header is not valid JSON")]
     [InlineData("""{"\ud800": 5}""", "header holds a string that is not valid Unicode")]
     public void Safetensors_header_that_lies_is_refused_naming_file_and_tensor(string header, string expected)

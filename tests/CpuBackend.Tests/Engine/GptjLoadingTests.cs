@@ -15,7 +15,7 @@ public sealed class GptjLoadingTests : IDisposable
     [Fact]
     public void Config_without_n_inner_or_rotary_dim_uses_hf_defaults()
     {
-        var path = WriteConfig("""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_head": 4, "n_positions": 16, "n_inner": null}""");
+        var path = WriteConfig("""{"vocab_size": 50, "bos_token_id": 1, "eos_token_id": 1, "n_embd": 32, "n_layer": 1, "n_head": 4, "n_positions": 16, "n_inner": null}""");
         var config = GptjConfig.Load(path);
         Assert.Equal(128, config.InnerSize);
         Assert.Equal(8, config.RotaryDim);
@@ -26,7 +26,7 @@ public sealed class GptjLoadingTests : IDisposable
     [Fact]
     public void Config_missing_a_field_names_it()
     {
-        var path = WriteConfig("""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_positions": 16}""");
+        var path = WriteConfig("""{"vocab_size": 50, "bos_token_id": 1, "eos_token_id": 1, "n_embd": 32, "n_layer": 1, "n_positions": 16}""");
         var error = Assert.Throws<CheckpointFormatException>(() => GptjConfig.Load(path));
         Assert.Contains("'n_head' is missing", error.Message);
     }
@@ -37,9 +37,48 @@ public sealed class GptjLoadingTests : IDisposable
     [InlineData("-1e-5")]
     public void Config_with_an_epsilon_that_is_not_a_positive_float_is_refused(string epsilon)
     {
-        var path = WriteConfig($$"""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_head": 4, "layer_norm_epsilon": {{epsilon}}}""");
+        var path = WriteConfig($$"""{"vocab_size": 50, "bos_token_id": 1, "eos_token_id": 1, "n_embd": 32, "n_layer": 1, "n_head": 4, "layer_norm_epsilon": {{epsilon}}}""");
         var error = Assert.Throws<CheckpointFormatException>(() => GptjConfig.Load(path));
         Assert.Contains("layer_norm_epsilon must be a positive number", error.Message);
+    }
+
+    [Theory]
+    [InlineData("\"n_embd\": 32, \"layer_norm_epsilon\": \"NaN\"", "field 'layer_norm_epsilon' must be a number, found \"NaN\"")]
+    [InlineData("\"n_embd\": 32, \"n_positions\": 60000000", "n_positions 60000000 is more than the 131072 positions this engine serves")]
+    [InlineData("\"n_embd\": 32, \"eos_token_id\": 50", "eos_token_id 50 must be token ids of the vocabulary [0, 50)")]
+    [InlineData("\"n_embd\": 32, \"bos_token_id\": -5", "bos_token_id -5 and")]
+    [InlineData("\"n_embd\": 1000000000, \"n_inner\": null", "4 x n_embd (the MLP width when n_inner is not given) must fit 32 bits")]
+    public void Config_asking_for_what_no_checkpoint_can_mean_is_refused_naming_the_field(string fields, string expected)
+    {
+        // Each was accepted: a string epsilon became 1e-5, 60M positions allocated 15 GB of rotary tables, an end token
+        // outside the vocabulary never ended a generation, and 4 x n_embd overflowed into a message about n_inner.
+        var defaults = fields.Contains("_token_id") ? "" : "\"bos_token_id\": 1, \"eos_token_id\": 1, ";
+        var path = WriteConfig("{\"vocab_size\": 50, \"n_layer\": 1, \"n_head\": 4, " + defaults + fields + "}");
+
+        var error = Assert.Throws<CheckpointFormatException>(() => GptjConfig.Load(path));
+
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void Config_stating_fewer_layers_than_the_checkpoint_holds_is_refused_naming_a_tensor_of_the_next_layer()
+    {
+        // The tiny checkpoint has 2 layers; with n_layer 1 the second was ignored and a truncated model served.
+        var checkpoint = GptjAspire.CpuBackend.Tests.Serving.TinyCheckpoint.Create();
+        try
+        {
+            var config = Path.Combine(checkpoint, "config.json");
+            File.WriteAllText(config, File.ReadAllText(config).Replace("\"n_layer\":2", "\"n_layer\":1"));
+
+            var error = Assert.Throws<CheckpointFormatException>(() => GptjModel.Load(checkpoint, null, NullLogger.Instance));
+
+            Assert.StartsWith("transformer.h.1.", error.Tensor);
+            Assert.Contains("beyond the 1 that config.json's n_layer states", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(checkpoint, recursive: true);
+        }
     }
 
     [Fact]
@@ -90,7 +129,7 @@ public sealed class GptjLoadingTests : IDisposable
     [Fact]
     public void Folder_without_weights_names_the_files_looked_for()
     {
-        WriteConfig("""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_head": 4}""");
+        WriteConfig("""{"vocab_size": 50, "bos_token_id": 1, "eos_token_id": 1, "n_embd": 32, "n_layer": 1, "n_head": 4}""");
         var error = Assert.Throws<FileNotFoundException>(() => GptjModel.Load(folder, null, NullLogger.Instance));
         Assert.Contains("model.safetensors", error.Message);
         Assert.Contains("pytorch_model.bin", error.Message);
@@ -206,7 +245,7 @@ public sealed class GptjLoadingTests : IDisposable
 
     private void WriteTorchArchive(byte[] pickle)
     {
-        WriteConfig("""{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_head": 4}""");
+        WriteConfig("""{"vocab_size": 50, "bos_token_id": 1, "eos_token_id": 1, "n_embd": 32, "n_layer": 1, "n_head": 4}""");
         File.WriteAllBytes(Path.Combine(folder, "pytorch_model.bin"), TorchArchive.Zip([("archive/data.pkl", pickle)]));
     }
 }

@@ -13,7 +13,7 @@ public sealed class CpuBackendLoadFailureTests
         var folder = Directory.CreateTempSubdirectory("gptj-crafted-").FullName;
         try
         {
-            File.WriteAllText(Path.Combine(folder, "config.json"), """{"vocab_size": 50, "n_embd": 32, "n_layer": 1, "n_head": 4}""");
+            File.WriteAllText(Path.Combine(folder, "config.json"), """{"vocab_size": 50, "bos_token_id": 1, "eos_token_id": 1, "n_embd": 32, "n_layer": 1, "n_head": 4}""");
             var file = Path.Combine(folder, fileName);
             File.WriteAllBytes(file, fileName == "model.safetensors"
                 ? TorchArchive.Safetensors("[]", new byte[16])
