@@ -307,7 +307,9 @@ public sealed partial class InferenceService(ModelHost host, ILogger<InferenceSe
 
     private bool IsServed(string name, string version) => name == host.ModelName && version is "" or ModelDescription.Version;
 
-    private LoadedModel RequireModel(string name, string version)
+    /// <summary>The loaded model a request names, or the NOT_FOUND / UNAVAILABLE a request for it gets: checked before a
+    /// body is read, so a request to a model that is not here hears that rather than what is wrong with its body.</summary>
+    internal LoadedModel RequireModel(string name, string version)
     {
         if (name != host.ModelName)
         {

@@ -21,7 +21,7 @@ internal static class GenerateEndpoints
         ModelInferRequest? request = null;
         try
         {
-            request = await ReadAsync(http, name, version).ConfigureAwait(false);
+            request = await ReadAsync(http, service, name, version).ConfigureAwait(false);
             var response = await service.InferWholeAsync(request, cancellation, streamingCall: "generate_stream").ConfigureAwait(false);
             return Results.Bytes(GenerateMessages.Write(response), "application/json");
         }
@@ -39,7 +39,7 @@ internal static class GenerateEndpoints
         var started = false;
         try
         {
-            request = await ReadAsync(http, name, version).ConfigureAwait(false);
+            request = await ReadAsync(http, service, name, version).ConfigureAwait(false);
             await service.InferDecoupledAsync(request, async response =>
             {
                 if (!started)
@@ -70,8 +70,9 @@ internal static class GenerateEndpoints
         }
     }
 
-    private static async Task<ModelInferRequest> ReadAsync(HttpContext http, string name, string? version)
+    private static async Task<ModelInferRequest> ReadAsync(HttpContext http, InferenceService service, string name, string? version)
     {
+        service.RequireModel(name, version ?? "");
         using var body = await RestRequestBody.ReadAsync(http).ConfigureAwait(false);
         return GenerateMessages.Read(body.GetBuffer().AsMemory(0, (int)body.Length), name, version ?? "");
     }

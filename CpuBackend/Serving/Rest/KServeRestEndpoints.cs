@@ -67,6 +67,7 @@ public static class KServeRestEndpoints
         ModelInferRequest? request = null;
         try
         {
+            service.RequireModel(name, version ?? "");
             int? headerLength = null;
             if (http.Request.Headers.TryGetValue(RestInferMessages.HeaderLengthHeader, out var header))
                 headerLength = int.TryParse(header, out var length) ? length : throw new RestRequestException($"{RestInferMessages.HeaderLengthHeader} is not a byte count: '{header}'.");

@@ -217,10 +217,15 @@ public sealed class KServeRestTests : RestBackendTest
         Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/v2/models/gptj/ready")).StatusCode); // still served
     }
 
-    [Fact]
-    public async Task Inference_on_an_unknown_model_is_404()
+    [Theory]
+    [InlineData("/v2/models/llama/infer", """{"inputs": []}""")]
+    // The model is named before the body is read: a body that is wrong too still hears that the model is not here.
+    [InlineData("/v2/models/llama/infer", "{}")]
+    [InlineData("/v2/models/llama/generate", "[1, 2]")]
+    [InlineData("/v2/models/llama/generate_stream", "not json")]
+    public async Task Inference_on_an_unknown_model_is_404(string route, string body)
     {
-        using var response = await Http.PostAsync("/v2/models/llama/infer", Json("""{"inputs": []}"""));
+        using var response = await Http.PostAsync(route, Json(body));
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Contains("'llama' is not found", (await JsonAsync(response)).GetProperty("error").GetString());
