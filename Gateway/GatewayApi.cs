@@ -11,6 +11,7 @@ using GptjAspire.Gateway.Models;
 using GptjAspire.Gateway.Predict;
 using GptjAspire.Gateway.Preprocessing;
 using GptjAspire.Gateway.RateLimiting;
+using GptjAspire.Gateway.Routing;
 using GptjAspire.Gateway.Security;
 using GptjAspire.Gateway.Tokenization;
 using GptjAspire.ServiceDefaults;
@@ -57,6 +58,7 @@ public static class GatewayApi
     {
         // Created now, not at the first request: its gauges report 0 from the start, and an autoscaler needs that 0.
         app.Services.GetRequiredService<GatewayMetrics>();
+        app.UseRoutingWithHead();
         app.UseStatusCodePages(FrameworkErrors.WriteAsync);
         app.UseMiddleware<ApiErrorMiddleware>();
         app.UseCors();

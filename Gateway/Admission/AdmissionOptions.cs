@@ -21,11 +21,13 @@ public sealed class AdmissionOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = $"{Section}:DrainRateWindow must be between {{1}} and {{2}}.")]
     public TimeSpan DrainRateWindow { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Safety net whatever the estimate says: generations in flight at once.</summary>
+    /// <summary>Safety net whatever the estimate says: backend requests in flight at once, one per prompt of each admitted
+    /// request (the unit the backend queues). At most the backend's queue (CpuBackend's <c>Generation:MaxQueuedRequests</c>,
+    /// 64), so that a burst waits in the Gateway's queue instead of being refused behind it.</summary>
     [Range(1, 100_000, ErrorMessage = $"{Section}:MaxConcurrentRequests must be between {{1}} and {{2}}.")]
     public int MaxConcurrentRequests { get; set; } = 64;
 
-    /// <summary>Safety net whatever the estimate says: admitted requests waiting for one of the <see cref="MaxConcurrentRequests"/> slots.</summary>
+    /// <summary>Safety net whatever the estimate says: admitted requests waiting for their <see cref="MaxConcurrentRequests"/> slots.</summary>
     [Range(0, 100_000, ErrorMessage = $"{Section}:MaxQueuedRequests must be between {{1}} and {{2}}.")]
     public int MaxQueuedRequests { get; set; } = 256;
 }

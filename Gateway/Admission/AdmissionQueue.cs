@@ -7,7 +7,8 @@ namespace GptjAspire.Gateway.Admission;
 /// <summary>Admits a request only when the work admitted before it, its own included, is expected to drain within
 /// <see cref="AdmissionOptions.MaxQueueWait"/> (at the measured <see cref="Admission.DrainRate"/>, stretched by the
 /// <see cref="PredictionMargin"/>); refuses the rest at once with 429 and a Retry-After computed from the same estimate
-/// (TGI's admission step). Admitted requests take one of a fixed number of slots in arrival order.</summary>
+/// (TGI's admission step). Admitted requests take slots, one per backend request they make at once, from a fixed number
+/// (<see cref="AdmissionOptions.MaxConcurrentRequests"/>), in arrival order.</summary>
 /// <remarks>An idle Gateway admits any request, however large: it would otherwise be refused forever, and the rate it
 /// drains at could never be measured. A request still waiting for a slot when the bound expires is refused then.</remarks>
 public sealed class AdmissionQueue
@@ -17,7 +18,7 @@ public sealed class AdmissionQueue
     readonly DrainRate _rate;
     readonly PredictionMargin _margin = new();
     readonly Lock _lock = new();
-    readonly LinkedList<TaskCompletionSource> _waiting = new();
+    readonly LinkedList<Waiter> _waiting = new();
     int _running;
     long _outstanding;
 
@@ -28,7 +29,7 @@ public sealed class AdmissionQueue
         _rate = new DrainRate(_options.InitialDrainRate, _options.DrainRateWindow, time);
     }
 
-    /// <summary>Generations holding a slot.</summary>
+    /// <summary>Slots held: backend requests in flight (or about to be) for the admitted requests.</summary>
     public int Running { get { lock (_lock) return _running; } }
 
     /// <summary>Admitted requests waiting for a slot.</summary>
@@ -43,27 +44,35 @@ public sealed class AdmissionQueue
     /// <summary>The factor by which predicted times are stretched, learned from how long admitted requests took.</summary>
     public double Margin { get { lock (_lock) return _margin.Factor; } }
 
-    /// <summary>Admits <paramref name="work"/> units (<see cref="RequestWork"/>) and waits for a slot, or throws the 429.
-    /// Call <see cref="Admission.Completed"/> when the generation succeeded, and dispose the result to free the slot.</summary>
-    public async ValueTask<Admission> EnterAsync(long work, CancellationToken cancellationToken)
+    /// <summary>Admits a request that makes one backend request; see <see cref="EnterAsync(long, int, CancellationToken)"/>.</summary>
+    public ValueTask<Admission> EnterAsync(long work, CancellationToken cancellationToken) => EnterAsync(work, 1, cancellationToken);
+
+    /// <summary>Admits <paramref name="work"/> units (<see cref="RequestWork"/>) and waits for its slots, or throws the 429.
+    /// Call <see cref="Admission.Completed"/> when the generation succeeded, and dispose the result to free the slots.</summary>
+    /// <param name="backendRequests">The backend requests the request makes at once (one per prompt), each of which the
+    /// backend queues: one slot each, so that the Gateway never has more in flight than the slots, and a burst waits here
+    /// instead of overflowing the backend's queue. A request that makes more than there are slots takes all of them.</param>
+    public async ValueTask<Admission> EnterAsync(long work, int backendRequests, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(work, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(backendRequests, 1);
         cancellationToken.ThrowIfCancellationRequested();
-        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        LinkedListNode<TaskCompletionSource> place;
+        var slots = Math.Min(backendRequests, _options.MaxConcurrentRequests);
+        var waiter = new Waiter(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), slots);
+        LinkedListNode<Waiter> place;
         Ticket ticket;
         lock (_lock)
         {
             var predicted = PredictedSeconds(work);
-            ticket = new Ticket(work, _time.GetTimestamp(), predicted);
+            ticket = new Ticket(work, slots, _time.GetTimestamp(), predicted);
             var expected = predicted * _margin.Factor;
             if (_outstanding > 0 && expected > _options.MaxQueueWait.TotalSeconds)
                 throw Refusal(expected, string.Create(CultureInfo.InvariantCulture,
                     $"The server is busy: this request would take about {expected:F1} s behind the work already admitted, more than the {_options.MaxQueueWait.TotalSeconds:F0} s allowed."));
-            if (_running < _options.MaxConcurrentRequests && _waiting.Count == 0)
+            if (_running + slots <= _options.MaxConcurrentRequests && _waiting.Count == 0)
             {
                 Admit(work);
-                _running++;
+                _running += slots;
                 return new Admission(this, ticket);
             }
             if (_waiting.Count >= _options.MaxQueuedRequests)
@@ -74,7 +83,7 @@ public sealed class AdmissionQueue
 
         try
         {
-            await waiter.Task.WaitAsync(_options.MaxQueueWait, _time, cancellationToken);
+            await waiter.Granted.Task.WaitAsync(_options.MaxQueueWait, _time, cancellationToken);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
@@ -86,6 +95,8 @@ public sealed class AdmissionQueue
                 {
                     _waiting.Remove(place);
                     Withdraw(work);
+                    // It may have been the first in line, holding back smaller requests behind it that fit now.
+                    GrantWaiting();
                 }
                 else if (e is OperationCanceledException)
                 {
@@ -146,22 +157,29 @@ public sealed class AdmissionQueue
                 _margin.Observe(ticket.PredictedSeconds, _time.GetElapsedTime(ticket.AdmittedAt).TotalSeconds);
         }
         Withdraw(ticket.Work);
-        // The slot passes straight to the longest waiter, so arrival order holds and no newcomer overtakes it.
-        if (_waiting.First is { } next)
+        _running -= ticket.Slots;
+        GrantWaiting();
+    }
+
+    // Under the lock. Freed slots pass straight to the waiters in arrival order, so no newcomer overtakes them; the first in
+    // line waits until its slots are all free, and those behind it wait with it.
+    void GrantWaiting()
+    {
+        while (_waiting.First is { } next && _running + next.Value.Slots <= _options.MaxConcurrentRequests)
         {
             _waiting.RemoveFirst();
-            next.Value.TrySetResult();
-        }
-        else
-        {
-            _running--;
+            _running += next.Value.Slots;
+            next.Value.Granted.TrySetResult();
         }
     }
 
-    /// <summary>What the queue remembers of an admitted request: its work, when it was admitted and when it was predicted to finish.</summary>
-    internal readonly record struct Ticket(long Work, long AdmittedAt, double PredictedSeconds);
+    /// <summary>An admitted request waiting for its slots.</summary>
+    readonly record struct Waiter(TaskCompletionSource Granted, int Slots);
 
-    /// <summary>One admitted request's slot and work; disposing it frees both.</summary>
+    /// <summary>What the queue remembers of an admitted request: its work, its slots, when it was admitted and when it was predicted to finish.</summary>
+    internal readonly record struct Ticket(long Work, int Slots, long AdmittedAt, double PredictedSeconds);
+
+    /// <summary>One admitted request's slots and work; disposing it frees both.</summary>
     public sealed class Admission : IDisposable
     {
         readonly AdmissionQueue _queue;

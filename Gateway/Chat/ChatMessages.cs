@@ -26,7 +26,9 @@ public static class ChatMessages
             throw ApiException.Invalid(path, $"'{path}' must be a message object, not {JsonBody.Describe(message)}.");
         string? role = null;
         string? content = null;
-        foreach (var field in message.EnumerateObject())
+        // A null asks for nothing, as at the top level: messages copied from OpenAI-style responses carry "refusal": null,
+        // "tool_calls": null and the like.
+        foreach (var field in message.EnumerateObject().Where(field => field.Value.ValueKind != JsonValueKind.Null))
         {
             var fieldPath = $"{path}.{field.Name}";
             switch (field.Name)
@@ -39,8 +41,10 @@ public static class ChatMessages
                 case "content":
                     content = Content(field.Value, fieldPath);
                     break;
-                case "name" when field.Value.ValueKind is JsonValueKind.String or JsonValueKind.Null:
+                case "name":
                     // A participant's name changes nothing in a "User:"/"Assistant:" transcript.
+                    if (field.Value.ValueKind != JsonValueKind.String)
+                        throw ApiException.Invalid(fieldPath, $"'{fieldPath}' must be a string, not {JsonBody.Describe(field.Value)}.");
                     break;
                 default:
                     throw ApiException.Invalid(fieldPath, $"'{fieldPath}' is not supported by this server (messages hold role, content and name).");
@@ -55,14 +59,12 @@ public static class ChatMessages
     }
 
     // A string, or an array of text parts ({"type": "text", "text": ...}) joined in order, as OpenAI allows.
-    static string? Content(JsonElement content, string path)
+    static string Content(JsonElement content, string path)
     {
         switch (content.ValueKind)
         {
-            case JsonValueKind.Null:
-                return null;
             case JsonValueKind.String:
-                return content.GetString();
+                return content.GetString()!;
             case JsonValueKind.Array:
                 var text = new StringBuilder();
                 var index = 0;

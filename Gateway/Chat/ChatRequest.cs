@@ -13,8 +13,8 @@ public static class ChatRequest
     {
         var fields = new RequestFields(body);
         var messages = fields.Raw("messages");
-        var maxCompletionTokens = fields.Integer("max_completion_tokens");
-        var maxTokens = fields.Integer("max_tokens");
+        var maxCompletionTokens = CompletionRequest.ReadMaxTokens(fields, "max_completion_tokens", limits);
+        var maxTokens = CompletionRequest.ReadMaxTokens(fields, "max_tokens", limits);
         if (maxCompletionTokens is not null && maxTokens is not null)
             throw ApiException.Invalid("max_tokens", "Give 'max_completion_tokens' or its older name 'max_tokens', not both.");
         if (fields.Boolean("logprobs") == true)

@@ -34,13 +34,27 @@ public static class CompletionEndpoints
     /// <summary>Queues a checked request, generates every prompt × n samples and answers in <paramref name="shape"/>, whole or streamed.</summary>
     public static async Task RespondAsync(HttpContext http, CompletionRequest request, ICompletionShape shape)
     {
+        // The caller's token allowance pays for the most this request can generate, before it waits in the queue.
+        var charge = http.ChargeGeneratedTokens((long)request.Prompt.Count * request.N * request.MaxTokens, request.UpstreamFieldNames["max_new_tokens"]);
+        try
+        {
+            await GenerateAsync(http, request, shape);
+        }
+        catch (ApiException failure)
+        {
+            charge.RefundIfRefused(failure);
+            throw;
+        }
+    }
+
+    static async Task GenerateAsync(HttpContext http, CompletionRequest request, ICompletionShape shape)
+    {
         var services = http.RequestServices;
         var preprocessor = services.GetRequiredService<PreprocessorClient>();
         var cancellationToken = http.RequestAborted;
-        // The caller's token allowance pays for the most this request can generate, before it waits in the queue.
-        http.ChargeGeneratedTokens((long)request.Prompt.Count * request.N * request.MaxTokens, request.UpstreamFieldNames["max_new_tokens"]);
+        // One backend request per prompt, all at once: one admission slot each.
         using var admission = await services.GetRequiredService<AdmissionQueue>()
-            .EnterAsync(RequestWork.ForCompletion(request.Prompt, request.N, request.MaxTokens), cancellationToken);
+            .EnterAsync(RequestWork.ForCompletion(request.Prompt, request.N, request.MaxTokens), request.Prompt.Count, cancellationToken);
         var id = $"{shape.IdPrefix}{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
@@ -76,7 +90,7 @@ public static class CompletionEndpoints
         {
             try
             {
-                return await preprocessor.GenerateAsync(request.ToGenerateRequest(prompt), request.UpstreamFieldNames, stop.Token);
+                return await preprocessor.GenerateAsync(request.ToGenerateRequest(prompt), request.UpstreamFieldNamesFor(prompt), stop.Token);
             }
             catch (ApiException e)
             {

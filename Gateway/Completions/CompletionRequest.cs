@@ -41,6 +41,21 @@ public sealed record CompletionRequest(
     /// <summary>The Preprocessor's field names as the endpoint that made this request calls them, for its errors.</summary>
     public IReadOnlyDictionary<string, string> UpstreamFieldNames { get; init; } = TextFieldNames;
 
+    // The Preprocessor's fields that hold the prompt itself, as text or as token ids.
+    static readonly string[] PromptFields = ["prompt", "prompt_ids"];
+
+    /// <summary>The field names for the errors of prompt <paramref name="index"/>'s call: of several prompts, the one refused
+    /// is named by its path (<c>prompt[1]</c>), as the Gateway's own checks name it.</summary>
+    public IReadOnlyDictionary<string, string> UpstreamFieldNamesFor(int index)
+    {
+        if (Prompt.Count == 1)
+            return UpstreamFieldNames;
+        var names = new Dictionary<string, string>(UpstreamFieldNames);
+        foreach (var field in PromptFields)
+            names[field] = $"{UpstreamFieldNames.GetValueOrDefault(field, field)}[{index}]";
+        return names;
+    }
+
     // OpenAI parameters this server does not implement, which common clients send with their neutral value by default.
     static readonly NeutralField[] CompletionNeutral = [NeutralField.Number("best_of", 1), NeutralField.Number("logprobs", 0)];
 
@@ -54,7 +69,7 @@ public sealed record CompletionRequest(
     {
         var fields = new RequestFields(body);
         var prompt = CompletionPrompt.Read(fields, "prompt");
-        var maxTokens = fields.Integer("max_tokens");
+        var maxTokens = ReadMaxTokens(fields, "max_tokens", limits);
         var echo = fields.Boolean("echo") ?? false;
         NeutralField.RequireAll(fields, CompletionNeutral);
         if (fields.Raw("suffix") is { } suffix && !(suffix.ValueKind == JsonValueKind.String && suffix.GetString() == ""))
@@ -75,9 +90,14 @@ public sealed record CompletionRequest(
         });
     }
 
+    /// <summary>Reads the endpoint's budget of new tokens, under whichever name it has, checked against the model's limit.</summary>
+    public static long? ReadMaxTokens(RequestFields fields, string name, RequestLimits limits) =>
+        fields.Integer(name, 1, RequestLimits.OrUnbounded(limits.MaxNewTokens));
+
     /// <summary>
     /// Reads and checks the parameters every OpenAI generation endpoint shares, once the endpoint has read its own fields
     /// (so that anything left is unknown); <paramref name="prompts"/> then checks the endpoint's input and gives the prompts.
+    /// <paramref name="maxTokens"/> is the endpoint's budget as <see cref="ReadMaxTokens"/> read it.
     /// </summary>
     public static CompletionRequest Parse(
         RequestFields fields, RequestLimits limits,
@@ -86,15 +106,15 @@ public sealed record CompletionRequest(
         var model = fields.String("model") ?? limits.ModelName;
         var temperature = fields.Number("temperature") ?? 1;
         var topP = fields.Number("top_p") ?? 1;
-        var n = fields.Integer("n") ?? 1;
+        var n = fields.Integer("n", 1, RequestLimits.OrUnbounded(limits.MaxSamples)) ?? 1;
         var stop = fields.StringOrStrings("stop") ?? [];
         var seed = fields.UnsignedInteger("seed");
         var stream = fields.Boolean("stream") ?? false;
-        var topK = fields.Integer("top_k") ?? 0;
+        var topK = fields.Integer("top_k", 0, int.MaxValue) ?? 0;
         var repetitionPenalty = fields.Number("repetition_penalty") ?? 1;
         var presencePenalty = fields.Number("presence_penalty") ?? 0;
         var frequencyPenalty = fields.Number("frequency_penalty") ?? 0;
-        var minTokens = fields.Integer("min_tokens") ?? 0;
+        var minTokens = fields.Integer("min_tokens", 0, maxTokens.Value ?? DefaultMaxTokens) ?? 0;
         var includeUsage = StreamOptions(fields, stream);
         _ = fields.String("user");
         var logitBias = ReadLogitBias(fields);
@@ -103,19 +123,15 @@ public sealed record CompletionRequest(
         var prompt = prompts();
         if (model != limits.ModelName)
             throw ApiException.ModelNotFound(model, limits.ModelName);
-        Ranges.Check(maxTokens.Name, maxTokens.Value ?? DefaultMaxTokens, 1, RequestLimits.OrUnbounded(limits.MaxNewTokens));
         Ranges.Check("temperature", temperature, 0, 2);
         var narrowedTopP = Ranges.Probability("top_p", topP);
-        Ranges.Check("n", n, 1, RequestLimits.OrUnbounded(limits.MaxSamples));
         if (stop.Count > RequestLimits.OrUnbounded(limits.MaxStopSequences))
             throw ApiException.Invalid("stop", $"'stop' may hold at most {limits.MaxStopSequences} sequences; got {stop.Count}.");
         if (stop.Any(s => s.Length == 0))
             throw ApiException.Invalid("stop", "Stop sequences must not be empty strings.");
-        Ranges.Check("top_k", topK, 0, int.MaxValue);
         Ranges.Check("repetition_penalty", repetitionPenalty, 0, 100, minExclusive: true);
         Ranges.Check("presence_penalty", presencePenalty, -MaxPenalty, MaxPenalty);
         Ranges.Check("frequency_penalty", frequencyPenalty, -MaxPenalty, MaxPenalty);
-        Ranges.Check("min_tokens", minTokens, 0, maxTokens.Value ?? DefaultMaxTokens);
 
         return new CompletionRequest(model, prompt, (int)(maxTokens.Value ?? DefaultMaxTokens), temperature, narrowedTopP, (int)n, stop, seed, stream, echo,
             (int)topK, repetitionPenalty, includeUsage, presencePenalty, frequencyPenalty, (int)minTokens, logitBias);
@@ -149,7 +165,7 @@ public sealed record CompletionRequest(
             throw ApiException.Invalid("stream_options", "'stream_options' is only allowed when 'stream' is true.");
         if (options.ValueKind != JsonValueKind.Object)
             throw ApiException.Invalid("stream_options", $"'stream_options' must be an object, not {JsonBody.Describe(options)}.");
-        var inner = new RequestFields(options);
+        var inner = new RequestFields(options, "stream_options");
         var includeUsage = inner.Boolean("include_usage") ?? false;
         inner.RejectUnknown();
         return includeUsage;

@@ -9,8 +9,6 @@ public sealed class ServerSentEvents(HttpResponse response)
     static readonly byte[] DataPrefix = "data: "u8.ToArray();
     static readonly byte[] EventEnd = "\n\n"u8.ToArray();
 
-    public bool Started => response.HasStarted;
-
     public Task StartAsync()
     {
         response.StatusCode = StatusCodes.Status200OK;

@@ -9,7 +9,7 @@ public enum ApiErrorKind
     UriTooLong,
     /// <summary>The request headers are larger than Kestrel accepts.</summary>
     HeadersTooLarge,
-    /// <summary>The request headers did not arrive within Kestrel's time limit.</summary>
+    /// <summary>The request headers or body did not arrive within Kestrel's time limits.</summary>
     RequestTimeout,
     /// <summary>The request line names an HTTP version Kestrel does not serve.</summary>
     HttpVersionNotSupported,

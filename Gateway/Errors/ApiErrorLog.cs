@@ -13,7 +13,7 @@ public static class ApiErrorLog
         if (status < StatusCodes.Status500InternalServerError)
         {
             logger.LogInformation("{Method} {Path} rejected: {Kind} {Param}: {Message}",
-                request.Method, request.Path, error.Kind, error.Param, error.Message);
+                request.Method, request.Path, error.Kind, error.Param, error.Detail ?? error.Message);
             return;
         }
         logger.LogWarning(error.InnerException, "{Method} {Path} failed: {Kind}: {Detail}",

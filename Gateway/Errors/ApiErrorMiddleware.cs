@@ -15,10 +15,9 @@ public sealed class ApiErrorMiddleware(RequestDelegate next, ILogger<ApiErrorMid
         }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {
-            // Kestrel's checks on the body (its size limit, a malformed chunked body) arrive as this; their
-            // messages describe the request, not the server.
-            var kind = e.StatusCode == StatusCodes.Status413PayloadTooLarge ? ApiErrorKind.PayloadTooLarge : ApiErrorKind.InvalidRequest;
-            await WriteAsync(context, new ApiException(kind, e.Message));
+            // Kestrel's checks on the body (a malformed chunked body, its size limit, a body arriving too slowly) arrive
+            // as this, with the status Kestrel would answer; its message names Kestrel's settings, so it goes to the log only.
+            await WriteAsync(context, KestrelBodyErrors.From(e, context));
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {

@@ -40,12 +40,15 @@ public static class KestrelRejections
             });
         }));
 
+    /// <summary>What a client that sent its request too slowly is told, whether its headers or its body were late.</summary>
+    public const string TooSlow = "The request did not arrive in time: the client sent it too slowly.";
+
     /// <summary>The status line's code for each rejection Kestrel makes before the application, and what to tell the client.</summary>
     static ApiException? Rejection(int status, KestrelServerLimits limits) => status switch
     {
         StatusCodes.Status400BadRequest => new(ApiErrorKind.MalformedHttp,
             "The request is not valid HTTP/1.1: its request line, a header (such as Host, Content-Length or Transfer-Encoding) or its framing is malformed."),
-        StatusCodes.Status408RequestTimeout => new(ApiErrorKind.RequestTimeout, "The request headers did not arrive in time."),
+        StatusCodes.Status408RequestTimeout => new(ApiErrorKind.RequestTimeout, TooSlow),
         StatusCodes.Status414UriTooLong => new(ApiErrorKind.UriTooLong,
             string.Create(CultureInfo.InvariantCulture, $"The request line is longer than {limits.MaxRequestLineSize} bytes.")),
         StatusCodes.Status431RequestHeaderFieldsTooLarge => new(ApiErrorKind.HeadersTooLarge, string.Create(CultureInfo.InvariantCulture,

@@ -30,9 +30,9 @@ public sealed class GatewayMetrics
             "Error responses (and error events ending a stream), by API error kind (error.type).");
         // Observed rather than added to: a gauge reports its current value at every collection, 0 included.
         meter.CreateObservableGauge("gptj.gateway.requests.queued", () => admission.Waiting, "{request}",
-            "Admitted generation requests waiting for a slot.");
+            "Admitted generation requests waiting for their slots.");
         meter.CreateObservableGauge("gptj.gateway.requests.active", () => admission.Running, "{request}",
-            "Generation requests holding a slot (in flight to the Preprocessor); the autoscaling signal.");
+            "Backend generation requests holding a slot (in flight to the Preprocessor, one per prompt); the autoscaling signal.");
     }
 
     /// <summary>Counts an error response; the generation measured on <paramref name="http"/>, if any, ends with that error.</summary>

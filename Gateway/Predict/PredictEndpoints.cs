@@ -35,11 +35,19 @@ public static class PredictEndpoints
         var limits = options.Value;
         var body = await JsonBody.ReadObjectAsync(http.Request, limits.MaxRequestBodyBytes, http.RequestAborted);
         var request = PredictRequest.Parse(body, await model.GetAsync(http.RequestAborted), logger);
-        http.ChargeGeneratedTokens((long)request.NSamples * limits.PredictMaxLength, "n_samples");
-        using var admission = await queue.EnterAsync(RequestWork.ForPredict(request.NSamples, limits.PredictMaxLength), http.RequestAborted);
-        var response = await preprocessor.GenerateAsync(request.ToGenerateRequest(limits), PredictRequest.FieldNames, http.RequestAborted);
-        admission.Completed();
-        return Results.Ok(new PredictResponse(response.Completions.OrderBy(c => c.Index).Select(c => c.Text).ToList()));
+        var charge = http.ChargeGeneratedTokens((long)request.NSamples * limits.PredictMaxLength, "n_samples");
+        try
+        {
+            using var admission = await queue.EnterAsync(RequestWork.ForPredict(request.NSamples, limits.PredictMaxLength), http.RequestAborted);
+            var response = await preprocessor.GenerateAsync(request.ToGenerateRequest(limits), PredictRequest.FieldNames, http.RequestAborted);
+            admission.Completed();
+            return Results.Ok(new PredictResponse(response.Completions.OrderBy(c => c.Index).Select(c => c.Text).ToList()));
+        }
+        catch (ApiException failure)
+        {
+            charge.RefundIfRefused(failure);
+            throw;
+        }
     }
 
     static async Task<IResult> HealthzAsync(HealthCheckService health, CancellationToken cancellationToken)

@@ -22,9 +22,9 @@ public sealed record PredictRequest(string Text, int TopK = 50, float TopP = 0.9
     {
         var fields = new RequestFields(body);
         var text = fields.String("text");
-        var topK = fields.Integer("top_k") ?? 50;
+        var topK = fields.Integer("top_k", 0, int.MaxValue) ?? 50;
         var topP = fields.Number("top_p") ?? 0.9;
-        var samples = fields.Integer("n_samples") ?? 10;
+        var samples = fields.Integer("n_samples", 1, RequestLimits.OrUnbounded(model.MaxSamples)) ?? 10;
         if (fields.Unknown() is { Count: > 0 } ignored && logger.IsEnabled(LogLevel.Debug))
             logger.LogDebug("/predict ignores unknown fields {Fields}", ignored);
 
@@ -32,9 +32,7 @@ public sealed record PredictRequest(string Text, int TopK = 50, float TopP = 0.9
             throw ApiException.Invalid("text", "'text' is required.");
         if (string.IsNullOrWhiteSpace(text))
             throw ApiException.Invalid("text", "'text' must not be empty.");
-        Ranges.Check("top_k", topK, 0, int.MaxValue);
         var narrowedTopP = Ranges.Probability("top_p", topP);
-        Ranges.Check("n_samples", samples, 1, RequestLimits.OrUnbounded(model.MaxSamples));
         return new PredictRequest(text, (int)topK, narrowedTopP, (int)samples);
     }
 

@@ -23,18 +23,19 @@ public sealed class CallerLimits : IDisposable
     public void ChargeRequest(HttpContext http)
     {
         _tokens?.WriteHeaders(http, Caller(http));
-        _requests?.Charge(http, Caller(http), 1, "requests");
+        _requests?.Charge(http, Caller(http), 1, "requests").Dispose();
     }
 
     /// <summary>Counts the most tokens a request can generate; throws the 429 when they do not fit in what is left.</summary>
-    public void ChargeTokens(HttpContext http, long tokens, string param)
+    public TokenCharge ChargeTokens(HttpContext http, long tokens, string param)
     {
-        if (_tokens is null)
-            return;
-        if (tokens > _tokens.PerMinute)
+        if (_tokens is not { } limit)
+            return TokenCharge.None;
+        if (tokens > limit.PerMinute)
             throw ApiException.Invalid(param,
-                $"This request may generate {tokens} tokens, more than the {_tokens.PerMinute} allowed per minute; ask for fewer.");
-        _tokens.Charge(http, Caller(http), (int)tokens, "tokens");
+                $"This request may generate {tokens} tokens, more than the {limit.PerMinute} allowed per minute; ask for fewer.");
+        var charge = limit.Charge(http, Caller(http), (int)tokens, "tokens");
+        return TokenCharge.Of(() => limit.Refund(http, charge));
     }
 
     public void Dispose()
@@ -55,17 +56,29 @@ public sealed class CallerLimits : IDisposable
             : new(name, perMinute, kind, PartitionedRateLimiter.Create<string, string>(caller =>
                 RateLimitPartition.Get(caller, _ => new PerMinuteBucket(perMinute, time))));
 
-        public void Charge(HttpContext http, string caller, int permits, string unit)
+        /// <summary>Takes <paramref name="permits"/> from the caller's bucket and returns the lease, which can refund them;
+        /// throws the 429 when they do not fit.</summary>
+        public RateLimitLease Charge(HttpContext http, string caller, int permits, string unit)
         {
-            using var lease = buckets.AttemptAcquire(caller, permits);
+            var lease = buckets.AttemptAcquire(caller, permits);
             Write(http, lease);
             if (!lease.IsAcquired)
             {
                 lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter);
+                lease.Dispose();
                 throw new ApiException(kind,
                     $"Rate limit reached: {perMinute} {unit} per minute for this caller. Retry after {Math.Ceiling(retryAfter.TotalSeconds)} s.")
                 { RetryAfter = retryAfter };
             }
+            return lease;
+        }
+
+        /// <summary>Gives back what <paramref name="charge"/> took, and tells the caller what it has left now.</summary>
+        public void Refund(HttpContext http, RateLimitLease charge)
+        {
+            using var after = PerMinuteBucket.Refund(charge);
+            if (after is not null)
+                Write(http, after);
         }
 
         /// <summary>The headers without charging anything (a zero-permit attempt only reads the bucket).</summary>

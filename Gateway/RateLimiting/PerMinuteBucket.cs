@@ -7,7 +7,8 @@ namespace GptjAspire.Gateway.RateLimiting;
 /// The built-in TokenBucketRateLimiter refills in steps and does not say when it will be full again, which the
 /// x-ratelimit-reset-* headers need; this one computes both from its state. Every lease carries
 /// <see cref="RateLimitMetadata.Remaining"/> and <see cref="RateLimitMetadata.Reset"/>; a refused one also
-/// <see cref="MetadataName.RetryAfter"/>. No queueing: a request that does not fit is refused at once.
+/// <see cref="MetadataName.RetryAfter"/>. No queueing: a request that does not fit is refused at once. A granted lease's
+/// permits can be given back (<see cref="Refund"/>) for work that was never done.
 /// </remarks>
 public sealed class PerMinuteBucket(int limit, TimeProvider time) : RateLimiter
 {
@@ -29,7 +30,32 @@ public sealed class PerMinuteBucket(int limit, TimeProvider time) : RateLimiter
             if (granted)
                 _available -= permitCount;
             var retryAfter = granted ? TimeSpan.Zero : Until(permitCount);
-            return new Lease(granted, (long)Math.Floor(_available), Until(limit), retryAfter);
+            return new Lease(this, granted, permitCount, (long)Math.Floor(_available), Until(limit), retryAfter);
+        }
+    }
+
+    /// <summary>Gives back the permits <paramref name="charge"/> took from a <see cref="PerMinuteBucket"/>, for work that was
+    /// never done: once, and never above the limit. Returns a lease describing the bucket after the refund, or null when there
+    /// was nothing to give back (a refused lease, one refunded already, one of another limiter).</summary>
+    /// <remarks>A <see cref="PartitionedRateLimiter{TResource}"/> hands out its partitions' leases as they are, so a charge
+    /// made through one comes back here.</remarks>
+    public static RateLimitLease? Refund(RateLimitLease charge)
+    {
+        if (charge is not Lease lease || lease.TakePermits() is not (> 0 and var permits))
+            return null;
+        return lease.Bucket.Return(permits);
+    }
+
+    RateLimitLease Return(int permits)
+    {
+        lock (_lock)
+        {
+            Refill();
+            _available = Math.Min(limit, _available + permits);
+            // Full again: the idle time PartitionedRateLimiter measures starts now.
+            if (_available >= limit)
+                _updated = time.GetTimestamp();
+            return new Lease(this, true, 0, (long)Math.Floor(_available), Until(limit), TimeSpan.Zero);
         }
     }
 
@@ -81,8 +107,15 @@ public sealed class PerMinuteBucket(int limit, TimeProvider time) : RateLimiter
     TimeSpan Until(double permits) =>
         permits <= _available ? TimeSpan.Zero : TimeSpan.FromSeconds((permits - _available) / _perTick / time.TimestampFrequency);
 
-    sealed class Lease(bool granted, long remaining, TimeSpan reset, TimeSpan retryAfter) : RateLimitLease
+    sealed class Lease(PerMinuteBucket bucket, bool granted, int permits, long remaining, TimeSpan reset, TimeSpan retryAfter) : RateLimitLease
     {
+        int _refundable = granted ? permits : 0;
+
+        public PerMinuteBucket Bucket => bucket;
+
+        /// <summary>The permits this lease took and has not given back yet; zero after the first call.</summary>
+        public int TakePermits() => Interlocked.Exchange(ref _refundable, 0);
+
         public override bool IsAcquired => granted;
 
         public override IEnumerable<string> MetadataNames =>

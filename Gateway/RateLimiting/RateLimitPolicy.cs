@@ -24,7 +24,8 @@ public static class RateLimitPolicy
             return next(invocation);
         });
 
-    /// <summary>Charges the most tokens this request can generate to its caller (see <see cref="RateLimitOptions.TokensPerMinute"/>).</summary>
-    public static void ChargeGeneratedTokens(this HttpContext http, long tokens, string param) =>
+    /// <summary>Charges the most tokens this request can generate to its caller (see <see cref="RateLimitOptions.TokensPerMinute"/>);
+    /// the charge is given back if the request is refused before it generates (<see cref="TokenCharge.RefundIfRefused"/>).</summary>
+    public static TokenCharge ChargeGeneratedTokens(this HttpContext http, long tokens, string param) =>
         http.RequestServices.GetRequiredService<CallerLimits>().ChargeTokens(http, tokens, param);
 }

@@ -23,11 +23,11 @@ public static class JsonBody
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
+            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = MaxDepth });
         }
-        catch (JsonException e)
+        catch (JsonException)
         {
-            throw ApiException.Invalid(null, $"The request body is not valid JSON: {e.Message}");
+            throw NotJson(bytes);
         }
         using (document)
         {
@@ -36,6 +36,48 @@ public static class JsonBody
             JsonText.RequireValidUnicode(document.RootElement);
             return document.RootElement.Clone();
         }
+    }
+
+    // Deeper than any request of this API nests; a hostile body's nesting stays bounded.
+    const int MaxDepth = 16;
+
+    // Why the body failed to parse, in the Gateway's words: the parser's own messages speak of its options ("not supported in
+    // this mode. Change the reader options."). The body is read again token by token to find the place.
+    static ApiException NotJson(byte[] bytes)
+    {
+        // One level more than the limit, so that going too deep is found here rather than thrown by the reader.
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = MaxDepth + 1 });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= MaxDepth)
+                    return ApiException.Invalid(null, $"The request body is nested beyond the maximum depth of {MaxDepth} objects and arrays.");
+            }
+        }
+        catch (JsonException e)
+        {
+            var line = e.LineNumber ?? 0;
+            var column = e.BytePositionInLine ?? 0;
+            return ApiException.Invalid(null, EndsAt(bytes, line, column)
+                ? "The request body is not valid JSON: it ends before the JSON value is complete."
+                : $"The request body is not valid JSON: the syntax is broken at line {line + 1}, byte {column + 1} of that line.");
+        }
+        return ApiException.Invalid(null, "The request body is not valid JSON.");
+    }
+
+    // Whether a position the parser gives (0-based line and byte in it) is the end of the body: nothing wrong was read, it stopped.
+    static bool EndsAt(ReadOnlySpan<byte> bytes, long line, long column)
+    {
+        var start = 0;
+        for (var i = 0L; i < line; i++)
+        {
+            var next = bytes[start..].IndexOf((byte)'\n');
+            if (next < 0)
+                return true;
+            start += next + 1;
+        }
+        return start + column >= bytes.Length;
     }
 
     static ApiException TooLarge(long maxBytes) =>

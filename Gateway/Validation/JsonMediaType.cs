@@ -13,6 +13,9 @@ public static class JsonMediaType
 {
     public const string Name = "application/json";
 
+    // IANA's name, and "utf8", which the WHATWG Encoding Standard (browsers) and .NET's Encoding.GetEncoding accept for it too.
+    static readonly string[] Utf8Names = ["utf-8", "utf8"];
+
     public static void Require(HttpRequest request)
     {
         if (Problem(request) is { } problem)
@@ -27,8 +30,10 @@ public static class JsonMediaType
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
             || !mediaType.MediaType.Equals(Name, StringComparison.OrdinalIgnoreCase))
             return Unsupported($"Content-Type must be {Name}, not '{request.ContentType}'.");
-        if (mediaType.Charset.HasValue && !mediaType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
-            return Unsupported($"The JSON body must be UTF-8, not charset '{mediaType.Charset}'.");
+        // A parameter value is the same quoted or not (RFC 9110 §5.6.6): charset="UTF-8" is charset=UTF-8.
+        var charset = HeaderUtilities.RemoveQuotes(mediaType.Charset);
+        if (charset.HasValue && !Utf8Names.Contains(charset.Value!, StringComparer.OrdinalIgnoreCase))
+            return Unsupported($"The JSON body must be UTF-8, not charset '{charset}'.");
         // Compressed request bodies are not part of OpenAI's API; read as text they would fail as "not UTF-8", which
         // hides the cause.
         if (request.Headers.ContentEncoding.ToString().Trim() is { Length: > 0 } encoding && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))

@@ -6,14 +6,13 @@ namespace GptjAspire.Gateway.Validation;
 /// <summary>Range checks whose errors state the field, the allowed range and the value received.</summary>
 public static class Ranges
 {
-    public static void Check(string name, long value, long min, long max)
-    {
+    /// <summary>The refusal of an integer below <paramref name="min"/> (<paramref name="belowMin"/>) or above <paramref name="max"/>,
+    /// showing it as the client wrote it (<paramref name="sent"/>), however large.</summary>
+    public static ApiException OutOfRange(string name, long min, long max, bool belowMin, string sent) =>
         // int.MaxValue stands for "no limit of ours", which goes unsaid unless the value is beyond it.
-        if (value < min && max == int.MaxValue)
-            throw ApiException.Invalid(name, $"'{name}' must be at least {min}; got {value}.");
-        if (value < min || value > max)
-            throw ApiException.Invalid(name, $"'{name}' must be between {min} and {max}; got {value}.");
-    }
+        ApiException.Invalid(name, belowMin && max == int.MaxValue
+            ? $"'{name}' must be at least {min}; got {sent}."
+            : $"'{name}' must be between {min} and {max}; got {sent}.");
 
     /// <summary>A probability mass in (0, 1], as nucleus sampling needs, narrowed to the float32 it travels as.</summary>
     /// <remarks>A mass below float32's smallest (1e-300, say) becomes that smallest, not 0: every such mass keeps only the most

@@ -5,9 +5,14 @@ namespace GptjAspire.Gateway.Validation;
 
 /// <summary>Typed access to the fields of a JSON request object; a wrong type or an unknown field is a 400 naming the field.</summary>
 /// <remarks>JSON <c>null</c> counts as absent, as OpenAI's API treats it. Strings and names are known to be Unicode text (<see cref="JsonText"/>).</remarks>
-public sealed class RequestFields(JsonElement body)
+/// <param name="path">Where <paramref name="body"/> is in the request, for an object nested in it (<c>stream_options</c>):
+/// errors name its fields by their whole path (<c>stream_options.include_usage</c>), as <see cref="JsonText"/> does.</param>
+public sealed class RequestFields(JsonElement body, string? path = null)
 {
     readonly HashSet<string> _known = new(StringComparer.Ordinal);
+
+    /// <summary>A field's name as errors give it: its path from the top of the request.</summary>
+    string Path(string name) => path is null ? name : $"{path}.{name}";
 
     JsonElement? Get(string name)
     {
@@ -34,18 +39,19 @@ public sealed class RequestFields(JsonElement body)
         };
     }
 
-    /// <summary>An integer; 50.0 is accepted as 50 (integral JSON numbers may be written with a fraction).</summary>
-    public long? Integer(string name)
+    /// <summary>An integer from <paramref name="min"/> to <paramref name="max"/> (<see cref="JsonInteger"/>: 50.0 is 50); one
+    /// out of that range, however large, is refused naming the range.</summary>
+    public long? Integer(string name, long min, long max)
     {
         if (Get(name) is not { } value)
             return null;
         if (value.ValueKind != JsonValueKind.Number)
             throw WrongType(name, "an integer", value);
-        if (value.TryGetInt64(out var integer))
-            return integer;
-        if (value.TryGetDouble(out var number) && Math.Floor(number) == number && Math.Abs(number) < 9e15)
-            return (long)number;
-        throw ApiException.Invalid(name, $"'{name}' must be an integer; got {value.GetRawText()}.");
+        if (JsonInteger.Read(value) is not { } integer)
+            throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be an integer; got {value.GetRawText()}.");
+        if (integer < min || integer > max)
+            throw Ranges.OutOfRange(Path(name), min, max, integer < min, value.GetRawText());
+        return (long)integer;
     }
 
     public ulong? UnsignedInteger(string name)
@@ -54,9 +60,9 @@ public sealed class RequestFields(JsonElement body)
             return null;
         if (value.ValueKind != JsonValueKind.Number)
             throw WrongType(name, "a non-negative integer", value);
-        if (value.TryGetUInt64(out var integer))
-            return integer;
-        throw ApiException.Invalid(name, $"'{name}' must be an integer from 0 to {ulong.MaxValue}; got {value.GetRawText()}.");
+        if (JsonInteger.Read(value) is { } integer && integer >= 0 && integer <= ulong.MaxValue)
+            return (ulong)integer;
+        throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be an integer from 0 to {ulong.MaxValue}; got {value.GetRawText()}.");
     }
 
     public double? Number(string name)
@@ -69,7 +75,7 @@ public sealed class RequestFields(JsonElement body)
         var number = value.GetDouble();
         return double.IsFinite(number)
             ? number
-            : throw ApiException.Invalid(name, $"'{name}' must be a finite number; got {value.GetRawText()}.");
+            : throw ApiException.Invalid(Path(name), $"'{Path(name)}' must be a finite number; got {value.GetRawText()}.");
     }
 
     /// <summary>A string or an array of strings (OpenAI's <c>prompt</c> and <c>stop</c>).</summary>
@@ -86,7 +92,7 @@ public sealed class RequestFields(JsonElement body)
         foreach (var item in value.EnumerateArray())
         {
             if (item.ValueKind != JsonValueKind.String)
-                throw ApiException.Invalid(name, $"'{name}[{index}]' must be a string, not {JsonBody.Describe(item)}.");
+                throw ApiException.Invalid(Path(name), $"'{Path(name)}[{index}]' must be a string, not {JsonBody.Describe(item)}.");
             items.Add(item.GetString()!);
             index++;
         }
@@ -107,9 +113,9 @@ public sealed class RequestFields(JsonElement body)
     public void RejectUnknown()
     {
         if (Unknown() is [var first, ..])
-            throw ApiException.Invalid(first, $"Unrecognized request field '{first}'.");
+            throw ApiException.Invalid(Path(first), $"Unrecognized request field '{Path(first)}'.");
     }
 
-    static ApiException WrongType(string name, string expected, JsonElement value) =>
-        ApiException.Invalid(name, $"'{name}' must be {expected}, not {JsonBody.Describe(value)}.");
+    ApiException WrongType(string name, string expected, JsonElement value) =>
+        ApiException.Invalid(Path(name), $"'{Path(name)}' must be {expected}, not {JsonBody.Describe(value)}.");
 }

@@ -3,7 +3,8 @@ using GptjAspire.Gateway.Errors;
 
 namespace GptjAspire.Gateway.Validation;
 
-/// <summary>A JSON array of token ids in a request: integers from 0, and below the vocabulary's size where the endpoint checks it.</summary>
+/// <summary>A JSON array of token ids in a request: integers from 0 (<see cref="JsonInteger"/>: 5.0 is 5), and below the
+/// vocabulary's size where the endpoint checks it.</summary>
 public static class TokenIds
 {
     /// <param name="name">The field a refusal names as its <c>param</c>.</param>
@@ -15,13 +16,13 @@ public static class TokenIds
         var index = 0;
         foreach (var item in array.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt32(out var id) || id < 0 || id >= vocabSize)
+            if (item.ValueKind != JsonValueKind.Number || JsonInteger.Read(item) is not { } id || id < 0 || id >= (vocabSize ?? (long)int.MaxValue + 1))
             {
                 var range = vocabSize is { } size ? $"from 0 to {size - 1}" : "(an integer from 0)";
                 var sent = item.ValueKind == JsonValueKind.Number ? item.GetRawText() : JsonBody.Describe(item);
                 throw ApiException.Invalid(name, $"'{path}[{index}]' must be a token id {range}, not {sent}.");
             }
-            ids[index++] = id;
+            ids[index++] = (int)id;
         }
         return ids;
     }

@@ -142,19 +142,18 @@ public sealed record GenerationPlan(
     // prompt + new tokens must fit the context window (and max_total_tokens, Hugging Face's max_length, when given).
     static int Budget(GenerateRequest request, int promptTokens, int contextLength, string promptField)
     {
+        // The tighter cap is the one a refusal names: a prompt over both is told the limit it has to fit.
+        if (request.HasMaxTotalTokens && request.MaxTotalTokens < contextLength && promptTokens >= request.MaxTotalTokens)
+            throw InvalidArgument.For(promptField,
+                $"The prompt is {promptTokens} tokens; the total length is capped at {request.MaxTotalTokens} tokens, which leaves no room for new tokens.",
+                ErrorReason.ContextLengthExceeded);
         if (promptTokens >= contextLength)
             throw InvalidArgument.For(promptField,
                 $"The prompt is {promptTokens} tokens; the model's context is {contextLength} tokens, which leaves no room for new tokens.",
                 ErrorReason.ContextLengthExceeded);
         var room = contextLength - promptTokens;
         if (request.HasMaxTotalTokens)
-        {
-            if (promptTokens >= request.MaxTotalTokens)
-                throw InvalidArgument.For(promptField,
-                    $"The prompt is {promptTokens} tokens; the total length is capped at {request.MaxTotalTokens} tokens, which leaves no room for new tokens.",
-                    ErrorReason.ContextLengthExceeded);
             room = Math.Min(room, request.MaxTotalTokens - promptTokens);
-        }
         if (!request.HasMaxNewTokens)
             return room;
         if (request.MaxNewTokens > contextLength - promptTokens)

@@ -31,6 +31,23 @@ public sealed class AdmissionEndpointTests
         Assert.Single(host.Preprocessor.Requests); // the held stream only
     }
 
+    [Fact]
+    public async Task A_burst_of_multi_prompt_requests_waits_for_slots_instead_of_overflowing_the_backend()
+    {
+        // Four slots: four backend requests at most, whatever the number of HTTP requests carrying them.
+        await using var host = await GatewayHost.StartAsync(new() { ["Gateway:Admission:MaxConcurrentRequests"] = "4" });
+        host.Preprocessor.GenerateDelay = TimeSpan.FromMilliseconds(200);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ =>
+            host.Client.PostAsync("/v1/completions", Http.Json("""{"prompt": ["a", "b", "c", "d"], "max_tokens": 4}"""))));
+
+        Assert.All(responses, response => Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode));
+        Assert.Equal(12, host.Preprocessor.Requests.Count);
+        Assert.InRange(host.Preprocessor.MostConcurrentCalls, 1, 4);
+        foreach (var response in responses)
+            response.Dispose();
+    }
+
     [Theory]
     [InlineData("Gateway:Admission:MaxQueueWait", "00:00:00")]
     [InlineData("Gateway:Admission:InitialDrainRate", "0")]

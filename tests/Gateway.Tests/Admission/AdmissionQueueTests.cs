@@ -191,6 +191,57 @@ public sealed class AdmissionQueueTests
     }
 
     [Fact]
+    public async Task A_request_takes_a_slot_per_backend_request_and_waits_until_they_are_all_free()
+    {
+        var queue = Queue(slots: 4);
+        var three = await queue.EnterAsync(10, 3, CancellationToken.None);
+        var two = queue.EnterAsync(10, 2, CancellationToken.None).AsTask();
+        var one = queue.EnterAsync(10, 1, CancellationToken.None).AsTask();
+
+        // One slot is free, but the request first in line needs two, and the one behind it does not overtake it.
+        Assert.Equal(3, queue.Running);
+        Assert.Equal(2, queue.Waiting);
+        Assert.False(two.IsCompleted || one.IsCompleted);
+        three.Dispose();
+
+        using var admittedTwo = await two;
+        using var admittedOne = await one;
+        Assert.Equal(3, queue.Running);
+        Assert.Equal(0, queue.Waiting);
+    }
+
+    [Fact]
+    public async Task A_request_making_more_backend_requests_than_there_are_slots_takes_them_all()
+    {
+        var queue = Queue(slots: 4);
+
+        var all = await queue.EnterAsync(10, 16, CancellationToken.None);
+        var next = queue.EnterAsync(10, 1, CancellationToken.None).AsTask();
+
+        Assert.Equal(4, queue.Running);
+        Assert.False(next.IsCompleted);
+        all.Dispose();
+        (await next).Dispose();
+        Assert.Equal(0, queue.Running);
+    }
+
+    [Fact]
+    public async Task A_large_request_that_leaves_the_line_lets_the_smaller_ones_behind_it_in()
+    {
+        var queue = Queue(slots: 4);
+        using var running = await queue.EnterAsync(10, 2, CancellationToken.None);
+        using var leaving = new CancellationTokenSource();
+        var large = queue.EnterAsync(10, 4, leaving.Token).AsTask();
+        var small = queue.EnterAsync(10, 2, CancellationToken.None).AsTask();
+
+        await leaving.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => large);
+        using var admitted = await small;
+        Assert.Equal(4, queue.Running);
+    }
+
+    [Fact]
     public async Task Disposing_an_admission_twice_frees_its_slot_once()
     {
         var queue = Queue(slots: 2);

@@ -5,7 +5,8 @@ using Microsoft.Extensions.Options;
 namespace GptjAspire.Gateway.Tests.Admission;
 
 /// <summary>Many threads entering, holding, completing, failing and leaving at once, on the real clock: every request
-/// ends exactly once (admitted then released, refused, or cancelled), the slot cap holds, and the counters return to zero.</summary>
+/// ends exactly once (admitted then released, refused, or cancelled), the slot cap holds for requests of one slot or several,
+/// and the counters return to zero.</summary>
 public sealed class AdmissionStressTests
 {
     const int Threads = 16;
@@ -34,19 +35,22 @@ public sealed class AdmissionStressTests
             {
                 // Alternating shapes: small and large requests, some whose caller leaves while they wait.
                 var work = i % 2 == 0 ? 1 + random.Next(100) : 5_000 + random.Next(20_000);
+                // One to more backend requests than there are slots (which then take them all).
+                var backendRequests = 1 + random.Next(Slots + 1);
+                var slots = Math.Min(backendRequests, Slots);
                 using var leave = new CancellationTokenSource();
                 if (i % 7 == 3)
                     leave.CancelAfter(random.Next(3));
                 try
                 {
-                    using var admission = await queue.EnterAsync(work, leave.Token);
-                    var now = Interlocked.Increment(ref holding);
+                    using var admission = await queue.EnterAsync(work, backendRequests, leave.Token);
+                    var now = Interlocked.Add(ref holding, slots);
                     InterlockedMax(ref mostHolding, now);
                     if (random.Next(2) == 0)
                         await Task.Yield();
                     else
                         Thread.SpinWait(random.Next(2_000));
-                    Interlocked.Decrement(ref holding);
+                    Interlocked.Add(ref holding, -slots);
                     if (i % 3 != 0)
                         admission.Completed();
                     Interlocked.Increment(ref admitted);

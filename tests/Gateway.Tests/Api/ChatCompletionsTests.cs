@@ -93,6 +93,8 @@ public sealed class ChatCompletionsTests
         "'messages[0].role' must be one of system, developer, user, assistant; got 'tool'.")]
     [InlineData("""{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}""", "messages[0].content[0].type",
         "'messages[0].content[0].type' must be \"text\": GPT-J reads text only.")]
+    [InlineData("""{"messages": [{"role": "user", "content": "x", "name": 5}]}""", "messages[0].name", "'messages[0].name' must be a string, not a number.")]
+    [InlineData("""{"messages": [{"role": "user", "content": null}]}""", "messages[0].content", "'messages[0].content' is required.")]
     [InlineData("""{"messages": [{"role": "user", "content": "a", "tool_calls": []}]}""", "messages[0].tool_calls",
         "'messages[0].tool_calls' is not supported by this server (messages hold role, content and name).")]
     [InlineData("""{"messages": [{"role": "user", "content": "a"}], "max_completion_tokens": 0}""", "max_completion_tokens",
@@ -144,6 +146,21 @@ public sealed class ChatCompletionsTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Single(host.Preprocessor.Requests);
+    }
+
+    [Fact]
+    public async Task Null_fields_in_a_message_count_as_absent_as_in_messages_copied_from_openai_responses()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/chat/completions", Json("""
+            {"messages": [{"role": "user", "content": "a", "name": null},
+                          {"role": "assistant", "content": "b", "refusal": null, "tool_calls": null, "audio": null, "function_call": null},
+                          {"role": "user", "content": "c"}]}
+            """));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.EndsWith("User: a\nAssistant: b\nUser: c\nAssistant:", Assert.Single(host.Preprocessor.Requests).Prompt);
     }
 
     [Theory]

@@ -52,6 +52,20 @@ public sealed class CompletionsTests
     }
 
     [Fact]
+    public async Task An_exactly_integral_number_is_an_integer_in_every_integer_field()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var response = await host.Client.PostAsync("/v1/completions",
+            Json("""{"prompt": [5.0, 6e0, 70e-1], "seed": 7.0, "n": 2.0, "max_tokens": 4.0, "top_k": 4e1, "min_tokens": 1.0}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(host.Preprocessor.Requests);
+        Assert.Equal([5, 6, 7], sent.PromptIds);
+        Assert.Equal((7UL, 2, 4, 40, 1), (sent.Sampling.Seed, sent.N, sent.MaxNewTokens, sent.Sampling.TopK, sent.MinNewTokens));
+    }
+
+    [Fact]
     public async Task Penalties_min_tokens_and_logit_bias_go_to_the_preprocessor_and_neutral_values_are_left_unset()
     {
         await using var host = await GatewayHost.StartAsync();
@@ -139,6 +153,51 @@ public sealed class CompletionsTests
     }
 
     [Fact]
+    public async Task Stream_of_several_prompts_is_a_plain_http_error_when_a_later_prompt_is_refused_after_another_streamed()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        var whole = host.Preprocessor.Stream;
+        // Prompt 0 streams all of its text at once; prompt 1 is refused a moment later.
+        host.Preprocessor.Stream = request => request.Prompt == "a" ? whole(request) : RefusedAfter(TimeSpan.FromMilliseconds(300),
+            PreprocessorFailures.Invalid("prompt", "The prompt is 4000 tokens; the model's context is 2048 tokens, which leaves no room for new tokens.", "CONTEXT_LENGTH_EXCEEDED"));
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": ["a", "far too long"], "max_tokens": 20, "stream": true}"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
+        var error = (await response.ReadJsonAsync()).GetProperty("error");
+        Assert.Equal(("context_length_exceeded", "prompt[1]"), (error.GetProperty("code").GetString(), error.GetProperty("param").GetString()));
+        Assert.Equal(2, host.Preprocessor.Requests.Count);
+    }
+
+    static IEnumerable<GenerateStreamResponse> RefusedAfter(TimeSpan delay, RpcException refusal)
+    {
+        Thread.Sleep(delay);
+        throw refusal;
+    }
+
+    [Theory]
+    [InlineData("""{"prompt": [[5], [999999]]}""", "prompt[1]")]
+    [InlineData("""{"prompt": [[5], [999999]], "stream": true}""", "prompt[1]")]
+    [InlineData("""{"prompt": [999999]}""", "prompt")]
+    public async Task Preprocessor_refusal_of_one_prompt_of_several_names_that_prompt(string body, string param)
+    {
+        await using var host = await GatewayHost.StartAsync();
+        var refusal = PreprocessorFailures.Invalid("prompt_ids", "Token id 999999 at position 0 is outside the vocabulary of 50400 tokens.");
+        var whole = host.Preprocessor.Generate;
+        var streamed = host.Preprocessor.Stream;
+        host.Preprocessor.Generate = request => request.PromptIds.Contains(999999) ? throw refusal : whole(request);
+        host.Preprocessor.Stream = request => request.PromptIds.Contains(999999) ? throw refusal : streamed(request);
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.ReadJsonAsync()).GetProperty("error");
+        Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Equal("Token id 999999 at position 0 is outside the vocabulary of 50400 tokens.", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task Client_that_disconnects_mid_stream_cancels_the_preprocessor_call()
     {
         await using var host = await GatewayHost.StartAsync();
@@ -206,6 +265,17 @@ public sealed class CompletionsTests
     [InlineData("""{"prompt": "a", "frequency_penalty": "1"}""", "frequency_penalty", "'frequency_penalty' must be a number, not a string.")]
     [InlineData("""{"prompt": "a", "stream_options": {"include_usage": true}}""", "stream_options", "'stream_options' is only allowed when 'stream' is true.")]
     [InlineData("""{"prompt": "a", "temprature": 1}""", "temprature", "Unrecognized request field 'temprature'.")]
+    [InlineData("""{"prompt": "a", "stream": true, "stream_options": {"foo": 1}}""", "stream_options.foo", "Unrecognized request field 'stream_options.foo'.")]
+    [InlineData("""{"prompt": "a", "stream": true, "stream_options": {"include_usage": "yes"}}""", "stream_options.include_usage",
+        "'stream_options.include_usage' must be a boolean, not a string.")]
+    // Integers out of range, however large, say the range; numbers with a fraction are not integers.
+    [InlineData("""{"prompt": "a", "top_k": 1e20}""", "top_k", "'top_k' must be between 0 and 2147483647; got 1e20.")]
+    [InlineData("""{"prompt": "a", "max_tokens": 9223372036854775808}""", "max_tokens", "'max_tokens' must be between 1 and 2047; got 9223372036854775808.")]
+    [InlineData("""{"prompt": "a", "n": 1e400}""", "n", "'n' must be between 1 and 16; got 1e400.")]
+    [InlineData("""{"prompt": "a", "n": -1e300}""", "n", "'n' must be between 1 and 16; got -1e300.")]
+    [InlineData("""{"prompt": "a", "n": 2.5}""", "n", "'n' must be an integer; got 2.5.")]
+    [InlineData("""{"prompt": "a", "seed": 1.5}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got 1.5.")]
+    [InlineData("""{"prompt": "a", "seed": 18446744073709551616}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got 18446744073709551616.")]
     public async Task Completion_rejects_a_bad_field_with_400_naming_it(string body, string param, string message)
     {
         await using var host = await GatewayHost.StartAsync();

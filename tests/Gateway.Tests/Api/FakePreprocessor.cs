@@ -26,6 +26,15 @@ public sealed class FakePreprocessor : IAsyncDisposable
     /// <summary>Messages GenerateStream writes, in order.</summary>
     public Func<GenerateRequest, IEnumerable<GenerateStreamResponse>> Stream { get; set; } = DefaultStream;
 
+    /// <summary>How long each Generate call takes before it answers (a backend at work).</summary>
+    public TimeSpan GenerateDelay { get; set; }
+
+    /// <summary>The most Generate and GenerateStream calls in progress at once so far.</summary>
+    public int MostConcurrentCalls => _mostConcurrentCalls;
+
+    int _concurrentCalls;
+    int _mostConcurrentCalls;
+
     /// <summary>Status the next calls fail with (after writing the stream messages, for GenerateStream), if any.</summary>
     public RpcException? Failure { get; set; }
 
@@ -67,19 +76,19 @@ public sealed class FakePreprocessor : IAsyncDisposable
         return fake;
     }
 
-    Task<GenerateResponse> OnGenerate(GenerateRequest request)
+    async Task<GenerateResponse> OnGenerate(GenerateRequest request, ServerCallContext context)
     {
-        lock (Requests)
-            Requests.Add(request);
+        using var call = Begin(request);
         if (Failure is { } failure)
             throw failure;
-        return Task.FromResult(Generate(request));
+        if (GenerateDelay > TimeSpan.Zero)
+            await Task.Delay(GenerateDelay, context.CancellationToken);
+        return Generate(request);
     }
 
     async Task OnStream(GenerateRequest request, IServerStreamWriter<GenerateStreamResponse> writer, ServerCallContext context)
     {
-        lock (Requests)
-            Requests.Add(request);
+        using var call = Begin(request);
         using var registration = context.CancellationToken.Register(() => StreamCancelled.TrySetResult());
         foreach (var message in Stream(request))
             await writer.WriteAsync(message, context.CancellationToken);
@@ -87,6 +96,22 @@ public sealed class FakePreprocessor : IAsyncDisposable
             throw failure;
         if (HangAfterStream)
             await Task.Delay(Timeout.Infinite, context.CancellationToken);
+    }
+
+    // Records the request and counts the call as in progress until the result is disposed.
+    CallInProgress Begin(GenerateRequest request)
+    {
+        lock (Requests)
+            Requests.Add(request);
+        var now = Interlocked.Increment(ref _concurrentCalls);
+        for (var most = _mostConcurrentCalls; now > most; most = _mostConcurrentCalls)
+            Interlocked.CompareExchange(ref _mostConcurrentCalls, now, most);
+        return new CallInProgress(this);
+    }
+
+    sealed class CallInProgress(FakePreprocessor fake) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref fake._concurrentCalls);
     }
 
     static GenerateResponse DefaultResponse(GenerateRequest request)
@@ -127,7 +152,7 @@ public sealed class FakePreprocessor : IAsyncDisposable
         public void OnServiceMethodDiscovery(ServiceMethodProviderContext<Service> context)
         {
             context.AddUnaryMethod(Method(MethodType.Unary, "Generate", GenerateRequest.Parser, GenerateResponse.Parser), [],
-                (service, request, _) => service.Fake.OnGenerate(request));
+                (service, request, call) => service.Fake.OnGenerate(request, call));
             context.AddServerStreamingMethod(Method(MethodType.ServerStreaming, "GenerateStream", GenerateRequest.Parser, GenerateStreamResponse.Parser), [],
                 (service, request, writer, call) => service.Fake.OnStream(request, writer, call));
             // A stand-in tokenizer: one id per UTF-16 unit of the text, and back.

@@ -29,11 +29,15 @@ public sealed class GatewayHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <param name="mapExtra">Maps endpoints of the test's own next to the Gateway's (e.g. one that fails).</param>
-    public static async Task<GatewayHost> StartAsync(Dictionary<string, string>? settings = null, Action<WebApplication>? mapExtra = null)
+    /// <param name="logs">Receives what the Gateway logs, through the log filters of its appsettings.json; by default nothing is logged.</param>
+    public static async Task<GatewayHost> StartAsync(
+        Dictionary<string, string>? settings = null, Action<WebApplication>? mapExtra = null, RecordedLogs? logs = null)
     {
         var preprocessor = await FakePreprocessor.StartAsync();
         var builder = WebApplication.CreateBuilder();
         builder.Logging.ClearProviders();
+        if (logs is not null)
+            builder.Logging.AddProvider(logs);
         // Overrides the Gateway's appsettings.json endpoint: any free loopback port.
         builder.Configuration["Kestrel:Endpoints:http:Url"] = "http://127.0.0.1:0";
         builder.Configuration["services:preprocessor:grpc:0"] = preprocessor.Address;

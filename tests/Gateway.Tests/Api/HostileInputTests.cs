@@ -2,6 +2,9 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using static GptjAspire.Gateway.Tests.Api.Http;
 
 namespace GptjAspire.Gateway.Tests.Api;
@@ -46,12 +49,12 @@ public sealed class HostileInputTests
     [InlineData("/v1/completions", """{"prompt": "a", "temperature": 1e400}""", "temperature", "'temperature' must be a finite number; got 1e400.")]
     [InlineData("/v1/completions", """{"prompt": "a", "repetition_penalty": -1e400}""", "repetition_penalty", "'repetition_penalty' must be a finite number; got -1e400.")]
     [InlineData("/predict", """{"text": "a", "top_p": 1e400}""", "top_p", "'top_p' must be a finite number; got 1e400.")]
-    [InlineData("/v1/completions", """{"prompt": "a", "n": 1e300}""", "n", "'n' must be an integer; got 1e300.")]
-    [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 99999999999999999999}""", "max_tokens", "'max_tokens' must be an integer; got 99999999999999999999.")]
+    [InlineData("/v1/completions", """{"prompt": "a", "n": 1e300}""", "n", "'n' must be between 1 and 16; got 1e300.")]
+    [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 99999999999999999999}""", "max_tokens", "'max_tokens' must be between 1 and 2047; got 99999999999999999999.")]
     [InlineData("/v1/completions", """{"prompt": "a", "max_tokens": 9223372036854775807}""", "max_tokens", "'max_tokens' must be between 1 and 2047; got 9223372036854775807.")]
     [InlineData("/v1/completions", """{"prompt": "a", "seed": 1e30}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got 1e30.")]
     [InlineData("/v1/completions", """{"prompt": "a", "seed": 18446744073709551616}""", "seed", "'seed' must be an integer from 0 to 18446744073709551615; got 18446744073709551616.")]
-    [InlineData("/predict", """{"text": "a", "top_k": 1e19}""", "top_k", "'top_k' must be an integer; got 1e19.")]
+    [InlineData("/predict", """{"text": "a", "top_k": 1e19}""", "top_k", "'top_k' must be between 0 and 2147483647; got 1e19.")]
     [InlineData("/predict", """{"text": "a", "n_samples": -9007199254740993}""", "n_samples", "'n_samples' must be between 1 and 16; got -9007199254740993.")]
     public async Task Number_out_of_any_range_is_400_quoting_it(string path, string body, string param, string message)
     {
@@ -72,7 +75,7 @@ public sealed class HostileInputTests
     [InlineData("""{"prompt": "a", "logit_bias": {"-1": 5}}""", "logit_bias", "'logit_bias' keys must be token ids (integers from 0); got '-1'.")]
     [InlineData("""{"prompt": "a", "logit_bias": {"50256": -101}}""", "logit_bias", "'logit_bias[50256]' must be a number from -100 to 100; got -101.")]
     [InlineData("""{"prompt": "a", "logit_bias": {"7": "5"}}""", "logit_bias", "'logit_bias[7]' must be a number from -100 to 100; got \"5\".")]
-    [InlineData("""{"prompt": "a", "stream": true, "stream_options": {"include_usage": "yes"}}""", "include_usage", "'include_usage' must be a boolean, not a string.")]
+    [InlineData("""{"prompt": "a", "stream": true, "stream_options": {"include_usage": "yes"}}""", "stream_options.include_usage", "'stream_options.include_usage' must be a boolean, not a string.")]
     [InlineData("""{"prompt": "a", "stream": true, "stream_options": []}""", "stream_options", "'stream_options' must be an object, not an array.")]
     [InlineData("""{"prompt": true}""", "prompt", "'prompt' must be a string, an array of strings, an array of token ids or an array of token-id arrays, not a boolean.")]
     [InlineData("""{"prompt": "a", "temperature": {}}""", "temperature", "'temperature' must be a number, not an object.")]
@@ -156,6 +159,7 @@ public sealed class HostileInputTests
     [InlineData("application/jsonp", "Content-Type must be application/json, not 'application/jsonp'.")]
     [InlineData("text/json", "Content-Type must be application/json, not 'text/json'.")]
     [InlineData("application/json; charset=utf-16", "The JSON body must be UTF-8, not charset 'utf-16'.")]
+    [InlineData("application/json; charset=\"latin1\"", "The JSON body must be UTF-8, not charset 'latin1'.")]
     public async Task Post_without_a_json_content_type_is_415_and_reaches_no_model(string? contentType, string message)
     {
         await using var host = await GatewayHost.StartAsync();
@@ -176,6 +180,10 @@ public sealed class HostileInputTests
     [Theory]
     [InlineData("application/json")]
     [InlineData("Application/JSON; charset=UTF-8")]
+    // RFC 9110 §5.6.6: a quoted parameter value is the same value.
+    [InlineData("application/json;charset=\"UTF-8\"")]
+    [InlineData("application/json; charset=utf8")]
+    [InlineData("application/json; charset=\"utf8\"")]
     public async Task Json_content_type_in_any_case_with_utf8_charset_is_accepted(string contentType)
     {
         await using var host = await GatewayHost.StartAsync();
@@ -290,8 +298,29 @@ public sealed class MalformedHttpTests
         var response = await RawHttp.SendAsync(host.Client.BaseAddress!, "POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n");
 
         Assert.Equal(408, response.Status);
-        Assert.Equal(("request_timeout", "invalid_request_error"),
-            (response.Error().GetProperty("code").GetString(), response.Error().GetProperty("type").GetString()));
+        Assert.Equal(("request_timeout", "invalid_request_error", "The request did not arrive in time: the client sent it too slowly."),
+            (response.Error().GetProperty("code").GetString(), response.Error().GetProperty("type").GetString(), response.Error().GetProperty("message").GetString()));
+        Assert.Empty(host.Preprocessor.Requests);
+    }
+
+    [Fact]
+    public async Task Body_that_stops_arriving_gets_408_with_the_json_error_body_in_the_gateways_words()
+    {
+        await using var host = await GatewayHost.StartAsync(mapExtra: app => app.Use((context, next) =>
+        {
+            // Kestrel's default rate (240 bytes/s) with a grace period of 2 s instead of 5, to keep the test short.
+            context.Features.Get<IHttpMinRequestBodyDataRateFeature>()!.MinDataRate = new MinDataRate(240, TimeSpan.FromSeconds(2));
+            return next(context);
+        }));
+
+        // 100 bytes announced, 9 sent, then nothing: a client that stalls in the middle of its body.
+        var response = await RawHttp.SendAsync(host.Client.BaseAddress!,
+            "POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"text\": ");
+
+        Assert.Equal(408, response.Status);
+        var error = response.Error();
+        Assert.Equal(("request_timeout", "The request did not arrive in time: the client sent it too slowly."),
+            (error.GetProperty("code").GetString(), error.GetProperty("message").GetString()));
         Assert.Empty(host.Preprocessor.Requests);
     }
 

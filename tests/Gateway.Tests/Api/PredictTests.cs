@@ -68,6 +68,7 @@ public sealed class PredictTests
     [InlineData("""{"text": "a", "top_p": true}""", "top_p", "'top_p' must be a number, not a boolean.")]
     [InlineData("""{"text": "a", "n_samples": 0}""", "n_samples", "'n_samples' must be between 1 and 16; got 0.")]
     [InlineData("""{"text": "a", "n_samples": 17}""", "n_samples", "'n_samples' must be between 1 and 16; got 17.")]
+    [InlineData("""{"text": "a", "n_samples": 1e300}""", "n_samples", "'n_samples' must be between 1 and 16; got 1e300.")]
     [InlineData("""{"text": "\ud800"}""", "text", "'text' contains an escaped unpaired UTF-16 surrogate, which is not valid Unicode text.")]
     public async Task Predict_rejects_a_bad_field_with_400_naming_it(string body, string param, string message)
     {

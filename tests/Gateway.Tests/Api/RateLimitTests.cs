@@ -101,6 +101,56 @@ public sealed class RateLimitTests
         Assert.Equal("700", Header(response, "x-ratelimit-remaining-tokens"));
     }
 
+    public static TheoryData<string, Grpc.Core.RpcException, HttpStatusCode, int> Failures => new()
+    {
+        { "prompt beyond the context", PreprocessorFailures.Invalid("max_new_tokens", "The prompt (10 tokens) plus 300 new tokens exceeds the model's context of 32 tokens.", "CONTEXT_LENGTH_EXCEEDED"),
+            HttpStatusCode.BadRequest, 1000 },
+        { "token id outside the vocabulary", PreprocessorFailures.Invalid("prompt_ids", "Token id 999999 at position 0 is outside the vocabulary."), HttpStatusCode.BadRequest, 1000 },
+        { "backend queue full", PreprocessorFailures.Retryable(Grpc.Core.StatusCode.ResourceExhausted, "The model backend is at capacity; retry later.", "BACKEND_OVERLOADED", TimeSpan.FromSeconds(1)),
+            HttpStatusCode.TooManyRequests, 1000 },
+        // A backend that failed may have generated first: the charge stays.
+        { "backend failed", PreprocessorFailures.Create(Grpc.Core.StatusCode.Internal, "The model backend failed to process this request.", "BACKEND_FAILED"),
+            HttpStatusCode.BadGateway, 700 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public async Task Tokens_of_a_request_refused_before_it_generates_are_given_back(string problem, Grpc.Core.RpcException failure, HttpStatusCode status, int remaining)
+    {
+        await using var host = await GatewayHost.StartAsync(TwoKeys(requestsPerMinute: 0, tokensPerMinute: 1000));
+        host.Preprocessor.Failure = failure;
+
+        using var refused = await host.Client.SendAsync(Completion("sk-a", maxTokens: 300));
+        host.Preprocessor.Failure = null;
+        using var served = await host.Client.SendAsync(Completion("sk-a", maxTokens: 300));
+
+        Assert.True(status == refused.StatusCode, problem);
+        Assert.Equal(remaining.ToString(), Header(refused, "x-ratelimit-remaining-tokens"));
+        // The allowance refills at 1000/60 tokens a second meanwhile.
+        Assert.InRange(int.Parse(Header(served, "x-ratelimit-remaining-tokens")), remaining - 300, remaining - 300 + 10);
+    }
+
+    [Fact]
+    public async Task Tokens_of_a_request_the_admission_refuses_are_given_back()
+    {
+        await using var host = await GatewayHost.StartAsync(new()
+        {
+            ["Gateway:RateLimits:TokensPerMinute"] = "10000",
+            ["Gateway:Admission:MaxConcurrentRequests"] = "1",
+            ["Gateway:Admission:MaxQueuedRequests"] = "0",
+        });
+        host.Preprocessor.Stream = _ => [new Gptj.V1.GenerateStreamResponse { Delta = new Gptj.V1.TextDelta { Index = 0, Text = "Hà" } }];
+        host.Preprocessor.HangAfterStream = true;
+        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = Json("""{"prompt": "a", "max_tokens": 100, "stream": true}""") };
+        using var holding = await host.Client.SendAsync(first, HttpCompletionOption.ResponseHeadersRead);
+
+        using var refused = await host.Client.PostAsync("/predict", Json("""{"text": "b"}"""));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        // 100 tokens held by the stream; the refused 10 × 256 came back (plus a refill of 1000/6 a second).
+        Assert.InRange(int.Parse(Header(refused, "x-ratelimit-remaining-tokens")), 9900, 9950);
+    }
+
     [Fact]
     public async Task Without_keys_callers_are_limited_by_address_and_health_is_not_counted()
     {

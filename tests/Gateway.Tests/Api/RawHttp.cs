@@ -20,7 +20,10 @@ public static class RawHttp
     }
 
     /// <summary>Writes <paramref name="request"/> as is and reads until the server closes the connection (requests should ask for <c>Connection: close</c>).</summary>
-    public static async Task<Response> SendAsync(Uri server, byte[] request)
+    public static async Task<Response> SendAsync(Uri server, byte[] request) => Parse(await ExchangeAsync(server, request));
+
+    /// <summary>Writes <paramref name="request"/> as is and returns every byte the server wrote before it closed the connection.</summary>
+    public static async Task<byte[]> ExchangeAsync(Uri server, byte[] request)
     {
         using var client = new TcpClient();
         // A bound on a hang, not a timing assertion: the server answers malformed requests at once.
@@ -44,7 +47,7 @@ public static class RawHttp
         {
             // A reset after the response (the server closed with unread request bytes) still leaves the response read.
         }
-        return Parse(received.ToArray());
+        return received.ToArray();
     }
 
     public static Task<Response> SendAsync(Uri server, string head, byte[]? body = null) =>

@@ -20,17 +20,21 @@ public sealed class RequestBodyTests
     }
 
     [Theory]
-    [InlineData("""{"text": "a",}""")]
-    [InlineData("""{"text": "a" """)]
-    [InlineData("not json")]
-    public async Task Body_that_is_not_json_is_400(string body)
+    [InlineData("""{"text": "a",}""", "the syntax is broken at line 1, byte 14 of that line.")]
+    [InlineData("""{"text": "a" // a comment""", "the syntax is broken at line 1, byte 14 of that line.")]
+    [InlineData("{\n  \"prompt\": tru\n}", "the syntax is broken at line 2, byte 16 of that line.")]
+    [InlineData("not json", "the syntax is broken at line 1, byte 2 of that line.")]
+    [InlineData("""{"text": "a" """, "it ends before the JSON value is complete.")]
+    [InlineData(" ", "it ends before the JSON value is complete.")]
+    public async Task Body_that_is_not_json_is_400_saying_where_in_the_gateways_words(string body, string where)
     {
         await using var host = await GatewayHost.StartAsync();
 
         using var response = await host.Client.PostAsync("/v1/completions", Json(body));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.StartsWith("The request body is not valid JSON: ", (await response.ReadJsonAsync()).GetProperty("error").GetProperty("message").GetString());
+        // Not the parser's own text, which speaks of its options ("Change the reader options.", "isFinalBlock").
+        Assert.Equal($"The request body is not valid JSON: {where}", (await response.ReadJsonAsync()).GetProperty("error").GetProperty("message").GetString());
     }
 
     [Theory]

@@ -26,7 +26,8 @@ public sealed class TokenizationTests
     {
         await using var host = await GatewayHost.StartAsync();
 
-        using var response = await host.Client.PostAsync("/detokenize", Json("""{"tokens": [72, 224]}"""));
+        // 224.0 is the integer 224, as in every integer field.
+        using var response = await host.Client.PostAsync("/detokenize", Json("""{"tokens": [72, 224.0]}"""));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("Hà", (await response.ReadJsonAsync()).GetProperty("prompt").GetString());
@@ -41,6 +42,7 @@ public sealed class TokenizationTests
     [InlineData("/detokenize", """{"tokens": [72, 50400]}""", "tokens", "'tokens[1]' must be a token id from 0 to 50399, not 50400.")]
     [InlineData("/detokenize", """{"tokens": [-1]}""", "tokens", "'tokens[0]' must be a token id from 0 to 50399, not -1.")]
     [InlineData("/detokenize", """{"tokens": [[72]]}""", "tokens", "'tokens[0]' must be a token id from 0 to 50399, not an array.")]
+    [InlineData("/detokenize", """{"tokens": [72.5]}""", "tokens", "'tokens[0]' must be a token id from 0 to 50399, not 72.5.")]
     public async Task A_bad_request_is_a_400_naming_the_field(string path, string body, string param, string message)
     {
         await using var host = await GatewayHost.StartAsync();

@@ -30,6 +30,34 @@ public sealed class PerMinuteBucketTests
     }
 
     [Fact]
+    public void A_refund_gives_a_granted_leases_permits_back_once_and_never_above_the_limit()
+    {
+        var time = new ManualTime();
+        using var bucket = new PerMinuteBucket(60, time);
+        using var charge = bucket.AttemptAcquire(50);
+        time.Advance(TimeSpan.FromSeconds(30)); // 30 of the 50 refilled meanwhile
+
+        using var after = PerMinuteBucket.Refund(charge);
+        using var again = PerMinuteBucket.Refund(charge);
+
+        Assert.Equal(60, Metadata(after!, RateLimitMetadata.Remaining));
+        Assert.Null(again);
+        Assert.Equal(60, bucket.GetStatistics()!.CurrentAvailablePermits);
+    }
+
+    [Fact]
+    public void A_refused_lease_has_nothing_to_refund()
+    {
+        var time = new ManualTime();
+        using var bucket = new PerMinuteBucket(60, time);
+        bucket.AttemptAcquire(60).Dispose();
+        using var refused = bucket.AttemptAcquire(10);
+
+        Assert.Null(PerMinuteBucket.Refund(refused));
+        Assert.Equal(0, bucket.GetStatistics()!.CurrentAvailablePermits);
+    }
+
+    [Fact]
     public void Refill_is_continuous_and_stops_at_the_limit()
     {
         var time = new ManualTime();

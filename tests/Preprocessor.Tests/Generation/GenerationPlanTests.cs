@@ -180,6 +180,16 @@ public sealed class GenerationPlanTests
     }
 
     [Fact]
+    public void Prompt_over_both_the_context_and_a_tighter_total_cap_is_told_the_cap()
+    {
+        // It was told the model's context (32), though its limit was the 10 of max_total_tokens.
+        var (field, message) = Rejection(new GenerateRequest { Prompt = new string('a', 40), MaxTotalTokens = 10 });
+
+        Assert.Equal("prompt", field);
+        Assert.Equal("The prompt is 40 tokens; the total length is capped at 10 tokens, which leaves no room for new tokens.", message);
+    }
+
+    [Fact]
     public void Decomposed_vietnamese_is_normalized_to_nfc_before_tokenizing()
     {
         const string composed = "Tiếng Việt";
