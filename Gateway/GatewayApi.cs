@@ -37,6 +37,7 @@ public static class GatewayApi
                 $"Configuration '{PreprocessorClient.AddressKey}' (env services__preprocessor__grpc__0) must give the Preprocessor's gRPC address.");
         }
         builder.Services.AddGrpcClient<Gptj.V1.Preprocessor.PreprocessorClient>(options => options.Address = PreprocessorClient.Address)
+            .ConfigureChannel(channel => channel.MaxReceiveMessageSize = PreprocessorClient.MaxResponseBytes)
             .WithoutHttpResilience();
         builder.Services.AddSingleton<PreprocessorClient>();
         builder.Services.AddSingleton<ServedModel>();

@@ -17,6 +17,7 @@ public static class PreprocessorApp
     /// <summary>Largest gptj.v1 message the Preprocessor reads or writes (gRPC's default is 4 MiB for reading, none for
     /// writing): room for a direct caller's Tokenize or Detokenize of a long document. What the Gateway sends and reads is
     /// far smaller wherever it can succeed: a prompt and n samples that fit the context window.</summary>
+    /// <remarks>The Gateway reads answers up to the same size (its <c>PreprocessorClient.MaxResponseBytes</c>).</remarks>
     public const int MaxMessageBytes = 16 * 1024 * 1024;
 
     public static IHostApplicationBuilder AddPreprocessor(this IHostApplicationBuilder builder)

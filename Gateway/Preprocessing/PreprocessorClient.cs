@@ -12,6 +12,10 @@ public sealed class PreprocessorClient(Gptj.V1.Preprocessor.PreprocessorClient c
     /// <summary>Discovery key of the Preprocessor's gRPC endpoint (Aspire's <c>services__preprocessor__grpc__0</c>).</summary>
     public const string AddressKey = "services:preprocessor:grpc:0";
 
+    /// <summary>The largest answer read from the Preprocessor: what it may send (its <c>MaxMessageBytes</c>). Left at gRPC's
+    /// 4 MB default, a long completion or detokenized text failed here as RESOURCE_EXHAUSTED, which reads as "overloaded".</summary>
+    public const int MaxResponseBytes = 16 * 1024 * 1024;
+
     /// <summary>The Preprocessor as service discovery names it: endpoint "grpc" of service "preprocessor".</summary>
     public static readonly Uri Address = new("http://_grpc.preprocessor");
 

@@ -356,6 +356,25 @@ public sealed class CompletionsTests
         foreach (var path in new[] { "/predict", "/healthz", "/v1/completions", "/v1/models", "/v1/models/{model}" })
             Assert.True(paths.TryGetProperty(path, out _), path);
     }
+
+    [Fact]
+    public async Task A_completion_larger_than_grpcs_default_message_limit_is_answered_whole()
+    {
+        // 5 MB of text: past the 4 MB a gRPC client reads by default, within what the Preprocessor may send. It was a 429.
+        await using var host = await GatewayHost.StartAsync();
+        var text = new string('a', 5 * 1024 * 1024);
+        host.Preprocessor.Generate = _ => new GenerateResponse
+        {
+            Model = "gptj",
+            Usage = new Usage { PromptTokens = 1, CompletionTokens = 1 },
+            Completions = { new Completion { Text = text, FinishReason = FinishReason.Length, CompletionTokens = 1 } },
+        };
+
+        using var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "a", "max_tokens": 1}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(text, (await response.ReadJsonAsync()).GetProperty("choices")[0].GetProperty("text").GetString());
+    }
 }
 
 public sealed class AdmissionTests
