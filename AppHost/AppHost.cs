@@ -5,6 +5,12 @@ using GptjAspire.AppHost;
 // (Kestrel__Endpoints__*, services__*__grpc__0, Model__Path, OTEL_*); references inject only the
 // services__ form (not Aspire's extra BACKEND_GRPC variables).
 var builder = DistributedApplication.CreateBuilder(args);
+if (PublicEndpoint.Problem(builder) is { } problem)
+{
+    // A port that is not one, or that another process holds: one line and exit code 1, not a stack trace or a silent wait.
+    Console.Error.WriteLine(problem);
+    return 1;
+}
 
 var backendKind = BackendChoice.From(builder.Configuration);
 var models = ModelLocations.From(builder);
@@ -27,7 +33,7 @@ var preprocessor = builder.AddProject<Projects.Preprocessor>("preprocessor", Ser
     .WithHttpHealthCheck("/health", endpointName: "http");
 
 builder.AddProject<Projects.Gateway>("gateway", ServiceEndpoints.FromAppHostOnly)
-    .WithServiceEndpoints(ServicePorts.Gateway, hostPort: PublicEndpoint.GatewayPort(builder.Configuration))
+    .WithServiceEndpoints(ServicePorts.Gateway, hostPort: PublicEndpoint.GatewayPort(builder))
     .WithExternalHttpEndpoints()
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ServiceDiscovery)
     .WithReference(preprocessor.GetEndpoint("grpc"))
@@ -42,3 +48,4 @@ builder.PublishToKubernetes(backendKind);
 #endif
 
 builder.Build().Run();
+return 0;

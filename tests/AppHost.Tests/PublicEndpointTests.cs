@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+using GptjAspire.Testing;
 using Microsoft.Extensions.Configuration;
 
 namespace GptjAspire.AppHost.Tests;
@@ -26,6 +29,32 @@ public sealed class PublicEndpointTests
     public void A_setting_moves_the_port_or_leaves_it_to_Aspire(string? configured, int? expected)
     {
         Assert.Equal(expected, PublicEndpoint.GatewayPort(Configuration(configured)));
+    }
+
+    [Fact]
+    public void A_port_another_process_listens_on_is_an_error_that_names_it_and_the_way_out()
+    {
+        var other = new TcpListener(IPAddress.Loopback, 0);
+        other.Start();
+        try
+        {
+            var port = ((IPEndPoint)other.LocalEndpoint).Port;
+
+            var error = Assert.Throws<InvalidOperationException>(() => PublicEndpoint.ThrowIfInUse(port));
+
+            Assert.Contains($"The Gateway's port {port} cannot be bound", error.Message);
+            Assert.Contains("--Gateway:Port", error.Message);
+        }
+        finally
+        {
+            other.Stop();
+        }
+    }
+
+    [Fact]
+    public void A_free_port_passes_the_check()
+    {
+        PublicEndpoint.ThrowIfInUse(LoopbackPorts.Free());
     }
 
     [Theory]
