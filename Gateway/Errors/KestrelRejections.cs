@@ -53,7 +53,7 @@ public static class KestrelRejections
             string.Create(CultureInfo.InvariantCulture, $"The request line is longer than {limits.MaxRequestLineSize} bytes.")),
         StatusCodes.Status431RequestHeaderFieldsTooLarge => new(ApiErrorKind.HeadersTooLarge, string.Create(CultureInfo.InvariantCulture,
             $"The request headers are larger than {limits.MaxRequestHeadersTotalSize} bytes or more than {limits.MaxRequestHeaderCount} fields.")),
-        StatusCodes.Status505HttpVersionNotsupported => new(ApiErrorKind.HttpVersionNotSupported, "Only HTTP/1.0, HTTP/1.1 and HTTP/2 are served."),
+        StatusCodes.Status505HttpVersionNotsupported => new(ApiErrorKind.HttpVersionNotSupported, "Only HTTP/1.0 and HTTP/1.1 are served (this endpoint is plain HTTP, where HTTP/2 would need TLS to be negotiated)."),
         _ => null,
     };
 
