@@ -44,7 +44,7 @@ public static class GatewayApi
         builder.Services.AddAdmission();
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddHealthChecks().AddCheck<PreprocessorHealthCheck>(PreprocessorHealthCheck.Name);
-        builder.Services.AddOpenApi(options => options.AddApiKeySecurity());
+        builder.Services.AddOpenApi(options => options.AddApiKeySecurity().WithoutRequestServers());
         builder.Services.AddCrossOrigin();
         builder.Services.AddKestrelRejectionBodies();
         // Kestrel reads only endpoints from its section; its limits (e.g. RequestHeadersTimeout against slow clients,
