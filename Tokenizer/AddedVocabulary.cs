@@ -15,11 +15,18 @@ internal sealed class AddedVocabulary
     private readonly Pass raw;
     private readonly Pass normalized;
 
-    public AddedVocabulary(IReadOnlyList<AddedToken> tokens)
+    private readonly bool nfcBetweenRawTokens;
+
+    /// <param name="nfcBetweenRawTokens">The tokenizer's own NFC normalizer (tokenizer.json): as in HF, the
+    /// <c>normalized=false</c> tokens are found in the raw text, the text between them is normalized, and the
+    /// <c>normalized=true</c> tokens, their content normalized too, are found in that.</param>
+    public AddedVocabulary(IReadOnlyList<AddedToken> tokens, bool nfcBetweenRawTokens)
     {
         Tokens = tokens;
+        this.nfcBetweenRawTokens = nfcBetweenRawTokens;
         raw = new Pass(tokens.Where(t => !t.Normalized && t.Content.Length > 0).ToArray());
-        normalized = new Pass(tokens.Where(t => t.Normalized && t.Content.Length > 0).ToArray());
+        normalized = new Pass(tokens.Where(t => t.Normalized && t.Content.Length > 0)
+            .Select(t => nfcBetweenRawTokens ? t with { Content = Nfc.Normalize(t.Content) } : t).ToArray());
     }
 
     public IReadOnlyList<AddedToken> Tokens { get; }
@@ -28,7 +35,7 @@ internal sealed class AddedVocabulary
     public void Split<TState>(ReadOnlySpan<char> text, ref TState state, TextHandler<TState> onText, TokenHandler<TState> onToken)
         where TState : allows ref struct
     {
-        if (raw.IsEmpty && normalized.IsEmpty)
+        if (raw.IsEmpty && normalized.IsEmpty && !nfcBetweenRawTokens)
         {
             if (text.Length > 0)
             {
@@ -41,7 +48,8 @@ internal sealed class AddedVocabulary
         {
             var match = raw.Find(text, start);
             var gapEnd = match.Token is null ? text.Length : match.Start;
-            SplitNormalized(text[start..gapEnd], ref state, onText, onToken);
+            var gap = text[start..gapEnd];
+            SplitNormalized(nfcBetweenRawTokens ? Nfc.Normalize(gap.ToString()) : gap, ref state, onText, onToken);
             if (match.Token is null)
             {
                 break;
@@ -151,14 +159,18 @@ internal sealed class AddedVocabulary
             return null;
         }
 
-        // Rust regex `\w` (Unicode): Alphabetic, marks, decimal digits, connector punctuation, join controls.
+        // Rust regex `\w` (Unicode): Alphabetic, marks, decimal digits, connector punctuation, join controls. Alphabetic
+        // holds a few symbols (Other_Alphabetic, category So) that no category below covers: the circled and squared
+        // Latin letters (an exhaustive comparison with HF found exactly these).
         private static bool StartsWithWordChar(ReadOnlySpan<char> text) =>
             text.Length > 0 && Rune.DecodeFromUtf16(text, out var rune, out _) == OperationStatus.Done && IsWordChar(rune);
 
         private static bool EndsWithWordChar(ReadOnlySpan<char> text) =>
             text.Length > 0 && Rune.DecodeLastFromUtf16(text, out var rune, out _) == OperationStatus.Done && IsWordChar(rune);
 
-        private static bool IsWordChar(Rune rune) => rune.Value is 0x200C or 0x200D || Rune.GetUnicodeCategory(rune) switch
+        private static bool IsWordChar(Rune rune) => rune.Value is 0x200C or 0x200D
+            or (>= 0x24B6 and <= 0x24E9) or (>= 0x1F130 and <= 0x1F149) or (>= 0x1F150 and <= 0x1F169) or (>= 0x1F170 and <= 0x1F189)
+            || Rune.GetUnicodeCategory(rune) switch
         {
             UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter
                 or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter or UnicodeCategory.LetterNumber

@@ -23,8 +23,10 @@ public sealed class BpeTokenizer
     private BpeTokenizer(TokenizerDefinition definition, TokenizerOptions options)
     {
         model = new BpeModel(definition.Vocab, definition.Merges, definition.UnknownToken, definition.FuseUnknown, definition.IgnoreMerges);
-        addedVocabulary = new AddedVocabulary(definition.AddedTokens);
-        normalizeToNfc = options.NormalizeToNfc || definition.NfcNormalizer;
+        // Our option normalizes the whole text first (HF's encode of the NFC text); without it, a tokenizer.json NFC
+        // normalizer acts as HF's does, between the added tokens it does not normalize.
+        normalizeToNfc = options.NormalizeToNfc;
+        addedVocabulary = new AddedVocabulary(definition.AddedTokens, nfcBetweenRawTokens: definition.NfcNormalizer && !normalizeToNfc);
         addPrefixSpace = definition.AddPrefixSpace;
         useRegex = definition.UseRegex;
 

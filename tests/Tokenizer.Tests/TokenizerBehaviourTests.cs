@@ -30,6 +30,44 @@ public sealed class TokenizerBehaviourTests
         Assert.Equal("Việt\uFFFEé \uFFFE", Gpt2.Decode(Gpt2.Encode(decomposed)));
     }
 
+    // Hugging Face tokenizers 0.23.2's ids for the vi-options vocabulary (its tokenizer.json has an NFC normalizer and
+    // added tokens of every option), found by a fuzz comparison on 27 Nov and checked against HF by hand.
+    [Theory]
+    [InlineData("<sep>\u0338", new[] { 9271, 130, 9221, 9211 })]
+    [InlineData("<mask>\u0338", new[] { 9270, 130, 9221, 9211 })]
+    [InlineData("<|endoftext|>\u0338", new[] { 9269, 130, 9221, 9211 })]
+    [InlineData("\u2ADCab.", new[] { 130, 128, 104, 154, 9221, 9211, 832, 940 })]
+    public void A_normalizer_in_tokenizer_json_acts_between_the_added_tokens_it_does_not_normalize(string text, int[] hf)
+    {
+        // Normalizing first composed ">" with U+0338 into U+226F, and the special token was lost.
+        Assert.Equal(hf, ParityFixtures.Tokenizer("viOptions").Encode(text));
+    }
+
+    [Theory]
+    [InlineData("ab\u24B6", new[] { 1655, 128, 9208, 113 })]
+    [InlineData("\u24B6ab.", new[] { 130, 128, 9208, 113, 832, 13 })]
+    [InlineData(".\u24B6Việt Nam.", new[] { 940, 128, 9208, 113, 53, 609, 3561, 13 })]
+    [InlineData("ab\U0001F130", new[] { 1655, 9253, 156, 9204, 107 })]
+    public void Circled_and_squared_letters_are_word_characters_for_single_word_tokens(string text, int[] hf)
+    {
+        // Rust's \w holds them (Other_Alphabetic); no Unicode category .NET reports does.
+        Assert.Equal(hf, ParityFixtures.Tokenizer("viOptions").Encode(text));
+        Assert.Equal(hf, ParityFixtures.Tokenizer("viOptions", normalizeToNfc: true).Encode(text));
+    }
+
+    [Fact]
+    public void A_normalized_added_token_written_decomposed_matches_as_hf_normalizes_it()
+    {
+        // vi-options' normalized token "ngườ" written in NFD: HF normalizes its content when it builds the table.
+        using var folder = new TemporaryFolder();
+        var json = File.ReadAllText(Path.Combine(ParityFixtures.Directory, "vi-options", "tokenizer.json"));
+        File.WriteAllText(Path.Combine(folder.Path, "tokenizer.json"), json.Replace("\"ngườ\"", $"\"{"ngườ".Normalize(NormalizationForm.FormD)}\""));
+        var tokenizer = BpeTokenizer.FromDirectory(folder.Path, new TokenizerOptions { NormalizeToNfc = false });
+
+        Assert.Equal([9273, 2086], tokenizer.Encode("người"));
+        Assert.Equal([9273, 2086], tokenizer.Encode("người".Normalize(NormalizationForm.FormD)));
+    }
+
     [Theory]
     [InlineData("abc", 0xD800, "def", 3)]
     [InlineData("", 0xDC00, "", 0)]
