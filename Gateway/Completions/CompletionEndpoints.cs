@@ -59,16 +59,25 @@ public static class CompletionEndpoints
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
 
+        // The slots and the work are the backend's: both are given back once the generation has arrived here, before a
+        // client that reads slowly has taken it all.
+        void Generated()
+        {
+            admission.Completed();
+            admission.Dispose();
+        }
+
         if (request.Stream)
         {
             var logger = services.GetRequiredService<ILogger<CompletionStream>>();
-            if (await new CompletionStream(request, shape, id, created, preprocessor, json, logger).WriteAsync(http.Response, cancellationToken))
-                admission.Completed();
+            var deliveryLimit = services.GetRequiredService<IOptions<GatewayOptions>>().Value.RequestTimeout;
+            await new CompletionStream(request, shape, id, created, preprocessor, json, logger)
+                .WriteAsync(http.Response, Generated, deliveryLimit, cancellationToken);
             return;
         }
 
         var responses = await GenerateAllAsync(request, preprocessor, cancellationToken);
-        admission.Completed();
+        Generated();
         var choices = responses
             .SelectMany((response, prompt) => response.Completions.Select(c =>
                 new CompletionChoice(prompt * request.N + c.Index, c.Text, null, FinishReasons.ToOpenAi(c.FinishReason))))

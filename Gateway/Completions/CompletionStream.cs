@@ -12,14 +12,20 @@ namespace GptjAspire.Gateway.Completions;
 /// Nothing is sent (no status, no header) until every prompt's call has been accepted (its first message arrived, or it
 /// ended), so a request the Preprocessor refuses for any of its prompts still gets a plain HTTP error, whichever prompt
 /// answers first; a failure after that becomes one <c>event: error</c> carrying the OpenAI error body.
+/// The Preprocessor's messages are read as fast as they come, whatever the client's pace: the generation (and the admission
+/// slots it holds) ends when the backend's work does, and a client that reads slowly holds only its own output here
+/// (bounded by its prompts × n × max_tokens), for at most <c>Gateway:RequestTimeout</c> from the start.
 /// </remarks>
 public sealed class CompletionStream(
     CompletionRequest request, ICompletionShape shape, string id, long created, PreprocessorClient preprocessor, JsonSerializerOptions json, ILogger logger)
 {
     static readonly byte[] Done = "[DONE]"u8.ToArray();
 
+    // Unbounded: a bound would tie reading the Preprocessor to the client's pace, and a client that stopped reading would
+    // hold the backend's stream, the admission's slots and the Preprocessor's buffers with it.
     readonly Channel<(int Prompt, GenerateStreamResponse Event)> _events =
-        Channel.CreateBounded<(int, GenerateStreamResponse)>(new BoundedChannelOptions(64) { SingleReader = true });
+        Channel.CreateUnbounded<(int, GenerateStreamResponse)>(new UnboundedChannelOptions { SingleReader = true });
+    Action _generated = () => { };
     // True once every call was accepted (the response may be committed), false when one failed before that (it must be a
     // plain error): whichever comes first decides.
     readonly TaskCompletionSource<bool> _accepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -27,9 +33,16 @@ public sealed class CompletionStream(
     int _running;
     int _unaccepted;
 
-    /// <summary>Streams every prompt's generation as events; true when all of them finished, false when one failed (after its error event).</summary>
-    public async Task<bool> WriteAsync(HttpResponse response, CancellationToken cancellationToken)
+    /// <summary>Streams every prompt's generation as events, or the error as an event once the stream started.</summary>
+    /// <param name="generated">Called once every prompt's generation has arrived whole (not after a failure), however much
+    /// of it the client has still to read.</param>
+    /// <param name="deliveryLimit">How long the whole response may take; past it the connection is aborted, so a client that
+    /// stops reading cannot keep it open.</param>
+    public async Task WriteAsync(HttpResponse response, Action generated, TimeSpan deliveryLimit, CancellationToken cancellationToken)
     {
+        _generated = generated;
+        using var deadline = new CancellationTokenSource(deliveryLimit);
+        using var abortAtDeadline = deadline.Token.Register(response.HttpContext.Abort);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _running = _unaccepted = request.Prompt.Count;
         var pumps = Enumerable.Range(0, request.Prompt.Count).Select(p => PumpAsync(p, stop.Token)).ToArray();
@@ -63,12 +76,11 @@ public sealed class CompletionStream(
             {
                 ApiErrorLog.Record(logger, response.HttpContext.Request, error);
                 await sse.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(ApiErrorMapping.Body(error), json), "error", cancellationToken);
-                return false;
+                return;
             }
             if (request.IncludeUsage)
                 await WriteChunkAsync(sse, [], new CompletionUsage(promptTokens, completionTokens, promptTokens + completionTokens), cancellationToken);
             await sse.WriteAsync(Done, cancellationToken: cancellationToken);
-            return true;
         }
         finally
         {
@@ -85,7 +97,6 @@ public sealed class CompletionStream(
         {
             await foreach (var message in preprocessor.GenerateStreamAsync(request.ToGenerateRequest(prompt), request.UpstreamFieldNamesFor(prompt), cancellationToken))
             {
-                // Accepted before the message is queued: a full queue must not hold back the decision to start.
                 if (!accepted)
                 {
                     accepted = true;
@@ -95,8 +106,12 @@ public sealed class CompletionStream(
             }
             if (!accepted)
                 Accept();
+            // A pump that failed or was cancelled never gets here, so the last one to arrive means all succeeded.
             if (Interlocked.Decrement(ref _running) == 0)
+            {
                 _events.Writer.TryComplete();
+                _generated();
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
