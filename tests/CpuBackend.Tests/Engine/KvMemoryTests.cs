@@ -51,32 +51,38 @@ public sealed class KvMemoryTests
 
     // The pool is shared by the threads that make caches and the finalizer thread that keeps blocks: blocks of alternating
     // sizes are made and dropped from four threads while collections run, and a block handed to two owners at once, or
-    // given back while still in use, shows up as another owner's mark in it.
+    // given back while still in use, shows up as another owner's mark in it. Each thread makes at least its share of
+    // blocks, however late the thread pool starts it (in CI it once started after the 3 s had passed, and none were made),
+    // and the collections go on until the last thread is done.
     [Fact]
     public async Task Blocks_made_and_dropped_from_many_threads_have_one_owner_at_a_time()
     {
+        const int Workers = 4, AtLeastEach = 500;
         long[] sizes = [Small, Large, 300_001];
         var live = new System.Collections.Concurrent.ConcurrentDictionary<nint, int>();
         var stop = DateTime.UtcNow + TimeSpan.FromSeconds(3);
         var made = new StrongBox<long>();
-        var workers = Enumerable.Range(1, 4).Select(owner => Task.Run(() => MakeAndDrop(owner, sizes, live, stop, made))).ToArray();
+        var workers = Enumerable.Range(1, Workers).Select(owner => Task.Run(() => MakeAndDrop(owner, sizes, live, stop, AtLeastEach, made))).ToArray();
         var collector = Task.Run(() =>
         {
-            while (DateTime.UtcNow < stop)
+            while (!workers.All(w => w.IsCompleted))
             {
                 GC.Collect();
                 Thread.Sleep(5);
             }
         });
 
-        await Task.WhenAll([.. workers, collector]).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.True(made.Value > 100, $"only {made.Value} blocks were made");
+        // A bound on the wait so a deadlock fails the test instead of hanging it; not a speed assertion.
+        await Task.WhenAll([.. workers, collector]).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(made.Value >= Workers * AtLeastEach, $"only {made.Value} blocks were made");
+        Assert.Empty(live);
     }
 
-    private unsafe void MakeAndDrop(int owner, long[] sizes, System.Collections.Concurrent.ConcurrentDictionary<nint, int> live, DateTime stop, StrongBox<long> made)
+    private unsafe void MakeAndDrop(int owner, long[] sizes, System.Collections.Concurrent.ConcurrentDictionary<nint, int> live, DateTime stop, int atLeast,
+        StrongBox<long> made)
     {
         var held = new List<(KvMemory Block, long Size)>();
-        for (var i = 0; DateTime.UtcNow < stop; i++)
+        for (var i = 0; i < atLeast || DateTime.UtcNow < stop; i++)
         {
             var size = sizes[(owner + i) % sizes.Length];
             var block = new KvMemory(size, pool);
