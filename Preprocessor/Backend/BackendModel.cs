@@ -45,6 +45,7 @@ public sealed class BackendModel(TritonInferenceClient client, string modelName,
         {
             now = new BackendState(false, $"the backend did not answer within {timeout.TotalSeconds} s");
         }
+        now = KeepingLimits(now, before);
         if (now.Ready != before.Ready || now.Detail != before.Detail)
         {
             if (now.Ready)
@@ -102,13 +103,19 @@ public sealed class BackendModel(TritonInferenceClient client, string modelName,
         }
     }
 
+    // While the backend is down, the limits its model configuration last stated still describe it better than this
+    // service's own defaults (GetModelInfo reported max_samples 64 for a backend that takes 16); its next ready state
+    // replaces them.
+    static BackendState KeepingLimits(BackendState now, BackendState before) =>
+        now.Ready || now.Limits is not null ? now : now with { Limits = before.Limits };
+
     static DateTime? Deadline(DateTime deadline) => deadline == DateTime.MaxValue ? null : deadline;
 
     // The backend went away mid-call: stop reporting ready now rather than at the monitor's next poll,
     // so health (and the Gateway's) says so until the monitor sees the model ready again.
     void Lost(RpcException error)
     {
-        _state = new BackendState(false, $"backend unreachable: {error.Status.Detail}");
+        _state = KeepingLimits(new BackendState(false, $"backend unreachable: {error.Status.Detail}"), _state);
         logger.LogWarning("Lost the backend during a call: {Detail}", error.Status.Detail);
     }
 }

@@ -1,8 +1,11 @@
 extern alias gateway;
 using Google.Rpc;
+using GptjAspire.Preprocessor.Backend;
 using GptjAspire.Preprocessor.Generation;
+using GptjAspire.Preprocessor.Tests.Backend;
 using GptjAspire.TritonClient.Generation;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using GenerateRequest = gateway::GptjAspire.Gptj.V1.GenerateRequest;
 using GetModelInfoRequest = gateway::GptjAspire.Gptj.V1.GetModelInfoRequest;
@@ -30,6 +33,25 @@ public sealed class ModelInfoLimitsTests
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Equal("n", Assert.Single(error.GetRpcStatus()!.GetDetail<BadRequest>()!.FieldViolations).Field);
         Assert.Contains("between 1 and 2", error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task While_the_backend_is_down_the_limits_it_last_stated_are_reported()
+    {
+        // They were the Preprocessor's own defaults (max_samples 64 for a backend that takes 2 here, 16 in CpuBackend).
+        var backend = await ScriptedKServe.StartAsync();
+        backend.ConfigParameters[GenerationContract.MaxNumSequencesParameter] = "2";
+        await using var host = await PreprocessorHost.StartAsync(backend.Address, _ => { });
+        var model = host.Services.GetRequiredService<BackendModel>();
+        Assert.True((await model.RefreshAsync(TimeSpan.FromSeconds(30), CancellationToken.None)).Ready);
+
+        await backend.DisposeAsync();
+        var down = await model.RefreshAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+        var info = await host.Client.GetModelInfoAsync(new GetModelInfoRequest());
+
+        Assert.False(down.Ready);
+        Assert.False(info.Ready);
+        Assert.Equal(2, info.MaxSamples);
     }
 
     [Fact]
