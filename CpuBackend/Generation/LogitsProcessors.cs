@@ -52,6 +52,17 @@ internal static class LogitsProcessors
         }
     }
 
+    /// <summary>Where logits overflowed to +inf (a bias and a negative presence penalty near float's limit add up to more than
+    /// it), those tokens hold all the probability, as the softmax's limit does: each gets 0, every other token -inf, so the
+    /// draw is uniform over them and the log-probability -log(count).</summary>
+    /// <remarks>Left as they were, the softmax's inf - inf made every probability NaN: the draw took the vocabulary's last
+    /// token and the log-probability was NaN.</remarks>
+    public static void KeepOverflowed(Span<float> logits)
+    {
+        foreach (ref var logit in logits)
+            logit = float.IsPositiveInfinity(logit) ? 0f : float.NegativeInfinity;
+    }
+
     /// <summary>TemperatureLogitsWarper: logits divided by the temperature.</summary>
     public static void ApplyTemperature(Span<float> logits, float temperature) =>
         TensorPrimitives.Divide(logits, temperature, logits);

@@ -56,6 +56,8 @@ public sealed class Sampler
             logits[end] = float.NegativeInfinity; // HF's MinNewTokensLengthLogitsProcessor
         if (_badWords.Count > 0)
             LogitsProcessors.BanBadWords(logits, context, _badWords);
+        if (logits.Contains(float.PositiveInfinity))
+            LogitsProcessors.KeepOverflowed(logits);
         if (_parameters.IsGreedy)
             return;
         if (_parameters.Temperature != 1f)

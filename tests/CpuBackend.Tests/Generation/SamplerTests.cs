@@ -112,6 +112,43 @@ public class SamplerTests
         Assert.Equal(2, sampler.Next([0f, 5f, 1f], [0]).TokenId);
     }
 
+    [Theory]
+    [InlineData(1, 0f)]    // greedy
+    [InlineData(0, 1f)]    // sampling
+    [InlineData(0, 0.5f)]  // sampling with top-p
+    [InlineData(0, 1e-30f)]
+    public void Logits_that_overflow_to_infinity_share_all_the_probability(int topK, float topP)
+    {
+        // A bias of 3.4e38 on tokens 1 and 3, on top of a presence penalty of -3.4e38 for token 1 (generated once):
+        // token 1's logit passes float's limit. Before, every probability was NaN and the draw took the last token.
+        var bias = new[] { 0f, 3.4e38f, 0f, 3.4e38f, 0f };
+        var parameters = new SamplingParameters(TopK: topK, TopP: topP == 0f ? 1f : topP, PresencePenalty: -3.4e38f, LogitBias: bias);
+        for (var seed = 0UL; seed < 20; seed++)
+        {
+            var sampler = new Sampler(parameters, [], seed, sequence: 0, promptLength: 1);
+
+            var token = sampler.Next([1f, 1f, 2f, 1f, 0.5f], [0, 1]);
+
+            Assert.Equal(1, token.TokenId); // the one logit that overflowed
+            Assert.Equal(0f, token.LogProb);
+        }
+    }
+
+    [Fact]
+    public void Several_overflowed_logits_are_drawn_uniformly_and_reported_as_such()
+    {
+        var parameters = new SamplingParameters(TopK: 0, PresencePenalty: -3.4e38f, LogitBias: [3.4e38f, 0f, 3.4e38f, 0f]);
+        var drawn = new HashSet<int>();
+        for (var seed = 0UL; seed < 40; seed++)
+        {
+            var token = new Sampler(parameters, [], seed, sequence: 0, promptLength: 1).Next([1f, 5f, 1f, 0f], [9, 0, 2]);
+            Assert.Contains(token.TokenId, new[] { 0, 2 });
+            Assert.Equal(-MathF.Log(2f), token.LogProb, 5);
+            drawn.Add(token.TokenId);
+        }
+        Assert.Equal(2, drawn.Count);
+    }
+
     [Fact]
     public void The_end_token_waits_for_the_minimum_number_of_new_tokens()
     {
