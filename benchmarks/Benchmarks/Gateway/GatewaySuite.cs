@@ -133,6 +133,10 @@ public static class GatewaySuite
                 Console.WriteLine($"{clients,7}  CPU per request, µs: {string.Join(" / ", Services)} / this client");
                 for (var i = 0; i < paths.Length; i++)
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clients,7}  {paths[i].Name,-8} {string.Join(" / ", results[i].CpuMicroseconds.Select(us => us.ToString("F0", CultureInfo.InvariantCulture)))}"));
+                // With every core busy, a path serves the cores' time divided by the CPU a request costs all processes
+                // together: the ratio the CPU alone accounts for, beside the measured one below (docs/grpc.md).
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{clients,7}  throughput ratio the CPU per request accounts for: gateway {results[0].CpuMicroseconds.Sum() / results[3].CpuMicroseconds.Sum():F3}, gw-sized {results[0].CpuMicroseconds.Sum() / results[4].CpuMicroseconds.Sum():F3}"));
             }
             for (var i = 1; i < paths.Length - 1; i++)
                 PrintAdded(clients, $"{paths[i].Name} vs {paths[i - 1].Name}", results[i], results[i - 1]);
