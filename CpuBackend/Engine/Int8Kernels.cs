@@ -229,7 +229,7 @@ internal static unsafe class Int8Kernels
     private static void PairOrder<T>(byte* x, float* xs, int rows, int stride, Matrix w, float* bias, float* y, int o0, int o1)
         where T : struct, IIntegerIsa
     {
-        var pair = stackalloc int[10];
+        var pair = stackalloc int[Kernels.Slots];
         int k = w.Cols, n = w.Rows;
         var blocks = (rows + 4) / 5;
         var rowScales = stackalloc Vector256<float>[blocks];
@@ -275,16 +275,16 @@ internal static unsafe class Int8Kernels
         var blocks = (rows + 4) / 5;
         var depth = Math.Max(Chunk, PairOrderBytes / (rows * T.ElementSize) / Chunk * Chunk);
         var pairs = (o1 - o0) / 2;
-        var pair = stackalloc int[10];
+        var pair = stackalloc int[Kernels.Slots];
         var rowScales = stackalloc Vector256<float>[blocks];
         for (var b = 0; b < blocks; b++) rowScales[b] = RowScales(xs + 5 * b, Math.Min(5, rows - 5 * b));
         // Each pair's and block's ten sums (Kernels.Slot order), carried over the slices.
-        var carried = ArrayPool<int>.Shared.Rent(Math.Max(1, pairs * blocks * 10));
+        var carried = ArrayPool<int>.Shared.Rent(Math.Max(1, pairs * blocks * Kernels.Slots));
         try
         {
             fixed (int* sums = carried)
             {
-                new Span<int>(sums, pairs * blocks * 10).Clear();
+                new Span<int>(sums, pairs * blocks * Kernels.Slots).Clear();
                 for (var d0 = 0; d0 < k; d0 += depth)
                 {
                     var slice = Math.Min(depth, k - d0);
@@ -305,7 +305,7 @@ internal static unsafe class Int8Kernels
                                 case 4: Dot2xN<T, Kernels.Four>(wr, wr + k, xr, slice, pair, ahead); break;
                                 default: Dot2xN<T, Kernels.Five>(wr, wr + k, xr, slice, pair, ahead); break;
                             }
-                            var sum = sums + (p * blocks + b) * 10;
+                            var sum = sums + (p * blocks + b) * Kernels.Slots;
                             (Vector256.Load(sum) + Vector256.Load(pair)).Store(sum);
                             sum[8] += pair[8];
                             sum[9] += pair[9];
@@ -318,7 +318,7 @@ internal static unsafe class Int8Kernels
                     for (var b = 0; b < blocks; b++)
                     {
                         int o = o0 + 2 * p, r = 5 * b;
-                        var sum = sums + (p * blocks + b) * 10;
+                        var sum = sums + (p * blocks + b) * Kernels.Slots;
                         var yr = y + (long)r * n;
                         switch (Math.Min(5, rows - r))
                         {
@@ -345,7 +345,7 @@ internal static unsafe class Int8Kernels
     private static void Tile2xN<T, N>(byte* x, float* xs, Matrix w, float* bias, float* y, int t0, int t1, bool prefetch, int limit)
         where T : struct, IIntegerIsa where N : struct, Kernels.IRowCount
     {
-        var pair = stackalloc int[10];
+        var pair = stackalloc int[Kernels.Slots];
         int k = w.Cols, n = w.Rows;
         var rowScales = RowScales(xs, N.Value);
         for (var o = t0; o < t1; o += 2)

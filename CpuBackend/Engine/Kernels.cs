@@ -243,6 +243,9 @@ internal static unsafe class Kernels
     /// (the order of the outputs in memory), the fifth row's after them.</summary>
     internal static int Slot(int r, int j) => r < 4 ? 2 * r + j : 8 + j;
 
+    /// <summary>The slots of one 2×N block (<see cref="Slot"/>): two results for each of five rows.</summary>
+    internal const int Slots = 10;
+
     /// <summary>The cache line at byte <paramref name="at"/> of each of four streams.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void PrefetchStreams(byte* w0, byte* w1, byte* w2, byte* w3, long at)

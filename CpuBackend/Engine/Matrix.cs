@@ -105,7 +105,6 @@ internal sealed unsafe class Matrix : IDisposable
             Parallel.For(0, stored / PanelWidth, () => (new float[cols], new sbyte[depth]), (panel, state, scratch) =>
             {
                 var (floats, quantized) = scratch;
-                var target0 = data + (long)panel * PanelWidth * depth;
                 fixed (sbyte* q = quantized)
                     for (var j = 0; j < PanelWidth; j++)
                     {
@@ -117,7 +116,7 @@ internal sealed unsafe class Matrix : IDisposable
                             Quantize(floats, q, out scales[row], out _);
                         }
                         for (var g = 0; g < depth / 4; g++)
-                            *(uint*)(target0 + g * 4L * PanelWidth + 4 * j) = *(uint*)(q + 4 * g) ^ 0x80808080;
+                            *(uint*)(data + Int8PanelOffset(row, g, depth)) = *(uint*)(q + 4 * g) ^ 0x80808080;
                     }
                 return scratch;
             }, _ => { });
@@ -200,9 +199,8 @@ internal sealed unsafe class Matrix : IDisposable
     {
         if (Int8Panels)
         {
-            var at = Int8PanelRow(row);
             var scale = Scales[row];
-            for (var i = 0; i < Cols; i++) destination[i] = Int8PanelWeight(at, i) * scale;
+            for (var i = 0; i < Cols; i++) destination[i] = Int8PanelWeight(row, i) * scale;
             return;
         }
         if (!Panels)
@@ -230,15 +228,16 @@ internal sealed unsafe class Matrix : IDisposable
     internal sbyte Int8At(int row, int column)
     {
         if (Type != WeightType.Int8) throw new InvalidOperationException($"{Type} weights are not integers");
-        return Int8Panels ? Int8PanelWeight(Int8PanelRow(row), column) : ((sbyte*)Data)[(long)row * Cols + column];
+        return Int8Panels ? Int8PanelWeight(row, column) : ((sbyte*)Data)[(long)row * Cols + column];
     }
 
-    /// <summary>Where row <paramref name="row"/> of <see cref="Int8Panels"/> starts: its four weights of each group lie
-    /// together, 4 · <see cref="PanelWidth"/> bytes apart from the next group's.</summary>
-    private byte* Int8PanelRow(int row) => Data + (long)(row / PanelWidth) * PanelBytes + row % PanelWidth * 4;
+    /// <summary>Where the four weights of <paramref name="row"/> at depths 4g .. 4g + 3 lie in <see cref="Int8Panels"/> of
+    /// <paramref name="depth"/> columns: the one statement of the layout, which loading writes and reading follows.</summary>
+    private static long Int8PanelOffset(int row, int group, int depth) =>
+        (long)(row / PanelWidth) * PanelWidth * depth + (long)group * 4 * PanelWidth + row % PanelWidth * 4;
 
-    /// <summary>The weight at <paramref name="column"/> of a panel row (<see cref="Int8PanelRow"/>), stored plus 128.</summary>
-    private static sbyte Int8PanelWeight(byte* row, int column) => (sbyte)(row[column / 4 * 4L * PanelWidth + column % 4] ^ 0x80);
+    /// <summary>The integer of int8 weight (row, column) in <see cref="Int8Panels"/>, where it is stored plus 128.</summary>
+    private sbyte Int8PanelWeight(int row, int column) => (sbyte)(Data[Int8PanelOffset(row, column / 4, RowBytes) + column % 4] ^ 0x80);
 
     /// <summary>Widens stored elements to floats (int8 needs its row's scale).</summary>
     public static void ToFloat(WeightType type, byte* source, float* scale, Span<float> destination)
