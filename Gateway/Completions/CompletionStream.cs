@@ -25,7 +25,6 @@ public sealed class CompletionStream(
     // hold the backend's stream, the admission's slots and the Preprocessor's buffers with it.
     readonly Channel<(int Prompt, GenerateStreamResponse Event)> _events =
         Channel.CreateUnbounded<(int, GenerateStreamResponse)>(new UnboundedChannelOptions { SingleReader = true });
-    Action _generated = () => { };
     // True once every call was accepted (the response may be committed), false when one failed before that (it must be a
     // plain error): whichever comes first decides.
     readonly TaskCompletionSource<bool> _accepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -40,12 +39,11 @@ public sealed class CompletionStream(
     /// stops reading cannot keep it open.</param>
     public async Task WriteAsync(HttpResponse response, Action generated, TimeSpan deliveryLimit, CancellationToken cancellationToken)
     {
-        _generated = generated;
         using var deadline = new CancellationTokenSource(deliveryLimit);
         using var abortAtDeadline = deadline.Token.Register(response.HttpContext.Abort);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _running = _unaccepted = request.Prompt.Count;
-        var pumps = Enumerable.Range(0, request.Prompt.Count).Select(p => PumpAsync(p, stop.Token)).ToArray();
+        var pumps = Enumerable.Range(0, request.Prompt.Count).Select(p => PumpAsync(p, generated, stop.Token)).ToArray();
         var sse = new ServerSentEvents(response);
         try
         {
@@ -90,7 +88,7 @@ public sealed class CompletionStream(
         }
     }
 
-    async Task PumpAsync(int prompt, CancellationToken cancellationToken)
+    async Task PumpAsync(int prompt, Action generated, CancellationToken cancellationToken)
     {
         var accepted = false;
         try
@@ -110,7 +108,7 @@ public sealed class CompletionStream(
             if (Interlocked.Decrement(ref _running) == 0)
             {
                 _events.Writer.TryComplete();
-                _generated();
+                generated();
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

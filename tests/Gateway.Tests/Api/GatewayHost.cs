@@ -30,8 +30,9 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <param name="mapExtra">Maps endpoints of the test's own next to the Gateway's (e.g. one that fails).</param>
     /// <param name="logs">Receives what the Gateway logs, through the log filters of its appsettings.json; by default nothing is logged.</param>
+    /// <param name="time">The clock of the Gateway's rate limits and admission, for a test that must not see them refill.</param>
     public static async Task<GatewayHost> StartAsync(
-        Dictionary<string, string>? settings = null, Action<WebApplication>? mapExtra = null, RecordedLogs? logs = null)
+        Dictionary<string, string>? settings = null, Action<WebApplication>? mapExtra = null, RecordedLogs? logs = null, TimeProvider? time = null)
     {
         var preprocessor = await FakePreprocessor.StartAsync();
         var builder = WebApplication.CreateBuilder();
@@ -44,6 +45,8 @@ public sealed class GatewayHost : IAsyncDisposable
         foreach (var (key, value) in settings ?? [])
             builder.Configuration[key] = value;
 
+        if (time is not null)
+            builder.Services.AddSingleton(time);
         builder.AddServiceDefaults();
         builder.AddGatewayApi();
         var app = builder.Build();
