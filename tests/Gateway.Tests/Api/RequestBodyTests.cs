@@ -90,6 +90,27 @@ public sealed class RequestBodyTests
     }
 
     [Fact]
+    public async Task Bodies_read_into_reused_buffers_reach_the_preprocessor_exactly_chunked_or_sized()
+    {
+        await using var host = await GatewayHost.StartAsync();
+        // Many times the first buffer of a chunked body, so it grows; then shorter bodies, which must not see its bytes.
+        var longPrompt = string.Concat(Enumerable.Repeat("Hà Nội mùa thu, ", 5000));
+        var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes($$"""{"prompt": "{{longPrompt}}", "max_tokens": 1}""")), 1000);
+        chunked.Headers.ContentType = new("application/json");
+
+        using (var response = await host.Client.PostAsync("/v1/completions", chunked))
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using (var response = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "Huế", "max_tokens": 1}""")))
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var shortChunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes("""{"prompt": "Đà Lạt", "max_tokens": 1}""")));
+        shortChunked.Headers.ContentType = new("application/json");
+        using (var response = await host.Client.PostAsync("/v1/completions", shortChunked))
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        Assert.Equal([longPrompt, "Huế", "Đà Lạt"], host.Preprocessor.Requests.Select(r => r.Prompt));
+    }
+
+    [Fact]
     public async Task Body_declared_as_something_else_than_json_is_415()
     {
         await using var host = await GatewayHost.StartAsync();
