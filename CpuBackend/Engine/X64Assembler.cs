@@ -24,6 +24,12 @@ internal sealed class X64Assembler
     /// <summary>vpxord zmm_a, zmm_a, zmm_a.</summary>
     public void Vpxord(int a) => EvexRegister(Map0F, Prefix66, w: 0, Vector512, 0xEF, reg: a, source: a, rm: a);
 
+    /// <summary>vpdpbusd zmm_sum, zmm_unsigned, zmm_signed: sum += Σ4 unsigned bytes · signed bytes, per int32 lane.</summary>
+    /// <remarks>The engine's kernels use the memory-broadcast form; this register form measures the instruction's peak
+    /// (the benchmarks' <c>InstructionPeak</c>).</remarks>
+    public void Vpdpbusd(int sum, int unsignedBytes, int signedBytes) =>
+        EvexRegister(Map0F38, Prefix66, w: 0, Vector512, 0x50, reg: sum, source: unsignedBytes, rm: signedBytes);
+
     /// <summary>vmovdqu32 zmm, [base + displacement].</summary>
     public void LoadZmm(int register, int baseRegister, int displacement) =>
         EvexMemory(Map0F, PrefixF3, w: 0, Vector512, 0x6F, register, baseRegister, displacement);

@@ -13,6 +13,9 @@ public sealed class X64AssemblerTests
     {
         ["vpxord zmm0,zmm0,zmm0"] = (a => a.Vpxord(0), "62F17D48EFC0"),
         ["vpxord zmm17,zmm17,zmm17"] = (a => a.Vpxord(17), "62A17540EFC9"),
+        ["vpdpbusd zmm0,zmm10,zmm15"] = (a => a.Vpdpbusd(0, 10, 15), "62D22D4850C7"),
+        ["vpdpbusd zmm5,zmm10,zmm16"] = (a => a.Vpdpbusd(5, 10, 16), "62B22D4850E8"),
+        ["vpdpbusd zmm24,zmm17,zmm31"] = (a => a.Vpdpbusd(24, 17, 31), "6202754050C7"),
         ["vmovdqu32 zmm16,[rsi+0x0]"] = (a => a.LoadZmm(16, X64Assembler.Rsi, 0), "62E17E486F8600000000"),
         ["vmovdqu32 zmm11,[rdx+0x40]"] = (a => a.LoadZmm(11, X64Assembler.Rdx, 64), "62717E486F9A40000000"),
         ["vmovdqu32 [rcx+0x0],zmm0"] = (a => a.StoreZmm(X64Assembler.Rcx, 0, 0), "62F17E487F8100000000"),
