@@ -38,7 +38,7 @@ public static class GatewayApi
         }
         builder.Services.AddGrpcClient<Gptj.V1.Preprocessor.PreprocessorClient>(options => options.Address = PreprocessorClient.Address)
             .ConfigureChannel(channel => channel.MaxReceiveMessageSize = PreprocessorClient.MaxResponseBytes)
-            .WithoutHttpResilience();
+            .ForGrpc();
         builder.Services.AddSingleton<PreprocessorClient>();
         builder.Services.AddSingleton<ServedModel>();
         builder.Services.AddAdmission();

@@ -33,7 +33,7 @@ public static class PreprocessorApp
         }
         builder.Services.AddGrpcClient<GRPCInferenceService.GRPCInferenceServiceClient>(options => options.Address = BackendAddress)
             .ConfigureChannel(channel => channel.MaxReceiveMessageSize = TritonInferenceClient.MaxMessageBytes)
-            .WithoutHttpResilience();
+            .ForGrpc();
         builder.Services.AddSingleton(services => new TritonInferenceClient(services.GetRequiredService<GRPCInferenceService.GRPCInferenceServiceClient>()));
         builder.Services.AddSingleton(services => new BackendModel(
             services.GetRequiredService<TritonInferenceClient>(),

@@ -97,15 +97,18 @@ public static class Extensions
     }
 
     /// <summary>
-    /// For a gRPC client: removes the standard resilience handler <see cref="AddServiceDefaults"/> gives every HttpClient.
-    /// gRPC calls are governed by their deadline and cancellation: its 30 s total timeout would cut long generations and
-    /// streams, and its retries would replay generations (gRPC answers HTTP 200 even for failures anyway).
+    /// For the HttpClient under a gRPC client: removes the standard resilience handler <see cref="AddServiceDefaults"/>
+    /// gives every HttpClient, and IHttpClientFactory's per-request logging handlers.
+    /// gRPC calls are governed by their deadline and cancellation: the handler's 30 s total timeout would cut long
+    /// generations and streams, and its retries would replay generations (gRPC answers HTTP 200 even for failures anyway).
+    /// Grpc.Net.Client logs its own calls (category <c>Grpc.Net.Client</c>); the factory's handlers would open a log scope
+    /// and format the URI for every call besides, whatever the log level.
     /// </summary>
-    public static IHttpClientBuilder WithoutHttpResilience(this IHttpClientBuilder builder)
+    public static IHttpClientBuilder ForGrpc(this IHttpClientBuilder builder)
     {
         // Marked experimental, but it is the documented way to opt one client out of ConfigureHttpClientDefaults' handler.
 #pragma warning disable EXTEXP0001
-        return builder.RemoveAllResilienceHandlers();
+        return builder.RemoveAllResilienceHandlers().RemoveAllLoggers();
 #pragma warning restore EXTEXP0001
     }
 

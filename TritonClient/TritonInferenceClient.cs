@@ -70,28 +70,126 @@ public sealed class TritonInferenceClient : IDisposable
     /// (for a decoupled model, the one marked <c>triton_final_response</c>).
     /// </summary>
     /// <remarks>
-    /// After the final response the call ends cleanly: the client half-closes and waits for the server's
-    /// status. Stopping the enumeration early, cancelling or passing the deadline cancels the call instead,
-    /// which is how KServe cancels work on a stream: the server sees the stream reset and drops the request.
-    /// An error the server reports for the request (<c>error_message</c>) throws <see cref="TritonException"/>.
+    /// The call is half-closed as soon as the request is sent, so the server ends it right after the final response;
+    /// its status is then read off the caller's path, and the call ends cleanly (OK on both sides). Stopping the
+    /// enumeration early, cancelling or passing the deadline cancels the call instead, which is how KServe cancels work
+    /// on a stream: the server sees the stream reset and drops the request. An error the server reports for the request
+    /// (<c>error_message</c>) throws <see cref="TritonException"/>.
+    /// The responses are read on the caller's own awaits: no reader task or queue between the call and the caller
+    /// (<see cref="OpenStream"/> has them, to route responses of many requests).
     /// </remarks>
     public async IAsyncEnumerable<ModelInferResponse> StreamInferAsync(ModelInferRequest request, DateTime? deadline = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        // One request: the stream is half-closed as soon as it is sent, so the server ends the call right after the final
-        // response and nothing is left to send on the caller's path once it has its answer.
-        await using var stream = Open(deadline, cancellationToken, oneRequest: true);
-        await foreach (var response in stream.InferAsync(request, cancellationToken).ConfigureAwait(false))
+        TritonInferenceStream.Prepare(request);
+        using var activity = TritonTelemetry.Start("ModelStreamInfer", request.ModelName, request.Id);
+        var call = _client.ModelStreamInfer(deadline: deadline, cancellationToken: cancellationToken);
+        var count = 0;
+        var final = false;
+        try
         {
-            yield return response;
+            await SendOnlyAsync(call, request, cancellationToken).ConfigureAwait(false);
+            while (!final)
+            {
+                var response = await NextResponseAsync(call, request, cancellationToken).ConfigureAwait(false);
+                count++;
+                final = TritonInferenceStream.IsLast(response);
+                // An empty final response only closes the request; there is nothing to hand out.
+                if (!(final && response.Outputs.Count == 0))
+                {
+                    yield return response;
+                }
+            }
+        }
+        finally
+        {
+            activity?.SetTag("triton.response_count", count);
+            if (final)
+            {
+                _ = ReadStatusAndReleaseAsync(call);
+            }
+            else
+            {
+                call.Dispose();
+            }
+        }
+    }
+
+    private static async Task SendOnlyAsync(AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call, ModelInferRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await call.RequestStream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (RpcException error) when (error is not TritonException)
+        {
+            throw StreamFailure(error, request, cancellationToken);
+        }
+    }
+
+    // The request's next response; responses to other ids (none, from a conforming server) are skipped, as on a shared stream.
+    private static async Task<ModelInferResponse> NextResponseAsync(
+        AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call, ModelInferRequest request, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException error) when (error is not TritonException)
+            {
+                throw StreamFailure(error, request, cancellationToken);
+            }
+            if (!more)
+            {
+                // The call itself ended normally, so the backend is reachable: a fault of this request, not a lost backend.
+                throw new TritonException("ModelStreamInfer", request.ModelName, new Status(StatusCode.Internal, TritonInferenceStream.EndedEarlyMessage));
+            }
+            var message = call.ResponseStream.Current;
+            var response = message.InferResponse ?? new ModelInferResponse();
+            if (!string.IsNullOrEmpty(message.ErrorMessage))
+            {
+                // Triton reports a failed request in-band; without an id the error is still this stream's only request's.
+                throw new TritonException("ModelStreamInfer", request.ModelName, StatusNames.ParseStreamError(message.ErrorMessage));
+            }
+            if (response.Id == request.Id)
+            {
+                return response;
+            }
+        }
+    }
+
+    // Cancelled by the caller is the caller's own cancellation, as it is for every other await of the enumeration.
+    private static Exception StreamFailure(RpcException error, ModelInferRequest request, CancellationToken cancellationToken) =>
+        error.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested
+            ? new OperationCanceledException(cancellationToken)
+            : new TritonException("ModelStreamInfer", request.ModelName, error.Status, error.Trailers);
+
+    // Every answer is in: waiting for the trailers would add a round trip to the caller's latency, so they are read here
+    // (the call's deadline and token still bound it), then the call is released.
+    private static async Task ReadStatusAndReleaseAsync(AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call)
+    {
+        try
+        {
+            while (await call.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
+            {
+            }
+        }
+        catch (RpcException)
+        {
+            // The status of a request that already has its final response changes nothing for it.
+        }
+        finally
+        {
+            call.Dispose();
         }
     }
 
     /// <summary>Opens a ModelStreamInfer call on which many requests can be in flight at once, their responses matched by request id.</summary>
     public TritonInferenceStream OpenStream(DateTime? deadline = null, CancellationToken cancellationToken = default) =>
-        Open(deadline, cancellationToken, oneRequest: false);
-
-    private TritonInferenceStream Open(DateTime? deadline, CancellationToken cancellationToken, bool oneRequest) =>
-        new(_client.ModelStreamInfer(deadline: deadline, cancellationToken: cancellationToken), oneRequest);
+        new(_client.ModelStreamInfer(deadline: deadline, cancellationToken: cancellationToken));
 
     public void Dispose() => _ownedChannel?.Dispose();
 

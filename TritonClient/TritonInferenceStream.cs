@@ -13,8 +13,7 @@ namespace GptjAspire.TritonClient;
 /// KServe streams carry no per-request cancellation: abandoning one request stops its
 /// enumeration here only; disposing the stream then cancels the call, and with it every request
 /// on it at the server. When every request reached its final response, disposing ends the call
-/// cleanly instead: half-close (at once after the request when the stream carries one request), then the server's
-/// status is read (OK on both sides).
+/// cleanly instead: half-close, then the server's status is read (OK on both sides).
 /// </remarks>
 public sealed class TritonInferenceStream : IAsyncDisposable
 {
@@ -25,16 +24,12 @@ public sealed class TritonInferenceStream : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Channel<ModelInferResponse>> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Task _reader;
-    private readonly bool _oneRequest;
     private Exception? _failure;
     private volatile bool _abandoned;
-    private bool _halfClosed;
 
-    /// <param name="oneRequest">The stream carries exactly one request: it is half-closed once that request is written.</param>
-    internal TritonInferenceStream(AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call, bool oneRequest = false)
+    internal TritonInferenceStream(AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call)
     {
         _call = call;
-        _oneRequest = oneRequest;
         _reader = Task.Run(ReadResponsesAsync);
     }
 
@@ -42,12 +37,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
     /// <exception cref="TritonException">The server reported an error for this request or the stream failed.</exception>
     public async IAsyncEnumerable<ModelInferResponse> InferAsync(ModelInferRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (string.IsNullOrEmpty(request.Id))
-        {
-            request.Id = Guid.NewGuid().ToString("N");
-        }
-        // Triton only sends a response for a final flag that arrives without data when asked to.
-        request.Parameters.TryAdd(GenerationContract.EnableEmptyFinalResponseParameter, new InferParameter { BoolParam = true });
+        Prepare(request);
         var responses = Channel.CreateUnbounded<ModelInferResponse>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         if (!_pending.TryAdd(request.Id, responses))
         {
@@ -66,11 +56,6 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             try
             {
                 await _call.RequestStream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
-                if (_oneRequest)
-                {
-                    await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
-                    _halfClosed = true;
-                }
             }
             catch (RpcException error) when (error is not TritonException)
             {
@@ -116,10 +101,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         {
             try
             {
-                if (!_halfClosed)
-                {
-                    await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
-                }
+                await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
                 // Every answer is in: waiting for the trailers would add a round trip to the caller's latency. The reader
                 // reads them (the call's deadline and token still bound it), then the call is released.
                 _ = _reader.ContinueWith(_ => Release(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -141,9 +123,20 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         _writeLock.Dispose();
     }
 
+    /// <summary>Gives a request without an id a fresh one, and asks for the final response even when it carries no data.</summary>
+    internal static void Prepare(ModelInferRequest request)
+    {
+        if (string.IsNullOrEmpty(request.Id))
+        {
+            request.Id = Guid.NewGuid().ToString("N");
+        }
+        // Triton only sends a response for a final flag that arrives without data when asked to.
+        request.Parameters.TryAdd(GenerationContract.EnableEmptyFinalResponseParameter, new InferParameter { BoolParam = true });
+    }
+
     // Triton marks the end of a decoupled request with triton_final_response; a response without
     // that parameter comes from a non-decoupled model, which answers each request exactly once.
-    private static bool IsLast(ModelInferResponse response) =>
+    internal static bool IsLast(ModelInferResponse response) =>
         !response.Parameters.ContainsKey(GenerationContract.FinalResponseParameter) || response.IsFinalResponse();
 
     private async Task ReadResponsesAsync()

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using GptjAspire.Gptj.V1;
 using Grpc.Core;
 using GptjAspire.Preprocessor.Backend;
@@ -80,13 +81,17 @@ public sealed class PreprocessorService(
             foreach (var (sample, tokens) in GenerationTensors.Tokens(response, plan.Samples))
             {
                 var delta = new TextDelta { Index = sample };
+                var text = new StringBuilder();
                 foreach (var token in tokens)
                 {
-                    delta.Text += samples[sample].Append(token);
+                    text.Append(samples[sample].Append(token));
                     delta.TokenIds.Add(token);
                 }
-                if (delta.Text.Length > 0)
+                if (text.Length > 0)
+                {
+                    delta.Text = text.ToString();
                     await onDelta(delta);
+                }
             }
             if (samples.All(s => s.Finished))
                 break;

@@ -42,7 +42,7 @@ public sealed class TracePropagationTests
         Configure(frontBuilder, collector.Endpoint, "front", "front-instance-3", listen => listen.Protocols = HttpProtocols.Http1);
         frontBuilder.Configuration["services:backend:grpc:0"] = backend.Urls.Single();
         frontBuilder.Services.AddGrpcClient<TraceProbe.TraceProbeClient>(options => options.Address = new Uri("http://_grpc.backend"))
-            .WithoutHttpResilience();
+            .ForGrpc();
         var front = frontBuilder.Build();
         front.MapGet("/relay", async (TraceProbe.TraceProbeClient client) =>
         {

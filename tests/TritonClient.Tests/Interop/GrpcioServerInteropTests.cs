@@ -92,7 +92,8 @@ public sealed class GrpcioServerInteropTests(GrpcioKServeServer server) : IClass
             }
         });
 
-        Assert.True(error is OperationCanceledException or TritonException { StatusCode: StatusCode.Cancelled }, $"unexpected {error}");
+        // The caller's own cancellation, as from any other await it makes: not a backend failure to report.
+        Assert.IsAssignableFrom<OperationCanceledException>(error);
         await server.WaitForServerToRecordAsync("cancelled:cancel-1");
     }
 }
