@@ -112,7 +112,7 @@ public static class GatewaySuite
         Console.WriteLine("clients  path      p50 ms   p99 ms   req/s");
         foreach (var (_, call) in paths)
             await MeasureAsync(call, 32, warmup);
-        // Then rounds of every path until the services' JIT stops compiling (JitSettling).
+        // Then rounds of every path until the services' JIT and this process's stop compiling (JitSettling).
         using var metricsClient = new HttpClient();
         var jit = new JitSettling(metricsClient, Services.Select(s => (s, new Uri(Endpoint(s, "http"), "/metrics"))).ToList());
         await jit.SettleAsync(async () =>
@@ -174,6 +174,18 @@ public static class GatewaySuite
         builder.Services.AddLogging(logging => logging
             .AddFilter($"{nameof(AppHost)}.Resources", LogLevel.Warning)
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.None));
+        foreach (var project in builder.Resources.OfType<ProjectResource>())
+        {
+            builder.CreateResourceBuilder(project).WithEnvironment(context =>
+            {
+                // The services as deployed: the Development settings the AppHost runs them with log a Debug line per request
+                // in the Preprocessor and the backend, which the orchestrator then carries to this process.
+                context.EnvironmentVariables["Logging__LogLevel__GptjAspire"] = "Information";
+                // A testing host starts no dashboard, so nothing listens at the OTLP endpoint the AppHost gives the services:
+                // each export would fail and be kept for a retry.
+                context.EnvironmentVariables.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+            });
+        }
         var gateway = builder.Resources.OfType<ProjectResource>().Single(resource => resource.Name == "gateway");
         foreach (var (name, value) in UnlimitedCallers.Concat(gatewayEnvironment ?? new Dictionary<string, string>()))
             builder.CreateResourceBuilder(gateway).WithEnvironment(name, value);
