@@ -28,11 +28,12 @@ namespace GptjAspire.Benchmarks.Gateway;
 /// services for the cores until it had),
 /// <c>--processes</c> starts the three services as child processes instead of through the AppHost (no orchestrator, no
 /// telemetry export: a machine with the .NET runtime but without Aspire's orchestrator),
-/// <c>--load-requests N</c> per path at 32 clients (default 2048) and <c>--rounds N</c> (default 8): at 32 clients the paths
+/// <c>--load-requests N</c> per path at 32 clients (default 4096) and <c>--rounds N</c> (default 16): at 32 clients the paths
 /// are measured in turn, N rounds of load-requests/N each, so a machine whose load drifts during the run weighs on every
 /// path alike. A round is 8 requests per client, so that a throughput is that of clients in steady state: with 64 requests
 /// a round (256 in 4) a round lasted 0.1 s, two waves of 32 requests that started together, and its ratio moved by
-/// ±0.05 from run to run. At one client the paths alternate request by request
+/// ±0.05 from run to run; with 2,048 in 8 rounds it still moved by ±0.02 (0.887-0.928 over six runs of the same code), as
+/// much as the margin judged, and 16 rounds halve that spread. At one client the paths alternate request by request
 /// and the added time is the median of the per-request differences: one generation's time varies by more than the
 /// overhead measured (here 11-60 ms for 16 tokens), and pairing cancels what two neighbouring requests share.</remarks>
 public static class GatewaySuite
@@ -45,8 +46,8 @@ public static class GatewaySuite
     {
         var maxTokens = Option(args, "--max-tokens", 16);
         var requests = Option(args, "--requests", 256);
-        var loadRequests = Option(args, "--load-requests", 2048);
-        var rounds = Option(args, "--rounds", 8);
+        var loadRequests = Option(args, "--load-requests", 4096);
+        var rounds = Option(args, "--rounds", 16);
         var warmup = Option(args, "--warmup", 1024);
 
         var asProcesses = args.Contains("--processes");
