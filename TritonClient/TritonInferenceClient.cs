@@ -144,8 +144,7 @@ public sealed class TritonInferenceClient : IDisposable
             }
             if (!more)
             {
-                // The call itself ended normally, so the backend is reachable: a fault of this request, not a lost backend.
-                throw new TritonException("ModelStreamInfer", request.ModelName, new Status(StatusCode.Internal, TritonInferenceStream.EndedEarlyMessage));
+                throw TritonInferenceStream.EndedEarly(request.ModelName);
             }
             var message = call.ResponseStream.Current;
             var response = message.InferResponse ?? new ModelInferResponse();

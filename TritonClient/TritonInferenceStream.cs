@@ -21,6 +21,11 @@ public sealed class TritonInferenceStream : IAsyncDisposable
     /// <summary>The detail of a request whose stream ended normally before its final response.</summary>
     public const string EndedEarlyMessage = "The backend ended the stream before the request's final response.";
 
+    /// <summary>The failure of a request whose call ended normally before its final response: the backend is reachable, so
+    /// this is a fault of the request (INTERNAL), not a lost backend (only the readiness probe and a failed connection say that).</summary>
+    internal static TritonException EndedEarly(string? model) =>
+        new("ModelStreamInfer", model, new Status(StatusCode.Internal, EndedEarlyMessage));
+
     private readonly ConcurrentDictionary<string, Channel<ModelInferResponse>> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Task _reader;
@@ -149,9 +154,7 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             }
             if (!_pending.IsEmpty)
             {
-                // The call itself ended normally, so the backend is reachable: this is a fault of the requests on
-                // this stream, not a lost backend (only the readiness probe and a failed connection say that).
-                Fail(new TritonException("ModelStreamInfer", null, new Status(StatusCode.Internal, EndedEarlyMessage)));
+                Fail(EndedEarly(null));
             }
         }
         catch (RpcException error)

@@ -20,6 +20,10 @@ public sealed class ApiException(ApiErrorKind kind, string message, string? para
 
     public static ApiException Invalid(string? param, string message) => new(ApiErrorKind.InvalidRequest, message, param);
 
+    /// <summary>A request body over <paramref name="limitBytes"/>, whether the Gateway's limit or Kestrel's found it (413).</summary>
+    public static ApiException BodyTooLarge(long limitBytes, string? detail = null) =>
+        new(ApiErrorKind.PayloadTooLarge, $"The request body is larger than the limit of {limitBytes} bytes.", detail: detail);
+
     /// <summary>A request names a model other than the one served (OpenAI's 404 <c>model_not_found</c>).</summary>
     public static ApiException ModelNotFound(string requested, string served) =>
         new(ApiErrorKind.ModelNotFound, $"The model '{requested}' does not exist; this server serves '{served}'.", "model");

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace GptjAspire.Gateway.Errors;
@@ -10,11 +9,9 @@ public static class KestrelBodyErrors
     public static ApiException From(BadHttpRequestException error, HttpContext context) => error.StatusCode switch
     {
         StatusCodes.Status408RequestTimeout => new(ApiErrorKind.RequestTimeout, KestrelRejections.TooSlow, detail: error.Message),
-        StatusCodes.Status413PayloadTooLarge => new(ApiErrorKind.PayloadTooLarge,
-            context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize is { } limit
-                ? string.Create(CultureInfo.InvariantCulture, $"The request body is larger than the limit of {limit} bytes.")
-                : "The request body is larger than the server accepts.",
-            detail: error.Message),
+        StatusCodes.Status413PayloadTooLarge => context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize is { } limit
+            ? ApiException.BodyTooLarge(limit, detail: error.Message)
+            : new(ApiErrorKind.PayloadTooLarge, "The request body is larger than the server accepts.", detail: error.Message),
         StatusCodes.Status431RequestHeaderFieldsTooLarge => new(ApiErrorKind.HeadersTooLarge,
             "The request's trailer fields are larger than the server accepts.", detail: error.Message),
         _ => new(ApiErrorKind.InvalidRequest,

@@ -12,7 +12,7 @@ public static class JsonBody
     {
         JsonMediaType.Require(request);
         if (request.ContentLength > maxBytes)
-            throw TooLarge(maxBytes);
+            throw ApiException.BodyTooLarge(maxBytes);
 
         var (buffer, length) = await ReadBoundedAsync(request.Body, request.ContentLength, maxBytes, cancellationToken);
         try
@@ -93,9 +93,6 @@ public static class JsonBody
         return start + column >= bytes.Length;
     }
 
-    static ApiException TooLarge(long maxBytes) =>
-        new(ApiErrorKind.PayloadTooLarge, $"The request body is larger than the limit of {maxBytes} bytes.");
-
     // Read into a pooled buffer of the declared size (one read for the usual small body, nothing left for the collector: a
     // growing 16 KB buffer per request was four fifths of what the Gateway allocated). Content-Length may be absent (chunked
     // upload), so the buffer grows as needed and the limit is enforced while reading too. The caller returns the buffer.
@@ -111,7 +108,7 @@ public static class JsonBody
             while (true)
             {
                 if (length == buffer.Length)
-                    buffer = length < largest ? Grow(buffer, largest) : throw TooLarge(maxBytes);
+                    buffer = length < largest ? Grow(buffer, largest) : throw ApiException.BodyTooLarge(maxBytes);
                 int read;
                 try
                 {
@@ -127,7 +124,7 @@ public static class JsonBody
                     return (buffer, length);
                 length += read;
                 if (length > maxBytes)
-                    throw TooLarge(maxBytes);
+                    throw ApiException.BodyTooLarge(maxBytes);
             }
         }
         catch
