@@ -76,7 +76,7 @@ public static class CompletionEndpoints
             return;
         }
 
-        var responses = await GenerateAllAsync(request, preprocessor, cancellationToken);
+        var responses = await GenerateAllAsync(request, id, preprocessor, cancellationToken);
         Generated();
         var choices = responses
             .SelectMany((response, prompt) => response.Completions.Select(c =>
@@ -91,7 +91,7 @@ public static class CompletionEndpoints
 
     // One Preprocessor call per prompt, concurrently; the first failure cancels the rest and is the one reported.
     static async Task<Gptj.V1.GenerateResponse[]> GenerateAllAsync(
-        CompletionRequest request, PreprocessorClient preprocessor, CancellationToken cancellationToken)
+        CompletionRequest request, string id, PreprocessorClient preprocessor, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         ApiException? failure = null;
@@ -99,7 +99,7 @@ public static class CompletionEndpoints
         {
             try
             {
-                return await preprocessor.GenerateAsync(request.ToGenerateRequest(prompt), request.UpstreamFieldNamesFor(prompt), stop.Token);
+                return await preprocessor.GenerateAsync(request.ToGenerateRequest(prompt, id), request.UpstreamFieldNamesFor(prompt), stop.Token);
             }
             catch (ApiException e)
             {

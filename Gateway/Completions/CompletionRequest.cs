@@ -171,7 +171,9 @@ public sealed record CompletionRequest(
         return includeUsage;
     }
 
-    public GenerateRequest ToGenerateRequest(int promptIndex)
+    /// <summary>The Preprocessor call for one prompt. Its request id is the completion's own id (with the prompt's index
+    /// when there are several), so the id a client holds finds the request in the Preprocessor's and the backend's logs.</summary>
+    public GenerateRequest ToGenerateRequest(int promptIndex, string completionId)
     {
         // Temperature 0 (and anything too small to divide logits by) is greedy decoding; the Preprocessor owns that
         // boundary (GenerationContract.GreedyTemperatureBelow), so the caller's value goes through as it is.
@@ -193,6 +195,7 @@ public sealed record CompletionRequest(
             MaxNewTokens = MaxTokens,
             Echo = Echo,
             Sampling = sampling,
+            RequestId = Prompt.Count == 1 ? completionId : $"{completionId}-{promptIndex}",
         };
         request.PromptIds.AddRange(Prompt[promptIndex].TokenIds);
         if (MinTokens > 0)

@@ -93,7 +93,7 @@ public sealed class CompletionStream(
         var accepted = false;
         try
         {
-            await foreach (var message in preprocessor.GenerateStreamAsync(request.ToGenerateRequest(prompt), request.UpstreamFieldNamesFor(prompt), cancellationToken))
+            await foreach (var message in preprocessor.GenerateStreamAsync(request.ToGenerateRequest(prompt, id), request.UpstreamFieldNamesFor(prompt), cancellationToken))
             {
                 if (!accepted)
                 {

@@ -52,6 +52,24 @@ public sealed class CompletionsTests
     }
 
     [Fact]
+    public async Task The_completion_id_is_the_request_id_the_preprocessor_and_backend_log()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        using var whole = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": "một"}"""));
+        var wholeId = (await whole.ReadJsonAsync()).GetProperty("id").GetString()!;
+        Assert.Equal(wholeId, Assert.Single(host.Preprocessor.Requests).RequestId);
+        host.Preprocessor.Requests.Clear();
+
+        using var streamed = await host.Client.PostAsync("/v1/completions", Json("""{"prompt": ["một", "hai"], "stream": true}"""));
+        var events = ParseEvents(await streamed.Content.ReadAsStringAsync());
+        var streamedId = Assert.Single(events.SkipLast(1).Select(e => JsonDocument.Parse(e.Data).RootElement.GetProperty("id").GetString()).Distinct())!;
+
+        Assert.NotEqual(wholeId, streamedId);
+        Assert.Equal([$"{streamedId}-0", $"{streamedId}-1"], host.Preprocessor.Requests.Select(r => r.RequestId).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task An_exactly_integral_number_is_an_integer_in_every_integer_field()
     {
         await using var host = await GatewayHost.StartAsync();
