@@ -100,8 +100,10 @@ public static class JsonBody
     {
         // One byte over the limit is what proves a body too large; an array cannot hold more than Array.MaxLength.
         var largest = (int)Math.Min(maxBytes, Array.MaxLength - 1) + 1;
-        // One byte over the declared length, so that the end of the body is seen without another buffer.
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(contentLength + 1 ?? ChunkedStartBytes, largest));
+        // One byte over the declared length, so that the end of the body is seen without another buffer; but a declared
+        // length is only a claim, so past FirstBufferLimit the buffer grows with the bytes that arrive.
+        var first = Math.Min(contentLength + 1 ?? ChunkedStartBytes, Math.Min(FirstBufferLimit, largest));
+        var buffer = ArrayPool<byte>.Shared.Rent((int)first);
         var length = 0;
         try
         {
@@ -135,6 +137,10 @@ public static class JsonBody
     }
 
     const int ChunkedStartBytes = 4096;
+
+    // A client that declares the limit (1 MB) and then sends nothing would otherwise hold that much of the Gateway's memory
+    // per connection until Kestrel's minimum data rate ends it.
+    const int FirstBufferLimit = 64 * 1024;
 
     static byte[] Grow(byte[] buffer, int largest)
     {
