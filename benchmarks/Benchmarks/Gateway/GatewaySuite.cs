@@ -131,9 +131,10 @@ public static class GatewaySuite
                 Print(clients, paths[i].Name, results[i]);
             if (clients > 1)
             {
-                Console.WriteLine($"{clients,7}  CPU per request, µs: {string.Join(" / ", Services)} / this client");
+                Console.WriteLine($"{clients,7}  CPU per request, µs: {string.Join(" / ", Services)} / this client; and the rest of the cores' time (idle, interrupts, other processes)");
                 for (var i = 0; i < paths.Length; i++)
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{clients,7}  {paths[i].Name,-8} {string.Join(" / ", results[i].CpuMicroseconds.Select(us => us.ToString("F0", CultureInfo.InvariantCulture)))}"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{clients,7}  {paths[i].Name,-8} {string.Join(" / ", results[i].CpuMicroseconds.Select(us => us.ToString("F0", CultureInfo.InvariantCulture)))}; {results[i].RestMicroseconds:F0}"));
                 // With every core busy, a path serves the cores' time divided by the CPU a request costs all processes
                 // together: the ratio the CPU alone accounts for, beside the measured one below (docs/grpc.md).
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -226,7 +227,9 @@ public static class GatewaySuite
 
     /// <param name="Latencies">In the order measured: with one request per round, element j of every path is round j.</param>
     /// <param name="CpuMicroseconds">Processor time per request of each process of <see cref="ProcessorTimes"/> while the path ran.</param>
-    sealed record Result(double P50, double P99, double PerSecond, double[] Latencies, double[] CpuMicroseconds);
+    /// <param name="RestMicroseconds">The cores' time per request that none of those processes used while the path ran: idle
+    /// time, the kernel's interrupt work, and other processes (the orchestrator and its proxies under the AppHost).</param>
+    sealed record Result(double P50, double P99, double PerSecond, double[] Latencies, double[] CpuMicroseconds, double RestMicroseconds = 0);
 
     // Each round measures every path with its share of the requests; a path's latencies, wall time and the processes' CPU
     // time add up over the rounds.
@@ -235,6 +238,7 @@ public static class GatewaySuite
         var latencies = paths.Select(_ => new List<double>()).ToArray();
         var seconds = new double[paths.Length];
         var cpuSeconds = paths.Select(_ => new double[cpu.Count]).ToArray();
+        var coreSeconds = new double[paths.Length];
         for (var round = 0; round < rounds; round++)
         {
             for (var i = 0; i < paths.Length; i++)
@@ -243,6 +247,7 @@ public static class GatewaySuite
                 var (measured, wall) = await MeasureOnceAsync(paths[i], clients, requests / rounds);
                 var after = cpu.Read();
                 for (var p = 0; p < cpu.Count; p++) cpuSeconds[i][p] += (after[p] - before[p]).TotalSeconds;
+                coreSeconds[i] += Environment.ProcessorCount * wall.TotalSeconds;
                 latencies[i].AddRange(measured);
                 seconds[i] += wall.TotalSeconds;
             }
@@ -250,6 +255,7 @@ public static class GatewaySuite
         return latencies.Select((l, i) => Summarize([.. l], seconds[i]) with
         {
             CpuMicroseconds = [.. cpuSeconds[i].Select(s => s * 1e6 / l.Count)],
+            RestMicroseconds = (coreSeconds[i] - cpuSeconds[i].Sum()) * 1e6 / l.Count,
         }).ToArray();
     }
 
