@@ -60,9 +60,26 @@ public sealed record GenerationPlan(
         // A stop's tokens alone may differ from how the model spells it after other text; the backend stops on the ids
         // it is given, and the text filter catches every other spelling.
         var stopIds = stops.Select(s => Encode(tokenizer, s, "stop", "stop sequence")).ToList();
-        var id = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : request.RequestId;
+        var id = string.IsNullOrEmpty(request.RequestId) ? Guid.NewGuid().ToString("N") : CheckedRequestId(request.RequestId);
         return new GenerationPlan(id, prompt, ids, samples, maxNewTokens, sampling, stops, stopIds, request.Echo, tokenizer.EndOfTextId, request.MinNewTokens,
             DenseLogitBias(sampling, tokenizer, limits.VocabSize ?? tokenizer.VocabSize));
+    }
+
+    /// <summary>Longest caller's request id: the Gateway's are under 50 characters, and the id goes into every log line and span of
+    /// the request here and at the backend.</summary>
+    public const int MaxRequestIdLength = 256;
+
+    static string CheckedRequestId(string id)
+    {
+        if (id.Length > MaxRequestIdLength)
+            throw InvalidArgument.For("request_id", $"The request id is {id.Length} characters; at most {MaxRequestIdLength} are allowed.");
+        // A line break or escape sequence would let the id forge or garble the lines of a plain-text log.
+        var control = id.AsSpan().IndexOfAnyInRange('\0', '\x1f');
+        if (control < 0)
+            control = id.AsSpan().IndexOfAnyInRange('\x7f', '\x9f');
+        if (control >= 0)
+            throw InvalidArgument.For("request_id", $"The request id must not contain control characters; U+{(int)id[control]:X4} is at position {control}.");
+        return id;
     }
 
     /// <summary>The sparse bias as the backend's dense <c>embedding_bias</c>, one value per row of the model's embedding.</summary>

@@ -91,6 +91,28 @@ public sealed class GenerationPlanTests
         Assert.Equal("min_new_tokens", Rejection(new GenerateRequest { Prompt = "abcd", MinNewTokens = -1 }).Field);
     }
 
+    [Fact]
+    public void The_callers_request_id_is_the_plans_and_one_is_made_when_none_is_given()
+    {
+        Assert.Equal("cmpl-0123456789abcdef0123456789abcdef-1", Create(new GenerateRequest { Prompt = "a", RequestId = "cmpl-0123456789abcdef0123456789abcdef-1" }).RequestId);
+        var made = Create(new GenerateRequest { Prompt = "a" }).RequestId;
+        Assert.Matches("^[0-9a-f]{32}$", made);
+        Assert.NotEqual(made, Create(new GenerateRequest { Prompt = "a" }).RequestId);
+        Assert.Equal(new string('é', GenerationPlan.MaxRequestIdLength), Create(new GenerateRequest { Prompt = "a", RequestId = new string('é', GenerationPlan.MaxRequestIdLength) }).RequestId);
+    }
+
+    [Theory]
+    [InlineData(257, "x", "The request id is 257 characters; at most 256 are allowed.")]
+    [InlineData(1, "a\nb", "The request id must not contain control characters; U+000A is at position 1.")]
+    [InlineData(1, "ab\u001b[2J", "The request id must not contain control characters; U+001B is at position 2.")]
+    [InlineData(1, "a\u0085", "The request id must not contain control characters; U+0085 is at position 1.")]
+    public void A_request_id_too_long_or_holding_control_characters_is_refused_naming_it(int repeat, string unit, string message)
+    {
+        var id = string.Concat(Enumerable.Repeat(System.Text.RegularExpressions.Regex.Unescape(unit), repeat));
+
+        Assert.Equal(("request_id", message), Rejection(new GenerateRequest { Prompt = "a", RequestId = id }));
+    }
+
     [Theory]
     [InlineData(float.NaN, 0f, "presence_penalty")]
     [InlineData(0f, float.PositiveInfinity, "frequency_penalty")]
