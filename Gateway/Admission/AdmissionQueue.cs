@@ -100,7 +100,7 @@ public sealed class AdmissionQueue
                 }
                 else if (e is OperationCanceledException)
                 {
-                    ReleaseHeld(ticket, drained: false);
+                    ReleaseHeld(ticket, drained: false, partlyDrained: 0);
                 }
 
                 if (e is OperationCanceledException)
@@ -139,14 +139,14 @@ public sealed class AdmissionQueue
             _rate.SetBusy(false);
     }
 
-    void Release(Ticket ticket, bool drained)
+    void Release(Ticket ticket, bool drained, long partlyDrained)
     {
         lock (_lock)
-            ReleaseHeld(ticket, drained);
+            ReleaseHeld(ticket, drained, partlyDrained);
     }
 
     // Under the lock.
-    void ReleaseHeld(Ticket ticket, bool drained)
+    void ReleaseHeld(Ticket ticket, bool drained, long partlyDrained)
     {
         if (drained)
         {
@@ -155,6 +155,11 @@ public sealed class AdmissionQueue
             // generation time, which no drain rate predicts, and it was never close to the bound.
             if (ticket.PredictedSeconds >= _options.MaxQueueWait.TotalSeconds / 4 && double.IsFinite(ticket.PredictedSeconds))
                 _margin.Observe(ticket.PredictedSeconds, _time.GetElapsedTime(ticket.AdmittedAt).TotalSeconds);
+        }
+        else if (partlyDrained > 0)
+        {
+            // Not a lesson for the margin: the generation ended before its predicted end could be checked.
+            _rate.Drained(Math.Min(partlyDrained, ticket.Work));
         }
         Withdraw(ticket.Work);
         _running -= ticket.Slots;
@@ -185,6 +190,7 @@ public sealed class AdmissionQueue
         readonly AdmissionQueue _queue;
         readonly Ticket _ticket;
         bool _drained;
+        long _partlyDrained;
         int _released;
 
         internal Admission(AdmissionQueue queue, Ticket ticket)
@@ -194,13 +200,19 @@ public sealed class AdmissionQueue
         }
 
         /// <summary>Marks the generation as finished, so that its work counts towards the measured drain rate (a failed
-        /// or cancelled one does not: counting work that failed fast would overstate the rate).</summary>
+        /// or cancelled one counts only what <see cref="PartlyCompleted"/> says it did: counting work that failed fast would
+        /// overstate the rate).</summary>
         public void Completed() => _drained = true;
+
+        /// <summary>The work a generation that ended early (its client gone, a failure) is known to have had done, in the
+        /// same units as its admission's: counted towards the drain rate instead of nothing, so that streams their clients
+        /// stop midway do not make the backend look slower than it is. At most the admitted work.</summary>
+        public void PartlyCompleted(long units) => Interlocked.Exchange(ref _partlyDrained, units);
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
-                _queue.Release(_ticket, _drained);
+                _queue.Release(_ticket, _drained, Interlocked.Read(ref _partlyDrained));
         }
     }
 }

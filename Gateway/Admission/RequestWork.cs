@@ -18,7 +18,14 @@ public static class RequestWork
 
     /// <summary><c>/v1/completions</c> and chat: every prompt × n samples × (its tokens, estimated for text, + max_tokens).</summary>
     public static long ForCompletion(IReadOnlyList<CompletionPrompt> prompts, int n, int maxTokens) =>
-        prompts.Sum(prompt => (long)n * ((prompt.TokenIds.Count > 0 ? prompt.TokenIds.Count : PromptTokens(prompt.Text)) + maxTokens));
+        prompts.Sum(prompt => (long)n * (PromptTokens(prompt) + maxTokens));
+
+    /// <summary>The part of <see cref="ForCompletion"/>'s work a generation that ended early had done: each prompt whose
+    /// generation began (it sent tokens), n × its tokens, plus every token it sent.</summary>
+    public static long Delivered(IReadOnlyList<CompletionPrompt> prompts, int n, IReadOnlyList<long> tokensSent) =>
+        prompts.Select((prompt, p) => tokensSent[p] == 0 ? 0 : n * PromptTokens(prompt) + tokensSent[p]).Sum();
+
+    static long PromptTokens(CompletionPrompt prompt) => prompt.TokenIds.Count > 0 ? prompt.TokenIds.Count : PromptTokens(prompt.Text);
 
     /// <summary>An estimate of the prompt's token count from its UTF-8 length, rounded up.</summary>
     public static long PromptTokens(string prompt) => (Encoding.UTF8.GetByteCount(prompt) + BytesPerToken - 1) / BytesPerToken;

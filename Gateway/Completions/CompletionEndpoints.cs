@@ -61,23 +61,18 @@ public static class CompletionEndpoints
 
         // The slots and the work are the backend's: both are given back once the generation has arrived here, before a
         // client that reads slowly has taken it all.
-        void Generated()
-        {
-            admission.Completed();
-            admission.Dispose();
-        }
-
         if (request.Stream)
         {
             var logger = services.GetRequiredService<ILogger<CompletionStream>>();
             var deliveryLimit = services.GetRequiredService<IOptions<GatewayOptions>>().Value.RequestTimeout;
             await new CompletionStream(request, shape, id, created, preprocessor, json, logger)
-                .WriteAsync(http.Response, Generated, deliveryLimit, cancellationToken);
+                .WriteAsync(http.Response, admission, deliveryLimit, cancellationToken);
             return;
         }
 
         var responses = await GenerateAllAsync(request, id, preprocessor, cancellationToken);
-        Generated();
+        admission.Completed();
+        admission.Dispose();
         var choices = responses
             .SelectMany((response, prompt) => response.Completions.Select(c =>
                 new CompletionChoice(prompt * request.N + c.Index, c.Text, null, FinishReasons.ToOpenAi(c.FinishReason))))

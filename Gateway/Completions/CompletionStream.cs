@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Threading.Channels;
+using GptjAspire.Gateway.Admission;
 using GptjAspire.Gateway.Errors;
 using GptjAspire.Gateway.Metrics;
 using GptjAspire.Gateway.Preprocessing;
@@ -31,19 +32,27 @@ public sealed class CompletionStream(
     ApiException? _failure;
     int _running;
     int _unaccepted;
+    // Tokens each prompt's generation sent so far: what a generation that ends early had done.
+    long[] _tokensSent = [];
 
     /// <summary>Streams every prompt's generation as events, or the error as an event once the stream started.</summary>
-    /// <param name="generated">Called once every prompt's generation has arrived whole (not after a failure), however much
-    /// of it the client has still to read.</param>
+    /// <param name="admission">Completed and released once every prompt's generation has arrived whole, however much of it
+    /// the client has still to read; when the generation ends early (client gone, a failure), told the work it had done.</param>
     /// <param name="deliveryLimit">How long the whole response may take; past it the connection is aborted, so a client that
     /// stops reading cannot keep it open.</param>
-    public async Task WriteAsync(HttpResponse response, Action generated, TimeSpan deliveryLimit, CancellationToken cancellationToken)
+    public async Task WriteAsync(HttpResponse response, AdmissionQueue.Admission admission, TimeSpan deliveryLimit, CancellationToken cancellationToken)
     {
         using var deadline = new CancellationTokenSource(deliveryLimit);
         using var abortAtDeadline = deadline.Token.Register(response.HttpContext.Abort);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _running = _unaccepted = request.Prompt.Count;
-        var pumps = Enumerable.Range(0, request.Prompt.Count).Select(p => PumpAsync(p, generated, stop.Token)).ToArray();
+        _tokensSent = new long[request.Prompt.Count];
+        void Generated()
+        {
+            admission.Completed();
+            admission.Dispose();
+        }
+        var pumps = Enumerable.Range(0, request.Prompt.Count).Select(p => PumpAsync(p, Generated, stop.Token)).ToArray();
         var sse = new ServerSentEvents(response);
         try
         {
@@ -85,6 +94,8 @@ public sealed class CompletionStream(
             // Leaving early (client gone, one prompt failed) must end every call still generating.
             await stop.CancelAsync();
             await Task.WhenAll(pumps);
+            if (Volatile.Read(ref _running) != 0)
+                admission.PartlyCompleted(RequestWork.Delivered(request.Prompt, request.N, _tokensSent));
         }
     }
 
@@ -100,6 +111,8 @@ public sealed class CompletionStream(
                     accepted = true;
                     Accept();
                 }
+                if (message.Delta is { } delta)
+                    Interlocked.Add(ref _tokensSent[prompt], delta.TokenIds.Count);
                 await _events.Writer.WriteAsync((prompt, message), cancellationToken);
             }
             if (!accepted)

@@ -1,5 +1,6 @@
 using System.Net;
 using GptjAspire.Gateway.Tests.Api;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace GptjAspire.Gateway.Tests.Admission;
@@ -7,6 +8,45 @@ namespace GptjAspire.Gateway.Tests.Admission;
 /// <summary>Admission through the public API: refusals carry the estimate's Retry-After, bad settings stop the Gateway.</summary>
 public sealed class AdmissionEndpointTests
 {
+    [Fact]
+    public async Task A_stream_its_client_stops_midway_counts_the_tokens_it_got_towards_the_drain_rate()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var host = await GatewayHost.StartAsync(new()
+        {
+            ["Gateway:Admission:InitialDrainRate"] = "100",
+            ["Gateway:Admission:DrainRateWindow"] = "00:00:10",
+        }, time: time);
+        host.Preprocessor.Stream = _ =>
+        [
+            new Gptj.V1.GenerateStreamResponse { Delta = new Gptj.V1.TextDelta { Index = 0, Text = "Hà", TokenIds = { 1, 2 } } },
+            new Gptj.V1.GenerateStreamResponse { Delta = new Gptj.V1.TextDelta { Index = 0, Text = " Nội", TokenIds = { 3 } } },
+        ];
+        host.Preprocessor.HangAfterStream = true;
+        var queue = host.Services.GetRequiredService<GptjAspire.Gateway.Admission.AdmissionQueue>();
+        // A prompt of 4 token ids and 50 new tokens: 54 units admitted.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = Http.Json("""{"prompt": [5, 6, 7, 8], "max_tokens": 50, "stream": true}"""),
+        };
+        using (var response = await host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            Assert.StartsWith("data: ", await reader.ReadLineAsync());
+            Assert.Equal(54, queue.OutstandingWork);
+            time.Advance(TimeSpan.FromSeconds(2));
+        }
+        await host.Preprocessor.StreamCancelled.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // The admission is released once the request's handler has returned, just after the call was cancelled.
+        using var released = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (queue.OutstandingWork != 0)
+            await Task.Delay(10, released.Token);
+
+        // The prompt's 4 tokens and the 3 it sent, against 2 s of busy time after the seed's 1 s at 100/s.
+        var decay = Math.Exp(-0.2);
+        Assert.Equal((100 * decay + 7) / (decay + 10 * (1 - decay)), queue.DrainRate, 6);
+    }
+
     [Fact]
     public async Task Overload_is_refused_at_once_with_a_retry_after_computed_from_the_drain_rate()
     {

@@ -122,6 +122,33 @@ public sealed class AdmissionQueueTests
     }
 
     [Fact]
+    public async Task A_generation_that_ended_early_counts_the_work_it_had_done_and_never_more_than_admitted()
+    {
+        var stopped = Queue();
+        var stoppedEarly = await stopped.EnterAsync(900, CancellationToken.None);
+        var overstated = Queue();
+        var overstatedEarly = await overstated.EnterAsync(900, CancellationToken.None);
+        var completed = Queue();
+        var completedWhole = await completed.EnterAsync(900, CancellationToken.None);
+        _time.Advance(TimeSpan.FromSeconds(3));
+
+        stoppedEarly.PartlyCompleted(300);
+        stoppedEarly.Dispose();
+        overstatedEarly.PartlyCompleted(5_000);
+        overstatedEarly.Dispose();
+        completedWhole.Completed();
+        completedWhole.Dispose();
+
+        // The seed weighs 1 s of busy time at 100/s; 3 s of busy time decay both sums by e^-0.3 and add to the time.
+        var decay = Math.Exp(-0.3);
+        var busy = decay + 10 * (1 - decay);
+        Assert.Equal((100 * decay + 300) / busy, stopped.DrainRate, 6);
+        Assert.Equal((100 * decay + 900) / busy, overstated.DrainRate, 6);
+        Assert.Equal(completed.DrainRate, overstated.DrainRate, 9);
+        Assert.Equal(0, stopped.OutstandingWork);
+    }
+
+    [Fact]
     public async Task A_request_still_waiting_for_a_slot_when_the_bound_expires_is_refused_then()
     {
         var queue = Queue(slots: 1);
