@@ -166,17 +166,18 @@ public sealed class TritonInferenceClient : IDisposable
             ? new OperationCanceledException(cancellationToken)
             : new TritonException("ModelStreamInfer", request.ModelName, error.Status, error.Trailers);
 
-    // Every answer is in: waiting for the trailers would add a round trip to the caller's latency, so they are read here
-    // (the call's deadline and token still bound it), then the call is released.
+    // Every answer is in: waiting for the trailers would add a round trip to the caller's latency, so they are read here,
+    // for at most StatusWait, then the call is released.
     private static async Task ReadStatusAndReleaseAsync(AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call)
     {
+        using var wait = new CancellationTokenSource(TritonInferenceStream.StatusWait);
         try
         {
-            while (await call.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
+            while (await call.ResponseStream.MoveNext(wait.Token).ConfigureAwait(false))
             {
             }
         }
-        catch (RpcException)
+        catch (Exception error) when (error is RpcException or OperationCanceledException)
         {
             // The status of a request that already has its final response changes nothing for it.
         }

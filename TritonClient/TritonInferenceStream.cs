@@ -26,6 +26,11 @@ public sealed class TritonInferenceStream : IAsyncDisposable
     internal static TritonException EndedEarly(string? model) =>
         new("ModelStreamInfer", model, new Status(StatusCode.Internal, EndedEarlyMessage));
 
+    /// <summary>How long a half-closed call whose requests all have their final responses waits for the server's status
+    /// before it is cancelled. A conforming server sends it at once; one that never does would otherwise hold the call,
+    /// and with it one of the connection's HTTP/2 streams, for as long as its deadline allows (for ever without one).</summary>
+    internal static readonly TimeSpan StatusWait = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<string, Channel<ModelInferResponse>> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Task _reader;
@@ -108,8 +113,8 @@ public sealed class TritonInferenceStream : IAsyncDisposable
             {
                 await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
                 // Every answer is in: waiting for the trailers would add a round trip to the caller's latency. The reader
-                // reads them (the call's deadline and token still bound it), then the call is released.
-                _ = _reader.ContinueWith(_ => Release(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                // reads them, for at most StatusWait, then the call is released.
+                _ = ReleaseOnceReadAsync();
                 return;
             }
             catch (Exception error) when (error is RpcException or InvalidOperationException or OperationCanceledException)
@@ -119,6 +124,19 @@ public sealed class TritonInferenceStream : IAsyncDisposable
         }
         _call.Dispose();
         await _reader.ConfigureAwait(false);
+        Release();
+    }
+
+    private async Task ReleaseOnceReadAsync()
+    {
+        try
+        {
+            await _reader.WaitAsync(StatusWait).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The reader still waits for the status: disposing the call below cancels it.
+        }
         Release();
     }
 

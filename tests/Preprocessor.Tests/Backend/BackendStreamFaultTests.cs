@@ -57,6 +57,20 @@ public sealed class BackendStreamFaultTests : IAsyncLifetime
         Assert.Single(await CollectAsync());
     }
 
+    [Fact]
+    public async Task A_finished_request_whose_status_never_comes_is_answered_and_its_call_released_soon_after()
+    {
+        _server.Script(StreamAnswer.CompleteThenHang);
+
+        // Answered from its final response, without the status (which never comes)...
+        Assert.Single(await CollectAsync());
+
+        // ...and the call, which would otherwise hold an HTTP/2 stream for ever (no deadline here), is cancelled after a
+        // short wait for that status.
+        await _server.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Single(await CollectAsync());
+    }
+
     private async Task<List<ModelInferResponse>> CollectAsync()
     {
         var responses = new List<ModelInferResponse>();

@@ -37,6 +37,9 @@ public enum StreamAnswer
     MalformedShape,
     /// <summary>A response with sequence_length but no output_ids.</summary>
     MissingOutputIds,
+    /// <summary>As <see cref="Complete"/>, then the call never ends: no status, whether or not the client half-closed, until
+    /// the client cancels it.</summary>
+    CompleteThenHang,
     /// <summary>Generates <see cref="ScriptedKServe.Generated"/> up to <c>request_output_len</c> tokens, one response per token when
     /// the request streams, one response with all of them otherwise, then holds the final response back until the call is
     /// cancelled: a client that waits for it never finishes.</summary>
@@ -157,6 +160,11 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
                 case StreamAnswer.EndEarly:
                     await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
                     return;
+                case StreamAnswer.CompleteThenHang:
+                    await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
+                    await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: true, withOutput: false) });
+                    await HangUntilCancelledAsync(context.CancellationToken);
+                    return;
                 case StreamAnswer.GenerateThenHang:
                     await GenerateThenHangAsync(request, responseStream, context.CancellationToken);
                     return;
@@ -186,6 +194,18 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
             await Task.Delay(Timeout.Infinite, cancellation);
         }
         catch (Exception e) when (e is OperationCanceledException || cancellation.IsCancellationRequested)
+        {
+            Cancelled.TrySetResult();
+        }
+    }
+
+    private async Task HangUntilCancelledAsync(CancellationToken cancellation)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellation);
+        }
+        catch (OperationCanceledException)
         {
             Cancelled.TrySetResult();
         }
