@@ -127,37 +127,38 @@ public sealed class TritonInferenceClient : IDisposable
         }
     }
 
-    // The request's next response; responses to other ids (none, from a conforming server) are skipped, as on a shared stream.
+    // The request's next response. A call carries this request only, so a response naming another one is the server's fault:
+    // skipping it would leave the caller waiting on a server that may never answer. A response without an id is taken as
+    // this request's, as on a shared stream where an id-less error concerns every request.
     private static async Task<ModelInferResponse> NextResponseAsync(
         AsyncDuplexStreamingCall<ModelInferRequest, ModelStreamInferResponse> call, ModelInferRequest request, CancellationToken cancellationToken)
     {
-        while (true)
+        bool more;
+        try
         {
-            bool more;
-            try
-            {
-                more = await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
-            }
-            catch (RpcException error) when (error is not TritonException)
-            {
-                throw StreamFailure(error, request, cancellationToken);
-            }
-            if (!more)
-            {
-                throw TritonInferenceStream.EndedEarly(request.ModelName);
-            }
-            var message = call.ResponseStream.Current;
-            var response = message.InferResponse ?? new ModelInferResponse();
-            if (!string.IsNullOrEmpty(message.ErrorMessage))
-            {
-                // Triton reports a failed request in-band; without an id the error is still this stream's only request's.
-                throw new TritonException("ModelStreamInfer", request.ModelName, StatusNames.ParseStreamError(message.ErrorMessage));
-            }
-            if (response.Id == request.Id)
-            {
-                return response;
-            }
+            more = await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
         }
+        catch (RpcException error) when (error is not TritonException)
+        {
+            throw StreamFailure(error, request, cancellationToken);
+        }
+        if (!more)
+        {
+            throw TritonInferenceStream.EndedEarly(request.ModelName);
+        }
+        var message = call.ResponseStream.Current;
+        var response = message.InferResponse ?? new ModelInferResponse();
+        if (!string.IsNullOrEmpty(message.ErrorMessage))
+        {
+            // Triton reports a failed request in-band; without an id the error is still this stream's only request's.
+            throw new TritonException("ModelStreamInfer", request.ModelName, StatusNames.ParseStreamError(message.ErrorMessage));
+        }
+        if (response.Id.Length > 0 && response.Id != request.Id)
+        {
+            throw new TritonException("ModelStreamInfer", request.ModelName, new Status(StatusCode.Internal,
+                $"The backend answered a request '{response.Id}' on the call of request '{request.Id}', which carried no other."));
+        }
+        return response;
     }
 
     // Cancelled by the caller is the caller's own cancellation, as it is for every other await of the enumeration.

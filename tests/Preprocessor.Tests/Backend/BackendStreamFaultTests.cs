@@ -58,6 +58,20 @@ public sealed class BackendStreamFaultTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_response_naming_another_request_fails_this_one_at_once_and_the_backend_stays_ready()
+    {
+        _server.Script(StreamAnswer.ForeignId);
+
+        var error = await Assert.ThrowsAnyAsync<RpcException>(() => CollectAsync()).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Matches("^The backend answered a request 'not-[0-9a-f]{32}' on the call of request '[0-9a-f]{32}', which carried no other.$", error.Status.Detail);
+        await _server.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(_backend.State.Ready, _backend.State.Detail);
+        Assert.Single(await CollectAsync());
+    }
+
+    [Fact]
     public async Task A_finished_request_whose_status_never_comes_is_answered_and_its_call_released_soon_after()
     {
         _server.Script(StreamAnswer.CompleteThenHang);

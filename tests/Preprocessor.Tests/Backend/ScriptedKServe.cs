@@ -37,6 +37,8 @@ public enum StreamAnswer
     MalformedShape,
     /// <summary>A response with sequence_length but no output_ids.</summary>
     MissingOutputIds,
+    /// <summary>A final response naming another request than the one the call carried, then nothing until the client cancels.</summary>
+    ForeignId,
     /// <summary>As <see cref="Complete"/>, then the call never ends: no status, whether or not the client half-closed, until
     /// the client cancels it.</summary>
     CompleteThenHang,
@@ -159,6 +161,10 @@ internal sealed class ScriptedKServe : GRPCInferenceService.GRPCInferenceService
                     break;
                 case StreamAnswer.EndEarly:
                     await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
+                    return;
+                case StreamAnswer.ForeignId:
+                    await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response("not-" + request.Id, final: true, withOutput: true) });
+                    await HangUntilCancelledAsync(context.CancellationToken);
                     return;
                 case StreamAnswer.CompleteThenHang:
                     await responseStream.WriteAsync(new ModelStreamInferResponse { InferResponse = Response(request.Id, final: false, withOutput: true) });
