@@ -33,7 +33,7 @@ public sealed class CompletionStream(
     int _running;
     int _unaccepted;
     // Tokens each prompt's generation sent so far: what a generation that ends early had done.
-    long[] _tokensSent = [];
+    readonly long[] _tokensSent = new long[request.Prompt.Count];
 
     /// <summary>Streams every prompt's generation as events, or the error as an event once the stream started.</summary>
     /// <param name="admission">Completed and released once every prompt's generation has arrived whole, however much of it
@@ -46,7 +46,6 @@ public sealed class CompletionStream(
         using var abortAtDeadline = deadline.Token.Register(response.HttpContext.Abort);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _running = _unaccepted = request.Prompt.Count;
-        _tokensSent = new long[request.Prompt.Count];
         void Generated()
         {
             admission.Completed();
