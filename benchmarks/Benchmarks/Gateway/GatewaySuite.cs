@@ -27,7 +27,8 @@ namespace GptjAspire.Benchmarks.Gateway;
 /// Gateway's request path took several thousand requests to settle on 2 cores, and its thread competed with the
 /// services for the cores until it had),
 /// <c>--processes</c> starts the three services as child processes instead of through the AppHost (no orchestrator, no
-/// telemetry export: a machine with the .NET runtime but without Aspire's orchestrator),
+/// telemetry export: a machine with the .NET runtime but without Aspire's orchestrator), each seeing the processor count
+/// of its pod's CPU limit as deployed,
 /// <c>--load-requests N</c> per path at 32 clients (default 4096) and <c>--rounds N</c> (default 16): at 32 clients the paths
 /// are measured in turn, N rounds of load-requests/N each, so a machine whose load drifts during the run weighs on every
 /// path alike. A round is 8 requests per client, so that a throughput is that of clients in steady state: with 64 requests
@@ -52,7 +53,8 @@ public static class GatewaySuite
 
         var asProcesses = args.Contains("--processes");
         Console.WriteLine(asProcesses
-            ? "Starting backend, preprocessor and gateway (child processes without the orchestrator, demo checkpoint)..."
+            ? "Starting backend, preprocessor and gateway (child processes without the orchestrator, demo checkpoint; processors as in their pods: "
+                + string.Join(", ", Services.Select(s => $"{s} {PodCpuLimits.ProcessorCount(s)}")) + ")..."
             : "Starting backend, preprocessor and gateway (the AppHost through Aspire.Hosting.Testing, demo checkpoint)...");
         await using var app = asProcesses ? null : await StartAppAsync();
         await using var processes = asProcesses ? await ServiceProcesses.StartAsync(UnlimitedCallers) : null;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using GptjAspire.Testing;
 
 namespace GptjAspire.Benchmarks.Gateway;
@@ -6,8 +7,9 @@ namespace GptjAspire.Benchmarks.Gateway;
 /// <summary>CpuBackend, Preprocessor and Gateway as plain child processes, wired by the variables the AppHost sets
 /// (Kestrel endpoints, <c>services__*__grpc__0</c>, <c>Model__Path</c>) on free loopback ports: the request path
 /// without the orchestrator, for machines that have the .NET runtime but not Aspire's (a benchmark host without the SDK).</summary>
-/// <remarks>Each service runs from its own project's build output of the configuration this benchmark was built in.
-/// Unlike the AppHost, nothing exports telemetry (no OTLP endpoint) and no proxy sits in front of a port.</remarks>
+/// <remarks>Each service runs from its own project's build output of the configuration this benchmark was built in, with
+/// the processor count of its pod (<see cref="PodCpuLimits"/>). Unlike the AppHost, nothing exports telemetry (no OTLP
+/// endpoint) and no proxy sits in front of a port.</remarks>
 internal sealed class ServiceProcesses : IAsyncDisposable
 {
     // A bound on each start so a broken service fails the run instead of hanging it.
@@ -87,6 +89,7 @@ internal sealed class ServiceProcesses : IAsyncDisposable
         }
         foreach (var (name, value) in environment)
             start.Environment[name] = value;
+        start.Environment["DOTNET_PROCESSOR_COUNT"] = PodCpuLimits.ProcessorCount(resource).ToString(CultureInfo.InvariantCulture);
 
         var service = new Service(resource, new Process { StartInfo = start }, http, grpc);
         service.Process.OutputDataReceived += service.Keep;
