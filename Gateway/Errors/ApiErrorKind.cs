@@ -31,6 +31,8 @@ public enum ApiErrorKind
     RequestRateLimited,
     /// <summary>The caller used up its generated tokens per minute.</summary>
     TokenRateLimited,
+    /// <summary>The caller already has as many requests in progress as it may.</summary>
+    ConcurrencyLimited,
     /// <summary>Too many requests are queued (here or behind us); retry later.</summary>
     Overloaded,
     /// <summary>The Preprocessor or the backend is down or not ready; retry later.</summary>

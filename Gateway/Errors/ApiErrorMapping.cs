@@ -24,7 +24,7 @@ public static class ApiErrorMapping
         ApiErrorKind.UnknownPath or ApiErrorKind.ModelNotFound => StatusCodes.Status404NotFound,
         ApiErrorKind.MethodNotAllowed => StatusCodes.Status405MethodNotAllowed,
         ApiErrorKind.InvalidApiKey => StatusCodes.Status401Unauthorized,
-        ApiErrorKind.Overloaded or ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited => StatusCodes.Status429TooManyRequests,
+        ApiErrorKind.Overloaded or ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited or ApiErrorKind.ConcurrencyLimited => StatusCodes.Status429TooManyRequests,
         ApiErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         ApiErrorKind.Timeout => StatusCodes.Status504GatewayTimeout,
         ApiErrorKind.UpstreamFailure => StatusCodes.Status502BadGateway,
@@ -43,6 +43,7 @@ public static class ApiErrorMapping
         // OpenAI names the exhausted limit in the type of its rate_limit_exceeded errors.
         ApiErrorKind.RequestRateLimited => "requests",
         ApiErrorKind.TokenRateLimited => "tokens",
+        ApiErrorKind.ConcurrencyLimited => "concurrent_requests",
         ApiErrorKind.Overloaded => "rate_limit_error",
         ApiErrorKind.Timeout => "timeout_error",
         _ => "server_error",
@@ -62,7 +63,7 @@ public static class ApiErrorMapping
         ApiErrorKind.MethodNotAllowed => "method_not_allowed",
         ApiErrorKind.ModelNotFound => "model_not_found",
         ApiErrorKind.InvalidApiKey => "invalid_api_key",
-        ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited => "rate_limit_exceeded",
+        ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited or ApiErrorKind.ConcurrencyLimited => "rate_limit_exceeded",
         ApiErrorKind.Overloaded => "overloaded",
         ApiErrorKind.Unavailable => "unavailable",
         ApiErrorKind.Timeout => "timeout",
@@ -71,7 +72,8 @@ public static class ApiErrorMapping
     };
 
     public static bool HasRetryAfter(ApiErrorKind kind) =>
-        kind is ApiErrorKind.Overloaded or ApiErrorKind.Unavailable or ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited;
+        kind is ApiErrorKind.Overloaded or ApiErrorKind.Unavailable or ApiErrorKind.RequestRateLimited or ApiErrorKind.TokenRateLimited
+            or ApiErrorKind.ConcurrencyLimited;
 
     public static ErrorResponse Body(ApiException error) =>
         new(new ErrorBody(error.Message, Type(error.Kind), error.Param, error.Code ?? Code(error.Kind)));

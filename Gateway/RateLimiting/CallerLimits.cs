@@ -7,23 +7,29 @@ using Microsoft.Extensions.Options;
 
 namespace GptjAspire.Gateway.RateLimiting;
 
-/// <summary>Each caller's requests and generated tokens per minute, one <see cref="PerMinuteBucket"/> per caller and limit.</summary>
+/// <summary>Each caller's requests and generated tokens per minute, one <see cref="PerMinuteBucket"/> per caller and limit,
+/// and its requests in progress.</summary>
 public sealed class CallerLimits : IDisposable
 {
     readonly Limit? _requests;
     readonly Limit? _tokens;
+    readonly InProgressLimit? _inProgress;
 
     public CallerLimits(IOptions<RateLimitOptions> options, TimeProvider time)
     {
         _requests = Limit.Create("requests", options.Value.RequestsPerMinute, ApiErrorKind.RequestRateLimited, time);
         _tokens = Limit.Create("tokens", options.Value.TokensPerMinute, ApiErrorKind.TokenRateLimited, time);
+        _inProgress = InProgressLimit.Create(options.Value.ConcurrentRequests);
     }
 
-    /// <summary>Counts one request against its caller; throws the 429 when the caller has none left this minute.</summary>
+    /// <summary>Counts one request against its caller, in progress until the response has been sent and per minute; throws
+    /// the 429 when the caller has as many in progress as it may, or none left this minute.</summary>
     public void ChargeRequest(HttpContext http)
     {
-        _tokens?.WriteHeaders(http, Caller(http));
-        _requests?.Charge(http, Caller(http), 1, "requests").Dispose();
+        var caller = Caller(http);
+        _inProgress?.Enter(http, caller);
+        _tokens?.WriteHeaders(http, caller);
+        _requests?.Charge(http, caller, 1, "requests").Dispose();
     }
 
     /// <summary>Counts the most tokens a request can generate; throws the 429 when they do not fit in what is left.</summary>
@@ -42,6 +48,7 @@ public sealed class CallerLimits : IDisposable
     {
         _requests?.Dispose();
         _tokens?.Dispose();
+        _inProgress?.Dispose();
     }
 
     static string Caller(HttpContext http) =>
@@ -99,5 +106,28 @@ public sealed class CallerLimits : IDisposable
         }
 
         public void Dispose() => buckets.Dispose();
+    }
+
+    sealed class InProgressLimit(int most, PartitionedRateLimiter<string> callers) : IDisposable
+    {
+        public static InProgressLimit? Create(int most) => most == 0 ? null
+            : new(most, PartitionedRateLimiter.Create<string, string>(caller =>
+                RateLimitPartition.GetConcurrencyLimiter(caller, _ => new ConcurrencyLimiterOptions { PermitLimit = most, QueueLimit = 0 })));
+
+        /// <summary>Holds one of the caller's places until the request ends, whichever way it ends (the response sent, the
+        /// client gone, an error); throws the 429 when the caller has none free.</summary>
+        public void Enter(HttpContext http, string caller)
+        {
+            var place = callers.AttemptAcquire(caller);
+            if (!place.IsAcquired)
+            {
+                place.Dispose();
+                throw new ApiException(ApiErrorKind.ConcurrencyLimited,
+                    $"Too many requests in progress: at most {most} at once for this caller. Retry when one of them has finished.");
+            }
+            http.Response.RegisterForDispose(place);
+        }
+
+        public void Dispose() => callers.Dispose();
     }
 }

@@ -14,4 +14,9 @@ public sealed class RateLimitOptions
     /// <summary>Generated tokens per minute, charged when a request is admitted at its most: prompts × n × max_tokens.</summary>
     [Range(0, int.MaxValue)]
     public int TokensPerMinute { get; set; } = 200_000;
+
+    /// <summary>Requests in progress at once, each from its arrival until its response has been sent: a stream until its
+    /// last event, however slowly the caller reads it.</summary>
+    [Range(0, int.MaxValue)]
+    public int ConcurrentRequests { get; set; } = 32;
 }

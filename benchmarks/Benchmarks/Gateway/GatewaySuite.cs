@@ -164,6 +164,7 @@ public static class GatewaySuite
     {
         ["Gateway__RateLimits__RequestsPerMinute"] = "0",
         ["Gateway__RateLimits__TokensPerMinute"] = "0",
+        ["Gateway__RateLimits__ConcurrentRequests"] = "0",
     };
 
     // The whole AppHost on the CPU backend, every service healthy; the Gateway on a port Aspire picks (Gateway:Port empty),

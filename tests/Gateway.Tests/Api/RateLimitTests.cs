@@ -168,9 +168,90 @@ public sealed class RateLimitTests
         await AssertRateLimitedAsync(second, "requests");
     }
 
+    [Fact]
+    public async Task Key_with_as_many_requests_in_progress_as_it_may_gets_429_until_one_ends_while_another_key_passes()
+    {
+        await using var host = await GatewayHost.StartAsync(new(TwoKeys(requestsPerMinute: 0, tokensPerMinute: 0))
+        {
+            ["Gateway:RateLimits:ConcurrentRequests"] = "2",
+        });
+        host.Preprocessor.Stream = _ => [new Gptj.V1.GenerateStreamResponse { Delta = new Gptj.V1.TextDelta { Index = 0, Text = "Hà" } }];
+        host.Preprocessor.HangAfterStream = true;
+
+        using var first = await OpenStreamAsync(host, "sk-a");
+        using var second = await OpenStreamAsync(host, "sk-a");
+        using var third = await host.Client.SendAsync(Completion("sk-a"));
+        using var otherKey = await OpenStreamAsync(host, "sk-b");
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), third.Headers.RetryAfter?.Delta);
+        var error = (await third.ReadJsonAsync()).GetProperty("error");
+        Assert.Equal("concurrent_requests", error.GetProperty("type").GetString());
+        Assert.Equal("rate_limit_exceeded", error.GetProperty("code").GetString());
+        Assert.Contains("at most 2 at once", error.GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.OK, otherKey.StatusCode);
+        Assert.Equal(3, host.Preprocessor.Requests.Count);
+
+        // The client leaves: its place is free again once the Gateway has ended that request.
+        first.Dispose();
+        using var afterwards = await SendUntilNotConcurrencyLimitedAsync(host, () => Completion("sk-a"));
+        Assert.Equal(HttpStatusCode.OK, afterwards.StatusCode);
+    }
+
+    [Fact]
+    public async Task Request_refused_for_its_callers_requests_in_progress_is_not_counted_per_minute()
+    {
+        await using var host = await GatewayHost.StartAsync(new(TwoKeys(requestsPerMinute: 5, tokensPerMinute: 0))
+        {
+            ["Gateway:RateLimits:ConcurrentRequests"] = "1",
+        }, time: new ManualTime());
+        host.Preprocessor.Stream = _ => [new Gptj.V1.GenerateStreamResponse { Delta = new Gptj.V1.TextDelta { Index = 0, Text = "Hà" } }];
+        host.Preprocessor.HangAfterStream = true;
+        using var holding = await OpenStreamAsync(host, "sk-a");
+
+        using var refused = await host.Client.SendAsync(Completion("sk-a"));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("4", Header(holding, "x-ratelimit-remaining-requests"));
+        holding.Dispose();
+        using var afterwards = await SendUntilNotConcurrencyLimitedAsync(host, () => Completion("sk-a"));
+        Assert.Equal("3", Header(afterwards, "x-ratelimit-remaining-requests"));
+    }
+
+    /// <summary>A streamed completion whose response has started (headers read), left open: the Preprocessor hangs after its first message.</summary>
+    static Task<HttpResponseMessage> OpenStreamAsync(GatewayHost host, string? key = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = Json("""{"prompt": "a", "max_tokens": 4, "stream": true}""") };
+        if (key is not null)
+            request.Headers.Add("Authorization", $"Bearer {key}");
+        return host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+    }
+
+    /// <summary>Sends until the answer is not the 429 for requests in progress: a place is given back only once the Gateway
+    /// has noticed that its client left, a moment after the client did.</summary>
+    internal static async Task<HttpResponseMessage> SendUntilNotConcurrencyLimitedAsync(GatewayHost host, Func<HttpRequestMessage> request)
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            // Headers only: a stream that is let in stays open.
+            var response = await host.Client.SendAsync(request(), HttpCompletionOption.ResponseHeadersRead, bound.Token);
+            if (response.StatusCode != HttpStatusCode.TooManyRequests)
+                return response;
+            await response.Content.LoadIntoBufferAsync(bound.Token);
+            if ((await response.ReadJsonAsync()).GetProperty("error").GetProperty("type").GetString() != "concurrent_requests")
+                return response;
+            response.Dispose();
+            await Task.Delay(10, bound.Token);
+        }
+    }
+
     [Theory]
     [InlineData("RequestsPerMinute")]
     [InlineData("TokensPerMinute")]
+    [InlineData("ConcurrentRequests")]
     public async Task Negative_limit_stops_the_gateway_at_startup_naming_it(string limit)
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() =>
