@@ -6,9 +6,9 @@ namespace GptjAspire.Benchmarks.Gateway;
 
 /// <summary>The processor count each service's runtime sees in its Kubernetes pod: the CPU limit of its Deployment under
 /// <c>deploy/</c>, rounded up as .NET rounds a cgroup quota, and never more than this machine has.</summary>
-/// <remarks>The runtime sizes its thread pool, server GC heaps and socket engines by that count. A service started
-/// unconstrained on a 16-core host gets 16 GC heaps and threads to match, and there its CPU per request measured four
-/// times what it is with the count of its pod, so a benchmark of the services as deployed gives each its pod's count.</remarks>
+/// <remarks>The runtime sizes its thread pool, server GC heaps and socket engines by that count. Started unconstrained on a
+/// many-core host, each service would size them for the whole machine, as none does in its pod; and the backend would
+/// compute on every core, making the anchor faster than it is deployed.</remarks>
 internal static class PodCpuLimits
 {
     static readonly Dictionary<string, string[]> Manifests = new()
