@@ -51,6 +51,7 @@ public static class GatewayApi
         // 30 s by default) become settings too: Kestrel__Limits__RequestHeadersTimeout.
         builder.Services.Configure<KestrelServerOptions>(kestrel => builder.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits));
         builder.Services.AddApiKeys();
+        builder.Services.AddTrustedProxies();
         builder.Services.AddCallerLimits();
         return builder;
     }
@@ -59,6 +60,7 @@ public static class GatewayApi
     {
         // Created now, not at the first request: its gauges report 0 from the start, and an autoscaler needs that 0.
         app.Services.GetRequiredService<GatewayMetrics>();
+        app.UseTrustedProxies();
         app.UseRoutingWithHead();
         app.UseStatusCodePages(FrameworkErrors.WriteAsync);
         app.UseMiddleware<ApiErrorMiddleware>();
